@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from clinic.models import (
+    Chair,
+    ChairBlock,
+    Clinic,
+    Closure,
+    OpeningHours,
+    Patient,
+    StaffMembership,
+)
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+class ChairInline(admin.TabularInline):
+    model = Chair
+    extra = 0
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "timezone", "display_name", "phone"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [OpeningHoursInline, ChairInline]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["clinic", "date", "reason"]
+    list_filter = ["clinic"]
+    date_hierarchy = "date"
+
+
+@admin.register(Chair)
+class ChairAdmin(admin.ModelAdmin):
+    list_display = ["name", "clinic", "device", "active"]
+    list_filter = ["clinic", "active"]
+
+
+@admin.register(ChairBlock)
+class ChairBlockAdmin(admin.ModelAdmin):
+    list_display = ["chair", "starts_at", "ends_at", "reason"]
+    list_filter = ["chair__clinic"]
+    list_select_related = ["chair"]
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ["mrn", "last_name", "first_name", "clinic", "sms_consent", "email_consent"]
+    list_filter = ["clinic", "sms_consent", "email_consent"]
+    search_fields = ["mrn", "last_name", "first_name"]
+    list_select_related = ["clinic"]
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "clinic", "role"]
+    list_filter = ["clinic", "role"]
+    list_select_related = ["user", "clinic"]
+    autocomplete_fields = ["user"]

@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from clinic import access, selectors, services
+from clinic.api_common import ErrorSerializer
+from clinic.authentication import token_expired
+from clinic.models import Chair, ChairBlock, Clinic, Closure, Patient, Role
+from clinic.serializers import (
+    ChairBlockSerializer,
+    ChairSerializer,
+    ClinicSerializer,
+    ClosureSerializer,
+    PatientSerializer,
+    StaffSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+from clinic.viewsets import ClinicScopedViewSet
+
+FRONT_DESK_AND_ADMIN = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+PATIENT_WRITERS = (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Makes failed logins answer 401 (not 403) although the view needs no auth.
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenResponseSerializer, 401: ErrorSerializer},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise exceptions.AuthenticationFailed(
+                "Unable to log in with that username and password.", code="invalid_credentials"
+            )
+        with transaction.atomic():
+            token, _ = Token.objects.select_for_update().get_or_create(user=user)
+            if token_expired(token):
+                token.delete()
+                token = Token.objects.create(user=user)
+        return Response({"token": token.key})
+
+
+class ClinicViewSet(ClinicScopedViewSet):
+    """Clinics you belong to. Superusers create and delete; clinic admins edit theirs."""
+
+    serializer_class = ClinicSerializer
+    clinic_lookup = "id"
+    delete_roles = ()
+
+    def get_queryset(self) -> QuerySet[Clinic]:
+        return selectors.clinic_list(self.request.user)
+
+    def clinic_id_of(self, obj: Any) -> int:
+        return int(obj.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not access.is_superuser(request.user):
+            raise exceptions.PermissionDenied("Only a superuser may create clinics.")
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        serializer.instance = services.clinic_create(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        assert serializer.instance is not None  # noqa: S101 - update always has one
+        serializer.instance = services.clinic_update(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class ClosureFilter(filters.FilterSet):
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Closure
+        fields = ["clinic", "date"]
+
+
+class ClosureViewSet(ClinicScopedViewSet):
+    queryset = Closure.objects.order_by("date", "id")
+    serializer_class = ClosureSerializer
+    filterset_class = ClosureFilter
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.closure_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "clinic" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.closure_save(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class ChairViewSet(ClinicScopedViewSet):
+    queryset = Chair.objects.order_by("clinic_id", "name", "id")
+    serializer_class = ChairSerializer
+    filterset_fields = ["clinic", "active"]
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.chair_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "clinic" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.chair_save(serializer.instance, **serializer.validated_data)
+
+
+class ChairBlockFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="chair__clinic")
+    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+
+    class Meta:
+        model = ChairBlock
+        fields = ["chair"]
+
+
+class ChairBlockViewSet(ClinicScopedViewSet):
+    queryset = ChairBlock.objects.order_by("starts_at", "id")
+    serializer_class = ChairBlockSerializer
+    clinic_lookup = "chair__clinic"
+    write_roles = (Role.CLINIC_ADMIN, Role.TECHNICIAN)
+    filterset_class = ChairBlockFilter
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["chair"].clinic_id)
+        serializer.instance = services.chair_block_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "chair" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["chair"].clinic_id)
+        serializer.instance = services.chair_block_save(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class PatientFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label="MRN, phone or name")
+
+    class Meta:
+        model = Patient
+        fields = ["clinic"]
+
+    def search(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
+        return selectors.patient_search(queryset, value)
+
+
+class PatientViewSet(ClinicScopedViewSet):
+    queryset = Patient.objects.order_by("last_name", "first_name", "id")
+    serializer_class = PatientSerializer
+    filterset_class = PatientFilter
+    write_roles = PATIENT_WRITERS
+    delete_roles = (Role.CLINIC_ADMIN,)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.patient_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "clinic" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = services.patient_save(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class StaffFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="memberships__clinic", distinct=True)
+    role = filters.ChoiceFilter(field_name="memberships__role", choices=Role.choices, distinct=True)
+
+
+class StaffViewSet(ClinicScopedViewSet):
+    """Staff of your clinics. Everyone may read (to pick a psychiatrist); admins write."""
+
+    serializer_class = StaffSerializer
+    clinic_lookup = "memberships__clinic"
+    filterset_class = StaffFilter
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.staff_list(self.request.user)
+
+    def check_object_permissions(self, request: Request, obj: Any) -> None:
+        if request.method not in permissions.SAFE_METHODS and not self._administers(obj):
+            self.permission_denied(request, message="You administer none of this person's clinics.")
+
+    def _administers(self, user: Any) -> bool:
+        managed = access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN])
+        if managed is None:
+            return True
+        if user.is_superuser:
+            return False
+        return any(m.clinic_id in managed for m in user.memberships.all())
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        serializer.instance = services.staff_save(
+            managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN]),
+            **serializer.validated_data,
+        )
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        serializer.instance = services.staff_save(
+            serializer.instance,
+            managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN]),
+            **serializer.validated_data,
+        )
+        # Re-read memberships for the response.
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.staff_remove(
+            instance, managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN])
+        )

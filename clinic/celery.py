@@ -1,0 +1,40 @@
+"""Celery application: JSON only, UTC, late acks, two queues, beat schedule in code."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+app = Celery("cadence")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_accept_content=["json"],
+    timezone="UTC",
+    enable_utc=True,
+    task_soft_time_limit=60,
+    task_time_limit=90,
+    # A task is acknowledged after it ran, so a worker killed mid-task leaves it queued;
+    # every task is therefore written to be idempotent.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="default",
+    task_routes={"notifications.tasks.*": {"queue": "reminders"}},
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "purge-expired-logins": {
+            "task": "clinic.tasks.purge_expired_logins",
+            "schedule": crontab(minute=17, hour="*/6"),
+        },
+    },
+)
+app.autodiscover_tasks()

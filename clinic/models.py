@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from clinic.phones import validate_e164
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone (for example America/New_York).",
+            code="invalid_timezone",
+            params={"value": value},
+        )
+
+
+class Role(models.TextChoices):
+    FRONT_DESK = "front_desk", "Front desk"
+    TECHNICIAN = "technician", "Technician"
+    PSYCHIATRIST = "psychiatrist", "Psychiatrist"
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    display_name = models.CharField(
+        max_length=60,
+        help_text="Neutral name used in patient messages; never names the treatment.",
+    )
+    phone = models.CharField(max_length=20, validators=[validate_e164])
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class OpeningHours(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField(help_text="Clinic-local wall-clock time.")
+    closes = models.TimeField(help_text="Clinic-local wall-clock time.")
+
+    class Meta:
+        ordering = ["weekday"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "weekday"], name="opening_hours_one_per_day"),
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")), name="opening_hours_close_after_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="opening_hours_weekday_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Closure(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "date"], name="closure_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} closed {self.date}"
+
+
+class Chair(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="chairs")
+    name = models.CharField(max_length=60)
+    device = models.CharField(max_length=120, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="chair_name_unique_in_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChairBlock(models.Model):
+    """A maintenance or other hold on a chair; nothing may be booked during it."""
+
+    chair = models.ForeignKey(Chair, on_delete=models.CASCADE, related_name="blocks")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="chair_block_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chair} blocked {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Patient(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=40)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    email = models.EmailField(blank=True)
+    sms_consent = models.BooleanField(default=False)
+    email_consent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_in_clinic"),
+        ]
+        indexes = [models.Index(fields=["clinic", "last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        # Admin and logs identify a patient by MRN, not by name.
+        return f"Patient {self.mrn}"
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.sms_consent and not self.phone:
+            errors["sms_consent"] = "SMS consent needs a phone number."
+        if self.email_consent and not self.email:
+            errors["email_consent"] = "Email consent needs an email address."
+        if errors:
+            raise ValidationError(errors)
+
+
+class StaffMembership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        ordering = ["clinic_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="membership_one_per_clinic"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"

@@ -1,0 +1,48 @@
+"""Non-trivial reads for the clinic app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
+
+from clinic import access
+from clinic.models import Clinic, Patient, StaffMembership
+
+User = get_user_model()
+
+
+def clinic_list(user: Any) -> QuerySet[Clinic]:
+    queryset = Clinic.objects.prefetch_related("opening_hours")
+    ids = access.clinic_ids(user)
+    return queryset if ids is None else queryset.filter(id__in=ids)
+
+
+def patient_search(queryset: QuerySet[Patient], text: str) -> QuerySet[Patient]:
+    """Match a patient by MRN, phone, or the start of either name (any order)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    condition = Q(mrn__iexact=text) | Q(phone__contains=text)
+    for word in text.split():
+        condition |= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    words = text.split()
+    if len(words) > 1:
+        # "Ana Lopez" should find Ana Lopez, not every Ana and every Lopez.
+        condition = Q(mrn__iexact=text)
+        for word in words:
+            condition &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    return queryset.filter(condition)
+
+
+def staff_list(user: Any) -> QuerySet[Any]:
+    ids = access.clinic_ids(user)
+    memberships = StaffMembership.objects.order_by("clinic_id")
+    queryset = User.objects.order_by("username")
+    if ids is not None:
+        memberships = memberships.filter(clinic_id__in=ids)
+        queryset = queryset.filter(
+            id__in=StaffMembership.objects.filter(clinic_id__in=ids).values("user_id")
+        )
+    return queryset.prefetch_related(Prefetch("memberships", queryset=memberships))

@@ -1,0 +1,277 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinic import access
+from clinic.models import (
+    Chair,
+    ChairBlock,
+    Clinic,
+    Closure,
+    OpeningHours,
+    Patient,
+    Role,
+    validate_timezone,
+)
+from clinic.phones import normalize_phone
+
+User = get_user_model()
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key limited to rows of the requesting user's clinics.
+
+    Ids of other clinics' rows are answered exactly like ids that do not exist.
+    """
+
+    def __init__(self, clinic_lookup: str = "clinic", **kwargs: Any) -> None:
+        self.clinic_lookup = clinic_lookup
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        assert queryset is not None  # noqa: S101 - always given a queryset
+        ids = access.clinic_ids(self.context["request"].user)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.clinic_lookup}__in": ids})
+
+
+def clinic_field(**kwargs: Any) -> ScopedPrimaryKeyRelatedField:
+    return ScopedPrimaryKeyRelatedField(clinic_lookup="id", queryset=Clinic.objects.all(), **kwargs)
+
+
+class PhoneField(serializers.CharField):
+    """Accepts a phone number in any common form; stores and returns E.164."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value == "":
+            return value
+        try:
+            return normalize_phone(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code="invalid_phone") from None
+
+
+class TimezoneField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            validate_timezone(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code="invalid_timezone") from None
+        return value
+
+
+class OpeningHoursSerializer(serializers.ModelSerializer):
+    opens = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
+    closes = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
+
+    class Meta:
+        model = OpeningHours
+        fields = ["weekday", "opens", "closes"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["closes"] <= attrs["opens"]:
+            raise serializers.ValidationError(
+                {"closes": ["Closing time must be after opening time."]}, code="closes_before_opens"
+            )
+        return attrs
+
+
+class ClinicSerializer(serializers.ModelSerializer):
+    timezone = TimezoneField(help_text="IANA time zone, e.g. America/New_York.")
+    phone = PhoneField(help_text="Any common format; returned in E.164.")
+    opening_hours = OpeningHoursSerializer(many=True, required=False)
+
+    class Meta:
+        model = Clinic
+        fields = ["id", "name", "slug", "timezone", "display_name", "phone", "opening_hours"]
+
+    def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        weekdays = [entry["weekday"] for entry in value]
+        if len(weekdays) != len(set(weekdays)):
+            raise serializers.ValidationError(
+                "Each weekday may appear once.", code="duplicate_weekday"
+            )
+        return value
+
+
+class ClosureSerializer(serializers.ModelSerializer):
+    clinic = clinic_field()
+
+    class Meta:
+        model = Closure
+        fields = ["id", "clinic", "date", "reason"]
+        validators: list[Any] = []  # the service names the clashing field
+
+
+class ChairSerializer(serializers.ModelSerializer):
+    clinic = clinic_field()
+
+    class Meta:
+        model = Chair
+        fields = ["id", "clinic", "name", "device", "active"]
+        validators: list[Any] = []  # the service names the clashing field
+
+
+class ChairBlockSerializer(serializers.ModelSerializer):
+    chair = ScopedPrimaryKeyRelatedField(queryset=Chair.objects.all())
+
+    class Meta:
+        model = ChairBlock
+        fields = ["id", "chair", "starts_at", "ends_at", "reason"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        ends_at = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if starts_at and ends_at and ends_at <= starts_at:
+            raise serializers.ValidationError(
+                {"ends_at": ["The block must end after it starts."]}, code="ends_before_starts"
+            )
+        return attrs
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    clinic = clinic_field()
+    phone = PhoneField(required=False, allow_blank=True, help_text="Returned in E.164.")
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "phone",
+            "email",
+            "sms_consent",
+            "email_consent",
+        ]
+        # The (clinic, mrn) uniqueness is checked by the service with a clear message.
+        validators: list[Any] = []
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        def current(name: str) -> Any:
+            return attrs.get(name, getattr(self.instance, name, None))
+
+        errors: dict[str, list[str]] = {}
+        if current("sms_consent") and not current("phone"):
+            errors["sms_consent"] = ["SMS consent needs a phone number."]
+        if current("email_consent") and not current("email"):
+            errors["email_consent"] = ["Email consent needs an email address."]
+        if errors:
+            raise serializers.ValidationError(errors, code="consent_without_contact")
+        return attrs
+
+
+class MembershipSerializer(serializers.Serializer):
+    clinic = serializers.IntegerField(source="clinic_id")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+def visible_memberships(user: Any, context: Mapping[str, Any]) -> list[Any]:
+    """The staff member's memberships in clinics the requesting user can see."""
+    visible = access.clinic_ids(context["request"].user)
+    return [m for m in user.memberships.all() if visible is None or m.clinic_id in visible]
+
+
+class StaffRoleField(serializers.ChoiceField):
+    def get_attribute(self, instance: Any) -> Any:
+        memberships = visible_memberships(instance, self.context)
+        return memberships[0].role if memberships else None
+
+
+class StaffClinicsField(serializers.ListField):
+    def get_attribute(self, instance: Any) -> Any:
+        return [m.clinic_id for m in visible_memberships(instance, self.context)]
+
+
+class StaffSerializer(serializers.ModelSerializer):
+    role = StaffRoleField(
+        choices=Role.choices, help_text="The staff member's role in the listed clinics."
+    )
+    clinics = StaffClinicsField(child=serializers.IntegerField(), help_text="Clinic ids.")
+    memberships = serializers.SerializerMethodField()
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}, trim_whitespace=False
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "clinics",
+            "memberships",
+            "password",
+            "is_active",
+        ]
+        read_only_fields = ["is_active"]
+
+    @extend_schema_field(MembershipSerializer(many=True))
+    def get_memberships(self, user: Any) -> list[dict[str, Any]]:
+        return [
+            {"clinic": m.clinic_id, "role": m.role} for m in visible_memberships(user, self.context)
+        ]
+
+    def validate_clinics(self, value: list[int]) -> list[Clinic]:
+        if not value:
+            raise serializers.ValidationError("Name at least one clinic.", code="required")
+        # A clinic admin may name only clinics they administer; others look unknown.
+        managed = access.clinic_ids(self.context["request"].user, [Role.CLINIC_ADMIN])
+        queryset = Clinic.objects.filter(id__in=set(value))
+        if managed is not None:
+            queryset = queryset.filter(id__in=managed)
+        clinics = list(queryset)
+        unknown = sorted(set(value) - {clinic.pk for clinic in clinics})
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown clinic id(s): {', '.join(map(str, unknown))}.", code="does_not_exist"
+            )
+        return clinics
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError(
+                {"password": ["A new staff member needs a password."]}, code="required"
+            )
+        if attrs.get("password"):
+            candidate = self.instance or User(
+                username=attrs.get("username", ""),
+                first_name=attrs.get("first_name", ""),
+                last_name=attrs.get("last_name", ""),
+                email=attrs.get("email", ""),
+            )
+            try:
+                password_validation.validate_password(attrs["password"], candidate)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": exc.messages}) from None
+        if self.instance is not None and ("role" in attrs) != ("clinics" in attrs):
+            raise serializers.ValidationError(
+                {"role": ["Send role and clinics together."]}, code="role_with_clinics"
+            )
+        return attrs
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()

@@ -1,0 +1,179 @@
+"""Every write to the clinic app goes through these functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from clinic.models import (
+    Chair,
+    ChairBlock,
+    Clinic,
+    Closure,
+    OpeningHours,
+    Patient,
+    StaffMembership,
+)
+
+User = get_user_model()
+
+
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _apply(instance: Model, data: Mapping[str, Any]) -> None:
+    for name, value in data.items():
+        setattr(instance, name, value)
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    instance.save()
+
+
+def _replace_opening_hours(clinic: Clinic, hours: Iterable[Mapping[str, Any]]) -> None:
+    clinic.opening_hours.all().delete()
+    OpeningHours.objects.bulk_create(OpeningHours(clinic=clinic, **entry) for entry in hours)
+
+
+@transaction.atomic
+def clinic_create(*, opening_hours: Iterable[Mapping[str, Any]] = (), **fields: Any) -> Clinic:
+    if Clinic.objects.filter(slug=fields["slug"]).exists():
+        raise _field_error("slug", "A clinic with this slug already exists.", "duplicate_slug")
+    clinic = Clinic()
+    _apply(clinic, fields)
+    _replace_opening_hours(clinic, opening_hours)
+    return clinic
+
+
+@transaction.atomic
+def clinic_update(
+    clinic: Clinic, *, opening_hours: Iterable[Mapping[str, Any]] | None = None, **fields: Any
+) -> Clinic:
+    if (
+        "slug" in fields
+        and Clinic.objects.filter(slug=fields["slug"]).exclude(pk=clinic.pk).exists()
+    ):
+        raise _field_error("slug", "A clinic with this slug already exists.", "duplicate_slug")
+    _apply(clinic, fields)
+    if opening_hours is not None:
+        _replace_opening_hours(clinic, opening_hours)
+    return clinic
+
+
+def closure_save(closure: Closure | None = None, **fields: Any) -> Closure:
+    closure = closure or Closure()
+    clinic = fields.get("clinic", getattr(closure, "clinic", None))
+    date = fields.get("date", closure.date)
+    clash = Closure.objects.filter(clinic=clinic, date=date).exclude(pk=closure.pk)
+    if clash.exists():
+        raise _field_error(
+            "date", "The clinic is already closed on that date.", "duplicate_closure"
+        )
+    _apply(closure, fields)
+    return closure
+
+
+def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
+    chair = chair or Chair()
+    clinic = fields.get("clinic", getattr(chair, "clinic", None))
+    name = fields.get("name", chair.name)
+    if Chair.objects.filter(clinic=clinic, name=name).exclude(pk=chair.pk).exists():
+        raise _field_error(
+            "name", "A chair with this name already exists in this clinic.", "duplicate_chair"
+        )
+    _apply(chair, fields)
+    return chair
+
+
+def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlock:
+    block = block or ChairBlock()
+    _apply(block, fields)
+    return block
+
+
+def patient_save(patient: Patient | None = None, **fields: Any) -> Patient:
+    patient = patient or Patient()
+    clinic = fields.get("clinic", getattr(patient, "clinic", None))
+    mrn = fields.get("mrn", patient.mrn)
+    if Patient.objects.filter(clinic=clinic, mrn=mrn).exclude(pk=patient.pk).exists():
+        raise _field_error(
+            "mrn", "A patient with this MRN already exists in this clinic.", "duplicate_mrn"
+        )
+    _apply(patient, fields)
+    return patient
+
+
+@transaction.atomic
+def staff_save(
+    user: Any | None = None,
+    *,
+    managed_clinics: set[int] | None,
+    role: str | None = None,
+    clinics: Iterable[Clinic] | None = None,
+    password: str | None = None,
+    **fields: Any,
+) -> Any:
+    """Create or update a staff member and their role in ``clinics``.
+
+    ``managed_clinics`` are the clinics the acting user administers (None: all). Only
+    memberships there are added, changed or removed; others are left untouched.
+    """
+    is_new = user is None
+    if user is None:
+        user = User()
+    if "username" in fields:
+        clash = User.objects.filter(username__iexact=fields["username"])
+        if not is_new:
+            clash = clash.exclude(pk=user.pk)
+        if clash.exists():
+            raise _field_error("username", "That username is taken.", "duplicate_username")
+    for name, value in fields.items():
+        setattr(user, name, value)
+    if password:
+        user.set_password(password)
+    user.save()
+
+    if clinics is not None and role is not None:
+        wanted = {clinic.pk for clinic in clinics}
+        existing = StaffMembership.objects.filter(user=user)
+        if managed_clinics is not None:
+            existing = existing.filter(clinic_id__in=managed_clinics)
+        existing.exclude(clinic_id__in=wanted).delete()
+        for clinic_id in wanted:
+            StaffMembership.objects.update_or_create(
+                user=user, clinic_id=clinic_id, defaults={"role": role}
+            )
+    return user
+
+
+@transaction.atomic
+def staff_remove(user: Any, *, managed_clinics: set[int] | None) -> None:
+    """Take a staff member out of the acting admin's clinics.
+
+    Users are never deleted (their names stay on past records); one left without any
+    clinic is deactivated so they can no longer log in.
+    """
+    memberships = StaffMembership.objects.filter(user=user)
+    if managed_clinics is not None:
+        memberships = memberships.filter(clinic_id__in=managed_clinics)
+    memberships.delete()
+    if not StaffMembership.objects.filter(user=user).exists():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        Token.objects.filter(user=user).delete()
+
+
+def purge_expired_logins() -> dict[str, int]:
+    cutoff = timezone.now() - timedelta(hours=settings.API_TOKEN_TTL_HOURS)
+    tokens, _ = Token.objects.filter(created__lt=cutoff).delete()
+    sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return {"tokens": tokens, "sessions": sessions}

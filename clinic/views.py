@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views import defaults
+from django.views.decorators.http import require_GET
+
+from clinic import access
+from clinic.models import Clinic
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    roles = access.roles_by_clinic(request.user)
+    clinics = Clinic.objects.filter(id__in=roles).order_by("name")
+    memberships = [(clinic, roles[clinic.pk]) for clinic in clinics]
+    return render(request, "clinic/home.html", {"memberships": memberships})
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/webhooks/"))
+
+
+def _json_error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Any, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception, **kwargs)
+
+
+def permission_denied(request: HttpRequest, exception: Any, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(403, "permission_denied", "You may not do this.")
+    return defaults.permission_denied(request, exception, **kwargs)
+
+
+def page_not_found(request: HttpRequest, exception: Any, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception, **kwargs)
+
+
+def server_error(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(500, "server_error", "Something went wrong on our side.")
+    return defaults.server_error(request, **kwargs)

@@ -1,0 +1,219 @@
+"""Bad input gets a 4xx naming the field (or a code), never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clinic.models import Patient, Role
+from tests.factories import ChairFactory, PatientFactory
+
+
+@pytest.fixture
+def admin_client(staff: Any, api: Any) -> Any:
+    return api(staff(Role.CLINIC_ADMIN))
+
+
+def _patient(in_clinic: Any, **overrides: Any) -> dict[str, Any]:
+    return {
+        "clinic": in_clinic.pk,
+        "mrn": "A-1",
+        "first_name": "Ana",
+        "last_name": "Lopez",
+        "date_of_birth": "1980-01-02",
+        "phone": "+1 (718) 555-0142",
+        **overrides,
+    }
+
+
+def test_phone_is_stored_in_e164(clinic: Any, admin_client: Any) -> None:
+    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["phone"] == "+17185550142"
+    assert Patient.objects.get().phone == "+17185550142"
+
+
+@pytest.mark.parametrize("phone", ["12345", "+1 555 555 5555", "call me", "+44 20 7946 09"])
+def test_invalid_phone_names_the_field(clinic: Any, admin_client: Any, phone: str) -> None:
+    response = admin_client.post("/api/v1/patients/", _patient(clinic, phone=phone), format="json")
+    assert response.status_code == 400
+    assert "phone" in response.json()
+
+
+def test_duplicate_mrn_in_same_clinic(clinic: Any, admin_client: Any) -> None:
+    PatientFactory(clinic=clinic, mrn="A-1")
+    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    assert response.status_code == 400
+    assert "MRN" in response.json()["mrn"][0]
+
+
+def test_same_mrn_in_another_clinic_is_fine(
+    clinic: Any, other_clinic: Any, admin_client: Any
+) -> None:
+    PatientFactory(clinic=other_clinic, mrn="A-1")
+    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    assert response.status_code == 201
+
+
+def test_consent_needs_contact(clinic: Any, admin_client: Any) -> None:
+    payload = _patient(clinic, phone="", sms_consent=True, email_consent=True)
+    response = admin_client.post("/api/v1/patients/", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"sms_consent", "email_consent"}
+
+
+def test_invalid_timezone(clinic: Any, admin_client: Any) -> None:
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"timezone": "Mars/Olympus_Mons"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "timezone" in response.json()
+
+
+def test_closing_before_opening(clinic: Any, admin_client: Any) -> None:
+    hours = [{"weekday": 0, "opens": "19:00", "closes": "07:30"}]
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": hours}, format="json"
+    )
+    assert response.status_code == 400
+    assert "closes" in response.json()["opening_hours"]["0"]
+
+
+def test_opening_hours_are_replaced_as_a_whole(clinic: Any, admin_client: Any) -> None:
+    hours = [
+        {"weekday": 0, "opens": "08:00", "closes": "18:00"},
+        {"weekday": 5, "opens": "09:00", "closes": "13:00"},
+    ]
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": hours}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["opening_hours"] == hours
+
+
+def test_weekday_twice_is_rejected(clinic: Any, admin_client: Any) -> None:
+    hours = [{"weekday": 1, "opens": "08:00", "closes": "12:00"}] * 2
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": hours}, format="json"
+    )
+    assert response.status_code == 400
+    assert "opening_hours" in response.json()
+
+
+def test_unknown_role(clinic: Any, admin_client: Any) -> None:
+    payload = {
+        "username": "x",
+        "role": "janitor",
+        "clinics": [clinic.pk],
+        "password": "a long passphrase 42",
+    }
+    response = admin_client.post("/api/v1/staff/", payload, format="json")
+    assert response.status_code == 400
+    assert "role" in response.json()
+
+
+def test_weak_staff_password(clinic: Any, admin_client: Any) -> None:
+    payload = {"username": "x", "role": "technician", "clinics": [clinic.pk], "password": "1234"}
+    response = admin_client.post("/api/v1/staff/", payload, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()
+
+
+def test_duplicate_chair_name(clinic: Any, admin_client: Any) -> None:
+    ChairFactory(clinic=clinic, name="Chair 1")
+    response = admin_client.post(
+        "/api/v1/chairs/", {"clinic": clinic.pk, "name": "Chair 1"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "name" in response.json()
+
+
+def test_chair_block_must_end_after_start(clinic: Any, admin_client: Any) -> None:
+    chair = ChairFactory(clinic=clinic)
+    payload = {
+        "chair": chair.pk,
+        "starts_at": "2026-12-02T15:00:00Z",
+        "ends_at": "2026-12-02T14:00:00Z",
+    }
+    response = admin_client.post("/api/v1/chair-blocks/", payload, format="json")
+    assert response.status_code == 400
+    assert "ends_at" in response.json()
+
+
+def test_malformed_json(admin_client: Any) -> None:
+    response = admin_client.generic(
+        "POST", "/api/v1/patients/", "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_wrong_media_type(admin_client: Any) -> None:
+    response = admin_client.generic("POST", "/api/v1/patients/", "a=b", content_type="text/plain")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"date_of_birth": "yesterday"},
+        {"clinic": "one"},
+        {"clinic": 999999},
+        {"sms_consent": "perhaps"},
+        {"mrn": ["a", "list"]},
+        {"first_name": {"nested": True}},
+        {"email": "not-an-email"},
+    ],
+)
+def test_wrong_types_are_400(clinic: Any, admin_client: Any, overrides: dict[str, Any]) -> None:
+    response = admin_client.post("/api/v1/patients/", _patient(clinic, **overrides), format="json")
+    assert response.status_code == 400
+    assert set(overrides) <= set(response.json())
+
+
+def test_body_that_is_not_an_object(admin_client: Any) -> None:
+    response = admin_client.post("/api/v1/patients/", [1, 2], format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("query", ["?page=abc", "?page=99", "?clinic=abc", "?page_size=-1"])
+def test_bad_query_parameters_are_never_500(admin_client: Any, query: str) -> None:
+    response = admin_client.get(f"/api/v1/patients/{query}")
+    assert 200 <= response.status_code < 500
+
+
+def test_unknown_api_path_is_json_404(admin_client: Any) -> None:
+    response = admin_client.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_page_size_is_capped(clinic: Any, admin_client: Any) -> None:
+    PatientFactory.create_batch(3, clinic=clinic)
+    response = admin_client.get("/api/v1/patients/?page_size=100000")
+    assert response.status_code == 200
+    assert response.json()["count"] == 3
+
+
+def test_race_on_mrn_is_answered_without_database_text(
+    clinic: Any, admin_client: Any, monkeypatch: Any
+) -> None:
+    """If a concurrent insert wins between the service's check and its own insert, the
+    constraint answers; the client sees a field error, not the database's message."""
+    from clinic import services
+
+    PatientFactory(clinic=clinic, mrn="A-1")
+    original = services.Patient.objects.filter
+
+    def blind_filter(*args: Any, **kwargs: Any) -> Any:
+        return original(pk=-1)
+
+    monkeypatch.setattr(services.Patient.objects, "filter", blind_filter)
+    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    assert response.status_code in (400, 409)
+    body = response.content.decode()
+    assert (
+        "INSERT" not in body and "constraint" not in body.lower() and "clinic_patient" not in body
+    )

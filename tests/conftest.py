@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from clinic.models import Role
+from tests.factories import ClinicFactory, MembershipFactory, UserFactory
+
+ROLES = [role.value for role in Role]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings: Any) -> None:
+    # The manifest storage needs collectstatic; tests render pages without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def clinic(db: None) -> Any:
+    return ClinicFactory(name="Brooklyn", slug="brooklyn")
+
+
+@pytest.fixture
+def other_clinic(db: None) -> Any:
+    return ClinicFactory(name="Queens", slug="queens")
+
+
+@pytest.fixture
+def staff(clinic: Any) -> Callable[..., Any]:
+    def make(role: str = Role.FRONT_DESK, in_clinic: Any = None, **user_fields: Any) -> Any:
+        membership = MembershipFactory(
+            clinic=in_clinic or clinic, role=role, user=UserFactory(**user_fields)
+        )
+        return membership.user
+
+    return make
+
+
+@pytest.fixture
+def superuser(db: None) -> Any:
+    return UserFactory(is_superuser=True, is_staff=True)
+
+
+def bearer_client(user: Any | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    return client
+
+
+@pytest.fixture
+def api() -> Callable[[Any | None], APIClient]:
+    return bearer_client
