@@ -39,7 +39,12 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
         "code": {"type": "string"},
         "detail": {"type": "string"},
     },
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "description": "Errors of a nested object or list item."},
+        ]
+    },
 }
 
 

@@ -10,9 +10,12 @@ from clinic.api_common import VALIDATION_ERROR_SCHEMA, ConflictSerializer, Error
 
 
 class CadenceAutoSchema(AutoSchema):
-    """Adds the error responses every endpoint can give to the generated schema."""
+    write_methods = {"POST", "PUT", "PATCH", "DELETE"}
 
-    conflict_methods = {"POST", "PUT", "PATCH", "DELETE"}
+    def get_tags(self) -> list[str]:
+        # /api/v1/<resource>/... -> "<resource>", so docs group by resource.
+        parts = [part for part in self.path.split("/") if part and not part.startswith("{")]
+        return [parts[2] if len(parts) > 2 and parts[:2] == ["api", "v1"] else parts[-1]]
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
@@ -23,12 +26,15 @@ class CadenceAutoSchema(AutoSchema):
                 response["description"] = description
                 responses[code] = response
 
-        add("400", VALIDATION_ERROR_SCHEMA, "Invalid request.")
-        if self.view.get_authenticators() and self.get_auth():
+        if self.method in self.write_methods or self.get_filter_backends():
+            add("400", VALIDATION_ERROR_SCHEMA, "Invalid request.")
+        if self.get_auth():
             add("401", ErrorSerializer, "Missing, invalid or expired credentials.")
             add("403", ErrorSerializer, "Your role may not do this.")
-        if "{" in self.path or self.method in self.conflict_methods:
+        if "{" in self.path:
             add("404", ErrorSerializer, "Not found, or not in your clinics.")
-        if self.method in self.conflict_methods:
+        if self.method in self.write_methods and getattr(self.view, "schema_conflicts", True):
             add("409", ConflictSerializer, "Conflicts with the current state.")
+        if getattr(self.view, "throttle_classes", None):
+            add("429", ErrorSerializer, "Too many attempts; retry later.")
         return responses

@@ -20,19 +20,18 @@ def clinic_list(user: Any) -> QuerySet[Clinic]:
 
 
 def patient_search(queryset: QuerySet[Patient], text: str) -> QuerySet[Patient]:
-    """Match a patient by MRN, phone, or the start of either name (any order)."""
-    text = text.strip()
-    if not text:
-        return queryset
-    condition = Q(mrn__iexact=text) | Q(phone__contains=text)
-    for word in text.split():
-        condition |= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    """Match by MRN, by phone digits, or by every word starting a first or last name
+    ("ana lop" finds Ana Lopez, not every Ana and every Lopez)."""
     words = text.split()
-    if len(words) > 1:
-        # "Ana Lopez" should find Ana Lopez, not every Ana and every Lopez.
-        condition = Q(mrn__iexact=text)
-        for word in words:
-            condition &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    if not words:
+        return queryset
+    names = Q()
+    for word in words:
+        names &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    condition = names | Q(mrn__iexact=text.strip())
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4:
+        condition |= Q(phone__contains=digits)
     return queryset.filter(condition)
 
 

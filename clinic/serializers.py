@@ -268,10 +268,10 @@ class StaffSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
-class TokenResponseSerializer(serializers.Serializer):
+class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "clinic",
     "courses",
@@ -102,11 +103,10 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL")
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
 if DATABASE_URL is not None:
     try:
-        _database = dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env.int("DB_CONN_MAX_AGE", 60, minimum=0)
-        )
+        _database = dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if _database.get("ENGINE") != "django.db.backends.postgresql":
@@ -191,6 +191,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets are served by the app itself: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "clinic.models.Role",
     },

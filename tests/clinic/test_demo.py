@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from clinic.models import Chair, Clinic, Patient, Role, StaffMembership
+
+
+def test_seed_demo_is_idempotent_and_complete(db: None, settings: Any, tmp_path: Path) -> None:
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(tmp_path / "out1", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=open(tmp_path / "out2", "w"))  # noqa: SIM115
+
+    clinic = Clinic.objects.get()
+    assert clinic.timezone == "America/New_York"
+    hours = list(clinic.opening_hours.values_list("weekday", "opens", "closes"))
+    assert [day for day, *_ in hours] == [0, 1, 2, 3, 4]
+    assert all(f"{opens:%H:%M}-{closes:%H:%M}" == "07:30-19:00" for _, opens, closes in hours)
+    assert Chair.objects.filter(clinic=clinic).count() == 4
+    patients = Patient.objects.filter(clinic=clinic)
+    assert patients.count() == 25
+    for patient in patients:
+        assert phonenumbers.is_valid_number(phonenumbers.parse(patient.phone))
+    roles = set(StaffMembership.objects.values_list("role", flat=True))
+    assert roles == set(Role.values)
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+    # Both runs printed the same generated passwords, and they work.
+    first, second = (tmp_path / "out1").read_text(), (tmp_path / "out2").read_text()
+    assert first == second
+    admin_password = next(
+        line.split()[-1] for line in first.splitlines() if line.split()[1:2] == ["admin"]
+    )
+    assert len(admin_password) >= 12
+    assert get_user_model().objects.get(username="admin").check_password(admin_password)
+
+
+def test_demo_password_from_environment(db: None, settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("CADENCE_DEMO_PASSWORD", "a chosen demo passphrase")
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    user = get_user_model().objects.get(username="frontdesk")
+    assert user.check_password("a chosen demo passphrase")
+
+
+def test_front_desk_sees_demo_patients(db: None, settings: Any, tmp_path: Path) -> None:
+    from tests.conftest import bearer_client
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    client = bearer_client(get_user_model().objects.get(username="frontdesk"))
+    assert client.get("/api/v1/patients/").json()["count"] == 25
