@@ -19,14 +19,21 @@ def main() -> None:
 
     with throwaway_database():
         clinic = Clinic.objects.create(
-            name="Bench", slug="bench", timezone="America/New_York",
-            display_name="Bench Wellness", phone="+17185550100",
+            name="Bench",
+            slug="bench",
+            timezone="America/New_York",
+            display_name="Bench Wellness",
+            phone="+17185550100",
         )
         Patient.objects.bulk_create(
             Patient(
-                clinic=clinic, mrn=f"B-{n:06d}", first_name=f"First{n}", last_name=f"Last{n:05d}",
+                clinic=clinic,
+                mrn=f"B-{n:06d}",
+                first_name=f"First{n}",
+                last_name=f"Last{n:05d}",
                 date_of_birth=dt.date(1970, 1, 1) + dt.timedelta(days=n % 15000),
-                phone=f"+1718555{n % 10000:04d}", email=f"p{n}@example.com",
+                phone=f"+1718555{n % 10000:04d}",
+                email=f"p{n}@example.com",
             )
             for n in range(PATIENTS)
         )
@@ -42,6 +49,7 @@ def main() -> None:
             ("last page of 500", f"/api/v1/patients/?page_size=500&page={PATIENTS // 500}"),
             ("search by name", "/api/v1/patients/?q=Last0999"),
         ]:
+
             def fetch(url: str = url) -> None:
                 response = client.get(url)
                 assert response.status_code == 200, response.status_code

@@ -24,9 +24,9 @@ from clinic.serializers import (
     ChairSerializer,
     ClinicSerializer,
     ClosureSerializer,
+    LoginSerializer,
     PatientSerializer,
     StaffSerializer,
-    LoginSerializer,
     TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet

@@ -87,9 +87,9 @@ def test_clinic_admin_manages_staff_only_in_their_clinics(
     assert client.delete(f"/api/v1/staff/{shared.pk}/").status_code == 204
     shared.refresh_from_db()
     assert shared.is_active
-    assert list(StaffMembership.objects.filter(user=shared).values_list("clinic_id", flat=True)) == [
-        other_clinic.pk
-    ]
+    assert list(
+        StaffMembership.objects.filter(user=shared).values_list("clinic_id", flat=True)
+    ) == [other_clinic.pk]
 
 
 def test_staff_api_never_grants_superuser(clinic: Any, staff: Any, api: Any) -> None:

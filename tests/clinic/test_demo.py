@@ -39,7 +39,9 @@ def test_seed_demo_is_idempotent_and_complete(db: None, settings: Any, tmp_path:
     assert get_user_model().objects.get(username="admin").check_password(admin_password)
 
 
-def test_demo_password_from_environment(db: None, settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_demo_password_from_environment(
+    db: None, settings: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
     settings.VAR_DIR = tmp_path
     monkeypatch.setenv("CADENCE_DEMO_PASSWORD", "a chosen demo passphrase")
     call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
