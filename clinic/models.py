@@ -46,6 +46,13 @@ class Clinic(models.Model):
         help_text="Neutral name used in patient messages; never names the treatment.",
     )
     phone = models.CharField(max_length=20, validators=[validate_e164])
+    required_failed_trials = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Adequate failed antidepressant trials a screening needs before clearing.",
+    )
+    course_window_grace_weeks = models.PositiveSmallIntegerField(
+        default=2, help_text="Weeks a course may run past its planned length."
+    )
 
     class Meta:
         ordering = ["name", "id"]

@@ -31,6 +31,10 @@ def _secret_key() -> str:
         if len(configured) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
         return configured
+    if env.str("DATABASE_URL") is not None:
+        # Several processes share a real deployment: they must share one key, so it
+        # has to come from the environment rather than a file each one makes up.
+        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set.")
     # The embedded default keeps a generated key beside its database, so a local
     # install never runs on a key that is published in the repository.
     key_file = VAR_DIR / "secret_key"
@@ -198,6 +202,15 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "clinic.models.Role",
     },
 }
+
+# --- Cache: shared by every process when CACHE_URL names Redis (login throttling) ---
+CACHE_URL = env.str("CACHE_URL")
+if CACHE_URL is not None:
+    if not CACHE_URL.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured("CACHE_URL must be a redis:// or rediss:// URL.")
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")

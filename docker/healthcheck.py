@@ -37,9 +37,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def main() -> int:
-    request = urllib.request.Request(
-        URL, headers={"Host": _host(), "X-Forwarded-Proto": "https"}
-    )
+    request = urllib.request.Request(URL, headers={"Host": _host(), "X-Forwarded-Proto": "https"})
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(request, timeout=5) as response:

@@ -33,7 +33,8 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG"}
+        if key
+        not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG", "SECRET_KEY"}
     }
     clean.update(
         {"DJANGO_SETTINGS_MODULE": "clinic.settings", "CADENCE_VAR_DIR": str(tmp_path), **env}
@@ -58,7 +59,9 @@ def test_embedded_default_is_sqlite_and_filesystem_broker(tmp_path: Path) -> Non
 
 
 def test_database_url_selects_postgres(tmp_path: Path) -> None:
-    result = _start(tmp_path, DATABASE_URL="postgres://u@db.example:5432/cadence")
+    result = _start(
+        tmp_path, DATABASE_URL="postgres://u@db.example:5432/cadence", SECRET_KEY="k" * 40
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["engine"] == "django.db.backends.postgresql"
 
@@ -74,6 +77,7 @@ def test_database_url_selects_postgres(tmp_path: Path) -> None:
         ("SECRET_KEY", "short", "SECRET_KEY must be at least 32"),
         ("ALLOWED_HOSTS", "a,,b", "ALLOWED_HOSTS"),
         ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES=0 must be at least 1"),
+        ("CACHE_URL", "memcached://x", "CACHE_URL must be a redis"),
     ],
 )
 def test_malformed_values_stop_start_up(
@@ -83,6 +87,12 @@ def test_malformed_values_stop_start_up(
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_postgres_needs_a_shared_secret_key(tmp_path: Path) -> None:
+    result = _start(tmp_path, DATABASE_URL="postgres://u@db.example:5432/cadence")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DATABASE_URL is set" in result.stderr
 
 
 def test_env_parsing() -> None:

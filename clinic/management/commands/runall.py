@@ -36,8 +36,7 @@ class Command(BaseCommand):
                 options["bind"],
                 "--workers",
                 str(options["web_workers"]),
-                "--access-logfile",
-                "-",
+                # No access log: query strings (patient search) may carry patient data.
             ],
             "worker": [
                 python,
