@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "clinic.models.Role",
+        "InstrumentEnum": "courses.instruments.InstrumentCode",
     },
 }
 

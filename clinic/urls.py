@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clinic import api, views
+from courses import api as courses_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,6 +17,12 @@ router.register("chairs", api.ChairViewSet, basename="chair")
 router.register("chair-blocks", api.ChairBlockViewSet, basename="chair-block")
 router.register("staff", api.StaffViewSet, basename="staff")
 router.register("patients", api.PatientViewSet, basename="patient")
+router.register("protocols", courses_api.ProtocolViewSet, basename="protocol")
+router.register("screenings", courses_api.ScreeningViewSet, basename="screening")
+router.register("courses", courses_api.CourseViewSet, basename="course")
+router.register("assessments", courses_api.AssessmentViewSet, basename="assessment")
+router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
+router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +31,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -29,7 +29,7 @@ class ClinicRolePermission(permissions.BasePermission):
         return allowed is None or bool(allowed)
 
     def has_object_permission(self, request: Request, view: Any, obj: Model) -> bool:
-        return access.has_role(request.user, view.clinic_id_of(obj), view.roles_for(request))
+        return bool(view.object_permitted(request, obj))
 
 
 class ClinicScopedViewSet(viewsets.ModelViewSet):
@@ -57,11 +57,15 @@ class ClinicScopedViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return self.scope(super().get_queryset())
 
-    def clinic_id_of(self, obj: Model) -> int:
+    def clinic_id_of(self, obj: Model) -> int | None:
         *path, last = self.clinic_lookup.split("__")
         for attribute in path:
             obj = getattr(obj, attribute)
-        return int(getattr(obj, f"{last}_id"))
+        value = getattr(obj, f"{last}_id")
+        return None if value is None else int(value)
+
+    def object_permitted(self, request: Request, obj: Model) -> bool:
+        return access.has_role(request.user, self.clinic_id_of(obj), self.roles_for(request))
 
     def require_write_role(self, clinic_id: int) -> None:
         """For creates: the target clinic is visible (checked by the serializer), but

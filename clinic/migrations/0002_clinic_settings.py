@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0001_initial'),
+        ("clinic", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinic',
-            name='course_window_grace_weeks',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Weeks a course may run past its planned length.'),
+            model_name="clinic",
+            name="course_window_grace_weeks",
+            field=models.PositiveSmallIntegerField(
+                default=2, help_text="Weeks a course may run past its planned length."
+            ),
         ),
         migrations.AddField(
-            model_name='clinic',
-            name='required_failed_trials',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Adequate failed antidepressant trials a screening needs before clearing.'),
+            model_name="clinic",
+            name="required_failed_trials",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                help_text="Adequate failed antidepressant trials a screening needs before clearing.",
+            ),
         ),
     ]

@@ -83,7 +83,7 @@ def test_database_url_selects_postgres(tmp_path: Path) -> None:
 def test_malformed_values_stop_start_up(
     tmp_path: Path, name: str, value: str, message: str
 ) -> None:
-    result = _start(tmp_path, **{name: value})
+    result = _start(tmp_path, **{"SECRET_KEY": "k" * 40, name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr

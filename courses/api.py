@@ -1,0 +1,399 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import Prefetch, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from clinic import access
+from clinic.models import Role
+from clinic.viewsets import ClinicScopedViewSet
+from courses import selectors, services
+from courses.instruments import InstrumentCode
+from courses.models import (
+    Assessment,
+    Authorization,
+    CourseStatus,
+    Indication,
+    MotorThreshold,
+    ProtocolPhase,
+    RiskLevel,
+    SafetyFlag,
+    Screening,
+    TreatmentCourse,
+)
+from courses.serializers import (
+    AssessmentSerializer,
+    AuthorizationSerializer,
+    CourseSerializer,
+    DecisionSerializer,
+    MotorThresholdSerializer,
+    OutcomeQuerySerializer,
+    OutcomeSummarySerializer,
+    ProtocolSerializer,
+    SafetyFlagSerializer,
+    ScreeningSerializer,
+    TransitionSerializer,
+)
+
+CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+NOBODY: tuple[str, ...] = ()
+SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
+
+
+class ProtocolViewSet(ClinicScopedViewSet):
+    """The shared catalog plus your clinics' own protocols. Clinic admins write their
+    clinic's protocols; the catalog is changed by superusers only."""
+
+    serializer_class = ProtocolSerializer
+    filterset_fields = ["code", "active"]
+    delete_roles = NOBODY  # retire with active=false; past courses keep their protocol
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.protocols_visible(self.request.user)
+
+    def object_permitted(self, request: Request, obj: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True  # the queryset already holds only what the user may see
+        return super().object_permitted(request, obj)
+
+    def _require_clinic_write(self, clinic: Any) -> None:
+        if clinic is None:
+            if not access.is_superuser(self.request.user):
+                raise exceptions.PermissionDenied("Only a superuser may change the catalog.")
+        else:
+            self.require_write_role(clinic.pk)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self._require_clinic_write(serializer.validated_data.get("clinic"))
+        serializer.instance = services.protocol_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "clinic" in serializer.validated_data:
+            self._require_clinic_write(serializer.validated_data["clinic"])
+        serializer.instance = services.protocol_save(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class ScreeningFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="patient__clinic")
+
+    class Meta:
+        model = Screening
+        fields = ["patient", "status"]
+
+
+class ScreeningViewSet(ClinicScopedViewSet):
+    """Eligibility screenings. Front desk and admins see the status only."""
+
+    queryset = Screening.objects.select_related("patient").prefetch_related(
+        "failed_trials", "patient__clinic"
+    )
+    serializer_class = ScreeningSerializer
+    filterset_class = ScreeningFilter
+    clinic_lookup = "patient__clinic"
+    write_roles = CLINICIANS
+    delete_roles = NOBODY
+
+    def roles_for(self, request: Request) -> Any:
+        if self.action in {"clear", "decline"}:
+            return (Role.PSYCHIATRIST,)
+        return super().roles_for(request)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        self.require_write_role(data["patient"].clinic_id)
+        serializer.instance = services.screening_save(recorded_by=self.request.user, **data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        screening = cast(Screening, serializer.instance)
+        if "patient" in data and data["patient"] != screening.patient:
+            raise exceptions.ValidationError({"patient": ["A screening stays with its patient."]})
+        serializer.instance = services.screening_save(
+            screening, recorded_by=self.request.user, **data
+        )
+
+    def _decide(self, request: Request, decide: Any) -> Response:
+        screening = self.get_object()
+        body = DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decided = decide(screening, by=request.user, reason=body.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=decided.pk)).data)
+
+    @extend_schema(request=DecisionSerializer, responses=ScreeningSerializer)
+    @action(detail=True, methods=["post"])
+    def clear(self, request: Request, pk: str | None = None) -> Response:
+        """Clear the patient for treatment (psychiatrist). 409 `contraindicated` when an
+        absolute contraindication is recorded, `insufficient_trials` when treatment
+        resistance is not shown."""
+        return self._decide(request, services.screening_clear)
+
+    @extend_schema(request=DecisionSerializer, responses=ScreeningSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        """Decide against treatment (psychiatrist), with a reason."""
+        return self._decide(request, services.screening_decline)
+
+
+class CourseFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="patient__clinic")
+    status = filters.MultipleChoiceFilter(choices=CourseStatus.choices)
+    risk = filters.MultipleChoiceFilter(field_name="risk_level", choices=RiskLevel.choices)
+    indication = filters.ChoiceFilter(choices=Indication.choices)
+
+    class Meta:
+        model = TreatmentCourse
+        fields = ["patient", "psychiatrist", "protocol"]
+
+
+def course_queryset() -> QuerySet[TreatmentCourse]:
+    return TreatmentCourse.objects.select_related("patient__clinic", "protocol").prefetch_related(
+        Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
+        Prefetch("authorizations", queryset=Authorization.objects.order_by("valid_from", "id")),
+    )
+
+
+class CourseViewSet(ClinicScopedViewSet):
+    """Treatment courses. Psychiatrists prescribe and change status; front desk may
+    change the scheduling details (start date, preferred time and chair)."""
+
+    serializer_class = CourseSerializer
+    filterset_class = CourseFilter
+    clinic_lookup = "patient__clinic"
+    write_roles = (Role.PSYCHIATRIST, Role.FRONT_DESK)
+    delete_roles = NOBODY  # discontinue instead; the record stays
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.scope(course_queryset())
+
+    def roles_for(self, request: Request) -> Any:
+        if self.action in {"activate", "pause", "resume", "complete", "discontinue", "create"}:
+            return (Role.PSYCHIATRIST,)
+        if self.action == "authorizations" and request.method == "POST":
+            return (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
+        if self.action == "outcome":
+            return CLINICIANS
+        return super().roles_for(request)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        self.require_write_role(data["patient"].clinic_id)
+        data.setdefault("psychiatrist", self.request.user)
+        course = services.course_create(**data)
+        serializer.instance = self.get_queryset().get(pk=course.pk)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        course = cast(TreatmentCourse, serializer.instance)
+        data = dict(serializer.validated_data)
+        is_psychiatrist = access.has_role(
+            self.request.user, course.patient.clinic_id, (Role.PSYCHIATRIST,)
+        )
+        if not is_psychiatrist and set(data) - SCHEDULING_FIELDS:
+            raise exceptions.PermissionDenied(
+                "Front desk may change only the start date, preferred time and chair."
+            )
+        services.course_update(course, **data)
+        serializer.instance = self.get_queryset().get(pk=course.pk)
+
+    def _transition(self, request: Request, target: str) -> Response:
+        course = self.get_object()
+        body = TransitionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.course_transition(
+            course, target, by=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=course.pk)).data)
+
+    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: str | None = None) -> Response:
+        """Start the course; 409 `screening_required` without a cleared screening."""
+        return self._transition(request, CourseStatus.ACTIVE)
+
+    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, CourseStatus.PAUSED)
+
+    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, CourseStatus.ACTIVE)
+
+    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, CourseStatus.COMPLETED)
+
+    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
+    @action(detail=True, methods=["post"])
+    def discontinue(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, CourseStatus.DISCONTINUED)
+
+    @extend_schema(
+        request=AuthorizationSerializer,
+        responses={200: AuthorizationSerializer(many=True), 201: AuthorizationSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def authorizations(self, request: Request, pk: str | None = None) -> Response:
+        """The course's authorizations, oldest first; POST adds one (an extension)."""
+        course = self.get_object()
+        if request.method == "GET":
+            return Response(AuthorizationSerializer(course.authorizations.all(), many=True).data)
+        body = AuthorizationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = services.authorization_add(course, **body.validated_data)
+        return Response(AuthorizationSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "CourseOutcome",
+            {
+                "instruments": inline_serializer(
+                    "InstrumentOutcome",
+                    {
+                        "instrument": serializers.ChoiceField(choices=InstrumentCode.choices),
+                        "baseline": inline_serializer(
+                            "ScorePoint",
+                            {
+                                "id": serializers.IntegerField(),
+                                "score": serializers.IntegerField(),
+                                "administered_on": serializers.DateField(),
+                            },
+                            allow_null=True,
+                        ),
+                        "latest": serializers.DictField(allow_null=True),
+                        "severity": serializers.CharField(allow_null=True),
+                        "response": serializers.BooleanField(allow_null=True),
+                        "remission": serializers.BooleanField(allow_null=True),
+                    },
+                    many=True,
+                )
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def outcome(self, request: Request, pk: str | None = None) -> Response:
+        """Baseline, latest score, severity, response and remission per tracked scale."""
+        course = self.get_object()
+        outcomes = selectors.course_outcomes(course)
+        return Response({"instruments": [selectors.outcome_as_dict(o) for o in outcomes]})
+
+
+class AssessmentFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="course__patient__clinic")
+
+    class Meta:
+        model = Assessment
+        fields = ["course", "instrument"]
+
+
+class AssessmentViewSet(ClinicScopedViewSet):
+    """Rating-scale scores. Technicians and psychiatrists record them; item answers
+    are shown to clinicians only. Scores are never edited: record a new one."""
+
+    queryset = Assessment.objects.select_related("course__patient", "safety_flag").order_by(
+        "administered_on", "id"
+    )
+    serializer_class = AssessmentSerializer
+    filterset_class = AssessmentFilter
+    clinic_lookup = "course__patient__clinic"
+    write_roles = CLINICIANS
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        course = data.pop("course")
+        self.require_write_role(course.patient.clinic_id)
+        assessment = services.assessment_record(course, by=self.request.user, **data)
+        serializer.instance = self.get_queryset().get(pk=assessment.pk)
+
+
+class MotorThresholdViewSet(ClinicScopedViewSet):
+    queryset = MotorThreshold.objects.select_related("course__patient").order_by(
+        "measured_on", "id"
+    )
+    serializer_class = MotorThresholdSerializer
+    filterset_fields = ["course"]
+    clinic_lookup = "course__patient__clinic"
+    read_roles = (*CLINICIANS, Role.CLINIC_ADMIN)
+    write_roles = CLINICIANS
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        course = data.pop("course")
+        self.require_write_role(course.patient.clinic_id)
+        serializer.instance = services.motor_threshold_record(course, by=self.request.user, **data)
+
+
+class SafetyFlagFilter(filters.FilterSet):
+    acknowledged = filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True
+    )
+    clinic = filters.NumberFilter(field_name="course__patient__clinic")
+
+    class Meta:
+        model = SafetyFlag
+        fields = ["course"]
+
+
+class SafetyFlagViewSet(ClinicScopedViewSet):
+    """PHQ-9 self-harm answers above 0. Psychiatrists acknowledge them."""
+
+    queryset = SafetyFlag.objects.select_related("course__patient").order_by("-raised_at", "-id")
+    serializer_class = SafetyFlagSerializer
+    filterset_class = SafetyFlagFilter
+    clinic_lookup = "course__patient__clinic"
+    write_roles = (Role.PSYCHIATRIST,)
+    http_method_names = ["get", "post", "head", "options"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise exceptions.MethodNotAllowed("POST")
+
+    @extend_schema(request=None, responses=SafetyFlagSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        flag = services.safety_flag_acknowledge(self.get_object(), by=request.user)
+        return Response(self.get_serializer(flag).data)
+
+
+class OutcomeSummaryView(APIView):
+    """Response and remission rates of a clinic's completed courses by protocol and
+    indication (psychiatrists and clinic admins)."""
+
+    readers = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", int, required=True),
+            OpenApiParameter("date_from", str, required=True, description="YYYY-MM-DD"),
+            OpenApiParameter("date_to", str, required=True, description="YYYY-MM-DD"),
+        ],
+        responses=OutcomeSummarySerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = OutcomeQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        clinic = query.validated_data["clinic"]
+        if not access.has_role(request.user, clinic.pk, self.readers):
+            raise exceptions.PermissionDenied("Your role in this clinic may not see outcomes.")
+        rows = selectors.outcome_summary(
+            [clinic.pk], query.validated_data["date_from"], query.validated_data["date_to"]
+        )
+        body = {
+            "clinic": clinic.pk,
+            "date_from": query.validated_data["date_from"],
+            "date_to": query.validated_data["date_to"],
+            "rows": rows,
+        }
+        return Response(OutcomeSummarySerializer(body).data)

@@ -1,0 +1,173 @@
+"""Reads for the courses app: catalog visibility, outcomes and the course window."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from clinic import access
+from courses.instruments import INSTRUMENTS, is_response
+from courses.models import (
+    Assessment,
+    CourseStatus,
+    Protocol,
+    ProtocolPhase,
+    TreatmentCourse,
+    planned_weeks,
+)
+
+BASELINE_DAYS = 7
+
+
+def protocols_visible(user: Any) -> QuerySet[Protocol]:
+    queryset = Protocol.objects.prefetch_related(
+        Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order"))
+    ).order_by("code", "id")
+    ids = access.clinic_ids(user)
+    if ids is None:
+        return queryset
+    return queryset.filter(Q(clinic__isnull=True) | Q(clinic__in=ids))
+
+
+def sessions_total(protocol: Protocol) -> int:
+    return sum(phase.sessions for phase in protocol.phases.all())
+
+
+def window_end_date(course: TreatmentCourse) -> dt.date:
+    """Planned weeks of every phase, plus the clinic's grace."""
+    protocol = course.protocol
+    weeks = planned_weeks(list(protocol.phases.all()), protocol.sessions_per_day)
+    grace = course.patient.clinic.course_window_grace_weeks
+    return course.start_date + dt.timedelta(weeks=weeks + grace)
+
+
+@dataclass(frozen=True)
+class Score:
+    id: int
+    score: int
+    administered_on: dt.date
+
+    @classmethod
+    def of(cls, assessment: Assessment) -> Score:
+        return cls(assessment.pk, assessment.score, assessment.administered_on)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    instrument: str
+    baseline: Score | None
+    latest: Score | None
+    severity: str | None
+    response: bool | None
+    remission: bool | None
+
+
+def outcome_for(instrument: str, assessments: Sequence[Assessment], first_day: dt.date) -> Outcome:
+    """Baseline, latest, response and remission on one instrument.
+
+    Baseline: the last score in the 7 days up to and including ``first_day`` (the
+    course's first session, or its start date while nothing is booked). Response and
+    remission are judged on the latest score taken after the baseline.
+    """
+    scale = INSTRUMENTS[instrument]
+    ordered = sorted(
+        (a for a in assessments if a.instrument == instrument),
+        key=lambda a: (a.administered_on, a.pk),
+    )
+    window_start = first_day - dt.timedelta(days=BASELINE_DAYS)
+    candidates = [a for a in ordered if window_start <= a.administered_on <= first_day]
+    baseline = candidates[-1] if candidates else None
+    latest = ordered[-1] if ordered else None
+    follow_up = latest if latest is not None and latest is not baseline else None
+    if (
+        baseline is not None
+        and follow_up is not None
+        and follow_up.administered_on < baseline.administered_on
+    ):
+        follow_up = None
+    response = (
+        is_response(baseline.score, follow_up.score)
+        if baseline is not None and follow_up is not None
+        else None
+    )
+    remission = scale.in_remission(follow_up.score) if follow_up is not None else None
+    return Outcome(
+        instrument=instrument,
+        baseline=Score.of(baseline) if baseline else None,
+        latest=Score.of(latest) if latest else None,
+        severity=scale.severity(latest.score) if latest else None,
+        response=response,
+        remission=remission,
+    )
+
+
+def outcome_as_dict(outcome: Outcome) -> dict[str, Any]:
+    return dataclasses.asdict(outcome)
+
+
+def first_treatment_day(course: TreatmentCourse) -> dt.date:
+    """The day of the course's first session; its start date until one is booked."""
+    first = getattr(course, "first_session_date", None)
+    return first or course.start_date
+
+
+def course_outcomes(course: TreatmentCourse) -> list[Outcome]:
+    assessments = list(course.assessments.all())
+    day = first_treatment_day(course)
+    return [outcome_for(code, assessments, day) for code in course.tracked_instruments]
+
+
+@dataclass
+class OutcomeRow:
+    protocol: str
+    indication: str
+    completed: int = 0
+    evaluable: int = 0
+    responders: int = 0
+    remitters: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return round(self.responders / self.evaluable, 3) if self.evaluable else None
+
+    @property
+    def remission_rate(self) -> float | None:
+        return round(self.remitters / self.evaluable, 3) if self.evaluable else None
+
+
+def outcome_summary(
+    clinic_ids: Iterable[int], date_from: dt.date, date_to: dt.date
+) -> list[OutcomeRow]:
+    """Completed courses in [date_from, date_to] by protocol and indication, with
+    response and remission rates on each course's primary instrument. A course is
+    evaluable when it has a baseline and a later score."""
+    courses = (
+        TreatmentCourse.objects.filter(
+            patient__clinic__in=list(clinic_ids),
+            status=CourseStatus.COMPLETED,
+            completed_on__gte=date_from,
+            completed_on__lte=date_to,
+        )
+        .select_related("protocol")
+        .prefetch_related("assessments")
+        .order_by("protocol__code", "indication", "id")
+    )
+    rows: dict[tuple[str, str], OutcomeRow] = {}
+    for course in courses:
+        key = (course.protocol.code, course.indication)
+        row = rows.setdefault(key, OutcomeRow(*key))
+        row.completed += 1
+        outcome = outcome_for(
+            course.primary_instrument, list(course.assessments.all()), first_treatment_day(course)
+        )
+        if outcome.response is None:
+            continue
+        row.evaluable += 1
+        row.responders += bool(outcome.response)
+        row.remitters += bool(outcome.remission)
+    return [rows[key] for key in sorted(rows)]

@@ -1,0 +1,411 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinic import access
+from clinic.models import Chair, Patient, Role
+from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
+from courses import selectors
+from courses.instruments import INSTRUMENTS, InstrumentCode
+from courses.models import (
+    Adherence,
+    Assessment,
+    Authorization,
+    FailedTrial,
+    MotorThreshold,
+    PhaseKind,
+    Protocol,
+    SafetyFlag,
+    Screening,
+    TreatmentCourse,
+    TrialOutcome,
+)
+
+User = get_user_model()
+
+
+class PhaseSerializer(serializers.Serializer):
+    sessions = serializers.IntegerField(min_value=1, max_value=500)
+    per_week = serializers.IntegerField(
+        min_value=1, max_value=7, help_text="Treatment days a week."
+    )
+    kind = serializers.ChoiceField(choices=PhaseKind.choices, required=False)
+
+
+class ProtocolSerializer(serializers.ModelSerializer):
+    clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
+    phases = PhaseSerializer(many=True)
+    sessions_total = serializers.IntegerField(
+        required=False, help_text="Checked against the phases when sent."
+    )
+    frequency_hz = serializers.DecimalField(max_digits=5, decimal_places=1, coerce_to_string=False)
+
+    class Meta:
+        model = Protocol
+        fields = [
+            "id",
+            "clinic",
+            "code",
+            "name",
+            "slot_minutes",
+            "mapping_minutes",
+            "sessions_total",
+            "phases",
+            "sessions_per_day",
+            "min_gap_minutes",
+            "stimulation",
+            "frequency_hz",
+            "pulses_per_session",
+            "intensity_pct_mt",
+            "target",
+            "coil",
+            "treatment_minutes",
+            "active",
+        ]
+        validators: list[Any] = []
+
+    def to_representation(self, instance: Protocol) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["sessions_total"] = selectors.sessions_total(instance)
+        return data
+
+
+@extend_schema_field(
+    {"type": "string", "description": "Protocol code; an integer id is accepted on write."}
+)
+class ProtocolField(serializers.RelatedField):
+    """Accepts a protocol's code (or id) visible to the user; returns the code."""
+
+    default_error_messages = {
+        "does_not_exist": "No protocol with code {value} is available.",
+    }
+
+    def get_queryset(self) -> QuerySet[Protocol]:
+        return selectors.protocols_visible(self.context["request"].user)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value.code)
+
+    def to_internal_value(self, data: Any) -> Protocol:
+        queryset = self.get_queryset()
+        if isinstance(data, int) and not isinstance(data, bool):
+            match = queryset.filter(pk=data)
+        elif isinstance(data, str):
+            match = queryset.filter(code=data)
+        else:
+            self.fail("does_not_exist", value=data)
+        protocol = match.first()
+        if protocol is None:
+            self.fail("does_not_exist", value=data)
+        return protocol
+
+
+class FailedTrialSerializer(serializers.ModelSerializer):
+    adherence = serializers.ChoiceField(choices=Adherence.choices, default=Adherence.FULL)
+    outcome = serializers.ChoiceField(choices=TrialOutcome.choices)
+    adequate = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = FailedTrial
+        fields = ["drug", "dose", "weeks", "adherence", "outcome", "adequate"]
+
+
+class AnswersSerializer(serializers.Serializer):
+    metal_in_head = serializers.BooleanField(default=False)
+    cochlear_implant = serializers.BooleanField(default=False)
+    brain_stimulator = serializers.BooleanField(default=False)
+    magnetic_implant_near_coil = serializers.BooleanField(default=False)
+    seizure_history = serializers.BooleanField(default=False)
+    implanted_devices = serializers.BooleanField(default=False)
+    head_injury_with_loc = serializers.BooleanField(default=False)
+    pregnancy = serializers.BooleanField(default=False)
+    prior_tms = serializers.BooleanField(default=False)
+    prior_tms_problems = serializers.BooleanField(default=False)
+    current_medications = serializers.CharField(default="", allow_blank=True)
+    notes = serializers.CharField(default="", allow_blank=True)
+
+
+CLINICAL_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+# Front desk and admins see whether a patient may be treated, not why.
+STATUS_ONLY_FIELDS = ("id", "patient", "status", "decided_by", "decided_at", "created_at")
+
+
+def sees_clinical_detail(context: Any, clinic_id: int) -> bool:
+    return access.has_role(context["request"].user, clinic_id, CLINICAL_READERS)
+
+
+class ScreeningSerializer(serializers.ModelSerializer):
+    patient = ScopedPrimaryKeyRelatedField(clinic_lookup="clinic", queryset=Patient.objects.all())
+    failed_trials = FailedTrialSerializer(many=True, required=False)
+    answers = AnswersSerializer(source="*", required=False)
+    adequate_trials = serializers.SerializerMethodField()
+    required_trials = serializers.SerializerMethodField()
+    absolute_contraindications = serializers.ListField(
+        child=serializers.CharField(), read_only=True
+    )
+    relative_contraindications = serializers.ListField(
+        child=serializers.CharField(), read_only=True
+    )
+
+    class Meta:
+        model = Screening
+        fields = [
+            "id",
+            "patient",
+            "failed_trials",
+            "answers",
+            "status",
+            "adequate_trials",
+            "required_trials",
+            "absolute_contraindications",
+            "relative_contraindications",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "recorded_by",
+            "created_at",
+        ]
+        read_only_fields = [
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "recorded_by",
+            "created_at",
+        ]
+
+    def to_representation(self, instance: Screening) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not sees_clinical_detail(self.context, instance.patient.clinic_id):
+            data = {name: data[name] for name in STATUS_ONLY_FIELDS}
+        return data
+
+    def get_adequate_trials(self, screening: Screening) -> int:
+        return sum(1 for trial in screening.failed_trials.all() if trial.adequate)
+
+    def get_required_trials(self, screening: Screening) -> int:
+        return screening.patient.clinic.required_failed_trials
+
+
+class DecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
+
+
+class AuthorizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Authorization
+        fields = ["id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["valid_until"] < attrs["valid_from"]:
+            raise serializers.ValidationError(
+                {"valid_until": ["An authorization cannot end before it starts."]}
+            )
+        return attrs
+
+
+class PsychiatristField(ScopedPrimaryKeyRelatedField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(clinic_lookup="memberships__clinic", queryset=User.objects.all(), **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().distinct()
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    patient = ScopedPrimaryKeyRelatedField(clinic_lookup="clinic", queryset=Patient.objects.all())
+    psychiatrist = PsychiatristField(help_text="A staff id (see /api/v1/staff/).")
+    protocol = ProtocolField(help_text="Protocol code (an id is accepted too).")
+    preferred_time = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
+    preferred_chair = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="clinic", queryset=Chair.objects.all(), required=False, allow_null=True
+    )
+    primary_instrument = serializers.ChoiceField(
+        choices=InstrumentCode.choices,
+        required=False,
+        help_text="Defaults to PHQ-9 (GAD-7 for a GAD indication).",
+    )
+    authorization = AuthorizationSerializer(
+        required=False,
+        allow_null=True,
+        help_text="The most recent authorization; send one on create to record it.",
+    )
+    authorizations = AuthorizationSerializer(many=True, read_only=True)
+    sessions_total = serializers.SerializerMethodField()
+    window_end_date = serializers.SerializerMethodField()
+    tracked_instruments = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = TreatmentCourse
+        fields = [
+            "id",
+            "patient",
+            "psychiatrist",
+            "protocol",
+            "indication",
+            "primary_instrument",
+            "tracked_instruments",
+            "start_date",
+            "preferred_time",
+            "preferred_chair",
+            "status",
+            "status_reason",
+            "completed_on",
+            "risk_level",
+            "sessions_total",
+            "window_end_date",
+            "authorization",
+            "authorizations",
+            "created_at",
+        ]
+        read_only_fields = ["status", "status_reason", "completed_on", "risk_level", "created_at"]
+
+    def get_sessions_total(self, course: TreatmentCourse) -> int:
+        return selectors.sessions_total(course.protocol)
+
+    def get_window_end_date(self, course: TreatmentCourse) -> Any:
+        return selectors.window_end_date(course)
+
+    def to_representation(self, instance: TreatmentCourse) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        authorizations = data["authorizations"]
+        data["authorization"] = authorizations[-1] if authorizations else None
+        return data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (
+            self.instance is not None
+            and "patient" in attrs
+            and attrs["patient"] != self.instance.patient
+        ):
+            raise serializers.ValidationError(
+                {"patient": ["A course cannot move to another patient."]}
+            )
+        if self.instance is not None and "authorization" in attrs:
+            raise serializers.ValidationError(
+                {"authorization": ["Add authorizations with POST .../authorizations/."]}
+            )
+        return attrs
+
+
+class TransitionSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
+
+
+class MotorThresholdSerializer(serializers.ModelSerializer):
+    course = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
+    )
+
+    class Meta:
+        model = MotorThreshold
+        fields = [
+            "id",
+            "course",
+            "measured_on",
+            "machine_output_pct",
+            "method",
+            "measured_by",
+            "notes",
+            "created_at",
+        ]
+        read_only_fields = ["measured_by", "created_at"]
+        extra_kwargs = {"machine_output_pct": {"min_value": 1, "max_value": 100}}
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    course = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
+    )
+    instrument = serializers.ChoiceField(choices=InstrumentCode.choices)
+    score = serializers.IntegerField(
+        required=False, min_value=0, help_text="Computed from the items when they are sent."
+    )
+    items = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        allow_null=True,
+        help_text="Item scores in the instrument's order.",
+    )
+    severity = serializers.SerializerMethodField()
+    safety_flag = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "course",
+            "instrument",
+            "score",
+            "items",
+            "severity",
+            "safety_flag",
+            "administered_on",
+            "recorded_by",
+            "created_at",
+        ]
+        read_only_fields = ["recorded_by", "created_at"]
+
+    def to_representation(self, instance: Assessment) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not sees_clinical_detail(self.context, instance.course.patient.clinic_id):
+            # Item answers (PHQ-9 item 9 asks about self-harm) stay with clinicians.
+            data.pop("items")
+        return data
+
+    def get_severity(self, assessment: Assessment) -> str:
+        return INSTRUMENTS[assessment.instrument].severity(assessment.score)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_safety_flag(self, assessment: Assessment) -> bool:
+        return hasattr(assessment, "safety_flag")
+
+
+class SafetyFlagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SafetyFlag
+        fields = [
+            "id",
+            "course",
+            "assessment",
+            "item_value",
+            "raised_at",
+            "raised_by",
+            "acknowledged_at",
+            "acknowledged_by",
+        ]
+        read_only_fields = fields
+
+
+class OutcomeQuerySerializer(serializers.Serializer):
+    clinic = clinic_field()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        return attrs
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    protocol = serializers.CharField()
+    indication = serializers.CharField()
+    completed = serializers.IntegerField()
+    evaluable = serializers.IntegerField(help_text="Courses with a baseline and a later score.")
+    responders = serializers.IntegerField()
+    remitters = serializers.IntegerField()
+    response_rate = serializers.FloatField(allow_null=True)
+    remission_rate = serializers.FloatField(allow_null=True)
+
+
+class OutcomeSummarySerializer(serializers.Serializer):
+    clinic = serializers.IntegerField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    rows = OutcomeRowSerializer(many=True)

@@ -1,0 +1,397 @@
+"""Every write in the courses app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from clinic.models import Chair, Patient, Role, StaffMembership
+from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
+from courses.models import (
+    COURSE_TRANSITIONS,
+    OPEN_STATUSES,
+    Assessment,
+    Authorization,
+    CourseStatus,
+    FailedTrial,
+    Indication,
+    MotorThreshold,
+    Protocol,
+    ProtocolPhase,
+    SafetyFlag,
+    Screening,
+    ScreeningStatus,
+    TreatmentCourse,
+)
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+# --- Protocols -------------------------------------------------------------------------
+
+
+def _check_protocol(fields: Mapping[str, Any], phases: list[Mapping[str, Any]]) -> None:
+    if not phases:
+        raise _invalid("phases", "A protocol needs at least one phase.", "required")
+    for phase in phases:
+        if not 1 <= phase["per_week"] <= 7:
+            raise _invalid("phases", "Each phase's per_week must be between 1 and 7.")
+        if phase["sessions"] < 1:
+            raise _invalid("phases", "Each phase needs at least one session.")
+    total = sum(phase["sessions"] for phase in phases)
+    expected = fields.get("sessions_total")
+    if expected is not None and expected != total:
+        raise _invalid(
+            "sessions_total",
+            f"The phases add up to {total} sessions, not {expected}.",
+            "phases_do_not_add_up",
+        )
+    if fields["sessions_per_day"] < 1:
+        raise _invalid("sessions_per_day", "At least one session a day.")
+    if fields["sessions_per_day"] > 1 and not fields.get("min_gap_minutes"):
+        raise _invalid(
+            "min_gap_minutes",
+            "Protocols with several sessions a day need a minimum gap between them.",
+            "gap_required",
+        )
+    if fields["mapping_minutes"] < fields["slot_minutes"]:
+        raise _invalid("mapping_minutes", "The mapping slot cannot be shorter than a session.")
+
+
+@transaction.atomic
+def protocol_save(
+    protocol: Protocol | None = None,
+    *,
+    phases: list[Mapping[str, Any]] | None = None,
+    sessions_total: int | None = None,
+    **fields: Any,
+) -> Protocol:
+    protocol = protocol or Protocol()
+    merged = {
+        "sessions_per_day": protocol.sessions_per_day,
+        "min_gap_minutes": protocol.min_gap_minutes,
+        "mapping_minutes": protocol.mapping_minutes,
+        "slot_minutes": protocol.slot_minutes,
+        **fields,
+        "sessions_total": sessions_total,
+    }
+    current_phases: list[Mapping[str, Any]] = (
+        phases
+        if phases is not None
+        else [
+            {"sessions": p.sessions, "per_week": p.per_week, "kind": p.kind}
+            for p in protocol.phases.all()
+        ]
+    )
+    _check_protocol(merged, current_phases)
+    code = fields.get("code", protocol.code)
+    clinic = fields.get("clinic", protocol.clinic if protocol.pk else None)
+    clash = Protocol.objects.filter(code=code).exclude(pk=protocol.pk)
+    if clash.filter(clinic__isnull=True).exists() or (
+        clinic is not None and clash.filter(clinic=clinic).exists()
+    ):
+        raise _invalid("code", "A protocol with this code already exists.", "duplicate_code")
+    for name, value in fields.items():
+        setattr(protocol, name, value)
+    protocol.full_clean(validate_unique=False, validate_constraints=False)
+    protocol.save()
+    if phases is not None:
+        protocol.phases.all().delete()
+        ProtocolPhase.objects.bulk_create(
+            ProtocolPhase(
+                protocol=protocol,
+                order=order,
+                kind=phase.get("kind") or ("treatment" if order == 1 else "taper"),
+                sessions=phase["sessions"],
+                per_week=phase["per_week"],
+            )
+            for order, phase in enumerate(phases, 1)
+        )
+    return protocol
+
+
+# --- Screening -------------------------------------------------------------------------
+
+
+def _status_from_answers(screening: Screening) -> str:
+    if screening.absolute_contraindications:
+        return ScreeningStatus.CONTRAINDICATED
+    return ScreeningStatus.PENDING
+
+
+@transaction.atomic
+def screening_save(
+    screening: Screening | None = None,
+    *,
+    recorded_by: Any,
+    failed_trials: Iterable[Mapping[str, Any]] | None = None,
+    **fields: Any,
+) -> Screening:
+    """Record or correct a screening. Any change sends it back for a decision: an
+    absolute contraindication makes it ``contraindicated``, anything else ``pending``."""
+    screening = screening or Screening()
+    for name, value in fields.items():
+        setattr(screening, name, value)
+    screening.recorded_by = recorded_by
+    screening.status = _status_from_answers(screening)
+    screening.decided_by = None
+    screening.decided_at = None
+    screening.decision_reason = ""
+    screening.full_clean(validate_unique=False, validate_constraints=False)
+    screening.save()
+    if failed_trials is not None:
+        screening.failed_trials.all().delete()
+        FailedTrial.objects.bulk_create(
+            FailedTrial(screening=screening, **trial) for trial in failed_trials
+        )
+    return screening
+
+
+def adequate_trials(screening: Screening) -> int:
+    return sum(1 for trial in screening.failed_trials.all() if trial.adequate)
+
+
+@transaction.atomic
+def screening_clear(screening: Screening, *, by: Any, reason: str) -> Screening:
+    screening = (
+        Screening.objects.select_for_update().select_related("patient__clinic").get(pk=screening.pk)
+    )
+    if screening.absolute_contraindications:
+        names = ", ".join(name.replace("_", " ") for name in screening.absolute_contraindications)
+        raise Conflict(
+            f"An absolute contraindication is recorded ({names}); TMS cannot be cleared.",
+            code="contraindicated",
+            conflicts=[{"answer": name} for name in screening.absolute_contraindications],
+        )
+    required = screening.patient.clinic.required_failed_trials
+    adequate = adequate_trials(screening)
+    if adequate < required:
+        raise Conflict(
+            f"{adequate} adequate failed antidepressant trial(s) recorded; the clinic "
+            f"requires {required}.",
+            code="insufficient_trials",
+        )
+    if screening.relative_contraindications and not reason.strip():
+        raise _invalid("reason", "Record why treatment is safe despite the positive answers.")
+    screening.status = ScreeningStatus.CLEARED
+    screening.decided_by = by
+    screening.decided_at = timezone.now()
+    screening.decision_reason = reason
+    screening.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return screening
+
+
+@transaction.atomic
+def screening_decline(screening: Screening, *, by: Any, reason: str) -> Screening:
+    """The psychiatrist decides against treatment (e.g. a relative contraindication)."""
+    screening = Screening.objects.select_for_update().get(pk=screening.pk)
+    if not reason.strip():
+        raise _invalid("reason", "Record why treatment is declined.")
+    screening.status = ScreeningStatus.CONTRAINDICATED
+    screening.decided_by = by
+    screening.decided_at = timezone.now()
+    screening.decision_reason = reason
+    screening.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return screening
+
+
+def latest_screening(patient: Patient) -> Screening | None:
+    return Screening.objects.filter(patient=patient).order_by("-created_at", "-id").first()
+
+
+# --- Courses ---------------------------------------------------------------------------
+
+
+def default_instrument(indication: str) -> str:
+    return InstrumentCode.GAD7 if indication == Indication.GAD else InstrumentCode.PHQ9
+
+
+def _check_course_refs(
+    patient: Patient, psychiatrist: Any, protocol: Protocol, chair: Chair | None
+) -> None:
+    clinic_id = patient.clinic_id
+    is_psychiatrist = StaffMembership.objects.filter(
+        user=psychiatrist, clinic_id=clinic_id, role=Role.PSYCHIATRIST
+    ).exists()
+    if not is_psychiatrist:
+        raise _invalid("psychiatrist", "Choose a psychiatrist of the patient's clinic.")
+    if protocol.clinic_id not in (None, clinic_id):
+        raise _invalid("protocol", "This protocol belongs to another clinic.")
+    if not protocol.active:
+        raise _invalid("protocol", "This protocol is retired.")
+    if chair is not None and chair.clinic_id != clinic_id:
+        raise _invalid("preferred_chair", "Choose a chair of the patient's clinic.")
+
+
+def _ensure_no_open_course(patient: Patient, exclude: int | None = None) -> None:
+    open_courses = TreatmentCourse.objects.filter(patient=patient, status__in=OPEN_STATUSES)
+    if exclude is not None:
+        open_courses = open_courses.exclude(pk=exclude)
+    existing = open_courses.first()
+    if existing is not None:
+        raise Conflict(
+            "This patient already has an open course; complete or discontinue it first.",
+            code="course_exists",
+            conflicts=[{"course": existing.pk, "status": existing.status}],
+        )
+
+
+@transaction.atomic
+def course_create(
+    *,
+    patient: Patient,
+    psychiatrist: Any,
+    protocol: Protocol,
+    indication: str,
+    start_date: dt.date,
+    preferred_time: dt.time,
+    preferred_chair: Chair | None = None,
+    primary_instrument: str | None = None,
+    authorization: Mapping[str, Any] | None = None,
+) -> TreatmentCourse:
+    _check_course_refs(patient, psychiatrist, protocol, preferred_chair)
+    # Serialize course creation per patient so two requests cannot both pass the check.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    _ensure_no_open_course(patient)
+    course = TreatmentCourse.objects.create(
+        patient=patient,
+        psychiatrist=psychiatrist,
+        protocol=protocol,
+        indication=indication,
+        primary_instrument=primary_instrument or default_instrument(indication),
+        start_date=start_date,
+        preferred_time=preferred_time,
+        preferred_chair=preferred_chair,
+    )
+    if authorization:
+        authorization_add(course, **authorization)
+    return course
+
+
+@transaction.atomic
+def course_update(course: TreatmentCourse, **fields: Any) -> TreatmentCourse:
+    if course.status not in OPEN_STATUSES:
+        raise Conflict("A finished course can no longer be changed.", code="course_closed")
+    _check_course_refs(
+        course.patient,
+        fields.get("psychiatrist", course.psychiatrist),
+        fields.get("protocol", course.protocol),
+        fields.get("preferred_chair", course.preferred_chair),
+    )
+    for name, value in fields.items():
+        setattr(course, name, value)
+    course.save()
+    return course
+
+
+@transaction.atomic
+def course_transition(
+    course: TreatmentCourse, target: str, *, by: Any, reason: str = ""
+) -> TreatmentCourse:
+    course = (
+        TreatmentCourse.objects.select_for_update()
+        .select_related("patient__clinic")
+        .get(pk=course.pk)
+    )
+    if target not in COURSE_TRANSITIONS[course.status]:
+        raise Conflict(
+            f"A {course.status} course cannot become {target}.", code="invalid_transition"
+        )
+    if target == CourseStatus.ACTIVE:
+        screening = latest_screening(course.patient)
+        if screening is None or screening.status != ScreeningStatus.CLEARED:
+            raise Conflict(
+                "The patient's screening is not cleared by a psychiatrist.",
+                code="screening_required",
+            )
+    course.status = target
+    course.status_changed_at = timezone.now()
+    course.status_reason = reason
+    if target == CourseStatus.COMPLETED:
+        course.completed_on = timezone.localdate(timezone=course.patient.clinic.tz)
+    course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
+    return course
+
+
+def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
+    if fields["valid_until"] < fields["valid_from"]:
+        raise _invalid("valid_until", "An authorization cannot end before it starts.")
+    return Authorization.objects.create(course=course, **fields)
+
+
+def motor_threshold_record(course: TreatmentCourse, *, by: Any, **fields: Any) -> MotorThreshold:
+    return MotorThreshold.objects.create(course=course, measured_by=by, **fields)
+
+
+# --- Assessments -----------------------------------------------------------------------
+
+
+def assessment_total(instrument: str, score: int | None, items: list[int] | None) -> int:
+    """Validate a score and/or its items; return the total to store."""
+    scale = INSTRUMENTS.get(instrument)
+    if scale is None:
+        raise _invalid("instrument", f"Unknown instrument {instrument!r}.", "invalid_choice")
+    if items is not None:
+        errors = scale.item_errors(items)
+        if errors:
+            raise ValidationError({"items": errors})
+        total = sum(items)
+        if score is not None and score != total:
+            raise _invalid("score", f"The items add up to {total}, not {score}.", "score_mismatch")
+        return total
+    if score is None:
+        raise _invalid("score", "Send the total score, the items, or both.", "required")
+    if not 0 <= score <= scale.max_total:
+        raise _invalid(
+            "score", f"A {scale.name} total is between 0 and {scale.max_total}.", "out_of_range"
+        )
+    return score
+
+
+@transaction.atomic
+def assessment_record(
+    course: TreatmentCourse,
+    *,
+    instrument: str,
+    administered_on: dt.date,
+    by: Any,
+    score: int | None = None,
+    items: list[int] | None = None,
+) -> Assessment:
+    total = assessment_total(instrument, score, items)
+    assessment = Assessment.objects.create(
+        course=course,
+        instrument=instrument,
+        score=total,
+        items=items,
+        administered_on=administered_on,
+        recorded_by=by,
+    )
+    if instrument == InstrumentCode.PHQ9 and items is not None:
+        self_harm = items[PHQ9_SELF_HARM_ITEM - 1]
+        if self_harm > 0:
+            SafetyFlag.objects.create(
+                course=course,
+                assessment=assessment,
+                item_value=self_harm,
+                raised_at=timezone.now(),
+                raised_by=by,
+            )
+    return assessment
+
+
+def safety_flag_acknowledge(flag: SafetyFlag, *, by: Any) -> SafetyFlag:
+    """Idempotent: the first acknowledgement is kept, later ones change nothing."""
+    SafetyFlag.objects.filter(pk=flag.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=by
+    )
+    flag.refresh_from_db()
+    return flag
