@@ -177,4 +177,12 @@ def seed_clinic(*, password: str | None = None, patients: int = 25) -> list[Demo
                 user=user, clinic=clinic, defaults={"role": role}
             )
         logins.append(DemoLogin(username, passwords[username], role or "superuser"))
+
+    from courses.demo import seed_courses
+
+    seed_courses(
+        clinic,
+        psychiatrist=User.objects.get(username="psychiatrist"),
+        technician=User.objects.get(username="technician"),
+    )
     return logins

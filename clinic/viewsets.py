@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from rest_framework import exceptions, permissions, viewsets
+from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.request import Request
 
 from clinic import access
@@ -21,6 +21,8 @@ class ClinicRolePermission(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
+        if request.method not in view.allowed_methods:
+            return True  # answered 405 by the view, whatever the role
         if (view.lookup_url_kwarg or view.lookup_field) in view.kwargs:
             # Detail routes: a row outside the user's clinics must answer 404 before any
             # role check, so the object-level check decides.
@@ -32,7 +34,7 @@ class ClinicRolePermission(permissions.BasePermission):
         return bool(view.object_permitted(request, obj))
 
 
-class ClinicScopedViewSet(viewsets.ModelViewSet):
+class ClinicScopedGenericViewSet(viewsets.GenericViewSet):
     # ORM path from the model to its clinic, e.g. "clinic" or "chair__clinic".
     clinic_lookup: ClassVar[str] = "clinic"
     read_roles: ClassVar[Iterable[str]] = access.ALL_ROLES
@@ -72,3 +74,29 @@ class ClinicScopedViewSet(viewsets.ModelViewSet):
         the user's role there must allow writing."""
         if not access.has_role(self.request.user, clinic_id, self.write_roles):
             raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
+
+
+class ClinicScopedViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    ClinicScopedGenericViewSet,
+):
+    pass
+
+
+class ClinicScopedRecordViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    ClinicScopedGenericViewSet,
+):
+    """For records that are added, never edited or deleted (scores, measurements)."""
+
+
+class ClinicScopedReadOnlyViewSet(
+    mixins.RetrieveModelMixin, mixins.ListModelMixin, ClinicScopedGenericViewSet
+):
+    pass

@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 
 from clinic import access
 from clinic.models import Role
-from clinic.viewsets import ClinicScopedViewSet
+from clinic.viewsets import (
+    ClinicScopedReadOnlyViewSet,
+    ClinicScopedRecordViewSet,
+    ClinicScopedViewSet,
+)
 from courses import selectors, services
 from courses.instruments import InstrumentCode
 from courses.models import (
@@ -297,7 +301,7 @@ class AssessmentFilter(filters.FilterSet):
         fields = ["course", "instrument"]
 
 
-class AssessmentViewSet(ClinicScopedViewSet):
+class AssessmentViewSet(ClinicScopedRecordViewSet):
     """Rating-scale scores. Technicians and psychiatrists record them; item answers
     are shown to clinicians only. Scores are never edited: record a new one."""
 
@@ -308,7 +312,6 @@ class AssessmentViewSet(ClinicScopedViewSet):
     filterset_class = AssessmentFilter
     clinic_lookup = "course__patient__clinic"
     write_roles = CLINICIANS
-    http_method_names = ["get", "post", "head", "options"]
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
@@ -318,7 +321,7 @@ class AssessmentViewSet(ClinicScopedViewSet):
         serializer.instance = self.get_queryset().get(pk=assessment.pk)
 
 
-class MotorThresholdViewSet(ClinicScopedViewSet):
+class MotorThresholdViewSet(ClinicScopedRecordViewSet):
     queryset = MotorThreshold.objects.select_related("course__patient").order_by(
         "measured_on", "id"
     )
@@ -327,7 +330,6 @@ class MotorThresholdViewSet(ClinicScopedViewSet):
     clinic_lookup = "course__patient__clinic"
     read_roles = (*CLINICIANS, Role.CLINIC_ADMIN)
     write_roles = CLINICIANS
-    http_method_names = ["get", "post", "head", "options"]
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
@@ -347,7 +349,7 @@ class SafetyFlagFilter(filters.FilterSet):
         fields = ["course"]
 
 
-class SafetyFlagViewSet(ClinicScopedViewSet):
+class SafetyFlagViewSet(ClinicScopedReadOnlyViewSet):
     """PHQ-9 self-harm answers above 0. Psychiatrists acknowledge them."""
 
     queryset = SafetyFlag.objects.select_related("course__patient").order_by("-raised_at", "-id")
@@ -355,10 +357,6 @@ class SafetyFlagViewSet(ClinicScopedViewSet):
     filterset_class = SafetyFlagFilter
     clinic_lookup = "course__patient__clinic"
     write_roles = (Role.PSYCHIATRIST,)
-    http_method_names = ["get", "post", "head", "options"]
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        raise exceptions.MethodNotAllowed("POST")
 
     @extend_schema(request=None, responses=SafetyFlagSerializer)
     @action(detail=True, methods=["post"])

@@ -71,8 +71,9 @@ def outcome_for(instrument: str, assessments: Sequence[Assessment], first_day: d
     """Baseline, latest, response and remission on one instrument.
 
     Baseline: the last score in the 7 days up to and including ``first_day`` (the
-    course's first session, or its start date while nothing is booked). Response and
-    remission are judged on the latest score taken after the baseline.
+    course's first session, or its start date while nothing is booked). Remission is
+    judged on the latest score taken after ``first_day``, i.e. during or after
+    treatment; response also needs a baseline to fall from.
     """
     scale = INSTRUMENTS[instrument]
     ordered = sorted(
@@ -83,13 +84,7 @@ def outcome_for(instrument: str, assessments: Sequence[Assessment], first_day: d
     candidates = [a for a in ordered if window_start <= a.administered_on <= first_day]
     baseline = candidates[-1] if candidates else None
     latest = ordered[-1] if ordered else None
-    follow_up = latest if latest is not None and latest is not baseline else None
-    if (
-        baseline is not None
-        and follow_up is not None
-        and follow_up.administered_on < baseline.administered_on
-    ):
-        follow_up = None
+    follow_up = latest if latest is not None and latest.administered_on > first_day else None
     response = (
         is_response(baseline.score, follow_up.score)
         if baseline is not None and follow_up is not None

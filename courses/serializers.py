@@ -264,6 +264,8 @@ class CourseSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["status", "status_reason", "completed_on", "risk_level", "created_at"]
+        # One open course per patient is checked by the service (409 course_exists).
+        validators: list[Any] = []
 
     def get_sessions_total(self, course: TreatmentCourse) -> int:
         return selectors.sessions_total(course.protocol)

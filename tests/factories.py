@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -97,3 +98,100 @@ class PatientFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"patient{n}@example.com")
     sms_consent = True
     email_consent = True
+
+
+# --- courses -------------------------------------------------------------------------
+
+
+def catalog_protocol(code: str = "10hz-standard") -> Any:
+    from courses.models import Protocol
+
+    return Protocol.objects.get(clinic=None, code=code)
+
+
+class ProtocolFactory(factory.django.DjangoModelFactory):
+    """A clinic's own protocol: 10 sessions at 5 a week."""
+
+    class Meta:
+        model = "courses.Protocol"
+        skip_postgeneration_save = True
+
+    clinic = factory.SubFactory(ClinicFactory)
+    code = factory.Sequence(lambda n: f"custom-{n}")
+    name = factory.Sequence(lambda n: f"Custom protocol {n}")
+    slot_minutes = 30
+    mapping_minutes = 60
+    stimulation = "10 Hz"
+    frequency_hz = 10
+    pulses_per_session = 3000
+    intensity_pct_mt = 120
+    treatment_minutes = 25
+
+    @factory.post_generation
+    def phases(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        from courses.models import ProtocolPhase
+
+        if create:
+            for order, (sessions, per_week) in enumerate(extracted or [(10, 5)], 1):
+                ProtocolPhase.objects.create(
+                    protocol=self, order=order, sessions=sessions, per_week=per_week
+                )
+
+
+class ScreeningFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "courses.Screening"
+        skip_postgeneration_save = True
+
+    patient = factory.SubFactory(PatientFactory)
+
+    @factory.post_generation
+    def trials(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        from courses.models import FailedTrial
+
+        if create and extracted is not False:
+            for drug in ("sertraline", "bupropion"):
+                FailedTrial.objects.create(
+                    screening=self, drug=drug, dose="150 mg", weeks=8, outcome="no_response"
+                )
+
+
+def cleared_screening(patient: Any, by: Any) -> Any:
+    from courses import services
+
+    return services.screening_clear(ScreeningFactory(patient=patient), by=by, reason="")
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "courses.TreatmentCourse"
+
+    patient = factory.SubFactory(PatientFactory)
+    psychiatrist = factory.LazyAttribute(
+        lambda course: MembershipFactory(clinic=course.patient.clinic, role="psychiatrist").user
+    )
+    protocol = factory.LazyFunction(catalog_protocol)
+    indication = "mdd"
+    start_date = dt.date(2026, 11, 30)
+    preferred_time = dt.time(9, 30)
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "courses.Assessment"
+
+    course = factory.SubFactory(CourseFactory)
+    instrument = "phq9"
+    score = 18
+    administered_on = dt.date(2026, 11, 27)
+
+
+class MotorThresholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "courses.MotorThreshold"
+
+    course = factory.SubFactory(CourseFactory)
+    measured_on = dt.date(2026, 11, 30)
+    machine_output_pct = 55
+    method = "visual"
+    measured_by = factory.SubFactory(UserFactory)

@@ -56,3 +56,27 @@ def test_front_desk_sees_demo_patients(db: None, settings: Any, tmp_path: Path) 
     call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
     client = bearer_client(get_user_model().objects.get(username="frontdesk"))
     assert client.get("/api/v1/patients/").json()["count"] == 25
+
+
+def test_demo_courses_cover_every_status_and_outcome(
+    db: None, settings: Any, tmp_path: Path
+) -> None:
+    from courses.models import CourseStatus, SafetyFlag, TreatmentCourse
+    from courses.selectors import course_outcomes
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    courses = TreatmentCourse.objects.all()
+    assert {course.status for course in courses} == set(CourseStatus.values)
+    outcomes = [course_outcomes(course)[0] for course in courses]
+    assert any(o.response for o in outcomes)
+    assert any(o.remission for o in outcomes)
+    assert any(o.response is False for o in outcomes)
+    assert SafetyFlag.objects.count() == 1
+    weekly = courses.get(patient__mrn="BK-1004").assessments.filter(instrument="phq9")
+    dates = sorted(weekly.values_list("administered_on", flat=True))
+    assert len(dates) >= 4
+    assert all(
+        (later - earlier).days == 7 for earlier, later in zip(dates, dates[1:], strict=False)
+    )

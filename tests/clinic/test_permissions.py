@@ -6,8 +6,6 @@ The matrix below is the one documented in docs/roles.md; keep both in step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,22 +18,7 @@ from tests.factories import (
     MembershipFactory,
     PatientFactory,
 )
-
-ALL = frozenset(Role.values)
-ADMIN = frozenset({Role.CLINIC_ADMIN})
-NOBODY: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Resource:
-    path: str
-    target: Callable[[Any], Any]
-    create: Callable[[Any], dict[str, Any]]
-    patch: dict[str, Any]
-    read: frozenset[str] = ALL
-    create_roles: frozenset[str] = ADMIN
-    update_roles: frozenset[str] = ADMIN
-    delete_roles: frozenset[str] = ADMIN
+from tests.permissions import ACTIONS, ACTORS, NOBODY, Resource, run_cell
 
 
 def _staff_target(clinic: Any) -> Any:
@@ -113,42 +96,6 @@ RESOURCES = {
     ),
 }
 
-ACTORS = ["anonymous", "superuser", "outsider", *Role.values]
-ACTIONS = ["list", "retrieve", "create", "update", "delete"]
-
-
-def _actor(name: str, clinic: Any, other_clinic: Any, staff: Any, superuser: Any) -> Any:
-    if name == "anonymous":
-        return None
-    if name == "superuser":
-        return superuser
-    if name == "outsider":
-        return staff(Role.CLINIC_ADMIN, in_clinic=other_clinic)
-    return staff(name)
-
-
-def _expected(resource: Resource, actor: str, action: str) -> int:
-    success = {"list": 200, "retrieve": 200, "create": 201, "update": 200, "delete": 204}
-    if actor == "anonymous":
-        return 401
-    if actor == "superuser":
-        return success[action]
-    if actor == "outsider":
-        if action == "list":
-            return 200
-        if action == "create":
-            # The other clinic's id is answered like an id that does not exist.
-            return 403 if resource.create_roles == NOBODY else 400
-        return 404
-    allowed = {
-        "list": resource.read,
-        "retrieve": resource.read,
-        "create": resource.create_roles,
-        "update": resource.update_roles,
-        "delete": resource.delete_roles,
-    }[action]
-    return success[action] if actor in allowed else 403
-
 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("actor", ACTORS)
@@ -163,27 +110,11 @@ def test_role_matrix(
     superuser: Any,
     api: Any,
 ) -> None:
-    resource = RESOURCES[resource_name]
-    user = _actor(actor, clinic, other_clinic, staff, superuser)
-    target = resource.target(clinic)
-    client = api(user)
-    detail = f"{resource.path}{target.pk}/"
-
-    if action == "list":
-        response = client.get(resource.path)
-    elif action == "retrieve":
-        response = client.get(detail)
-    elif action == "create":
-        response = client.post(resource.path, resource.create(clinic), format="json")
-    elif action == "update":
-        response = client.patch(detail, resource.patch, format="json")
-    else:
-        response = client.delete(detail)
-
-    expected = _expected(resource, actor, action)
-    assert response.status_code == expected, response.content
-    if expected >= 400 and response.status_code != 400:
-        assert "code" in response.json()
-    if action == "list" and expected == 200:
-        ids = [row["id"] for row in response.json()["results"]]
-        assert (target.pk in ids) == (actor != "outsider")
+    fixtures = {
+        "clinic": clinic,
+        "other_clinic": other_clinic,
+        "staff": staff,
+        "superuser": superuser,
+        "api": api,
+    }
+    run_cell(RESOURCES[resource_name], actor, action, fixtures)
