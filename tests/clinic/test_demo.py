@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,4 @@ def test_demo_courses_cover_every_status_and_outcome(
     weekly = courses.get(patient__mrn="BK-1004").assessments.filter(instrument="phq9")
     dates = sorted(weekly.values_list("administered_on", flat=True))
     assert len(dates) >= 4
-    assert all(
-        (later - earlier).days == 7 for earlier, later in zip(dates, dates[1:], strict=False)
-    )
+    assert all((later - earlier).days == 7 for earlier, later in itertools.pairwise(dates))
