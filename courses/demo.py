@@ -129,14 +129,14 @@ def seed_courses(clinic: Clinic, *, psychiatrist: Any, technician: Any) -> int:
 
 
 def _move_to(course: TreatmentCourse, status: str, by: Any, today: dt.date) -> None:
-    path = {
+    paths: dict[str, list[str]] = {
         CourseStatus.PLANNED: [],
         CourseStatus.ACTIVE: [CourseStatus.ACTIVE],
         CourseStatus.PAUSED: [CourseStatus.ACTIVE, CourseStatus.PAUSED],
         CourseStatus.COMPLETED: [CourseStatus.ACTIVE, CourseStatus.COMPLETED],
         CourseStatus.DISCONTINUED: [CourseStatus.ACTIVE, CourseStatus.DISCONTINUED],
-    }[status]
-    for target in path:
+    }
+    for target in paths[status]:
         reason = "Moved out of state." if target == CourseStatus.DISCONTINUED else ""
         services.course_transition(course, target, by=by, reason=reason)
     if status == CourseStatus.COMPLETED:
