@@ -9,6 +9,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -30,6 +31,8 @@ from clinic.serializers import (
     TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet
+from scheduling import services as scheduling_services
+from scheduling.serializers import AffectedSessionSerializer
 
 FRONT_DESK_AND_ADMIN = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
 PATIENT_WRITERS = (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
@@ -111,9 +114,34 @@ class ClosureFilter(filters.FilterSet):
 
 
 class ClosureViewSet(ClinicScopedViewSet):
-    queryset = Closure.objects.order_by("date", "id")
+    """Days the clinic is closed. Adding one does not move booked sessions: see which it
+    hits with affected-sessions, then move them all with rebook."""
+
+    queryset = Closure.objects.select_related("clinic").order_by("date", "id")
     serializer_class = ClosureSerializer
     filterset_class = ClosureFilter
+
+    def roles_for(self, request: Request) -> Any:
+        if self.action == "rebook":
+            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+        return super().roles_for(request)
+
+    @extend_schema(responses=AffectedSessionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="affected-sessions")
+    def affected_sessions(self, request: Request, pk: str | None = None) -> Response:
+        """Sessions still booked on the closed day."""
+        closure = self.get_object()
+        hit = scheduling_services.sessions_hit_by_closure(closure.clinic, closure.date)
+        return Response(AffectedSessionSerializer(hit, many=True).data)
+
+    @extend_schema(request=None, responses=AffectedSessionSerializer(many=True))
+    @action(detail=True, methods=["post"])
+    def rebook(self, request: Request, pk: str | None = None) -> Response:
+        """Move every session on the closed day to the next free slot after its phase's
+        last session (all or nothing; 409 lists what found no place)."""
+        closure = self.get_object()
+        moved = scheduling_services.closure_rebook(closure.clinic, closure.date)
+        return Response(AffectedSessionSerializer(moved, many=True).data)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.require_write_role(serializer.validated_data["clinic"].pk)

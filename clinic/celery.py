@@ -31,6 +31,14 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     beat_schedule={
+        "sweep-missed-sessions": {
+            "task": "scheduling.tasks.sweep_missed_sessions",
+            "schedule": crontab(minute="*/5"),
+        },
+        "recompute-risk-nightly": {
+            "task": "courses.tasks.recompute_risk_nightly",
+            "schedule": crontab(minute=30, hour=7),  # 02:30-03:30 on the US east coast
+        },
         "purge-expired-logins": {
             "task": "clinic.tasks.purge_expired_logins",
             "schedule": crontab(minute=17, hour="*/6"),

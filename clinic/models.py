@@ -53,6 +53,12 @@ class Clinic(models.Model):
     course_window_grace_weeks = models.PositiveSmallIntegerField(
         default=2, help_text="Weeks a course may run past its planned length."
     )
+    missed_grace_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="A session with no check-in this long after its end is missed."
+    )
+    auto_makeup = models.BooleanField(
+        default=True, help_text="Book a make-up session when a course session is missed."
+    )
 
     class Meta:
         ordering = ["name", "id"]

@@ -201,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "clinic.models.Role",
         "InstrumentEnum": "courses.instruments.InstrumentCode",
+        "SessionStatusEnum": "scheduling.models.SessionStatus",
+        "SessionKindEnum": "scheduling.models.SessionKind",
+        "CourseStatusEnum": "courses.models.CourseStatus",
+        "ScreeningStatusEnum": "courses.models.ScreeningStatus",
+        "PhaseKindEnum": "courses.models.PhaseKind",
     },
 }
 

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from clinic import api, views
 from courses import api as courses_api
+from scheduling import api as scheduling_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,6 +24,7 @@ router.register("courses", courses_api.CourseViewSet, basename="course")
 router.register("assessments", courses_api.AssessmentViewSet, basename="assessment")
 router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
+router.register("sessions", scheduling_api.SessionViewSet, basename="session")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -32,6 +34,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", api.TokenView.as_view(), name="api-token"),
     path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),
+    path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
+    path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

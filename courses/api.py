@@ -5,7 +5,7 @@ from typing import Any, cast
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,6 @@ from clinic.viewsets import (
     ClinicScopedViewSet,
 )
 from courses import selectors, services
-from courses.instruments import InstrumentCode
 from courses.models import (
     Assessment,
     Authorization,
@@ -36,6 +35,7 @@ from courses.models import (
 from courses.serializers import (
     AssessmentSerializer,
     AuthorizationSerializer,
+    CourseOutcomeSerializer,
     CourseSerializer,
     DecisionSerializer,
     MotorThresholdSerializer,
@@ -46,6 +46,10 @@ from courses.serializers import (
     ScreeningSerializer,
     TransitionSerializer,
 )
+from scheduling import selectors as scheduling_selectors
+from scheduling import services as scheduling_services
+from scheduling.models import Session
+from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
 
 CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
 NOBODY: tuple[str, ...] = ()
@@ -186,6 +190,10 @@ class CourseViewSet(ClinicScopedViewSet):
             return (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
         if self.action == "outcome":
             return CLINICIANS
+        if self.action == "schedule":
+            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+        if self.action == "progress":
+            return access.ALL_ROLES
         return super().roles_for(request)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
@@ -258,39 +266,38 @@ class CourseViewSet(ClinicScopedViewSet):
         created = services.authorization_add(course, **body.validated_data)
         return Response(AuthorizationSerializer(created).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        responses=inline_serializer(
-            "CourseOutcome",
-            {
-                "instruments": inline_serializer(
-                    "InstrumentOutcome",
-                    {
-                        "instrument": serializers.ChoiceField(choices=InstrumentCode.choices),
-                        "baseline": inline_serializer(
-                            "ScorePoint",
-                            {
-                                "id": serializers.IntegerField(),
-                                "score": serializers.IntegerField(),
-                                "administered_on": serializers.DateField(),
-                            },
-                            allow_null=True,
-                        ),
-                        "latest": serializers.DictField(allow_null=True),
-                        "severity": serializers.CharField(allow_null=True),
-                        "response": serializers.BooleanField(allow_null=True),
-                        "remission": serializers.BooleanField(allow_null=True),
-                    },
-                    many=True,
-                )
-            },
-        )
-    )
+    @extend_schema(responses=CourseOutcomeSerializer)
     @action(detail=True, methods=["get"])
     def outcome(self, request: Request, pk: str | None = None) -> Response:
         """Baseline, latest score, severity, response and remission per tracked scale."""
         course = self.get_object()
         outcomes = selectors.course_outcomes(course)
         return Response({"instruments": [selectors.outcome_as_dict(o) for o in outcomes]})
+
+    @extend_schema(
+        request=ScheduleSerializer,
+        responses={
+            201: inline_serializer("ScheduledSessions", {"sessions": SessionSerializer(many=True)})
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def schedule(self, request: Request, pk: str | None = None) -> Response:
+        """Book every session of the course at once (all or nothing). 409 lists the
+        dates that could not be placed, each with its reason."""
+        course = self.get_object()
+        body = ScheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sessions = scheduling_services.course_schedule(course, **body.validated_data)
+        listed = Session.objects.filter(pk__in=[s.pk for s in sessions]).select_related("chair")
+        data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
+        return Response({"sessions": data}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ProgressSerializer)
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        """Sessions done, missed and to come, outcome so far, and risk with reasons."""
+        body = scheduling_selectors.course_progress(self.get_object())
+        return Response(ProgressSerializer(body).data)
 
 
 class AssessmentFilter(filters.FilterSet):

@@ -30,7 +30,8 @@ class Protocol(models.Model):
     )
     sessions_per_day = models.PositiveSmallIntegerField(default=1)
     min_gap_minutes = models.PositiveSmallIntegerField(
-        default=0, help_text="Minimum time between the starts of same-day sessions."
+        default=0,
+        help_text="Minimum time between one same-day session's end and the next one's start.",
     )
     # Stimulation parameters
     stimulation = models.CharField(max_length=40, help_text="e.g. 10 Hz, iTBS, 18 Hz")

@@ -411,3 +411,22 @@ class OutcomeSummarySerializer(serializers.Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     rows = OutcomeRowSerializer(many=True)
+
+
+class OutcomeScoreSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The assessment.")
+    score = serializers.IntegerField()
+    administered_on = serializers.DateField()
+
+
+class InstrumentOutcomeSerializer(serializers.Serializer):
+    instrument = serializers.ChoiceField(choices=InstrumentCode.choices)
+    baseline = OutcomeScoreSerializer(allow_null=True)
+    latest = OutcomeScoreSerializer(allow_null=True)
+    severity = serializers.CharField(allow_null=True)
+    response = serializers.BooleanField(allow_null=True)
+    remission = serializers.BooleanField(allow_null=True)
+
+
+class CourseOutcomeSerializer(serializers.Serializer):
+    instruments = InstrumentOutcomeSerializer(many=True)

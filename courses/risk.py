@@ -1,0 +1,393 @@
+"""Course risk: which rules a course trips, how serious each is, and why.
+
+Every reason is a stable code a UI can explain. Facts for many courses are loaded in a
+fixed number of queries, so recomputing after an attendance event, a sweep over a
+thousand courses, or the nightly run all cost the same handful of queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from clinic.models import Closure, OpeningHours
+from courses.models import (
+    OPEN_STATUSES,
+    Assessment,
+    Authorization,
+    CourseStatus,
+    ProtocolPhase,
+    RiskLevel,
+    SafetyFlag,
+    TreatmentCourse,
+)
+from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
+
+WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
+LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT_RISK: 2}
+ASSESSMENT_INTERVAL_DAYS = 7
+AUTHORIZATION_LOW = 3
+AUTHORIZATION_EXPIRY_DAYS = 7
+
+REASON_TITLES = {
+    "missed_consecutive": "Missed sessions in a row",
+    "missed_share": "Many missed sessions",
+    "treatment_gap": "Gap in treatment",
+    "window_overrun": "Course will overrun its window",
+    "unscheduled_remaining": "Sessions not yet booked",
+    "authorization_short": "Authorization covers fewer sessions than the course",
+    "authorization_expiring": "Authorization expiring",
+    "authorization_low": "Few authorized sessions left",
+    "no_baseline": "No baseline score",
+    "assessment_overdue": "Rating overdue",
+    "safety_flag": "Safety flag",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    level: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SessionFact:
+    status: str
+    starts_at: dt.datetime
+    phase: int
+
+
+@dataclass
+class CourseFacts:
+    course: TreatmentCourse
+    sessions: list[SessionFact] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)
+    open_safety_flags: int = 0
+    closures: set[dt.date] = field(default_factory=set)
+    open_weekdays: set[int] = field(default_factory=set)
+
+    @property
+    def tz(self) -> Any:
+        return self.course.patient.clinic.tz
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        return moment.astimezone(self.tz).date()
+
+
+@dataclass(frozen=True)
+class Progress:
+    sessions_total: int
+    completed: int
+    missed: int
+    cancelled: int
+    scheduled: int
+    remaining: int
+    unscheduled: int
+    next_session_at: dt.datetime | None
+    first_session_date: dt.date | None
+    projected_end_date: dt.date
+    window_end_date: dt.date
+    authorized: int | None
+    authorization_remaining: int | None
+    outcome: Outcome
+    level: str
+    reasons: list[Reason]
+
+
+def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
+    """Everything risk and progress need for these courses, in seven queries."""
+    from scheduling.models import Session  # scheduling depends on courses, not back
+
+    ids = list(course_ids)
+    courses = list(
+        TreatmentCourse.objects.filter(id__in=ids)
+        .select_related("patient__clinic", "protocol")
+        .prefetch_related(
+            Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
+            Prefetch("authorizations", queryset=Authorization.objects.order_by("valid_from", "id")),
+        )
+    )
+    facts = {course.pk: CourseFacts(course) for course in courses}
+    for course_id, status, starts_at, phase in (
+        Session.objects.filter(course_id__in=ids)
+        .order_by("starts_at", "id")
+        .values_list("course_id", "status", "starts_at", "phase")
+    ):
+        facts[course_id].sessions.append(SessionFact(status, starts_at, phase))
+    for assessment in Assessment.objects.filter(course_id__in=ids).order_by(
+        "administered_on", "id"
+    ):
+        facts[assessment.course_id].assessments.append(assessment)
+    flags: dict[int, int] = defaultdict(int)
+    for course_id in SafetyFlag.objects.filter(
+        course_id__in=ids, acknowledged_at__isnull=True
+    ).values_list("course_id", flat=True):
+        flags[course_id] += 1
+    clinic_ids = {course.patient.clinic_id for course in courses}
+    closures: dict[int, set[dt.date]] = defaultdict(set)
+    for clinic_id, day in Closure.objects.filter(clinic_id__in=clinic_ids).values_list(
+        "clinic_id", "date"
+    ):
+        closures[clinic_id].add(day)
+    weekdays: dict[int, set[int]] = defaultdict(set)
+    for clinic_id, weekday in OpeningHours.objects.filter(clinic_id__in=clinic_ids).values_list(
+        "clinic_id", "weekday"
+    ):
+        weekdays[clinic_id].add(weekday)
+    for fact in facts.values():
+        clinic_id = fact.course.patient.clinic_id
+        fact.open_safety_flags = flags[fact.course.pk]
+        fact.closures = closures[clinic_id]
+        fact.open_weekdays = weekdays[clinic_id]
+    return [facts[course_id] for course_id in ids if course_id in facts]
+
+
+def _business_days_between(facts: CourseFacts, after: dt.date, before: dt.date) -> int:
+    """Open clinic days strictly between two dates."""
+    count, day = 0, after + dt.timedelta(days=1)
+    while day < before:
+        if day.weekday() in facts.open_weekdays and day not in facts.closures:
+            count += 1
+        day += dt.timedelta(days=1)
+    return count
+
+
+def _add_business_days(facts: CourseFacts, start: dt.date, days: int) -> dt.date:
+    day = start
+    for _ in range(1000):
+        if days <= 0:
+            break
+        day += dt.timedelta(days=1)
+        if day.weekday() in facts.open_weekdays and day not in facts.closures:
+            days -= 1
+    return day
+
+
+def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    course = facts.course
+    today = now.astimezone(facts.tz).date()
+    protocol = course.protocol
+    total = sum(phase.sessions for phase in protocol.phases.all())
+    by_status: dict[str, int] = defaultdict(int)
+    for session in facts.sessions:
+        by_status[session.status] += 1
+    completed = by_status["completed"]
+    upcoming = [s for s in facts.sessions if s.status in ("scheduled", "checked_in")]
+    held = completed + len(upcoming)
+    unscheduled = max(0, total - held)
+    occupying = [s for s in facts.sessions if s.status in ("scheduled", "checked_in", "completed")]
+    first_session_date = facts.local_date(occupying[0].starts_at) if occupying else None
+    window_end = window_end_date(course)
+    if occupying:
+        last_date = facts.local_date(occupying[-1].starts_at)
+        projected_end = _add_business_days(
+            facts, last_date, math.ceil(unscheduled / protocol.sessions_per_day)
+        )
+    else:
+        projected_end = window_end - dt.timedelta(
+            weeks=course.patient.clinic.course_window_grace_weeks
+        )
+    authorizations = list(course.authorizations.all())
+    authorized = sum(a.sessions_authorized for a in authorizations) if authorizations else None
+    future = [s for s in upcoming if s.starts_at >= now - dt.timedelta(hours=2)]
+    outcome = outcome_for(
+        course.primary_instrument, facts.assessments, first_session_date or course.start_date
+    )
+    reasons = _reasons(
+        facts,
+        now=now,
+        today=today,
+        total=total,
+        completed=completed,
+        missed=by_status["missed"],
+        unscheduled=unscheduled,
+        first_session_date=first_session_date,
+        projected_end=projected_end,
+        window_end=window_end,
+        authorized=authorized,
+        last_booked=facts.local_date(upcoming[-1].starts_at) if upcoming else None,
+        outcome=outcome,
+    )
+    level = max(
+        (reason.level for reason in reasons), key=LEVEL_ORDER.__getitem__, default=RiskLevel.OK
+    )
+    return Progress(
+        sessions_total=total,
+        completed=completed,
+        missed=by_status["missed"],
+        cancelled=by_status["cancelled"],
+        scheduled=len(upcoming),
+        remaining=max(0, total - completed),
+        unscheduled=unscheduled,
+        next_session_at=future[0].starts_at if future else None,
+        first_session_date=first_session_date,
+        projected_end_date=projected_end,
+        window_end_date=window_end,
+        authorized=authorized,
+        authorization_remaining=None if authorized is None else max(0, authorized - completed),
+        outcome=outcome,
+        level=level,
+        reasons=reasons,
+    )
+
+
+def _reasons(
+    facts: CourseFacts,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    total: int,
+    completed: int,
+    missed: int,
+    unscheduled: int,
+    first_session_date: dt.date | None,
+    projected_end: dt.date,
+    window_end: dt.date,
+    authorized: int | None,
+    last_booked: dt.date | None,
+    outcome: Outcome,
+) -> list[Reason]:
+    course = facts.course
+    if course.status not in OPEN_STATUSES:
+        return []
+    reasons: list[Reason] = []
+
+    def add(code: str, level: str, detail: str) -> None:
+        reasons.append(Reason(code, level, detail))
+
+    attended = [
+        s for s in facts.sessions if s.status in ("completed", "missed") and s.starts_at < now
+    ]
+    streak = 0
+    for session in reversed(attended):
+        if session.status != "missed":
+            break
+        streak += 1
+    if streak >= 2:
+        add("missed_consecutive", AT_RISK, f"The last {streak} sessions were missed in a row.")
+
+    if total and missed / total > 0.10:
+        share = round(100 * missed / total)
+        level = AT_RISK if missed / total > 0.20 else WATCH
+        add("missed_share", level, f"{missed} of {total} planned sessions missed ({share}%).")
+
+    acute = next(iter(course.protocol.phases.all()), None)
+    acute_done = acute is not None and (
+        sum(1 for s in facts.sessions if s.phase == acute.order and s.status == "completed")
+        >= acute.sessions
+    )
+    if course.status == CourseStatus.ACTIVE and not acute_done and first_session_date:
+        completed_dates = [
+            facts.local_date(s.starts_at) for s in facts.sessions if s.status == "completed"
+        ]
+        since = (
+            completed_dates[-1] if completed_dates else first_session_date - dt.timedelta(days=1)
+        )
+        if since < today:
+            gap = _business_days_between(facts, since, today)
+            if gap >= 3:
+                level = AT_RISK if gap >= 5 else WATCH
+                add("treatment_gap", level, f"No completed session for {gap} clinic days.")
+
+    if projected_end > window_end:
+        add(
+            "window_overrun",
+            AT_RISK,
+            f"Projected to end {projected_end:%d %b %Y}, after the window ends "
+            f"{window_end:%d %b %Y}.",
+        )
+
+    if unscheduled and (first_session_date or course.status == CourseStatus.ACTIVE):
+        add("unscheduled_remaining", WATCH, f"{unscheduled} session(s) still need a booking.")
+
+    authorizations = list(course.authorizations.all())
+    if authorized is not None:
+        if authorized < total:
+            add(
+                "authorization_short",
+                WATCH,
+                f"Authorized for {authorized} sessions; the course plans {total}.",
+            )
+        valid_until = max(a.valid_until for a in authorizations)
+        remaining_course = total - completed
+        if remaining_course > 0 and (
+            (last_booked is not None and last_booked > valid_until)
+            or (valid_until - today).days <= AUTHORIZATION_EXPIRY_DAYS
+        ):
+            add(
+                "authorization_expiring",
+                WATCH,
+                f"The authorization ends {valid_until:%d %b %Y} with sessions still to come.",
+            )
+        left = authorized - completed
+        if left <= AUTHORIZATION_LOW and remaining_course > left:
+            add("authorization_low", WATCH, f"Only {max(0, left)} authorized session(s) left.")
+
+    first_day = first_session_date or course.start_date
+    if outcome.baseline is None and today >= first_day - dt.timedelta(days=BASELINE_DAYS):
+        add(
+            "no_baseline",
+            WATCH,
+            f"No {course.get_primary_instrument_display()} in the 7 days before session 1.",
+        )
+
+    if (
+        course.status == CourseStatus.ACTIVE
+        and first_session_date is not None
+        and (today - first_session_date).days >= ASSESSMENT_INTERVAL_DAYS
+    ):
+        recent = [
+            a
+            for a in facts.assessments
+            if a.instrument == course.primary_instrument
+            and (today - a.administered_on).days < ASSESSMENT_INTERVAL_DAYS
+        ]
+        if not recent:
+            add(
+                "assessment_overdue",
+                WATCH,
+                f"No {course.get_primary_instrument_display()} in the last 7 days.",
+            )
+
+    if facts.open_safety_flags:
+        add(
+            "safety_flag",
+            AT_RISK,
+            "A PHQ-9 reported thoughts of self-harm; a psychiatrist must review it.",
+        )
+    return reasons
+
+
+def recompute_risk(course_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Store each course's current risk level; returns how many changed."""
+    changed = []
+    for facts in load_facts(course_ids):
+        level = progress(facts, now).level
+        if facts.course.risk_level != level:
+            facts.course.risk_level = level
+            changed.append(facts.course)
+    TreatmentCourse.objects.bulk_update(changed, ["risk_level"], batch_size=500)
+    return len(changed)
+
+
+def recompute_open_courses(now: dt.datetime | None = None, chunk: int = 500) -> int:
+    """The nightly pass over every open course."""
+    ids = list(
+        TreatmentCourse.objects.filter(status__in=OPEN_STATUSES)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return sum(recompute_risk(ids[i : i + chunk], now) for i in range(0, len(ids), chunk))
+
+
+def reasons_as_codes(reasons: Sequence[Reason]) -> list[str]:
+    return [reason.code for reason in reasons]

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from clinic import access
+from clinic.models import Clinic, Role
+from clinic.viewsets import ClinicScopedGenericViewSet
+from scheduling import selectors, services
+from scheduling.models import Session, SessionStatus
+from scheduling.serializers import (
+    AvailabilityQuerySerializer,
+    AvailabilitySerializer,
+    BoardSerializer,
+    CancelSerializer,
+    DayQuerySerializer,
+    SessionMoveSerializer,
+    SessionSerializer,
+    TreatmentRecordSerializer,
+)
+
+BOOKERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+ACTION_ROLES = {
+    "check_in": (Role.FRONT_DESK, Role.TECHNICIAN),
+    "complete": (Role.TECHNICIAN, Role.PSYCHIATRIST),
+    "cancel": BOOKERS,
+    "mark_missed": (Role.FRONT_DESK, Role.TECHNICIAN),
+}
+
+
+class SessionFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="chair__clinic")
+    date = filters.DateFilter(method="on_day", label="Clinic-local date")
+    status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
+
+    class Meta:
+        model = Session
+        fields = ["chair", "course", "patient", "kind"]
+
+    def on_day(self, queryset: Any, name: str, value: Any) -> Any:
+        ids = access.clinic_ids(self.request.user)
+        clinics = Clinic.objects.all() if ids is None else Clinic.objects.filter(id__in=ids)
+        wanted = self.data.get("clinic")
+        if wanted and str(wanted).isdigit():
+            clinics = clinics.filter(id=int(wanted))
+        return selectors.sessions_on_day(queryset, list(clinics), value)
+
+
+class SessionViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    ClinicScopedGenericViewSet,
+):
+    """Treatment sessions. Front desk books and moves them; attendance actions below."""
+
+    queryset = Session.objects.select_related("chair", "record").order_by("starts_at", "id")
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+    clinic_lookup = "chair__clinic"
+    write_roles = BOOKERS
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def roles_for(self, request: Request) -> Any:
+        return ACTION_ROLES.get(self.action or "") or super().roles_for(request)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = dict(serializer.validated_data)
+        course = data.pop("course")
+        self.require_write_role(course.patient.clinic_id)
+        chair = data.get("chair")
+        if chair is not None and chair.clinic_id != course.patient.clinic_id:
+            raise exceptions.ValidationError({"chair": ["Choose a chair of the patient's clinic."]})
+        serializer.instance = services.session_book(course, **data)
+
+    @extend_schema(request=SessionMoveSerializer, responses=SessionSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Move a session: a new start, a new chair, or both."""
+        session = self.get_object()
+        body = SessionMoveSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        chair = body.validated_data.get("chair")
+        if chair is not None and chair.clinic_id != session.chair.clinic_id:
+            raise exceptions.ValidationError({"chair": ["Choose a chair of the same clinic."]})
+        moved = services.session_move(session, **body.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=moved.pk)).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not kwargs.get("partial"):
+            raise exceptions.MethodNotAllowed("PUT")
+        return super().update(request, *args, **kwargs)
+
+    def _respond(self, session: Session) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+    @extend_schema(request=None, responses=SessionSerializer)
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request: Request, pk: str | None = None) -> Response:
+        return self._respond(services.session_check_in(self.get_object()))
+
+    @extend_schema(request=TreatmentRecordSerializer, responses=SessionSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        """Complete a checked-in session with what it delivered."""
+        session = self.get_object()
+        body = TreatmentRecordSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._respond(
+            services.session_complete(session, technician=request.user, **body.validated_data)
+        )
+
+    @extend_schema(request=CancelSerializer, responses=SessionSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        session = self.get_object()
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._respond(services.session_cancel(session, reason=body.validated_data["reason"]))
+
+    @extend_schema(request=None, responses=SessionSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-missed")
+    def mark_missed(self, request: Request, pk: str | None = None) -> Response:
+        return self._respond(services.session_mark_missed(self.get_object()))
+
+
+def _visible_clinic_query(request: Request, serializer_class: type) -> dict[str, Any]:
+    query = serializer_class(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+class AvailabilityView(APIView):
+    """Free time per chair for a clinic-local day and a slot length."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", int, required=True),
+            OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
+            OpenApiParameter("minutes", int, description="Slot length (default 30)"),
+        ],
+        responses=AvailabilitySerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = _visible_clinic_query(request, AvailabilityQuerySerializer)
+        body = selectors.availability(query["clinic"], query["date"], query["minutes"])
+        return Response(AvailabilitySerializer(body).data)
+
+
+class BoardView(APIView):
+    """The day board: chairs with their sessions for a clinic-local day."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("clinic", int, required=True),
+            OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
+        ],
+        responses=BoardSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        query = _visible_clinic_query(request, DayQuerySerializer)
+        body = selectors.board_for_day(query["clinic"], query["date"])
+        return Response(BoardSerializer(body).data, status=status.HTTP_200_OK)

@@ -1,0 +1,163 @@
+"""A clinic's bookable time over a date window, loaded once and checked in memory.
+
+Everything a booking must respect (clinic-local opening hours, closures, chair blocks,
+other occupying sessions on each chair, the patient's own sessions) is read in a fixed
+number of queries, so planning a 36-session course costs the same queries as one.
+Intervals are half-open [start, end).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+
+from clinic.models import Chair, ChairBlock, Clinic, Closure
+from scheduling.models import OCCUPYING, Session
+
+Interval = tuple[dt.datetime, dt.datetime]
+
+
+def local_datetime(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
+    """The instant a clinic-local wall-clock time happens on ``day`` (DST-aware)."""
+    return dt.datetime.combine(day, at, tzinfo=tz)
+
+
+def day_bounds(day: dt.date, tz: ZoneInfo) -> Interval:
+    """[local midnight, next local midnight): 23 or 25 hours on DST change days."""
+    return local_datetime(day, dt.time(0), tz), local_datetime(
+        day + dt.timedelta(days=1), dt.time(0), tz
+    )
+
+
+@dataclass
+class _Busy:
+    intervals: list[Interval] = field(default_factory=list)
+    # Longest interval seen, so overlap checks can look back far enough.
+    longest: dt.timedelta = dt.timedelta(0)
+
+    def add(self, start: dt.datetime, end: dt.datetime) -> None:
+        bisect.insort(self.intervals, (start, end))
+        self.longest = max(self.longest, end - start)
+
+    def overlaps(self, start: dt.datetime, end: dt.datetime) -> bool:
+        low = bisect.bisect_left(self.intervals, (start - self.longest,))
+        high = bisect.bisect_left(self.intervals, (end,))
+        return any(s < end and start < e for s, e in self.intervals[low:high])
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        low = bisect.bisect_left(self.intervals, (start - self.longest,))
+        high = bisect.bisect_left(self.intervals, (end,))
+        return [(s, e) for s, e in self.intervals[low:high] if s < end and start < e]
+
+
+@dataclass
+class ClinicCalendar:
+    clinic: Clinic
+    hours: dict[int, tuple[dt.time, dt.time]]
+    closures: set[dt.date]
+    chairs: list[Chair]
+    chair_busy: dict[int, _Busy]
+    patient_busy: _Busy
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.clinic.tz
+
+    def is_open(self, day: dt.date) -> bool:
+        return day.weekday() in self.hours and day not in self.closures
+
+    def opening(self, day: dt.date) -> Interval | None:
+        if not self.is_open(day):
+            return None
+        opens, closes = self.hours[day.weekday()]
+        return local_datetime(day, opens, self.tz), local_datetime(day, closes, self.tz)
+
+    def within_hours(self, start: dt.datetime, end: dt.datetime) -> bool:
+        window = self.opening(start.astimezone(self.tz).date())
+        return window is not None and window[0] <= start and end <= window[1]
+
+    def chair_free(self, chair_id: int, start: dt.datetime, end: dt.datetime) -> bool:
+        return not self.chair_busy[chair_id].overlaps(start, end)
+
+    def patient_free(self, start: dt.datetime, end: dt.datetime) -> bool:
+        return not self.patient_busy.overlaps(start, end)
+
+    def patient_sessions_on(self, day: dt.date) -> list[Interval]:
+        return self.patient_busy.between(*day_bounds(day, self.tz))
+
+    def hold(self, chair_id: int, start: dt.datetime, end: dt.datetime) -> None:
+        """Mark time as taken by a session being planned."""
+        self.chair_busy[chair_id].add(start, end)
+        self.patient_busy.add(start, end)
+
+    def free_intervals(self, chair_id: int, day: dt.date, minutes: int) -> list[Interval]:
+        """Free stretches of at least ``minutes`` on a chair during opening hours."""
+        window = self.opening(day)
+        if window is None:
+            return []
+        free: list[Interval] = []
+        cursor = window[0]
+        for start, end in self.chair_busy[chair_id].between(*window):
+            if start > cursor:
+                free.append((cursor, start))
+            cursor = max(cursor, end)
+        if cursor < window[1]:
+            free.append((cursor, window[1]))
+        length = dt.timedelta(minutes=minutes)
+        return [(s, e) for s, e in free if e - s >= length]
+
+
+def load_calendar(
+    clinic: Clinic,
+    first_day: dt.date,
+    last_day: dt.date,
+    *,
+    patient_id: int | None = None,
+    ignore_sessions: Iterable[int] = (),
+    chair_ids: Iterable[int] | None = None,
+) -> ClinicCalendar:
+    """Read everything bookings in [first_day, last_day] must respect (four queries).
+
+    ``ignore_sessions`` are left out of the busy time (a session being moved).
+    """
+    start = day_bounds(first_day, clinic.tz)[0]
+    end = day_bounds(last_day, clinic.tz)[1]
+    hours = {entry.weekday: (entry.opens, entry.closes) for entry in clinic.opening_hours.all()}
+    closures = set(
+        Closure.objects.filter(clinic=clinic, date__gte=first_day, date__lte=last_day).values_list(
+            "date", flat=True
+        )
+    )
+    chairs_query = Chair.objects.filter(clinic=clinic, active=True).order_by("name", "id")
+    if chair_ids is not None:
+        chairs_query = chairs_query.filter(id__in=list(chair_ids))
+    chairs = list(chairs_query)
+    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+    for chair in chairs:
+        chair_busy[chair.pk] = _Busy()
+    for block in ChairBlock.objects.filter(
+        chair__clinic=clinic, starts_at__lt=end, ends_at__gt=start
+    ).values_list("chair_id", "starts_at", "ends_at"):
+        chair_busy[block[0]].add(block[1], block[2])
+    patient_busy = _Busy()
+    overlapping = Q(chair__clinic=clinic)
+    if patient_id is not None:
+        overlapping |= Q(patient_id=patient_id)
+    sessions = (
+        Session.objects.filter(
+            overlapping, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
+        )
+        .exclude(id__in=list(ignore_sessions))
+        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
+    )
+    for chair_id, session_patient, session_start, session_end in sessions:
+        chair_busy[chair_id].add(session_start, session_end)
+        if session_patient == patient_id:
+            patient_busy.add(session_start, session_end)
+    return ClinicCalendar(clinic, hours, closures, chairs, chair_busy, patient_busy)

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from clinic.models import Chair, Patient
+from courses.models import TreatmentCourse
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CHECKED_IN = "checked_in", "Checked in"
+    COMPLETED = "completed", "Completed"
+    MISSED = "missed", "Missed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Sessions that hold their chair (and their patient); missed and cancelled ones free both.
+OCCUPYING = (SessionStatus.SCHEDULED, SessionStatus.CHECKED_IN, SessionStatus.COMPLETED)
+UPCOMING = (SessionStatus.SCHEDULED, SessionStatus.CHECKED_IN)
+
+
+class SessionKind(models.TextChoices):
+    MAPPING = "mapping", "Mapping (motor threshold)"
+    TREATMENT = "treatment", "Treatment"
+    TAPER = "taper", "Taper"
+    MAKEUP = "makeup", "Make-up"
+
+
+class Session(models.Model):
+    """One treatment session on one chair.
+
+    Two PostgreSQL exclusion constraints (migration 0002) guarantee that no two
+    occupying sessions overlap on a chair or for a patient; the services check the same
+    first so people get a useful message.
+    """
+
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
+    # Denormalized from the course so the database can hold the patient-overlap rule.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sessions")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=12, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    kind = models.CharField(max_length=10, choices=SessionKind.choices)
+    sequence = models.PositiveSmallIntegerField(
+        help_text="Position among the course's sessions that count (not missed or cancelled)."
+    )
+    phase = models.PositiveSmallIntegerField(help_text="The protocol phase (1 = acute).")
+    makeup_for = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="makeup"
+    )
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    missed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["chair", "starts_at"]),
+            models.Index(fields=["course", "starts_at"]),
+            models.Index(fields=["patient", "starts_at"]),
+            models.Index(
+                fields=["ends_at"],
+                condition=Q(status="scheduled"),
+                name="session_scheduled_ends_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="session_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=SessionKind.values), name="session_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} ({self.status})"
+
+
+class SideEffect(models.TextChoices):
+    HEADACHE = "headache", "Headache"
+    SCALP_DISCOMFORT = "scalp_discomfort", "Scalp discomfort at the site"
+    FACIAL_TWITCHING = "facial_twitching", "Facial twitching"
+    LIGHTHEADEDNESS = "lightheadedness", "Lightheadedness"
+    FATIGUE = "fatigue", "Fatigue"
+    NAUSEA = "nausea", "Nausea"
+    HEARING_CHANGE = "hearing_change", "Hearing change"
+    MOOD_CHANGE = "mood_change", "Mood change (e.g. hypomania)"
+    SYNCOPE = "syncope", "Fainting"
+    SEIZURE = "seizure", "Seizure"
+
+
+class TreatmentRecord(models.Model):
+    """What a completed session delivered."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="record")
+    pulses_delivered = models.PositiveIntegerField()
+    intensity_pct_mt = models.PositiveSmallIntegerField()
+    coil_position = models.CharField(max_length=120)
+    side_effects = models.JSONField(default=list, blank=True)
+    side_effects_other = models.CharField(max_length=300, blank=True)
+    adverse_event = models.BooleanField(default=False)
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(intensity_pct_mt__gte=1, intensity_pct_mt__lte=200),
+                name="record_intensity_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Record of session {self.session_id}"

@@ -1,0 +1,207 @@
+"""Lay out a course's sessions on the calendar, in memory.
+
+Rules (documented for front desk in docs/scheduling.md):
+- The first session is the mapping session (the protocol's mapping slot); the rest are
+  treatment sessions, and taper sessions in taper phases.
+- Each phase places its sessions on its weekdays: 5/week Mon-Fri, 4/week Mon, Tue,
+  Thu, Fri, 3/week Mon/Wed/Fri, 2/week Tue/Thu, 1/week on the weekday the course
+  started; 6 and 7 a week add Saturday and Sunday. A closed day (weekend, closure, no
+  opening hours) moves its session to the phase's next weekday, so no session is lost.
+- The first phase starts on the course's start date; each later phase starts in the
+  week after the previous phase's last session.
+- Protocols with several sessions a day place them back to back from the preferred time,
+  each starting the protocol's minimum gap after the previous one ends.
+- Each session goes on the preferred chair, else the chair of the previous session
+  (continuity), else any free active chair; with a time flex of N minutes it may move
+  up to N minutes earlier or later (in 5-minute steps, nearest first) to find one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scheduling.calendar import ClinicCalendar, local_datetime
+
+WEEKDAYS_BY_CADENCE: dict[int, tuple[int, ...]] = {
+    2: (1, 3),
+    3: (0, 2, 4),
+    4: (0, 1, 3, 4),
+    5: (0, 1, 2, 3, 4),
+    6: (0, 1, 2, 3, 4, 5),
+    7: (0, 1, 2, 3, 4, 5, 6),
+}
+FLEX_STEP_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    number: int
+    kind: str  # "treatment" | "taper"
+    sessions: int
+    per_week: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    chair_id: int
+    kind: str
+    phase: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    date: dt.date
+    reason: str  # "slot_conflict" | "outside_hours" | "patient_conflict"
+
+
+@dataclass(frozen=True)
+class CourseShape:
+    phases: Sequence[PhasePlan]
+    slot_minutes: int
+    mapping_minutes: int
+    sessions_per_day: int
+    min_gap_minutes: int
+
+
+def cadence_weekdays(per_week: int, start_weekday: int) -> tuple[int, ...]:
+    if per_week == 1:
+        return (start_weekday if start_weekday < 5 else 0,)
+    return WEEKDAYS_BY_CADENCE[per_week]
+
+
+def flex_offsets(flex_minutes: int) -> list[int]:
+    offsets = [0]
+    for step in range(FLEX_STEP_MINUTES, flex_minutes + 1, FLEX_STEP_MINUTES):
+        offsets += [step, -step]
+    return offsets
+
+
+class Planner:
+    def __init__(
+        self,
+        calendar: ClinicCalendar,
+        *,
+        preferred_time: dt.time,
+        preferred_chair_id: int | None,
+        time_flex_minutes: int = 0,
+    ) -> None:
+        self.calendar = calendar
+        self.preferred_time = preferred_time
+        self.preferred_chair_id = preferred_chair_id
+        self.offsets = flex_offsets(time_flex_minutes)
+        self.last_chair_id: int | None = None
+
+    def chair_order(self) -> list[int]:
+        active = [chair.pk for chair in self.calendar.chairs]
+        first = [c for c in (self.preferred_chair_id, self.last_chair_id) if c in active]
+        return list(dict.fromkeys([*first, *active]))
+
+    def place(
+        self,
+        earliest: dt.datetime,
+        minutes: int,
+        *,
+        not_before: dt.datetime | None = None,
+    ) -> tuple[dt.datetime, int] | str:
+        """Find a start near ``earliest`` and a chair; returns the failure reason if
+        there is none. The slot is held in the calendar when found."""
+        length = dt.timedelta(minutes=minutes)
+        reason = "outside_hours"
+        for offset in self.offsets:
+            start = earliest + dt.timedelta(minutes=offset)
+            end = start + length
+            if not_before is not None and start < not_before:
+                continue
+            if not self.calendar.within_hours(start, end):
+                continue
+            if not self.calendar.patient_free(start, end):
+                reason = "patient_conflict"
+                continue
+            for chair_id in self.chair_order():
+                if self.calendar.chair_free(chair_id, start, end):
+                    self.calendar.hold(chair_id, start, end)
+                    self.last_chair_id = chair_id
+                    return start, chair_id
+            reason = "slot_conflict"
+        return reason
+
+    def place_day(
+        self,
+        day: dt.date,
+        count: int,
+        shape: CourseShape,
+        kinds: Sequence[str],
+        phase: int,
+    ) -> tuple[list[Placement], Failure | None]:
+        placements: list[Placement] = []
+        earliest = local_datetime(day, self.preferred_time, self.calendar.tz)
+        not_before: dt.datetime | None = None
+        for index in range(count):
+            kind = kinds[index]
+            minutes = shape.mapping_minutes if kind == "mapping" else shape.slot_minutes
+            found = self.place(earliest, minutes, not_before=not_before)
+            if isinstance(found, str):
+                return placements, Failure(day, found)
+            start, chair_id = found
+            end = start + dt.timedelta(minutes=minutes)
+            placements.append(Placement(start, end, chair_id, kind, phase))
+            earliest = not_before = end + dt.timedelta(minutes=shape.min_gap_minutes)
+        return placements, None
+
+    def plan(
+        self, shape: CourseShape, start_date: dt.date, *, until: dt.date
+    ) -> tuple[list[Placement], list[Failure]]:
+        placements: list[Placement] = []
+        failures: list[Failure] = []
+        day = start_date
+        first_session = True
+        for phase in shape.phases:
+            weekdays = cadence_weekdays(phase.per_week, start_date.weekday())
+            remaining = phase.sessions
+            while remaining > 0:
+                if day > until:
+                    failures.append(Failure(day, "outside_hours"))
+                    return placements, failures
+                if day.weekday() in weekdays and self.calendar.is_open(day):
+                    count = min(shape.sessions_per_day, remaining)
+                    kinds = [phase.kind] * count
+                    if first_session:
+                        kinds[0] = "mapping"
+                        first_session = False
+                    placed, failure = self.place_day(day, count, shape, kinds, phase.number)
+                    placements += placed
+                    if failure is not None:
+                        failures.append(failure)
+                    remaining -= count
+                day += dt.timedelta(days=1)
+            # The next phase starts on the Monday after this phase's last session.
+            day = day + dt.timedelta(days=(7 - day.weekday()) % 7)
+        return placements, failures
+
+    def next_free_day(
+        self,
+        after: dt.date,
+        weekdays: tuple[int, ...],
+        minutes: int,
+        sessions_per_day: int,
+        until: dt.date,
+    ) -> tuple[dt.date, dt.datetime, int] | None:
+        """The first day after ``after`` (on ``weekdays``, open, with room for another
+        session of the patient that day) where a slot and a chair are free."""
+        day = after + dt.timedelta(days=1)
+        while day <= until:
+            if (
+                day.weekday() in weekdays
+                and self.calendar.is_open(day)
+                and len(self.calendar.patient_sessions_on(day)) < sessions_per_day
+            ):
+                earliest = local_datetime(day, self.preferred_time, self.calendar.tz)
+                found = self.place(earliest, minutes)
+                if not isinstance(found, str):
+                    return day, found[0], found[1]
+            day += dt.timedelta(days=1)
+        return None

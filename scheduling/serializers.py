@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinic import access
+from clinic.models import Chair, Role
+from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
+from courses.models import TreatmentCourse
+from scheduling.models import Session, SessionKind, SideEffect, TreatmentRecord
+
+CLINICAL_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+
+
+class TreatmentRecordSerializer(serializers.ModelSerializer):
+    side_effects = serializers.ListField(
+        child=serializers.ChoiceField(choices=SideEffect.choices), required=False, default=list
+    )
+    intensity_pct_mt = serializers.IntegerField(min_value=1, max_value=200)
+    pulses_delivered = serializers.IntegerField(min_value=0, max_value=100000)
+
+    class Meta:
+        model = TreatmentRecord
+        fields = [
+            "pulses_delivered",
+            "intensity_pct_mt",
+            "coil_position",
+            "side_effects",
+            "side_effects_other",
+            "adverse_event",
+            "notes",
+            "technician",
+            "created_at",
+        ]
+        read_only_fields = ["technician", "created_at"]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    course = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
+    )
+    chair = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="clinic", queryset=Chair.objects.all(), required=False
+    )
+    kind = serializers.ChoiceField(
+        choices=SessionKind.choices, default=SessionKind.TREATMENT, required=False
+    )
+    record = serializers.SerializerMethodField(
+        help_text="What the session delivered; shown to clinicians only."
+    )
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "course",
+            "patient",
+            "chair",
+            "starts_at",
+            "ends_at",
+            "status",
+            "sequence",
+            "kind",
+            "phase",
+            "makeup_for",
+            "checked_in_at",
+            "completed_at",
+            "missed_at",
+            "cancelled_at",
+            "cancel_reason",
+            "record",
+        ]
+        read_only_fields = [
+            "patient",
+            "ends_at",
+            "status",
+            "sequence",
+            "phase",
+            "makeup_for",
+            "checked_in_at",
+            "completed_at",
+            "missed_at",
+            "cancelled_at",
+            "cancel_reason",
+        ]
+
+    @extend_schema_field(TreatmentRecordSerializer(allow_null=True))
+    def get_record(self, session: Session) -> dict[str, Any] | None:
+        record = getattr(session, "record", None)
+        clinic_id = session.chair.clinic_id
+        if record is None or not access.has_role(
+            self.context["request"].user, clinic_id, CLINICAL_READERS
+        ):
+            return None
+        return dict(TreatmentRecordSerializer(record).data)
+
+
+class SessionMoveSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField(required=False)
+    chair = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="clinic", queryset=Chair.objects.all(), required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send starts_at, chair or both."]}
+            )
+        return attrs
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class ScheduleSerializer(serializers.Serializer):
+    time_flex_minutes = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=240
+    )
+
+
+class DayQuerySerializer(serializers.Serializer):
+    clinic = clinic_field()
+    date = serializers.DateField(help_text="Clinic-local date, YYYY-MM-DD.")
+
+
+class AvailabilityQuerySerializer(DayQuerySerializer):
+    minutes = serializers.IntegerField(min_value=5, max_value=720, default=30, required=False)
+
+
+class IntervalSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class ChairAvailabilitySerializer(serializers.Serializer):
+    chair = serializers.IntegerField()
+    name = serializers.CharField()
+    free = IntervalSerializer(many=True)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    minutes = serializers.IntegerField()
+    chairs = ChairAvailabilitySerializer(many=True)
+
+
+class BoardPatientSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="First name and last initial.")
+
+
+class BoardCourseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sequence = serializers.IntegerField()
+    sessions_total = serializers.IntegerField()
+    risk_level = serializers.CharField()
+
+
+class BoardSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    kind = serializers.CharField()
+    patient = BoardPatientSerializer()
+    course = BoardCourseSerializer()
+
+
+class BoardChairSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    active = serializers.BooleanField()
+    sessions = BoardSessionSerializer(many=True)
+
+
+class BoardSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    clinic = serializers.IntegerField()
+    chairs = BoardChairSerializer(many=True)
+
+
+class ScorePointSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    administered_on = serializers.DateField()
+
+
+class RiskDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    level = serializers.CharField()
+    detail = serializers.CharField(help_text="A human explanation.")
+
+
+class RiskSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["ok", "watch", "at_risk"])
+    reasons = serializers.ListField(child=serializers.CharField())
+    details = RiskDetailSerializer(many=True)
+
+
+class ProgressSerializer(serializers.Serializer):
+    sessions_total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    missed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    scheduled = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    unscheduled = serializers.IntegerField()
+    next_session_at = serializers.DateTimeField(allow_null=True)
+    first_session_date = serializers.DateField(allow_null=True)
+    projected_end_date = serializers.DateField()
+    window_end_date = serializers.DateField()
+    authorization_remaining = serializers.IntegerField(allow_null=True)
+    instrument = serializers.CharField()
+    baseline = ScorePointSerializer(allow_null=True)
+    latest = ScorePointSerializer(allow_null=True)
+    response = serializers.BooleanField(allow_null=True)
+    remission = serializers.BooleanField(allow_null=True)
+    risk = RiskSerializer()
+
+
+class AffectedSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Session
+        fields = ["id", "course", "patient", "chair", "starts_at", "ends_at", "status", "kind"]
+        read_only_fields = fields

@@ -1,0 +1,608 @@
+"""Every write in the scheduling app: planning, booking, moving and attendance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Max, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from clinic.models import Chair, Clinic
+from courses.models import OPEN_STATUSES, CourseStatus, Protocol, ScreeningStatus, TreatmentCourse
+from courses.risk import recompute_risk
+from courses.selectors import window_end_date
+from courses.services import latest_screening
+from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
+from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
+from scheduling.planner import (
+    CourseShape,
+    Failure,
+    PhasePlan,
+    Placement,
+    Planner,
+    cadence_weekdays,
+)
+
+ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
+FAILURE_MESSAGES = {
+    "slot_conflict": "no chair is free at that time",
+    "outside_hours": "the time falls outside opening hours",
+    "patient_conflict": "the patient already has a session then",
+}
+
+
+def course_shape(protocol: Protocol) -> CourseShape:
+    phases = [
+        PhasePlan(phase.order, phase.kind, phase.sessions, phase.per_week)
+        for phase in protocol.phases.all()
+    ]
+    return CourseShape(
+        phases=phases,
+        slot_minutes=protocol.slot_minutes,
+        mapping_minutes=protocol.mapping_minutes,
+        sessions_per_day=protocol.sessions_per_day,
+        min_gap_minutes=protocol.min_gap_minutes,
+    )
+
+
+def _lock_course(course: TreatmentCourse) -> TreatmentCourse:
+    return (
+        TreatmentCourse.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic", "protocol")
+        .get(pk=course.pk)
+    )
+
+
+def _require_bookable(course: TreatmentCourse) -> None:
+    if course.status not in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+        raise Conflict(f"A {course.status} course cannot be booked.", code="course_closed")
+    screening = latest_screening(course.patient)
+    if screening is None or screening.status != ScreeningStatus.CLEARED:
+        raise Conflict(
+            "The patient's screening is not cleared by a psychiatrist.",
+            code="screening_required",
+        )
+
+
+def _planning_limit(course: TreatmentCourse) -> dt.date:
+    """How far ahead sessions may go: the course window plus as long again, so
+    closures can push sessions out (and show as window overrun) without looping."""
+    window_end = window_end_date(course)
+    return window_end + (window_end - course.start_date)
+
+
+def _failure_conflict(failures: Sequence[Failure]) -> Conflict:
+    reasons = [failure.reason for failure in failures]
+    code = max(set(reasons), key=reasons.count)
+    dates = ", ".join(f"{failure.date:%a %d %b}" for failure in failures[:10])
+    more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
+    return Conflict(
+        f"Could not place {len(failures)} session(s): {dates}{more}.",
+        code=code,
+        conflicts=[
+            {
+                "date": failure.date.isoformat(),
+                "reason": failure.reason,
+                "detail": FAILURE_MESSAGES[failure.reason],
+            }
+            for failure in failures
+        ],
+    )
+
+
+def _sessions_from(
+    course: TreatmentCourse, placements: Iterable[Placement], first_sequence: int = 1
+) -> list[Session]:
+    return [
+        Session(
+            course=course,
+            patient_id=course.patient_id,
+            chair_id=placement.chair_id,
+            starts_at=placement.starts_at,
+            ends_at=placement.ends_at,
+            kind=placement.kind,
+            phase=placement.phase,
+            sequence=first_sequence + index,
+        )
+        for index, placement in enumerate(placements)
+    ]
+
+
+@transaction.atomic
+def course_schedule(
+    course: TreatmentCourse, *, time_flex_minutes: int = 0, allow_past: bool = False
+) -> list[Session]:
+    """Book every session of a course in one go: all of them, or none (409)."""
+    course = _lock_course(course)
+    _require_bookable(course)
+    clinic = course.patient.clinic
+    if Session.objects.filter(course=course, status__in=OCCUPYING).exists():
+        raise Conflict(
+            "This course already has sessions; move or book single sessions instead.",
+            code="already_scheduled",
+        )
+    today = timezone.localdate(timezone=clinic.tz)
+    if course.start_date < today and not allow_past:
+        raise ValidationError(
+            {"start_date": "The course starts in the past; pick a new start date."}
+        )
+    limit = _planning_limit(course)
+    calendar = load_calendar(clinic, course.start_date, limit, patient_id=course.patient_id)
+    planner = Planner(
+        calendar,
+        preferred_time=course.preferred_time,
+        preferred_chair_id=course.preferred_chair_id,
+        time_flex_minutes=time_flex_minutes,
+    )
+    placements, failures = planner.plan(
+        course_shape(course.protocol), course.start_date, until=limit
+    )
+    if failures:
+        raise _failure_conflict(failures)
+    sessions = Session.objects.bulk_create(_sessions_from(course, placements))
+    recompute_risk([course.pk])
+    return sessions
+
+
+# --- single sessions -------------------------------------------------------------------
+
+
+def _slot_minutes(course: TreatmentCourse, kind: str) -> int:
+    protocol = course.protocol
+    return protocol.mapping_minutes if kind == SessionKind.MAPPING else protocol.slot_minutes
+
+
+def _check_slot(
+    calendar: ClinicCalendar,
+    course: TreatmentCourse,
+    chair: Chair | None,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> int:
+    """Explain why a slot cannot be booked (409), or return the chair to use."""
+    clinic = calendar.clinic
+    day = start.astimezone(clinic.tz).date()
+    if day in calendar.closures:
+        raise Conflict(f"The clinic is closed on {day:%A %d %B}.", code="closed")
+    if not calendar.within_hours(start, end):
+        raise Conflict("That time is outside the clinic's opening hours.", code="outside_hours")
+    if not calendar.patient_free(start, end):
+        raise Conflict("The patient already has a session at that time.", code="patient_conflict")
+    protocol = course.protocol
+    same_day = calendar.patient_sessions_on(day)
+    if len(same_day) >= protocol.sessions_per_day:
+        raise Conflict(
+            f"The protocol allows {protocol.sessions_per_day} session(s) a day.",
+            code="patient_conflict",
+        )
+    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    if any(
+        start < other_end + gap and other_start < end + gap for other_start, other_end in same_day
+    ):
+        raise Conflict(
+            f"Same-day sessions must be at least {protocol.min_gap_minutes} minutes apart.",
+            code="patient_conflict",
+        )
+    candidates = [chair.pk] if chair is not None else [c.pk for c in calendar.chairs]
+    if chair is not None and chair.pk not in calendar.chair_busy:
+        raise Conflict("That chair is not in service.", code="slot_conflict")
+    for chair_id in candidates:
+        if calendar.chair_free(chair_id, start, end):
+            return chair_id
+    raise Conflict(
+        "That chair is taken (or blocked) at that time." if chair else "No chair is free then.",
+        code="slot_conflict",
+    )
+
+
+def _check_authorization(course: TreatmentCourse, extra: int = 1) -> None:
+    authorizations = list(course.authorizations.all())
+    if not authorizations:
+        return
+    authorized = sum(a.sessions_authorized for a in authorizations)
+    held = Session.objects.filter(course=course, status__in=OCCUPYING).count()
+    if held + extra > authorized:
+        raise Conflict(
+            f"The authorization covers {authorized} sessions and {held} are booked or done.",
+            code="authorization_exceeded",
+        )
+
+
+def _renumber(course_ids: Iterable[int]) -> None:
+    """Sequence = position among the course's occupying sessions in time order."""
+    rows = (
+        Session.objects.filter(course_id__in=list(course_ids), status__in=OCCUPYING)
+        .annotate(
+            position=Window(
+                RowNumber(), partition_by=[F("course_id")], order_by=[F("starts_at"), F("id")]
+            )
+        )
+        .values_list("id", "position", "sequence")
+    )
+    changed = [
+        Session(id=pk, sequence=position) for pk, position, sequence in rows if position != sequence
+    ]
+    Session.objects.bulk_update(changed, ["sequence"], batch_size=500)
+
+
+def _next_phase_for(course: TreatmentCourse, start: dt.datetime) -> int:
+    previous = (
+        Session.objects.filter(course=course, starts_at__lte=start)
+        .order_by("-starts_at")
+        .values_list("phase", flat=True)
+        .first()
+    )
+    return previous or 1
+
+
+@transaction.atomic
+def session_book(
+    course: TreatmentCourse,
+    *,
+    starts_at: dt.datetime,
+    chair: Chair | None = None,
+    kind: str = SessionKind.TREATMENT,
+) -> Session:
+    course = _lock_course(course)
+    _require_bookable(course)
+    if starts_at < timezone.now():
+        raise ValidationError({"starts_at": "Sessions cannot be booked in the past."})
+    if (
+        kind == SessionKind.MAPPING
+        and Session.objects.filter(
+            course=course, kind=SessionKind.MAPPING, status__in=OCCUPYING
+        ).exists()
+    ):
+        raise ValidationError({"kind": "The course already has a mapping session."})
+    _check_authorization(course)
+    end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
+    day = starts_at.astimezone(course.patient.clinic.tz).date()
+    calendar = load_calendar(course.patient.clinic, day, day, patient_id=course.patient_id)
+    chair_id = _check_slot(calendar, course, chair, starts_at, end)
+    session = Session.objects.create(
+        course=course,
+        patient_id=course.patient_id,
+        chair_id=chair_id,
+        starts_at=starts_at,
+        ends_at=end,
+        kind=kind,
+        phase=_next_phase_for(course, starts_at),
+        sequence=0,
+    )
+    _renumber([course.pk])
+    session.refresh_from_db()
+    recompute_risk([course.pk])
+    return session
+
+
+def _lock_session(session: Session) -> Session:
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("course__protocol", "course__patient__clinic", "chair")
+        .get(pk=session.pk)
+    )
+
+
+def _invalid_transition(session: Session, action: str) -> Conflict:
+    return Conflict(
+        f"A {session.status.replace('_', '-')} session cannot be {action}.",
+        code="invalid_transition",
+    )
+
+
+@transaction.atomic
+def session_move(
+    session: Session, *, starts_at: dt.datetime | None = None, chair: Chair | None = None
+) -> Session:
+    session = _lock_session(session)
+    if session.status != SessionStatus.SCHEDULED:
+        raise _invalid_transition(session, "moved")
+    course = session.course
+    start = starts_at or session.starts_at
+    if starts_at is not None and starts_at < timezone.now():
+        raise ValidationError({"starts_at": "Sessions cannot be moved into the past."})
+    end = start + (session.ends_at - session.starts_at)
+    day = start.astimezone(course.patient.clinic.tz).date()
+    calendar = load_calendar(
+        course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]
+    )
+    chair_id = _check_slot(calendar, course, chair or session.chair, start, end)
+    Session.objects.filter(pk=session.pk).update(
+        starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
+    )
+    _renumber([course.pk])
+    recompute_risk([course.pk])
+    session.refresh_from_db()
+    return session
+
+
+def _transition(session: Session, allowed: Sequence[str], action: str, **changes: Any) -> Session:
+    """Conditional update: only a row still in an allowed state changes."""
+    updated = Session.objects.filter(pk=session.pk, status__in=allowed).update(
+        updated_at=timezone.now(), **changes
+    )
+    if not updated:
+        session.refresh_from_db()
+        raise _invalid_transition(session, action)
+    session.refresh_from_db()
+    return session
+
+
+@transaction.atomic
+def session_check_in(session: Session) -> Session:
+    session = _lock_session(session)
+    if session.status == SessionStatus.SCHEDULED:
+        _activate_if_planned(session.course)
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED],
+        "checked in",
+        status=SessionStatus.CHECKED_IN,
+        checked_in_at=timezone.now(),
+    )
+    recompute_risk([session.course_id])
+    return session
+
+
+def _activate_if_planned(course: TreatmentCourse) -> None:
+    """The first check-in starts a planned course (its screening was checked at booking)."""
+    TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.PLANNED).update(
+        status=CourseStatus.ACTIVE, status_changed_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def session_complete(session: Session, *, technician: Any, **record: Any) -> Session:
+    session = _lock_session(session)
+    session = _transition(
+        session,
+        [SessionStatus.CHECKED_IN],
+        "completed",
+        status=SessionStatus.COMPLETED,
+        completed_at=timezone.now(),
+    )
+    TreatmentRecord.objects.create(session=session, technician=technician, **record)
+    recompute_risk([session.course_id])
+    return session
+
+
+@transaction.atomic
+def session_cancel(session: Session, *, reason: str = "") -> Session:
+    session = _lock_session(session)
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED, SessionStatus.CHECKED_IN],
+        "cancelled",
+        status=SessionStatus.CANCELLED,
+        cancelled_at=timezone.now(),
+        cancel_reason=reason,
+    )
+    _after_lost_sessions([session])
+    return session
+
+
+@transaction.atomic
+def session_mark_missed(session: Session) -> Session:
+    session = _lock_session(session)
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED],
+        "marked missed",
+        status=SessionStatus.MISSED,
+        missed_at=timezone.now(),
+    )
+    _after_lost_sessions([session])
+    return session
+
+
+def _after_lost_sessions(sessions: Sequence[Session]) -> None:
+    arrange_makeups_and_refresh({session.course_id for session in sessions})
+
+
+@transaction.atomic
+def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
+    course_ids = list(course_ids)
+    booked = arrange_makeups(course_ids)
+    _renumber(course_ids)
+    recompute_risk(course_ids)
+    return booked
+
+
+# --- make-ups --------------------------------------------------------------------------
+
+
+def arrange_makeups(course_ids: Iterable[int]) -> int:
+    """Book a make-up for every missed or cancelled session of these courses that has
+    none yet, after the last session of its phase, within the course window and the
+    authorization. Idempotent: a session gets at most one make-up (a unique key)."""
+    lost = list(
+        Session.objects.filter(
+            course_id__in=list(course_ids),
+            status__in=[SessionStatus.MISSED, SessionStatus.CANCELLED],
+            makeup__isnull=True,
+            course__status__in=OPEN_STATUSES,
+            course__patient__clinic__auto_makeup=True,
+        )
+        .select_related("course__protocol", "course__patient__clinic")
+        .order_by("course_id", "starts_at")
+    )
+    booked = 0
+    for course_id in {session.course_id for session in lost}:
+        course_lost = [session for session in lost if session.course_id == course_id]
+        booked += _book_makeups(course_lost[0].course, course_lost)
+    return booked
+
+
+def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
+    clinic = course.patient.clinic
+    today = timezone.localdate(timezone=clinic.tz)
+    window_end = window_end_date(course)
+    if window_end < today:
+        return 0
+    calendar = load_calendar(clinic, today, window_end, patient_id=course.patient_id)
+    planner = Planner(
+        calendar, preferred_time=course.preferred_time, preferred_chair_id=course.preferred_chair_id
+    )
+    authorized = sum(a.sessions_authorized for a in course.authorizations.all())
+    held = Session.objects.filter(course=course, status__in=OCCUPYING).count()
+    last_by_phase = dict(
+        Session.objects.filter(course=course, status__in=OCCUPYING)
+        .values("phase")
+        .annotate(last=Max("starts_at"))
+        .values_list("phase", "last")
+    )
+    created = []
+    for session in lost:
+        if authorized and held >= authorized:
+            break
+        last = last_by_phase.get(session.phase)
+        after = max(today, last.astimezone(clinic.tz).date()) if last else today
+        found = planner.next_free_day(
+            after,
+            ANY_DAY,
+            course.protocol.slot_minutes,
+            course.protocol.sessions_per_day,
+            window_end,
+        )
+        if found is None:
+            continue
+        _, start, chair_id = found
+        makeup = Session(
+            course=course,
+            patient_id=course.patient_id,
+            chair_id=chair_id,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=course.protocol.slot_minutes),
+            kind=SessionKind.MAKEUP,
+            phase=session.phase,
+            sequence=0,
+            makeup_for=session,
+        )
+        created.append(makeup)
+        last_by_phase[session.phase] = start
+        held += 1
+    Session.objects.bulk_create(created)
+    return len(created)
+
+
+# --- missed-session detection ----------------------------------------------------------
+
+
+def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
+    """Mark as missed every scheduled session with no check-in by its end plus the
+    clinic's grace. One conditional UPDATE: a row another run already changed is not
+    touched again, so overlapping runs are safe. Returns the affected course ids."""
+    now = now or timezone.now()
+    graces = list(Clinic.objects.values_list("missed_grace_minutes", flat=True).distinct())
+    if not graces:
+        return []
+    overdue = Q()
+    for grace in graces:
+        overdue |= Q(
+            chair__clinic__missed_grace_minutes=grace,
+            ends_at__lt=now - dt.timedelta(minutes=grace),
+        )
+    candidates = Session.objects.filter(overdue, status=SessionStatus.SCHEDULED).values("id")
+    with transaction.atomic():
+        flipped = _update_returning_courses(candidates, now)
+        course_ids = sorted(set(flipped))
+        if course_ids:
+            _renumber(course_ids)
+            recompute_risk(course_ids)
+    return course_ids
+
+
+def _update_returning_courses(candidates: Any, now: dt.datetime) -> list[int]:
+    """UPDATE ... WHERE status = 'scheduled' ... RETURNING course_id, so each run learns
+    exactly which rows it changed (PostgreSQL and SQLite both support RETURNING)."""
+    inner_sql, params = candidates.query.sql_with_params()
+    table = Session._meta.db_table
+    sql = (
+        f"UPDATE {table} SET status = %s, missed_at = %s, updated_at = %s "  # noqa: S608
+        f"WHERE status = %s AND id IN ({inner_sql}) RETURNING course_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [SessionStatus.MISSED, now, now, SessionStatus.SCHEDULED, *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- closures after booking ------------------------------------------------------------
+
+
+def sessions_hit_by_closure(clinic: Clinic, day: dt.date) -> list[Session]:
+    start, end = day_bounds(day, clinic.tz)
+    return list(
+        Session.objects.filter(
+            chair__clinic=clinic,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .select_related("course__protocol", "patient")
+        .order_by("starts_at")
+    )
+
+
+@transaction.atomic
+def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
+    """Move every session booked on a (newly) closed day to the first free slot after
+    the last session of its phase, at the course's preferred time, like a make-up.
+    All or nothing: 409 listing the sessions that found no place."""
+    affected = sessions_hit_by_closure(clinic, day)
+    if not affected:
+        return []
+    list(Session.objects.select_for_update().filter(pk__in=[s.pk for s in affected]))
+    moved: list[Session] = []
+    unplaced: list[dict[str, Any]] = []
+    for session in affected:
+        course = session.course
+        window_end = _planning_limit(course)
+        calendar = load_calendar(
+            clinic, day, window_end, patient_id=course.patient_id, ignore_sessions=[session.pk]
+        )
+        planner = Planner(
+            calendar,
+            preferred_time=course.preferred_time,
+            preferred_chair_id=session.chair_id,
+        )
+        last = (
+            Session.objects.filter(course=course, phase=session.phase, status__in=OCCUPYING)
+            .exclude(pk=session.pk)
+            .aggregate(last=Max("starts_at"))["last"]
+        )
+        after = max(day, last.astimezone(clinic.tz).date()) if last else day
+        phase = next((p for p in course.protocol.phases.all() if p.order == session.phase), None)
+        weekdays = cadence_weekdays(phase.per_week if phase else 5, course.start_date.weekday())
+        found = planner.next_free_day(
+            after,
+            weekdays,
+            math.ceil((session.ends_at - session.starts_at).total_seconds() / 60),
+            course.protocol.sessions_per_day,
+            window_end,
+        )
+        if found is None:
+            unplaced.append({"session": session.pk, "course": course.pk})
+            continue
+        _, start, chair_id = found
+        session.ends_at = start + (session.ends_at - session.starts_at)
+        session.starts_at = start
+        session.chair_id = chair_id
+        session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
+        moved.append(session)
+    if unplaced:
+        raise Conflict(
+            f"{len(unplaced)} session(s) found no free place before their course window ends.",
+            code="slot_conflict",
+            conflicts=unplaced,
+        )
+    course_ids = {session.course_id for session in moved}
+    _renumber(course_ids)
+    recompute_risk(course_ids)
+    return moved

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from functools import partial
+
+from celery import shared_task
+from django.db import transaction
+
+from scheduling import services
+
+MAKEUP_BATCH = 50
+
+
+@shared_task(name="scheduling.tasks.sweep_missed_sessions")
+def sweep_missed_sessions() -> int:
+    """Every 5 minutes: mark overdue sessions missed, recompute those courses' risk,
+    and queue their make-ups (course ids only go to the broker)."""
+    course_ids = services.sweep_missed_sessions()
+    for start in range(0, len(course_ids), MAKEUP_BATCH):
+        batch = course_ids[start : start + MAKEUP_BATCH]
+        transaction.on_commit(partial(arrange_makeups.delay, batch))
+    return len(course_ids)
+
+
+@shared_task(name="scheduling.tasks.arrange_makeups")
+def arrange_makeups(course_ids: list[int]) -> int:
+    return services.arrange_makeups_and_refresh(course_ids)
