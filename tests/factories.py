@@ -195,3 +195,26 @@ class MotorThresholdFactory(factory.django.DjangoModelFactory):
     machine_output_pct = 55
     method = "visual"
     measured_by = factory.SubFactory(UserFactory)
+
+
+# --- scheduling ----------------------------------------------------------------------
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    """A session written directly (no service): for reads and permission tests."""
+
+    class Meta:
+        model = "scheduling.Session"
+
+    course = factory.SubFactory(CourseFactory)
+    patient = factory.LazyAttribute(lambda session: session.course.patient)
+    chair = factory.LazyAttribute(
+        lambda session: ChairFactory(clinic=session.course.patient.clinic)
+    )
+    starts_at = factory.Sequence(
+        lambda n: dt.datetime(2027, 6, 7, 14, 0, tzinfo=dt.UTC) + dt.timedelta(days=n)
+    )
+    ends_at = factory.LazyAttribute(lambda session: session.starts_at + dt.timedelta(minutes=40))
+    kind = "treatment"
+    sequence = 1
+    phase = 1
