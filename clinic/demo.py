@@ -178,9 +178,9 @@ def seed_clinic(*, password: str | None = None, patients: int = 25) -> list[Demo
             )
         logins.append(DemoLogin(username, passwords[username], role or "superuser"))
 
-    from courses.demo import seed_courses
+    from scheduling.demo import seed_month
 
-    seed_courses(
+    seed_month(
         clinic,
         psychiatrist=User.objects.get(username="psychiatrist"),
         technician=User.objects.get(username="technician"),

@@ -79,3 +79,33 @@ def test_demo_courses_cover_every_status_and_outcome(
     dates = sorted(weekly.values_list("administered_on", flat=True))
     assert len(dates) >= 4
     assert all((later - earlier).days == 7 for earlier, later in itertools.pairwise(dates))
+
+
+def test_demo_month_has_sessions_attendance_and_risk(
+    db: None, settings: Any, tmp_path: Path
+) -> None:
+    from clinic.models import Closure
+    from courses.models import TreatmentCourse
+    from scheduling.models import Session
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    sessions_before = Session.objects.count()
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    assert Session.objects.count() == sessions_before  # idempotent
+
+    active = TreatmentCourse.objects.filter(status="active")
+    assert active.count() >= 10
+    assert len({course.protocol.code for course in active}) >= 4
+    statuses = set(Session.objects.values_list("status", flat=True))
+    assert {"completed", "missed", "scheduled", "cancelled"} <= statuses
+    assert Session.objects.filter(kind="makeup").exists()
+    at_risk = TreatmentCourse.objects.filter(risk_level="at_risk")
+    assert at_risk.count() >= 2
+    assert Closure.objects.exists()
+    closed_days = set(Closure.objects.values_list("date", flat=True))
+    booked_days = {
+        session.starts_at.astimezone(session.chair.clinic.tz).date()
+        for session in Session.objects.select_related("chair__clinic")
+    }
+    assert not closed_days & booked_days

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_accelerated_sessions_keep_the_gap(make_course: Any, chairs: list[Any]) 
     sessions = _sessions(course)
     first_day = [s for s in sessions if _local(s).date() == dt.date(2026, 11, 30)]
     assert len(first_day) == 10
-    for earlier, later in zip(first_day, first_day[1:], strict=False):
+    for earlier, later in itertools.pairwise(first_day):
         assert later.starts_at - earlier.ends_at >= dt.timedelta(minutes=50)
     assert len({_local(s).date() for s in sessions}) == 5
 
@@ -106,7 +107,9 @@ def test_preferred_chair_then_any_free_chair(make_course: Any, chairs: list[Any]
     course_schedule(second)
     taken = {s.chair_id for s in _sessions(first)}
     second_chairs = {s.chair_id for s in _sessions(second)}
-    assert len(second_chairs) == 1 and not taken & second_chairs or second_chairs == {chairs[0].pk}
+    assert (len(second_chairs) == 1 and not taken & second_chairs) or second_chairs == {
+        chairs[0].pk
+    }
 
 
 def test_all_or_nothing_with_the_dates_it_could_not_place(make_course: Any, clinic: Any) -> None:

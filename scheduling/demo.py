@@ -1,0 +1,188 @@
+"""A realistic month at the Brooklyn demo clinic: the courses of courses/demo.py with
+their sessions booked by the real planner, the past ones completed (with treatment
+records), missed or cancelled, closures on holidays, and risk computed.
+
+Dates are relative to today, so the demo always looks current. A patient who already
+has a course is left alone, which makes seeding idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Clinic, Closure, Patient
+from courses import services as course_services
+from courses.demo import DEMO_COURSES, DemoCourse, phq9_items, this_monday
+from courses.models import CourseStatus, Protocol, TreatmentCourse
+from courses.risk import recompute_risk
+from courses.selectors import sessions_total
+from scheduling import services
+from scheduling.models import Session, SessionStatus, TreatmentRecord
+
+
+def _thanksgiving(year: int) -> dt.date:
+    first = dt.date(year, 11, 1)
+    first_thursday = first + dt.timedelta(days=(3 - first.weekday()) % 7)
+    return first_thursday + dt.timedelta(weeks=3)
+
+
+def seed_closures(clinic: Clinic, today: dt.date) -> None:
+    for year in (today.year - 1, today.year, today.year + 1):
+        for day, reason in [
+            (_thanksgiving(year), "Thanksgiving"),
+            (dt.date(year, 12, 25), "Christmas Day"),
+            (dt.date(year, 1, 1), "New Year's Day"),
+        ]:
+            Closure.objects.get_or_create(clinic=clinic, date=day, defaults={"reason": reason})
+
+
+@transaction.atomic
+def seed_month(clinic: Clinic, *, psychiatrist: Any, technician: Any) -> int:
+    today = timezone.localdate(timezone=clinic.tz)
+    seed_closures(clinic, today)
+    created = []
+    for spec in DEMO_COURSES:
+        patient = Patient.objects.get(clinic=clinic, mrn=spec.mrn)
+        if TreatmentCourse.objects.filter(patient=patient).exists():
+            continue
+        created.append(_seed_course(clinic, spec, patient, psychiatrist, technician, today))
+    recompute_risk([course.pk for course in created])
+    return len(created)
+
+
+def _seed_course(
+    clinic: Clinic,
+    spec: DemoCourse,
+    patient: Patient,
+    psychiatrist: Any,
+    technician: Any,
+    today: dt.date,
+) -> TreatmentCourse:
+    start = this_monday(today) - dt.timedelta(weeks=spec.weeks_ago)
+    screening = course_services.screening_save(
+        recorded_by=technician,
+        patient=patient,
+        current_medications="sertraline 100 mg",
+        failed_trials=[
+            {"drug": "sertraline", "dose": "150 mg", "weeks": 8, "outcome": "no_response"},
+            {
+                "drug": "bupropion XL",
+                "dose": "300 mg",
+                "weeks": 10,
+                "outcome": "partial_response",
+            },
+        ],
+    )
+    if spec.screening == "cleared":
+        course_services.screening_clear(screening, by=psychiatrist, reason="Meets criteria.")
+    protocol = Protocol.objects.get(clinic=None, code=spec.protocol)
+    course = course_services.course_create(
+        patient=patient,
+        psychiatrist=psychiatrist,
+        protocol=protocol,
+        indication=spec.indication,
+        start_date=start,
+        preferred_time=spec.at,
+        authorization={
+            "payer": "Empire BlueCross" if patient.pk % 2 else "Medicare",
+            "number": f"PA-{240000 + patient.pk}",
+            "sessions_authorized": spec.authorized or sessions_total(protocol),
+            "valid_from": start - dt.timedelta(days=7),
+            "valid_until": start + dt.timedelta(weeks=spec.authorization_weeks),
+        },
+    )
+    _record_scores(course, spec, start, today, technician)
+    if spec.screening == "cleared":
+        services.course_schedule(course, allow_past=True)
+        _play_out_attendance(course, spec, technician)
+    _move_to(course, spec.status, psychiatrist, today)
+    if spec.status == CourseStatus.ACTIVE:
+        services.arrange_makeups_and_refresh([course.pk])
+    return course
+
+
+def _record_scores(
+    course: TreatmentCourse, spec: DemoCourse, start: dt.date, today: dt.date, technician: Any
+) -> None:
+    for week, total in enumerate(spec.phq9):
+        day = start - dt.timedelta(days=3) + dt.timedelta(weeks=week)
+        if day > today:
+            break
+        self_harm = 1 if spec.self_harm_week == week else 0
+        course_services.assessment_record(
+            course,
+            instrument="phq9",
+            items=phq9_items(total, self_harm),
+            administered_on=day,
+            by=technician,
+        )
+        if "gad7" in course.tracked_instruments:
+            course_services.assessment_record(
+                course,
+                instrument="gad7",
+                score=max(0, min(21, total - 4)),
+                administered_on=day,
+                by=technician,
+            )
+
+
+def _play_out_attendance(course: TreatmentCourse, spec: DemoCourse, technician: Any) -> None:
+    """Sessions before now happened: completed, except the ones the spec says were
+    missed or cancelled. Written directly: this is history, not new bookings."""
+    now = timezone.now()
+    past = list(Session.objects.filter(course=course, starts_at__lt=now).order_by("-starts_at"))
+    missed = {past[n - 1].pk for n in spec.missed if n <= len(past)}
+    cancelled = {past[n - 1].pk for n in spec.cancelled if n <= len(past)}
+    completed = [s for s in past if s.pk not in missed | cancelled]
+    Session.objects.filter(pk__in=missed).update(status=SessionStatus.MISSED, missed_at=now)
+    Session.objects.filter(pk__in=cancelled).update(
+        status=SessionStatus.CANCELLED, cancelled_at=now, cancel_reason="Patient unwell"
+    )
+    for session in completed:
+        session.status = SessionStatus.COMPLETED
+        session.checked_in_at = session.starts_at - dt.timedelta(minutes=5)
+        session.completed_at = session.ends_at
+    Session.objects.bulk_update(completed, ["status", "checked_in_at", "completed_at"])
+    protocol = course.protocol
+    TreatmentRecord.objects.bulk_create(
+        TreatmentRecord(
+            session=session,
+            pulses_delivered=protocol.pulses_per_session,
+            intensity_pct_mt=protocol.intensity_pct_mt,
+            coil_position="F3 (Beam method)",
+            side_effects=["headache"] if session.sequence % 7 == 2 else [],
+            technician=technician,
+        )
+        for session in completed
+    )
+
+
+def _move_to(course: TreatmentCourse, status: str, by: Any, today: dt.date) -> None:
+    paths: dict[str, list[str]] = {
+        CourseStatus.PLANNED: [],
+        CourseStatus.ACTIVE: [CourseStatus.ACTIVE],
+        CourseStatus.PAUSED: [CourseStatus.ACTIVE, CourseStatus.PAUSED],
+        CourseStatus.COMPLETED: [CourseStatus.ACTIVE, CourseStatus.COMPLETED],
+        CourseStatus.DISCONTINUED: [CourseStatus.ACTIVE, CourseStatus.DISCONTINUED],
+    }
+    for target in paths[status]:
+        reason = "Moved out of state." if target == CourseStatus.DISCONTINUED else ""
+        course_services.course_transition(course, target, by=by, reason=reason)
+    if status in (CourseStatus.PAUSED, CourseStatus.DISCONTINUED, CourseStatus.COMPLETED):
+        Session.objects.filter(course=course, status=SessionStatus.SCHEDULED).update(
+            status=SessionStatus.CANCELLED,
+            cancelled_at=timezone.now(),
+            cancel_reason=f"Course {status}",
+        )
+    if status == CourseStatus.COMPLETED:
+        last = (
+            Session.objects.filter(course=course, status=SessionStatus.COMPLETED)
+            .order_by("-starts_at")
+            .first()
+        )
+        completed_on = last.starts_at.astimezone(course.patient.clinic.tz).date() if last else today
+        TreatmentCourse.objects.filter(pk=course.pk).update(completed_on=completed_on)
