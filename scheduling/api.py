@@ -94,11 +94,6 @@ class SessionViewSet(
         moved = services.session_move(session, **body.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=moved.pk)).data)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not kwargs.get("partial"):
-            raise exceptions.MethodNotAllowed("PUT")
-        return super().update(request, *args, **kwargs)
-
     def _respond(self, session: Session) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 

@@ -190,9 +190,10 @@ def _check_slot(
             f"Same-day sessions must be at least {protocol.min_gap_minutes} minutes apart.",
             code="patient_conflict",
         )
-    candidates = [chair.pk] if chair is not None else [c.pk for c in calendar.chairs]
-    if chair is not None and chair.pk not in calendar.chair_busy:
+    in_service = [c.pk for c in calendar.chairs]
+    if chair is not None and chair.pk not in in_service:
         raise Conflict("That chair is not in service.", code="slot_conflict")
+    candidates = [chair.pk] if chair is not None else in_service
     for chair_id in candidates:
         if calendar.chair_free(chair_id, start, end):
             return chair_id
