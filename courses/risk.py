@@ -285,13 +285,14 @@ def _reasons(
         sum(1 for s in facts.sessions if s.phase == acute.order and s.status == "completed")
         >= acute.sessions
     )
-    if course.status == CourseStatus.ACTIVE and not acute_done and first_session_date:
+    # Counted from the first session of any status: a patient who has missed or
+    # cancelled everything so far is the most urgent gap of all.
+    first_any = facts.local_date(facts.sessions[0].starts_at) if facts.sessions else None
+    if course.status == CourseStatus.ACTIVE and not acute_done and first_any:
         completed_dates = [
             facts.local_date(s.starts_at) for s in facts.sessions if s.status == "completed"
         ]
-        since = (
-            completed_dates[-1] if completed_dates else first_session_date - dt.timedelta(days=1)
-        )
+        since = completed_dates[-1] if completed_dates else first_any - dt.timedelta(days=1)
         if since < today:
             gap = _business_days_between(facts, since, today)
             if gap >= 3:

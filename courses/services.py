@@ -29,6 +29,7 @@ from courses.models import (
     ScreeningStatus,
     TreatmentCourse,
 )
+from courses.risk import recompute_risk
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -273,6 +274,7 @@ def course_create(
     )
     if authorization:
         authorization_add(course, **authorization)
+    recompute_risk([course.pk])
     return course
 
 
@@ -318,13 +320,17 @@ def course_transition(
     if target == CourseStatus.COMPLETED:
         course.completed_on = timezone.localdate(timezone=course.patient.clinic.tz)
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
+    recompute_risk([course.pk])
     return course
 
 
+@transaction.atomic
 def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
     if fields["valid_until"] < fields["valid_from"]:
         raise _invalid("valid_until", "An authorization cannot end before it starts.")
-    return Authorization.objects.create(course=course, **fields)
+    authorization = Authorization.objects.create(course=course, **fields)
+    recompute_risk([course.pk])
+    return authorization
 
 
 def motor_threshold_record(course: TreatmentCourse, *, by: Any, **fields: Any) -> MotorThreshold:
@@ -385,13 +391,16 @@ def assessment_record(
                 raised_at=timezone.now(),
                 raised_by=by,
             )
+    recompute_risk([course.pk])
     return assessment
 
 
+@transaction.atomic
 def safety_flag_acknowledge(flag: SafetyFlag, *, by: Any) -> SafetyFlag:
     """Idempotent: the first acknowledgement is kept, later ones change nothing."""
     SafetyFlag.objects.filter(pk=flag.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=by
     )
     flag.refresh_from_db()
+    recompute_risk([flag.course_id])
     return flag

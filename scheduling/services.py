@@ -422,27 +422,38 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
 def arrange_makeups(course_ids: Iterable[int]) -> int:
     """Book a make-up for every missed or cancelled session of these courses that has
     none yet, after the last session of its phase, within the course window and the
-    authorization. Idempotent: a session gets at most one make-up (a unique key)."""
-    lost = list(
-        Session.objects.filter(
-            course_id__in=list(course_ids),
-            status__in=[SessionStatus.MISSED, SessionStatus.CANCELLED],
-            makeup__isnull=True,
-            course__status__in=OPEN_STATUSES,
-            course__patient__clinic__auto_makeup=True,
-        )
-        .select_related("course__protocol", "course__patient__clinic")
-        .order_by("course_id", "starts_at")
-    )
+    authorization. Safe to run twice at once: each course is locked while its make-ups
+    are arranged, and a session can have only one make-up (a unique key)."""
     booked = 0
-    for course_id in {session.course_id for session in lost}:
-        course_lost = [session for session in lost if session.course_id == course_id]
-        booked += _book_makeups(course_lost[0].course, course_lost)
+    for course_id in sorted(set(course_ids)):
+        with transaction.atomic():
+            course = (
+                TreatmentCourse.objects.select_for_update(of=("self",))
+                .select_related("patient__clinic", "protocol")
+                .filter(
+                    pk=course_id,
+                    status__in=OPEN_STATUSES,
+                    patient__clinic__auto_makeup=True,
+                )
+                .first()
+            )
+            if course is None:
+                continue
+            lost = list(
+                Session.objects.filter(
+                    course=course,
+                    status__in=[SessionStatus.MISSED, SessionStatus.CANCELLED],
+                    makeup__isnull=True,
+                ).order_by("starts_at")
+            )
+            if lost:
+                booked += _book_makeups(course, lost)
     return booked
 
 
 def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
     clinic = course.patient.clinic
+    protocol = course.protocol
     today = timezone.localdate(timezone=clinic.tz)
     window_end = window_end_date(course)
     if window_end < today:
@@ -452,45 +463,77 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
         calendar, preferred_time=course.preferred_time, preferred_chair_id=course.preferred_chair_id
     )
     authorized = sum(a.sessions_authorized for a in course.authorizations.all())
-    held = Session.objects.filter(course=course, status__in=OCCUPYING).count()
-    last_by_phase = dict(
-        Session.objects.filter(course=course, status__in=OCCUPYING)
-        .values("phase")
-        .annotate(last=Max("starts_at"))
-        .values_list("phase", "last")
+    occupying = list(
+        Session.objects.filter(course=course, status__in=OCCUPYING).order_by("starts_at")
     )
+    held = len(occupying)
+    last_by_phase: dict[int, dt.datetime] = {}
+    for session in occupying:
+        last_by_phase[session.phase] = session.starts_at
     created = []
     for session in lost:
         if authorized and held >= authorized:
             break
+        if session.kind == SessionKind.MAPPING:
+            # The next session takes over the motor-threshold determination; the lost
+            # slot is made up as an ordinary treatment at the end of the phase.
+            _promote_to_mapping(course, calendar)
         last = last_by_phase.get(session.phase)
         after = max(today, last.astimezone(clinic.tz).date()) if last else today
         found = planner.next_free_day(
-            after,
-            ANY_DAY,
-            course.protocol.slot_minutes,
-            course.protocol.sessions_per_day,
-            window_end,
+            after, ANY_DAY, protocol.slot_minutes, protocol.sessions_per_day, window_end
         )
         if found is None:
             continue
         _, start, chair_id = found
-        makeup = Session(
-            course=course,
-            patient_id=course.patient_id,
-            chair_id=chair_id,
-            starts_at=start,
-            ends_at=start + dt.timedelta(minutes=course.protocol.slot_minutes),
-            kind=SessionKind.MAKEUP,
-            phase=session.phase,
-            sequence=0,
-            makeup_for=session,
+        created.append(
+            Session(
+                course=course,
+                patient_id=course.patient_id,
+                chair_id=chair_id,
+                starts_at=start,
+                ends_at=start + dt.timedelta(minutes=protocol.slot_minutes),
+                kind=SessionKind.MAKEUP,
+                phase=session.phase,
+                sequence=0,
+                makeup_for=session,
+            )
         )
-        created.append(makeup)
         last_by_phase[session.phase] = start
         held += 1
     Session.objects.bulk_create(created)
     return len(created)
+
+
+def _promote_to_mapping(course: TreatmentCourse, calendar: ClinicCalendar) -> bool:
+    """When the mapping session is lost, the course's next session becomes the mapping
+    session (longer slot), if its chair and the patient are free for the extra time."""
+    if Session.objects.filter(
+        course=course, kind=SessionKind.MAPPING, status__in=OCCUPYING
+    ).exists():
+        return True
+    following = (
+        Session.objects.filter(
+            course=course, status=SessionStatus.SCHEDULED, starts_at__gte=timezone.now()
+        )
+        .order_by("starts_at")
+        .first()
+    )
+    if following is None:
+        return False
+    new_end = following.starts_at + dt.timedelta(minutes=course.protocol.mapping_minutes)
+    extra = (following.ends_at, new_end)
+    if new_end > following.ends_at and not (
+        calendar.within_hours(following.starts_at, new_end)
+        and calendar.chair_free(following.chair_id, *extra)
+        and calendar.patient_free(*extra)
+    ):
+        return False
+    Session.objects.filter(pk=following.pk).update(
+        kind=SessionKind.MAPPING, ends_at=new_end, updated_at=timezone.now()
+    )
+    calendar.hold(following.chair_id, *extra)
+    return True
 
 
 # --- missed-session detection ----------------------------------------------------------
@@ -553,49 +596,37 @@ def sessions_hit_by_closure(clinic: Clinic, day: dt.date) -> list[Session]:
 
 @transaction.atomic
 def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
-    """Move every session booked on a (newly) closed day to the first free slot after
-    the last session of its phase, at the course's preferred time, like a make-up.
-    All or nothing: 409 listing the sessions that found no place."""
+    """Re-book every session still on a (newly) closed day, with the planner's rules.
+
+    A course that has not started yet is planned again from its start date, so its
+    mapping session stays first and its cadence intact. In a course under way, each hit
+    session moves to the first free slot after the last session of its phase, at the
+    course's preferred time, like a make-up. All or nothing: 409 lists the sessions that
+    found no place.
+    """
     affected = sessions_hit_by_closure(clinic, day)
     if not affected:
         return []
     list(Session.objects.select_for_update().filter(pk__in=[s.pk for s in affected]))
+    started = set(
+        Session.objects.filter(
+            course_id__in={s.course_id for s in affected},
+            status__in=[SessionStatus.CHECKED_IN, SessionStatus.COMPLETED],
+        ).values_list("course_id", flat=True)
+    )
     moved: list[Session] = []
     unplaced: list[dict[str, Any]] = []
+    replanned: set[int] = set()
     for session in affected:
         course = session.course
-        window_end = _planning_limit(course)
-        calendar = load_calendar(
-            clinic, day, window_end, patient_id=course.patient_id, ignore_sessions=[session.pk]
-        )
-        planner = Planner(
-            calendar,
-            preferred_time=course.preferred_time,
-            preferred_chair_id=session.chair_id,
-        )
-        last = (
-            Session.objects.filter(course=course, phase=session.phase, status__in=OCCUPYING)
-            .exclude(pk=session.pk)
-            .aggregate(last=Max("starts_at"))["last"]
-        )
-        after = max(day, last.astimezone(clinic.tz).date()) if last else day
-        phase = next((p for p in course.protocol.phases.all() if p.order == session.phase), None)
-        weekdays = cadence_weekdays(phase.per_week if phase else 5, course.start_date.weekday())
-        found = planner.next_free_day(
-            after,
-            weekdays,
-            math.ceil((session.ends_at - session.starts_at).total_seconds() / 60),
-            course.protocol.sessions_per_day,
-            window_end,
-        )
-        if found is None:
+        if course.pk not in started:
+            if course.pk not in replanned:
+                replanned.add(course.pk)
+                moved += _replan_unstarted(course)
+            continue
+        if not _move_after_phase(session, clinic, day):
             unplaced.append({"session": session.pk, "course": course.pk})
             continue
-        _, start, chair_id = found
-        session.ends_at = start + (session.ends_at - session.starts_at)
-        session.starts_at = start
-        session.chair_id = chair_id
-        session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
         moved.append(session)
     if unplaced:
         raise Conflict(
@@ -607,3 +638,58 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
     _renumber(course_ids)
     recompute_risk(course_ids)
     return moved
+
+
+def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
+    """Plan a not-yet-started course again; its old bookings never happened."""
+    course = _lock_course(course)
+    Session.objects.filter(course=course, status=SessionStatus.SCHEDULED).delete()
+    clinic = course.patient.clinic
+    first_day = max(course.start_date, timezone.localdate(timezone=clinic.tz))
+    limit = _planning_limit(course)
+    calendar = load_calendar(clinic, first_day, limit, patient_id=course.patient_id)
+    planner = Planner(
+        calendar,
+        preferred_time=course.preferred_time,
+        preferred_chair_id=course.preferred_chair_id,
+    )
+    placements, failures = planner.plan(course_shape(course.protocol), first_day, until=limit)
+    if failures:
+        raise _failure_conflict(failures)
+    return Session.objects.bulk_create(_sessions_from(course, placements))
+
+
+def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
+    """Move a session of a course under way to the first free slot after the last
+    session of its phase; False when there is none before the planning limit."""
+    course = session.course
+    window_end = _planning_limit(course)
+    calendar = load_calendar(
+        clinic, day, window_end, patient_id=course.patient_id, ignore_sessions=[session.pk]
+    )
+    planner = Planner(
+        calendar, preferred_time=course.preferred_time, preferred_chair_id=session.chair_id
+    )
+    last = (
+        Session.objects.filter(course=course, phase=session.phase, status__in=OCCUPYING)
+        .exclude(pk=session.pk)
+        .aggregate(last=Max("starts_at"))["last"]
+    )
+    after = max(day, last.astimezone(clinic.tz).date()) if last else day
+    phase = next((p for p in course.protocol.phases.all() if p.order == session.phase), None)
+    weekdays = cadence_weekdays(phase.per_week if phase else 5, course.start_date.weekday())
+    found = planner.next_free_day(
+        after,
+        weekdays,
+        math.ceil((session.ends_at - session.starts_at).total_seconds() / 60),
+        course.protocol.sessions_per_day,
+        window_end,
+    )
+    if found is None:
+        return False
+    _, start, chair_id = found
+    session.ends_at = start + (session.ends_at - session.starts_at)
+    session.starts_at = start
+    session.chair_id = chair_id
+    session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
+    return True
