@@ -288,7 +288,11 @@ class CourseViewSet(ClinicScopedViewSet):
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         sessions = scheduling_services.course_schedule(course, **body.validated_data)
-        listed = Session.objects.filter(pk__in=[s.pk for s in sessions]).select_related("chair")
+        listed = (
+            Session.objects.filter(pk__in=[s.pk for s in sessions])
+            .with_sequence()
+            .select_related("chair")
+        )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
         return Response({"sessions": data}, status=status.HTTP_201_CREATED)
 

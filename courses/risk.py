@@ -370,8 +370,14 @@ def _reasons(
 
 def recompute_risk(course_ids: Iterable[int], now: dt.datetime | None = None) -> int:
     """Store each course's current risk level; returns how many changed."""
+    return store_risk(load_facts(course_ids), now)
+
+
+def store_risk(all_facts: Iterable[CourseFacts], now: dt.datetime | None = None) -> int:
+    """Store the risk level of courses whose facts the caller already holds (one UPDATE
+    at most); returns how many changed."""
     changed = []
-    for facts in load_facts(course_ids):
+    for facts in all_facts:
         level = progress(facts, now).level
         if facts.course.risk_level != level:
             facts.course.risk_level = level

@@ -63,7 +63,11 @@ class SessionViewSet(
 ):
     """Treatment sessions. Front desk books and moves them; attendance actions below."""
 
-    queryset = Session.objects.select_related("chair", "record").order_by("starts_at", "id")
+    queryset = (
+        Session.objects.with_sequence()
+        .select_related("chair", "record")
+        .order_by("starts_at", "id")
+    )
     serializer_class = SessionSerializer
     filterset_class = SessionFilter
     clinic_lookup = "chair__clinic"
@@ -80,7 +84,8 @@ class SessionViewSet(
         chair = data.get("chair")
         if chair is not None and chair.clinic_id != course.patient.clinic_id:
             raise exceptions.ValidationError({"chair": ["Choose a chair of the patient's clinic."]})
-        serializer.instance = services.session_book(course, **data)
+        session = services.session_book(course, **data)
+        serializer.instance = self.get_queryset().get(pk=session.pk)
 
     @extend_schema(request=SessionMoveSerializer, responses=SessionSerializer)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
+from django.utils import timezone
 
 from clinic.models import Chair, ChairBlock, Clinic, Closure
 from scheduling.models import OCCUPYING, Session
@@ -121,10 +122,15 @@ def load_calendar(
     patient_id: int | None = None,
     ignore_sessions: Iterable[int] = (),
     chair_ids: Iterable[int] | None = None,
+    time_of_day: tuple[dt.time, dt.time] | None = None,
 ) -> ClinicCalendar:
-    """Read everything bookings in [first_day, last_day] must respect (four queries).
+    """Read everything bookings in [first_day, last_day] must respect (four queries;
+    five when the clinic's opening hours are not prefetched).
 
     ``ignore_sessions`` are left out of the busy time (a session being moved).
+    ``time_of_day`` (clinic-local) limits the other patients' sessions read to those
+    touching that stretch of each day: a course booked at 09:30 every day need not
+    read the whole clinic's months ahead. The patient's own sessions are always read.
     """
     start = day_bounds(first_day, clinic.tz)[0]
     end = day_bounds(last_day, clinic.tz)[1]
@@ -147,15 +153,19 @@ def load_calendar(
         chair_busy[block[0]].add(block[1], block[2])
     patient_busy = _Busy()
     overlapping = Q(chair__clinic=clinic)
+    if time_of_day is not None:
+        window_start, window_end = time_of_day
+        overlapping &= Q(starts_at__time__lt=window_end, ends_at__time__gt=window_start)
     if patient_id is not None:
         overlapping |= Q(patient_id=patient_id)
-    sessions = (
-        Session.objects.filter(
-            overlapping, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
+    with timezone.override(clinic.tz):  # __time compares clinic-local wall-clock times
+        sessions = list(
+            Session.objects.filter(
+                overlapping, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
+            )
+            .exclude(id__in=list(ignore_sessions))
+            .values_list("chair_id", "patient_id", "starts_at", "ends_at")
         )
-        .exclude(id__in=list(ignore_sessions))
-        .values_list("chair_id", "patient_id", "starts_at", "ends_at")
-    )
     for chair_id, session_patient, session_start, session_end in sessions:
         chair_busy[chair_id].add(session_start, session_end)
         if session_patient == patient_id:

@@ -154,10 +154,10 @@ def _play_out_attendance(course: TreatmentCourse, spec: DemoCourse, technician: 
             pulses_delivered=protocol.pulses_per_session,
             intensity_pct_mt=protocol.intensity_pct_mt,
             coil_position="F3 (Beam method)",
-            side_effects=["headache"] if session.sequence % 7 == 2 else [],
+            side_effects=["headache"] if index % 7 == 2 else [],
             technician=technician,
         )
-        for session in completed
+        for index, session in enumerate(completed)
     )
 
 

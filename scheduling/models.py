@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from clinic.models import Chair, Patient
 from courses.models import TreatmentCourse
@@ -28,6 +29,26 @@ class SessionKind(models.TextChoices):
     MAKEUP = "makeup", "Make-up"
 
 
+class SessionQuerySet(models.QuerySet["Session"]):
+    def with_sequence(self) -> SessionQuerySet:
+        """Annotate ``sequence``: the session's position among its course's sessions that
+        count (scheduled, checked in, completed), in time order; 12 of 36 on the board.
+
+        Computed when read, not stored: a missed session would otherwise renumber every
+        later session of its course, and rewriting those rows is what made the missed-
+        session sweep slow."""
+        earlier = (
+            Session.objects.filter(
+                course=OuterRef("course"), status__in=OCCUPYING, starts_at__lt=OuterRef("starts_at")
+            )
+            .order_by()
+            .values("course")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return self.annotate(sequence=Coalesce(Subquery(earlier), 0) + 1)
+
+
 class Session(models.Model):
     """One treatment session on one chair.
 
@@ -46,9 +67,6 @@ class Session(models.Model):
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
     )
     kind = models.CharField(max_length=10, choices=SessionKind.choices)
-    sequence = models.PositiveSmallIntegerField(
-        help_text="Position among the course's sessions that count (not missed or cancelled)."
-    )
     phase = models.PositiveSmallIntegerField(help_text="The protocol phase (1 = acute).")
     makeup_for = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="makeup"
@@ -60,6 +78,8 @@ class Session(models.Model):
     cancel_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_at", "id"]

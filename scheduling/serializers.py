@@ -50,6 +50,10 @@ class SessionSerializer(serializers.ModelSerializer):
     record = serializers.SerializerMethodField(
         help_text="What the session delivered; shown to clinicians only."
     )
+    sequence = serializers.IntegerField(
+        read_only=True,
+        help_text="Position among the course's sessions that count (not missed or cancelled).",
+    )
 
     class Meta:
         model = Session
@@ -76,7 +80,6 @@ class SessionSerializer(serializers.ModelSerializer):
             "patient",
             "ends_at",
             "status",
-            "sequence",
             "phase",
             "makeup_for",
             "checked_in_at",

@@ -9,14 +9,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Max, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Chair, Clinic
-from courses.models import OPEN_STATUSES, CourseStatus, Protocol, ScreeningStatus, TreatmentCourse
-from courses.risk import recompute_risk
+from courses.models import (
+    OPEN_STATUSES,
+    CourseStatus,
+    Protocol,
+    ProtocolPhase,
+    SafetyFlag,
+    Screening,
+    ScreeningStatus,
+    TreatmentCourse,
+)
+from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
 from courses.services import latest_screening
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
@@ -63,8 +72,12 @@ def _lock_course(course: TreatmentCourse) -> TreatmentCourse:
 def _require_bookable(course: TreatmentCourse) -> None:
     if course.status not in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
         raise Conflict(f"A {course.status} course cannot be booked.", code="course_closed")
-    screening = latest_screening(course.patient)
-    if screening is None or screening.status != ScreeningStatus.CLEARED:
+    if hasattr(course, "screening_status"):  # annotated by _lock_course_for_planning
+        status = course.screening_status
+    else:
+        screening = latest_screening(course.patient)
+        status = screening.status if screening is not None else None
+    if status != ScreeningStatus.CLEARED:
         raise Conflict(
             "The patient's screening is not cleared by a psychiatrist.",
             code="screening_required",
@@ -97,9 +110,7 @@ def _failure_conflict(failures: Sequence[Failure]) -> Conflict:
     )
 
 
-def _sessions_from(
-    course: TreatmentCourse, placements: Iterable[Placement], first_sequence: int = 1
-) -> list[Session]:
+def _sessions_from(course: TreatmentCourse, placements: Iterable[Placement]) -> list[Session]:
     return [
         Session(
             course=course,
@@ -109,9 +120,8 @@ def _sessions_from(
             ends_at=placement.ends_at,
             kind=placement.kind,
             phase=placement.phase,
-            sequence=first_sequence + index,
         )
-        for index, placement in enumerate(placements)
+        for placement in placements
     ]
 
 
@@ -119,11 +129,18 @@ def _sessions_from(
 def course_schedule(
     course: TreatmentCourse, *, time_flex_minutes: int = 0, allow_past: bool = False
 ) -> list[Session]:
-    """Book every session of a course in one go: all of them, or none (409)."""
-    course = _lock_course(course)
+    """Book every session of a course in one go: all of them, or none (409).
+
+    A fixed number of queries whatever the course's length: the course with what
+    planning needs (four), its existing sessions, the calendar (four), one INSERT, and
+    the risk facts not already at hand (one, plus an UPDATE if the level changed)."""
+    course = _lock_course_for_planning(course)
     _require_bookable(course)
     clinic = course.patient.clinic
-    if Session.objects.filter(course=course, status__in=OCCUPYING).exists():
+    existing = list(
+        Session.objects.filter(course=course).values_list("status", "starts_at", "phase")
+    )
+    if any(status in OCCUPYING for status, _, _ in existing):
         raise Conflict(
             "This course already has sessions; move or book single sessions instead.",
             code="already_scheduled",
@@ -133,22 +150,87 @@ def course_schedule(
         raise ValidationError(
             {"start_date": "The course starts in the past; pick a new start date."}
         )
+    shape = course_shape(course.protocol)
     limit = _planning_limit(course)
-    calendar = load_calendar(clinic, course.start_date, limit, patient_id=course.patient_id)
+    calendar = load_calendar(
+        clinic,
+        course.start_date,
+        limit,
+        patient_id=course.patient_id,
+        time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
+    )
     planner = Planner(
         calendar,
         preferred_time=course.preferred_time,
         preferred_chair_id=course.preferred_chair_id,
         time_flex_minutes=time_flex_minutes,
     )
-    placements, failures = planner.plan(
-        course_shape(course.protocol), course.start_date, until=limit
-    )
+    placements, failures = planner.plan(shape, course.start_date, until=limit)
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
-    recompute_risk([course.pk])
+    store_risk(
+        [
+            CourseFacts(
+                course,
+                sessions=sorted(
+                    [SessionFact(*row) for row in existing]
+                    + [SessionFact(s.status, s.starts_at, s.phase) for s in sessions],
+                    key=lambda fact: fact.starts_at,
+                ),
+                assessments=list(course.assessments.all()),
+                open_safety_flags=course.open_safety_flags,  # type: ignore[attr-defined]
+                closures=calendar.closures,
+                open_weekdays=set(calendar.hours),
+            )
+        ]
+    )
     return sessions
+
+
+def _time_of_day(
+    preferred: dt.time, shape: CourseShape, flex_minutes: int
+) -> tuple[dt.time, dt.time] | None:
+    """The stretch of each day a once-a-day course can touch; None (the whole day) for
+    protocols with several sessions a day."""
+    if shape.sessions_per_day > 1:
+        return None
+    anchor = dt.datetime.combine(dt.date(2000, 1, 3), preferred)
+    start = anchor - dt.timedelta(minutes=flex_minutes)
+    end = anchor + dt.timedelta(minutes=flex_minutes + shape.mapping_minutes)
+    if start.date() != anchor.date() or end.date() != anchor.date():
+        return None
+    return start.time(), end.time()
+
+
+def _lock_course_for_planning(course: TreatmentCourse) -> TreatmentCourse:
+    latest_screening_status = (
+        Screening.objects.filter(patient=OuterRef("patient"))
+        .order_by("-created_at", "-id")
+        .values("status")[:1]
+    )
+    open_flags = (
+        SafetyFlag.objects.filter(course=OuterRef("pk"), acknowledged_at__isnull=True)
+        .order_by()
+        .values("course")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        TreatmentCourse.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic", "protocol")
+        .prefetch_related(
+            Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
+            "authorizations",
+            "patient__clinic__opening_hours",
+            "assessments",
+        )
+        .annotate(
+            screening_status=Subquery(latest_screening_status),
+            open_safety_flags=Coalesce(Subquery(open_flags), 0),
+        )
+        .get(pk=course.pk)
+    )
 
 
 # --- single sessions -------------------------------------------------------------------
@@ -216,23 +298,6 @@ def _check_authorization(course: TreatmentCourse, extra: int = 1) -> None:
         )
 
 
-def _renumber(course_ids: Iterable[int]) -> None:
-    """Sequence = position among the course's occupying sessions in time order."""
-    rows = (
-        Session.objects.filter(course_id__in=list(course_ids), status__in=OCCUPYING)
-        .annotate(
-            position=Window(
-                RowNumber(), partition_by=[F("course_id")], order_by=[F("starts_at"), F("id")]
-            )
-        )
-        .values_list("id", "position", "sequence")
-    )
-    changed = [
-        Session(id=pk, sequence=position) for pk, position, sequence in rows if position != sequence
-    ]
-    Session.objects.bulk_update(changed, ["sequence"], batch_size=500)
-
-
 def _next_phase_for(course: TreatmentCourse, start: dt.datetime) -> int:
     previous = (
         Session.objects.filter(course=course, starts_at__lte=start)
@@ -275,9 +340,7 @@ def session_book(
         ends_at=end,
         kind=kind,
         phase=_next_phase_for(course, starts_at),
-        sequence=0,
     )
-    _renumber([course.pk])
     session.refresh_from_db()
     recompute_risk([course.pk])
     return session
@@ -318,7 +381,6 @@ def session_move(
     Session.objects.filter(pk=session.pk).update(
         starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
     )
-    _renumber([course.pk])
     recompute_risk([course.pk])
     session.refresh_from_db()
     return session
@@ -411,7 +473,6 @@ def _after_lost_sessions(sessions: Sequence[Session]) -> None:
 def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
     course_ids = list(course_ids)
     booked = arrange_makeups(course_ids)
-    _renumber(course_ids)
     recompute_risk(course_ids)
     return booked
 
@@ -495,7 +556,6 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
                 ends_at=start + dt.timedelta(minutes=protocol.slot_minutes),
                 kind=SessionKind.MAKEUP,
                 phase=session.phase,
-                sequence=0,
                 makeup_for=session,
             )
         )
@@ -558,7 +618,6 @@ def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
         flipped = _update_returning_courses(candidates, now)
         course_ids = sorted(set(flipped))
         if course_ids:
-            _renumber(course_ids)
             recompute_risk(course_ids)
     return course_ids
 
@@ -635,7 +694,6 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
             conflicts=unplaced,
         )
     course_ids = {session.course_id for session in moved}
-    _renumber(course_ids)
     recompute_risk(course_ids)
     return moved
 

@@ -216,5 +216,4 @@ class SessionFactory(factory.django.DjangoModelFactory):
     )
     ends_at = factory.LazyAttribute(lambda session: session.starts_at + dt.timedelta(minutes=40))
     kind = "treatment"
-    sequence = 1
     phase = 1

@@ -24,7 +24,9 @@ def _local(session: Session) -> dt.datetime:
 
 
 def _sessions(course: Any) -> list[Session]:
-    return list(Session.objects.filter(course=course).select_related("chair__clinic"))
+    return list(
+        Session.objects.filter(course=course).with_sequence().select_related("chair__clinic")
+    )
 
 
 def test_standard_course_layout(make_course: Any, chairs: list[Any]) -> None:

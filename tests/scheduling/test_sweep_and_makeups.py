@@ -51,7 +51,9 @@ def _day(session: Session) -> dt.date:
 
 
 def _sessions(course: Any, **filters: Any) -> list[Session]:
-    return list(Session.objects.filter(course=course, **filters).order_by("starts_at", "id"))
+    return list(
+        Session.objects.filter(course=course, **filters).with_sequence().order_by("starts_at", "id")
+    )
 
 
 def _on(course: Any, day: dt.date) -> Session:

@@ -1,0 +1,193 @@
+"""Booking a whole course (scheduling.services.course_schedule) in a clinic with a year
+of sessions, against the floor of inserting the same session rows in one statement.
+
+Every repetition runs in a transaction that is rolled back, so each one books the same
+fresh, cleared course into the same calendar; the floor is measured the same way.
+Query counts are SQL statements (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE not counted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from typing import Any
+
+from benchmarks.clinic_year import (
+    build_year,
+    cleared_patient,
+    measure_statements,
+    show_queries,
+    statements,
+)
+from benchmarks.harness import max_rss_mib, measure, setup_django, throwaway_database
+
+MAX_QUERIES = 12
+MAX_RATIO = 5
+REPEAT = 20
+LANES_PER_CHAIR = 12  # 40-minute slots: 120 sessions on every open day
+PREFERRED_TIME = dt.time(9, 45)  # a time some chairs keep free, with room for mapping
+SESSION_COLUMNS = (
+    "course_id",
+    "patient_id",
+    "chair_id",
+    "starts_at",
+    "ends_at",
+    "status",
+    "kind",
+    "phase",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def main() -> None:
+    setup_django()
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from clinic.errors import Conflict
+    from courses.models import Protocol, TreatmentCourse
+    from courses.risk import recompute_risk
+    from courses.services import course_create
+    from scheduling.calendar import load_calendar
+    from scheduling.models import Session
+    from scheduling.planner import Planner
+    from scheduling.services import _planning_limit, course_schedule, course_shape
+
+    with throwaway_database():
+        year = build_year(protocol_code="10hz-standard", lanes_per_chair=LANES_PER_CHAIR)
+        print("course_schedule: booking one course into a year of sessions")
+        year.describe()
+        start = year.today + dt.timedelta(days=7 - year.today.weekday())  # next Monday
+        while start in year.closures:
+            start += dt.timedelta(days=1)
+
+        def new_course(code: str, mrn: str, at: dt.time = PREFERRED_TIME) -> TreatmentCourse:
+            return course_create(
+                patient=cleared_patient(year.clinic, year.psychiatrist, mrn),
+                psychiatrist=year.psychiatrist,
+                protocol=Protocol.objects.get(clinic=None, code=code),
+                indication="mdd",
+                start_date=start,
+                preferred_time=at,
+            )
+
+        def book(course: TreatmentCourse, **options: Any) -> list[Session]:
+            """Book the course, then roll everything back."""
+            with transaction.atomic():
+                sessions = course_schedule(course, **options)
+                transaction.set_rollback(True)
+            return sessions
+
+        course = new_course("10hz-standard", "NEW-10HZ")
+        booked = book(course)
+        print(
+            f"  course: 10hz-standard, {len(booked)} sessions from {start} at "
+            f"{PREFERRED_TIME:%H:%M}: {booked[0].starts_at:%Y-%m-%d} .. "
+            f"{booked[-1].starts_at:%Y-%m-%d}"
+        )
+
+        # The floor: the same rows in one multi-row INSERT (RETURNING id, as bulk_create).
+        now = timezone.now()
+        rows = [
+            (
+                session.course_id,
+                session.patient_id,
+                session.chair_id,
+                session.starts_at,
+                session.ends_at,
+                session.status,
+                session.kind,
+                session.phase,
+                "",
+                now,
+                now,
+            )
+            for session in booked
+        ]
+        placeholders = "(" + ", ".join(["%s"] * len(SESSION_COLUMNS)) + ")"
+        insert_sql = (
+            f"INSERT INTO {Session._meta.db_table} ({', '.join(SESSION_COLUMNS)}) "
+            f"VALUES {', '.join([placeholders] * len(rows))} RETURNING id"
+        )
+        params = [value for row in rows for value in row]
+
+        def floor() -> None:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(insert_sql, params)
+                    assert len(cursor.fetchall()) == len(rows)
+                transaction.set_rollback(True)
+
+        scheduled, queries = measure_statements(
+            f"course_schedule, {len(booked)} sessions", lambda: book(course), repeat=REPEAT
+        )
+        floor_figures, _ = measure_statements(
+            f"floor: one INSERT of the same {len(rows)} rows", floor, repeat=REPEAT
+        )
+        ratio = scheduled.median_ms / floor_figures.median_ms
+        scheduled.show(target=f"<= {MAX_QUERIES} queries")
+        floor_figures.show()
+        print(
+            f"  ratio median/floor {ratio:.1f} (target <= {MAX_RATIO}); "
+            f"queries {len(queries)} (target <= {MAX_QUERIES})",
+            flush=True,
+        )
+        show_queries(queries)
+
+        # Where the time goes: the calendar load, the planning in memory, the risk update.
+        limit = _planning_limit(course)
+        calendar = load_calendar(year.clinic, start, limit, patient_id=course.patient_id)
+        loaded = sum(len(busy.intervals) for busy in calendar.chair_busy.values())
+        calendar_figures = measure(
+            f"part: load_calendar {start} .. {limit} ({loaded:,} busy intervals)",
+            lambda: load_calendar(year.clinic, start, limit, patient_id=course.patient_id),
+            repeat=REPEAT,
+        )
+        shape = course_shape(course.protocol)
+        plan_times = []
+        for _ in range(REPEAT):
+            planner = Planner(
+                load_calendar(year.clinic, start, limit, patient_id=course.patient_id),
+                preferred_time=course.preferred_time,
+                preferred_chair_id=None,
+            )
+            started = time.perf_counter()
+            planner.plan(shape, start, until=limit)
+            plan_times.append((time.perf_counter() - started) * 1000)
+        with transaction.atomic():
+            course_schedule(course)
+            risk_figures = measure(
+                "part: recompute_risk of the booked course",
+                lambda: recompute_risk([course.pk]),
+                repeat=REPEAT,
+            )
+            transaction.set_rollback(True)
+        calendar_figures.show()
+        print(f"  part: Planner.plan in memory: median {statistics.median(plan_times):.2f} ms")
+        risk_figures.show()
+
+        for code, at, options in [
+            ("deep-tms-h1", PREFERRED_TIME, {}),
+            ("snt-accelerated", dt.time(7, 30), {"time_flex_minutes": 15}),
+        ]:
+            other = new_course(code, f"NEW-{code}", at)
+            with CaptureQueriesContext(connection) as captured:
+                try:
+                    placed = len(book(other, **options))
+                except Conflict as exc:
+                    placed = 0
+                    print(f"  {code}: not booked ({exc})")
+            flex = f", time flex {options['time_flex_minutes']} min" if options else ""
+            print(
+                f"  {code}: {placed} sessions booked from {start} at {at:%H:%M}{flex}, "
+                f"queries {len(statements(captured))}"
+            )
+        print(f"  process peak RSS {max_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
