@@ -160,7 +160,7 @@ def main() -> None:
                         lambda: _update_returning_courses(candidates.values("id"), now)
                     )
                     parts["UPDATE ... RETURNING course_id"].append(elapsed)
-                    ids = sorted(set(flipped))
+                    ids = sorted({course_id for _, course_id in flipped})
                     parts["recompute_risk"].append(timed(lambda: recompute_risk(ids))[1])
 
             parts["whole, with COMMIT"].append(timed(whole)[1])

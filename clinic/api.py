@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import authenticate
 from django.db import transaction
@@ -31,6 +31,7 @@ from clinic.serializers import (
     TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet
+from notifications import services as notification_services
 from scheduling import services as scheduling_services
 from scheduling.serializers import AffectedSessionSerializer
 
@@ -219,14 +220,32 @@ class PatientViewSet(ClinicScopedViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.require_write_role(serializer.validated_data["clinic"].pk)
-        serializer.instance = services.patient_save(**serializer.validated_data)
+        with transaction.atomic():
+            patient = services.patient_save(**serializer.validated_data)
+            self._record_consent(patient, {"sms_consent": False, "email_consent": False})
+        serializer.instance = patient
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "clinic" in serializer.validated_data:
             self.require_write_role(serializer.validated_data["clinic"].pk)
-        serializer.instance = services.patient_save(
-            serializer.instance, **serializer.validated_data
-        )
+        patient = cast(Patient, serializer.instance)
+        before = {"sms_consent": patient.sms_consent, "email_consent": patient.email_consent}
+        with transaction.atomic():
+            patient = services.patient_save(patient, **serializer.validated_data)
+            self._record_consent(patient, before)
+        serializer.instance = patient
+
+    def _record_consent(self, patient: Patient, before: dict[str, bool]) -> None:
+        """Every consent change made through the API goes into the consent ledger."""
+        for channel, field in (("sms", "sms_consent"), ("email", "email_consent")):
+            if getattr(patient, field) != before[field]:
+                notification_services.consent_record(
+                    patient,
+                    channel,
+                    granted=getattr(patient, field),
+                    source="api",
+                    by=self.request.user,
+                )
 
 
 class StaffFilter(filters.FilterSet):

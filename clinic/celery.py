@@ -31,6 +31,14 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     beat_schedule={
+        "plan-reminders": {
+            "task": "notifications.tasks.plan_reminders",
+            "schedule": crontab(minute="*/5"),
+        },
+        "dispatch-due-notifications": {
+            "task": "notifications.tasks.dispatch_due",
+            "schedule": crontab(minute="*"),
+        },
         "sweep-missed-sessions": {
             "task": "scheduling.tasks.sweep_missed_sessions",
             "schedule": crontab(minute="*/5"),

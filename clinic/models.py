@@ -155,6 +155,9 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     sms_consent = models.BooleanField(default=False)
     email_consent = models.BooleanField(default=False)
+    contact_problem = models.CharField(
+        max_length=200, blank=True, help_text="Set when a message could not be delivered."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

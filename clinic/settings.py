@@ -249,6 +249,20 @@ CELERY_TASK_QUEUES = (
     Queue("reminders", Exchange("reminders", type="direct"), routing_key="reminders"),
 )
 
+# --- Notifications ------------------------------------------------------------------
+NOTIFICATION_TRANSPORTS = {
+    "sms": env.required_str("SMS_TRANSPORT", "notifications.transports.ConsoleTransport"),
+    "email": env.required_str("EMAIL_TRANSPORT", "notifications.transports.ConsoleTransport"),
+}
+TWILIO_ACCOUNT_SID = env.required_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env.required_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env.required_str("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local server
+# Public URL of /webhooks/sms/status/ for delivery callbacks (unset: none requested).
+SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
+NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
+REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
+
 # --- Email --------------------------------------------------------------------------
 EMAIL_BACKEND = env.required_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.required_str("EMAIL_HOST", "localhost")

@@ -8,6 +8,8 @@ from rest_framework.routers import DefaultRouter
 
 from clinic import api, views
 from courses import api as courses_api
+from notifications import api as notifications_api
+from notifications import webhooks
 from scheduling import api as scheduling_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -25,6 +27,10 @@ router.register("assessments", courses_api.AssessmentViewSet, basename="assessme
 router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
+router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+router.register(
+    "reminder-policies", notifications_api.ReminderPolicyViewSet, basename="reminder-policy"
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -37,6 +43,8 @@ urlpatterns = [
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
+    path("webhooks/sms/inbound/", webhooks.inbound_sms, name="sms-inbound"),
+    path("webhooks/sms/status/", webhooks.sms_status, name="sms-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -28,6 +28,7 @@ from courses.models import (
 from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
 from courses.services import latest_screening
+from notifications import services as notifications
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.planner import (
@@ -169,6 +170,10 @@ def course_schedule(
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
+    for session in sessions:
+        session.patient = course.patient
+        session.chair = calendar.chair_by_id(session.chair_id)
+    notifications.notify_course_booked(sessions)
     store_risk(
         [
             CourseFacts(
@@ -383,6 +388,7 @@ def session_move(
     )
     recompute_risk([course.pk])
     session.refresh_from_db()
+    notifications.session_changed(session, moved=True)
     return session
 
 
@@ -447,6 +453,7 @@ def session_cancel(session: Session, *, reason: str = "") -> Session:
         cancelled_at=timezone.now(),
         cancel_reason=reason,
     )
+    notifications.session_changed(session, moved=False)
     _after_lost_sessions([session])
     return session
 
@@ -461,6 +468,7 @@ def session_mark_missed(session: Session) -> Session:
         status=SessionStatus.MISSED,
         missed_at=timezone.now(),
     )
+    notifications.notify_missed([session.pk])
     _after_lost_sessions([session])
     return session
 
@@ -616,24 +624,25 @@ def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
     candidates = Session.objects.filter(overdue, status=SessionStatus.SCHEDULED).values("id")
     with transaction.atomic():
         flipped = _update_returning_courses(candidates, now)
-        course_ids = sorted(set(flipped))
+        course_ids = sorted({course_id for _, course_id in flipped})
         if course_ids:
             recompute_risk(course_ids)
+            notifications.notify_missed(session_id for session_id, _ in flipped)
     return course_ids
 
 
-def _update_returning_courses(candidates: Any, now: dt.datetime) -> list[int]:
-    """UPDATE ... WHERE status = 'scheduled' ... RETURNING course_id, so each run learns
-    exactly which rows it changed (PostgreSQL and SQLite both support RETURNING)."""
+def _update_returning_courses(candidates: Any, now: dt.datetime) -> list[tuple[int, int]]:
+    """UPDATE ... WHERE status = 'scheduled' ... RETURNING id, course_id, so each run
+    learns exactly which rows it changed (PostgreSQL and SQLite both support RETURNING)."""
     inner_sql, params = candidates.query.sql_with_params()
     table = Session._meta.db_table
     sql = (
         f"UPDATE {table} SET status = %s, missed_at = %s, updated_at = %s "  # noqa: S608
-        f"WHERE status = %s AND id IN ({inner_sql}) RETURNING course_id"
+        f"WHERE status = %s AND id IN ({inner_sql}) RETURNING id, course_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [SessionStatus.MISSED, now, now, SessionStatus.SCHEDULED, *params])
-        return [row[0] for row in cursor.fetchall()]
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 # --- closures after booking ------------------------------------------------------------

@@ -194,10 +194,10 @@ def test_two_sweeps_at_once_flip_each_row_once(
     )
     assert len(overdue) == 18 + 17 + 17
 
-    flipped: dict[str, list[int]] = {}
+    flipped: dict[str, list[tuple[int, int]]] = {}
     update = services._update_returning_courses
 
-    def recording(candidates: Any, now: dt.datetime) -> list[int]:
+    def recording(candidates: Any, now: dt.datetime) -> list[tuple[int, int]]:
         rows = update(candidates, now)
         flipped[threading.current_thread().name] = rows
         time.sleep(0.3)  # hold the row locks, so the other run must wait for them
@@ -228,12 +228,13 @@ def test_two_sweeps_at_once_flip_each_row_once(
     assert set(returned) == {"a", "b"}
 
     assert len(flipped["a"]) + len(flipped["b"]) == len(overdue)
+    assert {session_id for session_id, _ in flipped["a"] + flipped["b"]} == overdue
     assert set(returned["a"]) | set(returned["b"]) == {c.pk for c in courses}
     missed = Session.objects.filter(status=SessionStatus.MISSED)
     assert set(missed.values_list("id", flat=True)) == overdue
     for name, moment in moments.items():
         assert missed.filter(missed_at=moment).count() == len(flipped[name])
-        assert set(returned[name]) == set(flipped[name])
+        assert set(returned[name]) == {course_id for _, course_id in flipped[name]}
     assert not Session.objects.filter(course=future).exclude(status="scheduled").exists()
 
 

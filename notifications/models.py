@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from clinic.models import Clinic, Patient
+from scheduling.models import Session
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+
+
+class Kind(models.TextChoices):
+    COURSE_BOOKED = "course_booked", "Course booked"
+    FIRST_SESSION = "first_session", "First session"
+    SESSION_MOVED = "session_moved", "Session moved"
+    DAY_BEFORE = "day_before", "Day-before reminder"
+    SAME_DAY = "same_day", "Same-day reminder"
+    MISSED_FOLLOWUP = "missed_followup", "Missed-session follow-up"
+
+
+# Changes always go out; routine reminders give way when a frequency cap is reached.
+CHANGE_KINDS = (Kind.COURSE_BOOKED, Kind.SESSION_MOVED)
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+FINAL_STATUSES = (Status.DELIVERED, Status.FAILED, Status.CANCELLED, Status.SUPPRESSED)
+
+
+class ReminderPolicy(models.Model):
+    """What a clinic sends, when, and how often (clinic admins edit it)."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="reminder_policy")
+    course_booked = models.BooleanField(default=True)
+    first_session = models.BooleanField(default=True)
+    session_moved = models.BooleanField(default=True)
+    day_before = models.BooleanField(default=True)
+    same_day = models.BooleanField(default=True)
+    missed_followup = models.BooleanField(default=True)
+    day_before_at = models.TimeField(
+        default=dt.time(17, 0), help_text="Patient-local time the day before the session."
+    )
+    same_day_minutes_before = models.PositiveSmallIntegerField(default=120)
+    window_start = models.TimeField(default=dt.time(8, 0))
+    window_end = models.TimeField(default=dt.time(21, 0))
+    sms_per_day = models.PositiveSmallIntegerField(default=1)
+    sms_per_week = models.PositiveSmallIntegerField(default=3)
+    email_per_day = models.PositiveSmallIntegerField(default=3)
+    email_per_week = models.PositiveSmallIntegerField(default=10)
+
+    class Meta:
+        verbose_name_plural = "reminder policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_end__gt=models.F("window_start")),
+                name="policy_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder policy of {self.clinic}"
+
+    def kind_enabled(self, kind: str) -> bool:
+        return bool(getattr(self, kind))
+
+
+class Notification(models.Model):
+    """One message to one patient on one channel: the outbox row.
+
+    Written in the same transaction as the change that causes it; the unique
+    idempotency key makes every writer and every retry land on the same row.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="notifications")
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why suppressed or failed.")
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    scheduled_for = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=64, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, help_text="What was sent (rendered when sending).")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        indexes = [
+            models.Index(
+                fields=["scheduled_for"], condition=Q(status="pending"), name="notif_due_idx"
+            ),
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status="sending"), name="notif_lease_idx"
+            ),
+            models.Index(fields=["patient", "channel", "sent_at"]),
+            models.Index(fields=["provider_message_id"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="notification_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_expires_at__isnull=False),
+                name="notification_sending_has_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel} ({self.status})"
+
+
+class ConsentEvent(models.Model):
+    """The consent ledger: every grant and revocation, who, how and under which text."""
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Recorded by staff"
+        API = "api", "Via the API"
+        INBOUND_SMS = "inbound_sms", "Patient's SMS keyword"
+        IMPORT = "import", "Imported"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    text_version = models.CharField(max_length=20, default="2026-11")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{'grant' if self.granted else 'revoke'} {self.channel} for patient {self.patient_id}"
+        )

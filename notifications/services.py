@@ -1,0 +1,497 @@
+"""The outbox: writing notifications with the changes that cause them, planning
+reminders, claiming and sending them, and the consent ledger.
+
+Nothing is lost or sent twice: rows are written in the same transaction as the change
+that causes them, each has a unique idempotency key, workers claim a row with a
+conditional update and a lease before sending, and a sweeper returns rows whose lease
+ran out (a crashed worker) to the queue. Only ids travel through the broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.models import Clinic, Patient
+from notifications import content
+from notifications.models import (
+    CHANGE_KINDS,
+    Channel,
+    ConsentEvent,
+    Kind,
+    Notification,
+    ReminderPolicy,
+    Status,
+)
+from notifications.transports import Outgoing, PermanentError, TransientError, transport_for
+from scheduling.models import Session, SessionStatus
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 30
+
+
+# --- consent ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consent_record(
+    patient: Patient,
+    channel: str,
+    *,
+    granted: bool,
+    source: str,
+    by: Any = None,
+    text_version: str = "2026-11",
+) -> ConsentEvent:
+    """Append to the ledger and update the patient's current consent in one go."""
+    event = ConsentEvent.objects.create(
+        patient=patient,
+        channel=channel,
+        granted=granted,
+        source=source,
+        recorded_by=by,
+        text_version=text_version,
+    )
+    field = "sms_consent" if channel == Channel.SMS else "email_consent"
+    Patient.objects.filter(pk=patient.pk).update(**{field: granted})
+    setattr(patient, field, granted)
+    if not granted:
+        Notification.objects.filter(patient=patient, channel=channel, status=Status.PENDING).update(
+            status=Status.CANCELLED, reason="consent revoked", updated_at=timezone.now()
+        )
+    return event
+
+
+def reachable_channels(patient: Patient) -> list[str]:
+    channels: list[str] = []
+    if patient.sms_consent and patient.phone:
+        channels.append(Channel.SMS)
+    if patient.email_consent and patient.email:
+        channels.append(Channel.EMAIL)
+    return channels
+
+
+# --- timing ----------------------------------------------------------------------------
+
+
+def policy_for(clinic: Clinic) -> ReminderPolicy:
+    """The clinic's policy; the defaults (unsaved) until an admin changes something."""
+    try:
+        return clinic.reminder_policy
+    except ReminderPolicy.DoesNotExist:
+        return ReminderPolicy(clinic=clinic)
+
+
+@transaction.atomic
+def policy_update(clinic: Clinic, **fields: Any) -> ReminderPolicy:
+    policy, _ = ReminderPolicy.objects.select_for_update().get_or_create(clinic=clinic)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.full_clean(validate_unique=False, validate_constraints=False)
+    policy.save()
+    return policy
+
+
+def within_window(moment: dt.datetime, clinic: Clinic, policy: ReminderPolicy) -> dt.datetime:
+    """Move a send time into the clinic's send window (patients are clinic-local)."""
+    local = moment.astimezone(clinic.tz)
+    if local.time() < policy.window_start:
+        local = dt.datetime.combine(local.date(), policy.window_start, tzinfo=clinic.tz)
+    elif local.time() >= policy.window_end:
+        next_day = local.date() + dt.timedelta(days=1)
+        local = dt.datetime.combine(next_day, policy.window_start, tzinfo=clinic.tz)
+    return local
+
+
+def reminder_time(
+    kind: str, session: Session, clinic: Clinic, policy: ReminderPolicy
+) -> dt.datetime:
+    local_day = session.starts_at.astimezone(clinic.tz).date()
+    if kind in (Kind.DAY_BEFORE, Kind.FIRST_SESSION):
+        return dt.datetime.combine(
+            local_day - dt.timedelta(days=1), policy.day_before_at, tzinfo=clinic.tz
+        )
+    return session.starts_at - dt.timedelta(minutes=policy.same_day_minutes_before)
+
+
+def _key(kind: str, channel: str, session: Session | None, extra: str = "") -> str:
+    if session is None:
+        return f"{kind}:{channel}:{extra}"
+    return f"s{session.pk}:{int(session.starts_at.timestamp())}:{kind}:{channel}{extra}"
+
+
+def _row(
+    kind: str,
+    channel: str,
+    patient: Patient,
+    clinic: Clinic,
+    policy: ReminderPolicy,
+    *,
+    session: Session | None,
+    due: dt.datetime,
+    key: str,
+) -> Notification:
+    scheduled_for = within_window(due, clinic, policy)
+    row = Notification(
+        clinic=clinic,
+        patient=patient,
+        session=session,
+        channel=channel,
+        kind=kind,
+        idempotency_key=key,
+        scheduled_for=scheduled_for,
+    )
+    if session is not None and kind != Kind.MISSED_FOLLOWUP and scheduled_for >= session.starts_at:
+        row.status = Status.SUPPRESSED
+        row.reason = "the send window opens only after the session starts"
+    return row
+
+
+# --- notifications caused by changes (same transaction as the change) ------------------
+
+
+def notify_course_booked(sessions: list[Session]) -> int:
+    if not sessions:
+        return 0
+    first = min(sessions, key=lambda s: s.starts_at)
+    patient, clinic = first.patient, first.chair.clinic
+    policy = policy_for(clinic)
+    if not policy.course_booked:
+        return 0
+    now = timezone.now()
+    rows = [
+        _row(
+            Kind.COURSE_BOOKED,
+            channel,
+            patient,
+            clinic,
+            policy,
+            session=first,
+            due=now,
+            key=_key(Kind.COURSE_BOOKED, channel, first),
+        )
+        for channel in reachable_channels(patient)
+    ]
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def session_changed(session: Session, *, moved: bool) -> None:
+    """A session moved or was cancelled: its pending reminders go; a move is announced."""
+    Notification.objects.filter(session=session, status=Status.PENDING).exclude(
+        kind=Kind.SESSION_MOVED, idempotency_key__contains=f":{int(session.starts_at.timestamp())}:"
+    ).update(status=Status.CANCELLED, reason="session changed", updated_at=timezone.now())
+    if not moved:
+        return
+    clinic = session.chair.clinic
+    policy = policy_for(clinic)
+    if not policy.session_moved:
+        return
+    rows = [
+        _row(
+            Kind.SESSION_MOVED,
+            channel,
+            session.patient,
+            clinic,
+            policy,
+            session=session,
+            due=timezone.now(),
+            key=_key(Kind.SESSION_MOVED, channel, session),
+        )
+        for channel in reachable_channels(session.patient)
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def notify_missed(session_ids: Iterable[int]) -> int:
+    """Missed-session follow-ups, one per session and channel (idempotent)."""
+    sessions = Session.objects.filter(pk__in=list(session_ids)).select_related(
+        "patient", "chair__clinic"
+    )
+    policies: dict[int, ReminderPolicy] = {}
+    rows = []
+    now = timezone.now()
+    for session in sessions:
+        clinic = session.chair.clinic
+        policy = policies.get(clinic.pk) or policies.setdefault(clinic.pk, policy_for(clinic))
+        if not policy.missed_followup:
+            continue
+        for channel in reachable_channels(session.patient):
+            rows.append(
+                _row(
+                    Kind.MISSED_FOLLOWUP,
+                    channel,
+                    session.patient,
+                    clinic,
+                    policy,
+                    session=session,
+                    due=now,
+                    key=_key(Kind.MISSED_FOLLOWUP, channel, session),
+                )
+            )
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+# --- planned reminders -----------------------------------------------------------------
+
+
+def plan_reminders(now: dt.datetime | None = None) -> int:
+    """Write the day-before (first-session for session 1) and same-day reminders of
+    every session in the coming horizon. Idempotent: existing keys are skipped, so two
+    planners running at once write each row once."""
+    now = now or timezone.now()
+    horizon = now + dt.timedelta(hours=settings.REMINDER_HORIZON_HOURS)
+    sessions = list(
+        Session.objects.filter(
+            status=SessionStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon
+        )
+        .with_sequence()
+        .select_related("patient", "chair__clinic")
+    )
+    policies = {
+        policy.clinic_id: policy
+        for policy in ReminderPolicy.objects.filter(
+            clinic_id__in={s.chair.clinic_id for s in sessions}
+        )
+    }
+    rows = []
+    for session in sessions:
+        clinic = session.chair.clinic
+        policy = policies.get(clinic.pk) or ReminderPolicy(clinic=clinic)
+        first = session.sequence == 1  # type: ignore[attr-defined]
+        kinds = [Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY]
+        for kind in kinds:
+            if not policy.kind_enabled(kind):
+                continue
+            due = reminder_time(kind, session, clinic, policy)
+            if due < now - dt.timedelta(hours=1):
+                continue  # planned too late to be useful
+            for channel in reachable_channels(session.patient):
+                rows.append(
+                    _row(
+                        kind,
+                        channel,
+                        session.patient,
+                        clinic,
+                        policy,
+                        session=session,
+                        due=max(due, now),
+                        key=_key(kind, channel, session),
+                    )
+                )
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000))
+
+
+def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Notification.objects.filter(status=Status.PENDING, scheduled_for__lte=now)
+        .order_by("scheduled_for", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def release_expired_leases(now: dt.datetime | None = None) -> int:
+    """Rows whose worker died mid-send go back to the queue."""
+    now = now or timezone.now()
+    return Notification.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
+        status=Status.PENDING, lease_expires_at=None, updated_at=now
+    )
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+def claim(notification_id: int, now: dt.datetime | None = None) -> bool:
+    """Take the row for this worker: pending and due -> sending, with a lease."""
+    now = now or timezone.now()
+    lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    return bool(
+        Notification.objects.filter(
+            pk=notification_id, status=Status.PENDING, scheduled_for__lte=now
+        ).update(status=Status.SENDING, lease_expires_at=lease, updated_at=now)
+    )
+
+
+def _finish(notification: Notification, **changes: Any) -> None:
+    """Store a result only while this worker still holds the row."""
+    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
+        lease_expires_at=None, updated_at=timezone.now(), **changes
+    )
+
+
+def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.datetime) -> bool:
+    if notification.kind in CHANGE_KINDS:
+        return False
+    tz = notification.clinic.tz
+    local_today = now.astimezone(tz).date()
+    day_start = dt.datetime.combine(local_today, dt.time(0), tzinfo=tz)
+    week_start = day_start - dt.timedelta(days=local_today.weekday())
+    per_day, per_week = (
+        (policy.sms_per_day, policy.sms_per_week)
+        if notification.channel == Channel.SMS
+        else (policy.email_per_day, policy.email_per_week)
+    )
+    sent = Notification.objects.filter(
+        patient=notification.patient,
+        channel=notification.channel,
+        sent_at__gte=week_start,
+    ).values_list("sent_at", flat=True)
+    sent_times = [at for at in sent if at is not None]
+    sent_today = sum(1 for at in sent_times if at >= day_start)
+    return sent_today >= per_day or len(sent_times) >= per_week
+
+
+def send(notification_id: int) -> str:
+    """Claim, check, render, send and record one notification; returns its status."""
+    now = timezone.now()
+    if not claim(notification_id, now):
+        return "not_claimed"
+    notification = Notification.objects.select_related("patient", "clinic", "session").get(
+        pk=notification_id
+    )
+    patient, clinic, session = notification.patient, notification.clinic, notification.session
+    policy = policy_for(clinic)
+    if notification.channel not in reachable_channels(patient):
+        _finish(notification, status=Status.SUPPRESSED, reason="no consent or no contact")
+        return Status.SUPPRESSED
+    if (
+        session is not None
+        and notification.kind != Kind.MISSED_FOLLOWUP
+        and (session.status != SessionStatus.SCHEDULED or session.starts_at <= now)
+    ):
+        _finish(notification, status=Status.CANCELLED, reason="session no longer upcoming")
+        return Status.CANCELLED
+    if _over_cap(notification, policy, now):
+        _finish(notification, status=Status.SUPPRESSED, reason="frequency cap reached")
+        return Status.SUPPRESSED
+    message = content.render(
+        notification.kind,
+        notification.channel,
+        patient=patient,
+        clinic=clinic,
+        at=session.starts_at if session is not None else None,
+    )
+    outgoing = Outgoing(
+        to=patient.phone if notification.channel == Channel.SMS else patient.email,
+        subject=message.subject,
+        body=message.body,
+        idempotency_key=notification.idempotency_key,
+        status_callback=settings.SMS_STATUS_CALLBACK_URL or None,
+    )
+    try:
+        provider_id = transport_for(notification.channel).send(outgoing)
+    except TransientError as exc:
+        attempts = notification.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            _finish(notification, status=Status.FAILED, attempts=attempts, last_error=str(exc))
+            return Status.FAILED
+        delay = BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
+        retry_at = now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
+        _finish(
+            notification,
+            status=Status.PENDING,
+            attempts=attempts,
+            scheduled_for=retry_at,
+            last_error=str(exc),
+        )
+        return Status.PENDING
+    except PermanentError as exc:
+        _finish(notification, status=Status.FAILED, reason=str(exc), last_error=str(exc))
+        Patient.objects.filter(pk=patient.pk).update(
+            contact_problem=f"{notification.channel}: {exc}"
+        )
+        return Status.FAILED
+    _finish(
+        notification,
+        status=Status.SENT,
+        provider_message_id=provider_id,
+        sent_at=timezone.now(),
+        body=message.body,
+        attempts=notification.attempts + 1,
+    )
+    return Status.SENT
+
+
+# --- provider status callbacks ---------------------------------------------------------
+
+PROVIDER_STATUS = {
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.FAILED,
+    "failed": Status.FAILED,
+    "sent": Status.SENT,
+}
+
+
+def record_delivery_status(provider_message_id: str, provider_status: str) -> int:
+    """Apply a status callback. Replays and out-of-order callbacks never move a row back
+    from a final state (delivered, failed)."""
+    target = PROVIDER_STATUS.get(provider_status.lower())
+    if target is None or not provider_message_id:
+        return 0
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": target, "updated_at": now}
+    if target == Status.DELIVERED:
+        changes["delivered_at"] = now
+    if target == Status.FAILED:
+        changes["reason"] = f"provider reported {provider_status.lower()}"
+    movable = Q(status__in=[Status.SENDING, Status.SENT]) & ~Q(status=target)
+    return Notification.objects.filter(movable, provider_message_id=provider_message_id).update(
+        **changes
+    )
+
+
+# --- inbound SMS keywords --------------------------------------------------------------
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP", "YES", "SUBSCRIBE"}
+HELP_WORDS = {"HELP", "INFO"}
+
+
+def keyword_of(body: str) -> str | None:
+    """The first recognised keyword among the message's words, whatever its case and
+    whatever surrounds it ("stop please", "Stop."): STOP, START or HELP."""
+    for word in "".join(ch if ch.isalnum() else " " for ch in body.upper()).split():
+        if word in STOP_WORDS:
+            return "STOP"
+        if word in START_WORDS:
+            return "START"
+        if word in HELP_WORDS:
+            return "HELP"
+    return None
+
+
+@transaction.atomic
+def handle_inbound_sms(from_number: str, body: str) -> str | None:
+    """Apply a patient's keyword to every patient with that number; returns the reply
+    to send back (None: no reply, e.g. an unknown number or no keyword)."""
+    patients = list(Patient.objects.filter(phone=from_number).select_related("clinic"))
+    keyword = keyword_of(body)
+    if not patients or keyword is None:
+        return None
+    clinic = patients[0].clinic
+    phone = content.display_phone(clinic.phone)
+    if keyword == "STOP":
+        for patient in patients:
+            if patient.sms_consent:
+                consent_record(
+                    patient, Channel.SMS, granted=False, source=ConsentEvent.Source.INBOUND_SMS
+                )
+        return (
+            f"{clinic.display_name}: you will get no more texts from us. "
+            f"Reply START to resume. {phone}"
+        )
+    if keyword == "START":
+        for patient in patients:
+            if not patient.sms_consent:
+                consent_record(
+                    patient, Channel.SMS, granted=True, source=ConsentEvent.Source.INBOUND_SMS
+                )
+        return f"{clinic.display_name}: texts are back on. Reply STOP to opt out."
+    return f"{clinic.display_name}: call us at {phone}. Reply STOP to opt out."
