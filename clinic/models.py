@@ -42,8 +42,11 @@ class Clinic(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     display_name = models.CharField(
-        max_length=60,
-        help_text="Neutral name used in patient messages; never names the treatment.",
+        max_length=30,
+        help_text=(
+            "Neutral name used in patient messages; never names the treatment. Short, so "
+            "a text message stays within one 160-character SMS."
+        ),
     )
     phone = models.CharField(max_length=20, validators=[validate_e164])
     required_failed_trials = models.PositiveSmallIntegerField(

@@ -404,6 +404,8 @@ def send(notification_id: int) -> str:
         return Status.PENDING
     except PermanentError as exc:
         _finish(notification, status=Status.FAILED, reason=str(exc), last_error=str(exc))
+        if not exc.blames_contact:
+            return Status.FAILED
         Patient.objects.filter(pk=patient.pk).update(
             contact_problem=f"{notification.channel}: {exc}"
         )
@@ -449,21 +451,26 @@ def record_delivery_status(provider_message_id: str, provider_status: str) -> in
 
 # --- inbound SMS keywords --------------------------------------------------------------
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT"}
+# Unambiguous opt-out words count anywhere in a message ("yes please stop"); words with
+# everyday meanings ("can I cancel Tuesday?") and START/HELP only as its first word.
+STOP_ANYWHERE = {"STOP", "STOPALL", "UNSUBSCRIBE", "REVOKE", "OPTOUT"}
+STOP_FIRST = {"END", "QUIT", "CANCEL"}
 START_WORDS = {"START", "UNSTOP", "YES", "SUBSCRIBE"}
 HELP_WORDS = {"HELP", "INFO"}
 
 
 def keyword_of(body: str) -> str | None:
-    """The first recognised keyword among the message's words, whatever its case and
-    whatever surrounds it ("stop please", "Stop."): STOP, START or HELP."""
-    for word in "".join(ch if ch.isalnum() else " " for ch in body.upper()).split():
-        if word in STOP_WORDS:
-            return "STOP"
-        if word in START_WORDS:
-            return "START"
-        if word in HELP_WORDS:
-            return "HELP"
+    """STOP, START or HELP, whatever the case and the punctuation; an opt-out always
+    wins over anything else in the same message."""
+    words = "".join(ch if ch.isalnum() else " " for ch in body.upper()).split()
+    if not words:
+        return None
+    if STOP_ANYWHERE & set(words) or words[0] in STOP_FIRST:
+        return "STOP"
+    if words[0] in START_WORDS:
+        return "START"
+    if words[0] in HELP_WORDS:
+        return "HELP"
     return None
 
 

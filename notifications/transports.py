@@ -8,6 +8,7 @@ unreachable number, a rejected address); anything it returns is the provider's i
 from __future__ import annotations
 
 import logging
+import smtplib
 import threading
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,12 @@ class TransientError(Exception):
 
 
 class PermanentError(Exception):
-    pass
+    """Retrying will not help. ``blames_contact``: the patient's number or address is
+    the problem (staff should check it), not our account or the message."""
+
+    def __init__(self, message: str, *, blames_contact: bool = True) -> None:
+        super().__init__(message)
+        self.blames_contact = blames_contact
 
 
 @dataclass(frozen=True)
@@ -76,10 +82,16 @@ class EmailTransport:
         )
         try:
             email.send(fail_silently=False)
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except smtplib.SMTPRecipientsRefused:
+            raise PermanentError("email address refused by the server") from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            # Refused for a reason of ours (sender, content): retrying will not help,
+            # and the patient's address is not to blame.
+            raise PermanentError(
+                f"email refused: {type(exc).__name__}", blames_contact=False
+            ) from None
+        except OSError as exc:  # connection trouble; smtplib's errors are OSErrors too
             raise TransientError(f"email server unavailable: {type(exc).__name__}") from None
-        except Exception as exc:  # the server refused this message
-            raise PermanentError(f"email refused: {type(exc).__name__}") from None
         return f"email-{message.idempotency_key}"
 
 
@@ -125,8 +137,15 @@ class TwilioTransport:
                 status_callback=message.status_callback,
             )
         except TwilioRestException as exc:
-            if exc.code in self.PERMANENT_CODES or (400 <= exc.status < 500 and exc.status != 429):
-                raise PermanentError(f"twilio refused: {exc.code or exc.status}") from None
+            if exc.code in self.PERMANENT_CODES:
+                raise PermanentError(f"twilio refused the number: {exc.code}") from None
+            if exc.status in (401, 403):
+                # Our credentials, not the patient: retry (someone may fix the token).
+                raise TransientError(f"twilio authentication failed: {exc.code}") from None
+            if 400 <= exc.status < 500 and exc.status != 429:
+                raise PermanentError(
+                    f"twilio refused the message: {exc.code or exc.status}", blames_contact=False
+                ) from None
             raise TransientError(f"twilio error: {exc.status}") from None
         except Exception as exc:  # network trouble: worth another try
             raise TransientError(f"twilio unreachable: {type(exc).__name__}") from None
