@@ -47,6 +47,10 @@ app.conf.update(
             "task": "courses.tasks.recompute_risk_nightly",
             "schedule": crontab(minute=30, hour=7),  # 02:30-03:30 on the US east coast
         },
+        "daily-at-risk-digests": {
+            "task": "courses.tasks.send_daily_digests",
+            "schedule": crontab(minute=0),  # hourly; each clinic at 07:00 its own time
+        },
         "purge-expired-logins": {
             "task": "clinic.tasks.purge_expired_logins",
             "schedule": crontab(minute=17, hour="*/6"),

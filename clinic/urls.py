@@ -26,6 +26,7 @@ router.register("courses", courses_api.CourseViewSet, basename="course")
 router.register("assessments", courses_api.AssessmentViewSet, basename="assessment")
 router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
+router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 router.register(

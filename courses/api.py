@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, status
+from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from clinic.viewsets import (
     ClinicScopedRecordViewSet,
     ClinicScopedViewSet,
 )
-from courses import selectors, services
+from courses import alerts, selectors, services
 from courses.models import (
     Assessment,
     Authorization,
@@ -30,6 +30,7 @@ from courses.models import (
     RiskLevel,
     SafetyFlag,
     Screening,
+    StaffAlert,
     TreatmentCourse,
 )
 from courses.serializers import (
@@ -44,6 +45,7 @@ from courses.serializers import (
     ProtocolSerializer,
     SafetyFlagSerializer,
     ScreeningSerializer,
+    StaffAlertSerializer,
     TransitionSerializer,
 )
 from scheduling import selectors as scheduling_selectors
@@ -406,3 +408,21 @@ class OutcomeSummaryView(APIView):
             "rows": rows,
         }
         return Response(OutcomeSummarySerializer(body).data)
+
+
+class StaffAlertViewSet(viewsets.ReadOnlyModelViewSet):
+    """Your own alerts (at-risk courses, safety flags), unacknowledged first."""
+
+    queryset = StaffAlert.objects.none()  # for the schema; see get_queryset
+    serializer_class = StaffAlertSerializer
+    filterset_fields = ["kind", "course"]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return StaffAlert.objects.filter(recipient_id=self.request.user.pk).order_by(
+            F("acknowledged_at").asc(nulls_first=True), "-created_at", "-id"
+        )
+
+    @extend_schema(request=None, responses=StaffAlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        return Response(StaffAlertSerializer(alerts.acknowledge(self.get_object())).data)

@@ -376,13 +376,18 @@ def recompute_risk(course_ids: Iterable[int], now: dt.datetime | None = None) ->
 def store_risk(all_facts: Iterable[CourseFacts], now: dt.datetime | None = None) -> int:
     """Store the risk level of courses whose facts the caller already holds (one UPDATE
     at most); returns how many changed."""
-    changed = []
+    from courses import alerts
+
+    changed: list[tuple[TreatmentCourse, str]] = []
     for facts in all_facts:
         level = progress(facts, now).level
         if facts.course.risk_level != level:
+            changed.append((facts.course, facts.course.risk_level))
             facts.course.risk_level = level
-            changed.append(facts.course)
-    TreatmentCourse.objects.bulk_update(changed, ["risk_level"], batch_size=500)
+    TreatmentCourse.objects.bulk_update(
+        [course for course, _ in changed], ["risk_level"], batch_size=500
+    )
+    alerts.raise_for_risk_changes(changed)
     return len(changed)
 
 

@@ -22,6 +22,7 @@ from courses.models import (
     Protocol,
     SafetyFlag,
     Screening,
+    StaffAlert,
     TreatmentCourse,
     TrialOutcome,
 )
@@ -430,3 +431,10 @@ class InstrumentOutcomeSerializer(serializers.Serializer):
 
 class CourseOutcomeSerializer(serializers.Serializer):
     instruments = InstrumentOutcomeSerializer(many=True)
+
+
+class StaffAlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StaffAlert
+        fields = ["id", "course", "kind", "detail", "created_at", "acknowledged_at"]
+        read_only_fields = fields

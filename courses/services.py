@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, Role, StaffMembership
+from courses import alerts
 from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
@@ -384,13 +385,14 @@ def assessment_record(
     if instrument == InstrumentCode.PHQ9 and items is not None:
         self_harm = items[PHQ9_SELF_HARM_ITEM - 1]
         if self_harm > 0:
-            SafetyFlag.objects.create(
+            flag = SafetyFlag.objects.create(
                 course=course,
                 assessment=assessment,
                 item_value=self_harm,
                 raised_at=timezone.now(),
                 raised_by=by,
             )
+            alerts.raise_for_safety_flag(flag)
     recompute_risk([course.pk])
     return assessment
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from courses import risk
+from courses import alerts, risk
 
 
 @shared_task(name="courses.tasks.recompute_risk_nightly")
@@ -10,3 +10,14 @@ def recompute_risk_nightly() -> int:
     """Nightly: time passing alone (a treatment gap, an expiring authorization) changes
     risk, so every open course is re-evaluated."""
     return risk.recompute_open_courses()
+
+
+@shared_task(name="courses.tasks.email_staff_alerts")
+def email_staff_alerts(alert_ids: list[int]) -> int:
+    return alerts.email_alerts(alert_ids)
+
+
+@shared_task(name="courses.tasks.send_daily_digests")
+def send_daily_digests() -> int:
+    """Hourly; each clinic's digest goes out in its own 07:00 hour."""
+    return alerts.send_daily_digests()

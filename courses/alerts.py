@@ -1,0 +1,142 @@
+"""Staff alerts: a course turning at risk, and any safety flag, alert the course's
+psychiatrist at once (in the app and by email); a daily digest of at-risk courses goes
+to front desk and psychiatrists at 07:00 clinic-local. Never sent to patients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Clinic, Role, StaffMembership
+from courses.models import (
+    AlertKind,
+    DigestSent,
+    RiskLevel,
+    SafetyFlag,
+    StaffAlert,
+    TreatmentCourse,
+)
+
+DIGEST_HOUR = 7
+
+
+def _enqueue_email(alert_ids: list[int]) -> None:
+    if alert_ids:
+        from courses.tasks import email_staff_alerts
+
+        transaction.on_commit(partial(email_staff_alerts.delay, alert_ids))
+
+
+def raise_for_safety_flag(flag: SafetyFlag) -> None:
+    course = flag.course
+    alert, created = StaffAlert.objects.get_or_create(
+        key=f"safety:{flag.pk}",
+        defaults={
+            "recipient_id": course.psychiatrist_id,
+            "course": course,
+            "kind": AlertKind.SAFETY_FLAG,
+            "detail": (
+                f"PHQ-9 item 9 (thoughts of self-harm) answered {flag.item_value} on "
+                f"{flag.assessment.administered_on:%d %b %Y}. Review today."
+            ),
+        },
+    )
+    if created:
+        _enqueue_email([alert.pk])
+
+
+def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> None:
+    """``changed``: (course, previous level) of courses whose stored level changed."""
+    alerts = []
+    today = timezone.now().date()
+    for course, previous in changed:
+        if course.risk_level != RiskLevel.AT_RISK or previous == RiskLevel.AT_RISK:
+            continue
+        alerts.append(
+            StaffAlert(
+                recipient_id=course.psychiatrist_id,
+                course=course,
+                kind=AlertKind.AT_RISK,
+                detail="The course is now at risk; its progress page lists the reasons.",
+                key=f"at_risk:{course.pk}:{today.isoformat()}",
+            )
+        )
+    created = StaffAlert.objects.bulk_create(alerts, ignore_conflicts=True)
+    _enqueue_email([alert.pk for alert in created if alert.pk])
+
+
+def email_alerts(alert_ids: Iterable[int]) -> int:
+    """Email each alert once (the conditional update claims it first)."""
+    sent = 0
+    for alert in StaffAlert.objects.filter(pk__in=list(alert_ids)).select_related(
+        "recipient", "course"
+    ):
+        claimed = StaffAlert.objects.filter(pk=alert.pk, emailed_at__isnull=True).update(
+            emailed_at=timezone.now()
+        )
+        if not claimed or not alert.recipient.email:
+            continue
+        send_mail(
+            subject=f"Cadence: {alert.get_kind_display()} (course {alert.course_id})",
+            message=f"{alert.detail}\n\nOpen Cadence to review course {alert.course_id}.",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[alert.recipient.email],
+        )
+        sent += 1
+    return sent
+
+
+def acknowledge(alert: StaffAlert) -> StaffAlert:
+    StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
+    alert.refresh_from_db()
+    return alert
+
+
+def send_daily_digests(now: dt.datetime | None = None) -> int:
+    """Hourly: clinics where it is now 07:xx get their digest, once a day per person
+    (a DigestSent row claims it first, so two runs never send it twice)."""
+    now = now or timezone.now()
+    sent = 0
+    for clinic in Clinic.objects.all():
+        local = now.astimezone(clinic.tz)
+        if local.hour != DIGEST_HOUR:
+            continue
+        courses = list(
+            TreatmentCourse.objects.filter(
+                patient__clinic=clinic, risk_level=RiskLevel.AT_RISK
+            ).select_related("patient", "protocol")
+        )
+        if not courses:
+            continue
+        lines = [
+            f"- course {c.pk}: {c.patient.first_name} {c.patient.last_name[:1]}." for c in courses
+        ]
+        recipients = StaffMembership.objects.filter(
+            clinic=clinic, role__in=[Role.FRONT_DESK, Role.PSYCHIATRIST]
+        ).select_related("user")
+        for membership in recipients:
+            user: Any = membership.user
+            if not user.email:
+                continue
+            _, first = DigestSent.objects.get_or_create(
+                clinic=clinic, recipient=user, day=local.date()
+            )
+            if not first:
+                continue
+            send_mail(
+                subject=f"Cadence: {len(courses)} course(s) at risk today",
+                message="Courses at risk at " + clinic.name + ":\n" + "\n".join(lines),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[user.email],
+            )
+            sent += 1
+    return sent

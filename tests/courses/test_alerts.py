@@ -1,0 +1,85 @@
+"""Staff alerts: safety flags and courses turning at risk reach the psychiatrist at
+once; a daily digest reaches front desk and psychiatrists; patients never get them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+
+from clinic.models import Role
+from courses import alerts, services
+from courses.models import StaffAlert, TreatmentCourse
+from tests.factories import CourseFactory, MembershipFactory, PatientFactory
+
+SELF_HARM = [2, 2, 2, 2, 2, 2, 2, 2, 1]
+
+
+@pytest.fixture
+def course(clinic: Any) -> Any:
+    psychiatrist = MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user
+    psychiatrist.email = "dr@example.com"
+    psychiatrist.save()
+    return CourseFactory(patient=PatientFactory(clinic=clinic), psychiatrist=psychiatrist)
+
+
+def test_safety_flag_alerts_the_psychiatrist_once(course: Any, mailoutbox: Any) -> None:
+    services.assessment_record(
+        course, instrument="phq9", items=SELF_HARM, administered_on=course.start_date, by=None
+    )
+    alert = StaffAlert.objects.get(kind="safety_flag")
+    # The flag also turns the course at risk, which is a second, separate alert.
+    assert set(StaffAlert.objects.values_list("kind", flat=True)) == {"safety_flag", "at_risk"}
+    assert alert.recipient == course.psychiatrist and alert.kind == "safety_flag"
+    assert alerts.email_alerts([alert.pk]) == 1
+    assert alerts.email_alerts([alert.pk]) == 0  # emailed once
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["dr@example.com"]
+    assert course.patient.email not in mailoutbox[0].to
+
+
+def test_turning_at_risk_alerts_once_a_day(course: Any) -> None:
+    TreatmentCourse.objects.filter(pk=course.pk).update(risk_level="watch")
+    course.refresh_from_db()
+    course.risk_level = "at_risk"
+    alerts.raise_for_risk_changes([(course, "watch")])
+    alerts.raise_for_risk_changes([(course, "watch")])  # same day: no second alert
+    alerts.raise_for_risk_changes([(course, "at_risk")])  # was already at risk
+    assert StaffAlert.objects.filter(kind="at_risk").count() == 1
+
+
+def test_alert_api_shows_only_my_alerts(course: Any, api: Any, staff: Any) -> None:
+    services.assessment_record(
+        course, instrument="phq9", items=SELF_HARM, administered_on=course.start_date, by=None
+    )
+    mine = api(course.psychiatrist)
+    listed = mine.get("/api/v1/alerts/", {"kind": "safety_flag"}).json()
+    assert listed["count"] == 1
+    alert_id = listed["results"][0]["id"]
+    acked = mine.post(f"/api/v1/alerts/{alert_id}/acknowledge/")
+    assert acked.status_code == 200 and acked.json()["acknowledged_at"]
+    other = api(staff(Role.PSYCHIATRIST))
+    assert other.get("/api/v1/alerts/").json()["count"] == 0
+    unacknowledged_first = mine.get("/api/v1/alerts/").json()["results"]
+    assert unacknowledged_first[-1]["id"] == alert_id
+    assert other.post(f"/api/v1/alerts/{alert_id}/acknowledge/").status_code == 404
+    assert api(None).get("/api/v1/alerts/").status_code == 401
+
+
+def test_daily_digest_at_seven_local(course: Any, clinic: Any, mailoutbox: Any) -> None:
+    TreatmentCourse.objects.filter(pk=course.pk).update(risk_level="at_risk")
+    desk = MembershipFactory(clinic=clinic, role=Role.FRONT_DESK).user
+    desk.email = "desk@example.com"
+    desk.save()
+    MembershipFactory(clinic=clinic, role=Role.TECHNICIAN)  # not a recipient
+    seven_local = dt.datetime(2026, 11, 26, 12, 10, tzinfo=dt.UTC)  # 07:10 in New York
+    with time_machine.travel(seven_local, tick=False):
+        assert alerts.send_daily_digests() == 2
+        assert alerts.send_daily_digests() == 0  # once a day
+    with time_machine.travel(seven_local + dt.timedelta(hours=1), tick=False):
+        assert alerts.send_daily_digests() == 0
+    recipients = sorted(message.to[0] for message in mailoutbox)
+    assert recipients == ["desk@example.com", "dr@example.com"]
+    assert "1 course(s) at risk" in mailoutbox[0].subject
