@@ -62,6 +62,9 @@ class Clinic(models.Model):
     auto_makeup = models.BooleanField(
         default=True, help_text="Book a make-up session when a course session is missed."
     )
+    patient_cancel_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Patients may cancel from a reminder link until this long before."
+    )
 
     class Meta:
         ordering = ["name", "id"]

@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from clinic import api, views
 from courses import api as courses_api
 from notifications import api as notifications_api
-from notifications import webhooks
+from notifications import patient_views, webhooks
 from scheduling import api as scheduling_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -44,6 +44,12 @@ urlpatterns = [
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
+    path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
+    path(
+        "p/calendar/<str:token>/appointments.ics",
+        patient_views.course_calendar,
+        name="patient-calendar",
+    ),
     path("webhooks/sms/inbound/", webhooks.inbound_sms, name="sms-inbound"),
     path("webhooks/sms/status/", webhooks.sms_status, name="sms-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -52,7 +52,14 @@ def display_phone(e164: str) -> str:
 
 
 def render(
-    kind: str, channel: str, *, patient: Patient, clinic: Clinic, at: dt.datetime | None
+    kind: str,
+    channel: str,
+    *,
+    patient: Patient,
+    clinic: Clinic,
+    at: dt.datetime | None,
+    link: str = "",
+    calendar_link: str = "",
 ) -> Message:
     local = at.astimezone(clinic.tz) if at is not None else None
     context = {
@@ -62,6 +69,9 @@ def render(
         "date": human_date(local.date()) if local else "",
         "time": human_time(local.time()) if local else "",
         "opt_out": channel == Channel.SMS,
+        # Links only in email: in an SMS they would not fit one 160-character segment.
+        "link": link if channel == Channel.EMAIL else "",
+        "calendar_link": calendar_link if channel == Channel.EMAIL else "",
     }
     body = render_to_string(f"notifications/{channel}/{kind}.txt", context).strip()
     return Message(subject=SUBJECTS[Kind(kind)], body=body)

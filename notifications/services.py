@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Clinic, Patient
-from notifications import content
+from notifications import content, links
 from notifications.models import (
     CHANGE_KINDS,
     Channel,
@@ -34,6 +34,8 @@ from notifications.transports import Outgoing, PermanentError, TransientError, t
 from scheduling.models import Session, SessionStatus
 
 MAX_ATTEMPTS = 6
+# Reminders of an upcoming session carry a confirm/cancel link (in email).
+LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED)
 BACKOFF_BASE_SECONDS = 30
 
 
@@ -377,6 +379,12 @@ def send(notification_id: int) -> str:
         patient=patient,
         clinic=clinic,
         at=session.starts_at if session is not None else None,
+        link=links.session_link(session)
+        if session is not None and notification.kind in LINKED_KINDS
+        else "",
+        calendar_link=links.calendar_link(session.course)
+        if session is not None and notification.kind == Kind.COURSE_BOOKED
+        else "",
     )
     outgoing = Outgoing(
         to=patient.phone if notification.channel == Channel.SMS else patient.email,

@@ -1,0 +1,91 @@
+"""Pages patients reach from a signed link: no login, nothing about the diagnosis or
+the treatment type, only the appointment and the clinic's neutral name and phone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from icalendar import Calendar, Event
+
+from clinic.errors import Conflict
+from notifications import content, links
+from scheduling import services as scheduling_services
+from scheduling.models import UPCOMING, Session, SessionStatus
+
+
+@require_http_methods(["GET", "POST"])
+def session_page(request: HttpRequest, token: str) -> HttpResponse:
+    session = links.session_from_token(token)
+    if session is None:
+        raise Http404("This link is not valid any more.")
+    clinic = session.chair.clinic
+    notice = ""
+    if request.method == "POST":
+        notice = _act(session, request.POST.get("action", ""))
+        session.refresh_from_db()
+    local = session.starts_at.astimezone(clinic.tz)
+    cancel_deadline = session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours)
+    return render(
+        request,
+        "notifications/patient_session.html",
+        {
+            "first_name": session.patient.first_name,
+            "clinic": clinic.display_name,
+            "phone": content.display_phone(clinic.phone),
+            "date": content.human_date(local.date()),
+            "time": content.human_time(local.time()),
+            "status": session.status,
+            "confirmed": session.patient_confirmed_at is not None,
+            "upcoming": session.status in UPCOMING and session.starts_at > timezone.now(),
+            "can_cancel": timezone.now() < cancel_deadline,
+            "notice": notice,
+        },
+    )
+
+
+def _act(session: Session, action: str) -> str:
+    clinic = session.chair.clinic
+    if session.status != SessionStatus.SCHEDULED or session.starts_at <= timezone.now():
+        return "This appointment can no longer be changed here."
+    if action == "confirm":
+        Session.objects.filter(pk=session.pk, patient_confirmed_at__isnull=True).update(
+            patient_confirmed_at=timezone.now()
+        )
+        return "Thank you, your appointment is confirmed."
+    if action == "cancel":
+        deadline = session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours)
+        if timezone.now() >= deadline:
+            return "It is too late to cancel online; please call us."
+        try:
+            scheduling_services.session_cancel(session, reason="cancelled by patient (link)")
+        except Conflict:
+            return "This appointment can no longer be changed here."
+        return "Your appointment is cancelled. We will be in touch about a new time."
+    return ""
+
+
+def course_calendar(request: HttpRequest, token: str) -> HttpResponse:
+    course = links.course_from_token(token)
+    if course is None:
+        raise Http404("This link is not valid any more.")
+    clinic = course.patient.clinic
+    calendar = Calendar()
+    calendar.add("prodid", "-//Cadence//appointments//EN")
+    calendar.add("version", "2.0")
+    sessions = Session.objects.filter(course=course, status__in=UPCOMING).order_by("starts_at")
+    for session in sessions:
+        event = Event()
+        event.add("uid", f"session-{session.pk}@cadence")
+        event.add("summary", f"Appointment at {clinic.display_name}")
+        event.add("dtstart", session.starts_at.astimezone(clinic.tz))
+        event.add("dtend", session.ends_at.astimezone(clinic.tz))
+        event.add("dtstamp", timezone.now())
+        event.add("description", f"Questions or changes: {content.display_phone(clinic.phone)}")
+        calendar.add_component(event)
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="appointments.ics"'
+    return response

@@ -1,0 +1,146 @@
+"""Patient pages from signed links: confirm, cancel (with make-up rules), calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core import signing
+from django.test import Client
+from icalendar import Calendar
+
+from notifications import links
+from scheduling.models import Session, SessionStatus
+from scheduling.services import course_schedule
+
+pytestmark = pytest.mark.usefixtures("frozen_now")
+
+BANNED = ("tms", "magnetic", "depress", "psychiatr", "diagnos", "10hz", "protocol")
+
+
+@pytest.fixture
+def booked(make_course: Any, chairs: list[Any]) -> Any:
+    course = make_course()
+    course_schedule(course)
+    return course
+
+
+def _first(course: Any) -> Session:
+    return Session.objects.filter(course=course).order_by("starts_at").first()
+
+
+def _page(client: Client, session: Session) -> Any:
+    return client.get(f"/p/session/{links.session_token(session)}/")
+
+
+def test_page_shows_the_appointment_and_nothing_clinical(booked: Any) -> None:
+    session = _first(booked)
+    response = _page(Client(), session)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert booked.patient.first_name in text
+    assert "Mon Nov 30" in text and "9:30 AM" in text
+    assert booked.patient.last_name not in text
+    assert not any(word in text.lower() for word in BANNED)
+
+
+def test_confirm(booked: Any) -> None:
+    session = _first(booked)
+    client = Client()
+    path = f"/p/session/{links.session_token(session)}/"
+    response = client.post(path, {"action": "confirm"})
+    assert response.status_code == 200
+    assert "confirmed" in response.content.decode()
+    session.refresh_from_db()
+    assert session.patient_confirmed_at is not None
+
+
+def test_cancel_in_time_books_a_makeup(booked: Any) -> None:
+    session = Session.objects.filter(course=booked).order_by("starts_at")[3]
+    path = f"/p/session/{links.session_token(session)}/"
+    response = Client().post(path, {"action": "cancel"})
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert session.status == SessionStatus.CANCELLED
+    assert Session.objects.filter(makeup_for=session).exists()
+
+
+def test_too_late_to_cancel_online(booked: Any, frozen_now: Any) -> None:
+    session = _first(booked)
+    frozen_now.move_to(session.starts_at - dt.timedelta(hours=3))
+    response = Client().post(f"/p/session/{links.session_token(session)}/", {"action": "cancel"})
+    assert "too late" in response.content.decode()
+    session.refresh_from_db()
+    assert session.status == SessionStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("mangle", ["tamper", "other_salt", "garbage"])
+def test_tampered_links_are_refused(booked: Any, mangle: str) -> None:
+    session = _first(booked)
+    token = links.session_token(session)
+    bad = {
+        "tamper": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "other_salt": signing.dumps({"s": session.pk, "t": 0}, salt="something-else"),
+        "garbage": "not-a-token",
+    }[mangle]
+    assert Client().get(f"/p/session/{bad}/").status_code == 404
+    assert Client().post(f"/p/session/{bad}/", {"action": "cancel"}).status_code == 404
+    session.refresh_from_db()
+    assert session.status == SessionStatus.SCHEDULED
+
+
+def test_links_expire_and_die_when_the_session_moves(booked: Any, frozen_now: Any) -> None:
+    session = _first(booked)
+    token = links.session_token(session)
+    Session.objects.filter(pk=session.pk).update(
+        starts_at=session.starts_at + dt.timedelta(hours=1),
+        ends_at=session.ends_at + dt.timedelta(hours=1),
+    )
+    assert Client().get(f"/p/session/{token}/").status_code == 404
+    fresh = links.session_token(Session.objects.get(pk=session.pk))
+    frozen_now.shift(dt.timedelta(days=links.SESSION_LINK_DAYS + 1))
+    assert Client().get(f"/p/session/{fresh}/").status_code == 404
+
+
+def test_calendar_download(booked: Any) -> None:
+    response = Client().get(f"/p/calendar/{links.calendar_token(booked)}/appointments.ics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = [c for c in calendar.walk() if c.name == "VEVENT"]
+    assert len(events) == 36
+    first = events[0]
+    assert first.get("dtstart").params["TZID"] == "America/New_York"
+    start = first.decoded("dtstart")
+    assert (start.hour, start.minute) == (9, 30)
+    text = response.content.decode().lower()
+    assert not any(word in text for word in BANNED)
+    assert Client().get("/p/calendar/nope/appointments.ics").status_code == 404
+
+
+def test_email_reminders_carry_the_link(booked: Any, settings: Any) -> None:
+    from notifications import content
+
+    settings.PUBLIC_BASE_URL = "https://cadence.example.org"
+    session = _first(booked)
+    link = links.session_link(session)
+    assert link.startswith("https://cadence.example.org/p/session/")
+    email = content.render(
+        "day_before",
+        "email",
+        patient=booked.patient,
+        clinic=session.chair.clinic,
+        at=session.starts_at,
+        link=link,
+    )
+    sms = content.render(
+        "day_before",
+        "sms",
+        patient=booked.patient,
+        clinic=session.chair.clinic,
+        at=session.starts_at,
+        link=link,
+    )
+    assert link in email.body
+    assert link not in sms.body
