@@ -31,7 +31,7 @@ from notifications.models import (
     Status,
 )
 from notifications.transports import Outgoing, PermanentError, TransientError, transport_for
-from scheduling.models import Session, SessionStatus
+from scheduling.models import Session, SessionKind, SessionStatus
 
 MAX_ATTEMPTS = 6
 # Reminders of an upcoming session carry a confirm/cancel link (in email).
@@ -252,9 +252,13 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     sessions = list(
         Session.objects.filter(
             status=SessionStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon
+        ).select_related("patient", "chair__clinic")
+    )
+    # Keys already written (a planner runs every few minutes): skip them up front.
+    existing = set(
+        Notification.objects.filter(session__in=[s.pk for s in sessions]).values_list(
+            "idempotency_key", flat=True
         )
-        .with_sequence()
-        .select_related("patient", "chair__clinic")
     )
     policies = {
         policy.clinic_id: policy
@@ -266,7 +270,8 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     for session in sessions:
         clinic = session.chair.clinic
         policy = policies.get(clinic.pk) or ReminderPolicy(clinic=clinic)
-        first = session.sequence == 1  # type: ignore[attr-defined]
+        # The mapping session opens a course: its eve gets the first-session message.
+        first = session.kind == SessionKind.MAPPING
         kinds = [Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY]
         for kind in kinds:
             if not policy.kind_enabled(kind):
@@ -275,6 +280,9 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
             if due < now - dt.timedelta(hours=1):
                 continue  # planned too late to be useful
             for channel in reachable_channels(session.patient):
+                key = _key(kind, channel, session)
+                if key in existing:
+                    continue
                 rows.append(
                     _row(
                         kind,
@@ -284,10 +292,12 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
                         policy,
                         session=session,
                         due=max(due, now),
-                        key=_key(kind, channel, session),
+                        key=key,
                     )
                 )
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000))
+    # ignore_conflicts: a planner running at the same moment may have written some.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return len(rows)
 
 
 def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
