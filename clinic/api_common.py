@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, serializers
@@ -51,6 +51,13 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
 UNKNOWN_CONSTRAINT = ConstraintError("conflict", "The change conflicts with existing data.")
 
 
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
+
+
 def _constraint_name(exc: IntegrityError) -> str | None:
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None)
@@ -78,6 +85,16 @@ def _as_api_exception(exc: Exception) -> Exception:
         if known.field is not None:
             return exceptions.ValidationError({known.field: [known.message]}, code=known.code)
         error = exceptions.APIException(detail=known.message, code=known.code)
+        error.status_code = 409
+        return error
+    if isinstance(exc, OperationalError) and _sqlstate(exc) in RETRYABLE_SQLSTATES:
+        # Two writers raced and the database chose one to abort (deadlock or
+        # serialization failure): for the client this is a conflict worth retrying.
+        logger.info("concurrent write aborted (%s)", _sqlstate(exc))
+        error = exceptions.APIException(
+            detail="Someone else changed this at the same moment; please try again.",
+            code="concurrent_update",
+        )
         error.status_code = 409
         return error
     if isinstance(exc, Http404):

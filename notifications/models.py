@@ -98,6 +98,9 @@ class Notification(models.Model):
     scheduled_for = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(
+        null=True, blank=True, help_text="Identifies the worker's claim holding the lease."
+    )
     provider_message_id = models.CharField(max_length=64, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="What was sent (rendered when sending).")

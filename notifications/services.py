@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from clinic.models import Clinic, Patient
@@ -65,8 +67,8 @@ def consent_record(
     Patient.objects.filter(pk=patient.pk).update(**{field: granted})
     setattr(patient, field, granted)
     if not granted:
-        Notification.objects.filter(patient=patient, channel=channel, status=Status.PENDING).update(
-            status=Status.CANCELLED, reason="consent revoked", updated_at=timezone.now()
+        cancel_pending(
+            Notification.objects.filter(patient=patient, channel=channel), "consent revoked"
         )
     return event
 
@@ -184,11 +186,30 @@ def notify_course_booked(sessions: list[Session]) -> int:
     return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
 
 
+def cancel_pending(rows: Any, reason: str) -> int:
+    """Cancel pending rows and free their idempotency keys, so that the same message
+    can be planned again if the situation comes back (a session moved back to its old
+    time, consent granted again)."""
+    return int(
+        rows.filter(status=Status.PENDING).update(
+            status=Status.CANCELLED,
+            reason=reason,
+            idempotency_key=Concat(F("idempotency_key"), Value("~x"), Cast("id", CharField())),
+            updated_at=timezone.now(),
+        )
+    )
+
+
 def session_changed(session: Session, *, moved: bool) -> None:
-    """A session moved or was cancelled: its pending reminders go; a move is announced."""
-    Notification.objects.filter(session=session, status=Status.PENDING).exclude(
-        kind=Kind.SESSION_MOVED, idempotency_key__contains=f":{int(session.starts_at.timestamp())}:"
-    ).update(status=Status.CANCELLED, reason="session changed", updated_at=timezone.now())
+    """A session moved or was cancelled: its pending reminders go (the planner writes
+    new ones for the new time); a move is announced."""
+    current = f":{int(session.starts_at.timestamp())}:"
+    cancel_pending(
+        Notification.objects.filter(session=session)
+        .exclude(kind=Kind.COURSE_BOOKED)  # rendered when sent, with the current times
+        .exclude(kind=Kind.SESSION_MOVED, idempotency_key__contains=current),
+        "session changed",
+    )
     if not moved:
         return
     clinic = session.chair.clinic
@@ -313,28 +334,32 @@ def release_expired_leases(now: dt.datetime | None = None) -> int:
     """Rows whose worker died mid-send go back to the queue."""
     now = now or timezone.now()
     return Notification.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
-        status=Status.PENDING, lease_expires_at=None, updated_at=now
+        status=Status.PENDING, lease_expires_at=None, claim_token=None, updated_at=now
     )
 
 
 # --- sending ---------------------------------------------------------------------------
 
 
-def claim(notification_id: int, now: dt.datetime | None = None) -> bool:
-    """Take the row for this worker: pending and due -> sending, with a lease."""
+def claim(notification_id: int, now: dt.datetime | None = None) -> uuid.UUID | None:
+    """Take the row for this worker: pending and due -> sending, with a lease. Returns
+    the claim's token (None when another worker has it, or it is not due)."""
     now = now or timezone.now()
     lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    token = uuid.uuid4()
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=Status.PENDING, scheduled_for__lte=now
+    ).update(status=Status.SENDING, lease_expires_at=lease, claim_token=token, updated_at=now)
+    return token if claimed else None
+
+
+def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> bool:
+    """Store a result only while this claim still holds the row: a worker whose lease
+    ran out (and the row was claimed again) changes nothing."""
     return bool(
         Notification.objects.filter(
-            pk=notification_id, status=Status.PENDING, scheduled_for__lte=now
-        ).update(status=Status.SENDING, lease_expires_at=lease, updated_at=now)
-    )
-
-
-def _finish(notification: Notification, **changes: Any) -> None:
-    """Store a result only while this worker still holds the row."""
-    Notification.objects.filter(pk=notification.pk, status=Status.SENDING).update(
-        lease_expires_at=None, updated_at=timezone.now(), **changes
+            pk=notification.pk, status=Status.SENDING, claim_token=token
+        ).update(lease_expires_at=None, claim_token=None, updated_at=timezone.now(), **changes)
     )
 
 
@@ -350,20 +375,22 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
         if notification.channel == Channel.SMS
         else (policy.email_per_day, policy.email_per_week)
     )
-    sent = Notification.objects.filter(
-        patient=notification.patient,
-        channel=notification.channel,
-        sent_at__gte=week_start,
-    ).values_list("sent_at", flat=True)
-    sent_times = [at for at in sent if at is not None]
-    sent_today = sum(1 for at in sent_times if at >= day_start)
-    return sent_today >= per_day or len(sent_times) >= per_week
+    mine = Notification.objects.filter(patient=notification.patient, channel=notification.channel)
+    sent_times = [
+        at for at in mine.filter(sent_at__gte=week_start).values_list("sent_at", flat=True) if at
+    ]
+    # Messages other workers are sending right now count too; the lower id goes first,
+    # so two routine reminders sent at the same moment cannot both pass the cap.
+    in_flight = mine.filter(status=Status.SENDING, pk__lt=notification.pk).count()
+    sent_today = sum(1 for at in sent_times if at >= day_start) + in_flight
+    return sent_today >= per_day or len(sent_times) + in_flight >= per_week
 
 
 def send(notification_id: int) -> str:
     """Claim, check, render, send and record one notification; returns its status."""
     now = timezone.now()
-    if not claim(notification_id, now):
+    token = claim(notification_id, now)
+    if token is None:
         return "not_claimed"
     notification = Notification.objects.select_related("patient", "clinic", "session").get(
         pk=notification_id
@@ -371,17 +398,17 @@ def send(notification_id: int) -> str:
     patient, clinic, session = notification.patient, notification.clinic, notification.session
     policy = policy_for(clinic)
     if notification.channel not in reachable_channels(patient):
-        _finish(notification, status=Status.SUPPRESSED, reason="no consent or no contact")
+        _finish(notification, token, status=Status.SUPPRESSED, reason="no consent or no contact")
         return Status.SUPPRESSED
     if (
         session is not None
         and notification.kind != Kind.MISSED_FOLLOWUP
         and (session.status != SessionStatus.SCHEDULED or session.starts_at <= now)
     ):
-        _finish(notification, status=Status.CANCELLED, reason="session no longer upcoming")
+        _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
         return Status.CANCELLED
     if _over_cap(notification, policy, now):
-        _finish(notification, status=Status.SUPPRESSED, reason="frequency cap reached")
+        _finish(notification, token, status=Status.SUPPRESSED, reason="frequency cap reached")
         return Status.SUPPRESSED
     message = content.render(
         notification.kind,
@@ -408,12 +435,15 @@ def send(notification_id: int) -> str:
     except TransientError as exc:
         attempts = notification.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            _finish(notification, status=Status.FAILED, attempts=attempts, last_error=str(exc))
+            _finish(
+                notification, token, status=Status.FAILED, attempts=attempts, last_error=str(exc)
+            )
             return Status.FAILED
         delay = BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
         retry_at = now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
         _finish(
             notification,
+            token,
             status=Status.PENDING,
             attempts=attempts,
             scheduled_for=retry_at,
@@ -421,7 +451,7 @@ def send(notification_id: int) -> str:
         )
         return Status.PENDING
     except PermanentError as exc:
-        _finish(notification, status=Status.FAILED, reason=str(exc), last_error=str(exc))
+        _finish(notification, token, status=Status.FAILED, reason=str(exc), last_error=str(exc))
         if not exc.blames_contact:
             return Status.FAILED
         Patient.objects.filter(pk=patient.pk).update(
@@ -430,6 +460,7 @@ def send(notification_id: int) -> str:
         return Status.FAILED
     _finish(
         notification,
+        token,
         status=Status.SENT,
         provider_message_id=provider_id,
         sent_at=timezone.now(),

@@ -352,6 +352,11 @@ def session_book(
 
 
 def _lock_session(session: Session) -> Session:
+    """Lock the session's course first (as booking does), then the session: every write
+    to a course's sessions queues on the course, so the per-day rules hold under races."""
+    TreatmentCourse.objects.select_for_update(of=("self",)).filter(
+        pk=Session.objects.filter(pk=session.pk).values("course_id")[:1]
+    ).first()
     return (
         Session.objects.select_for_update(of=("self",))
         .select_related("course__protocol", "course__patient__clinic", "chair")
@@ -387,8 +392,10 @@ def session_move(
         starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
     )
     recompute_risk([course.pk])
+    previous_start = session.starts_at
     session.refresh_from_db()
-    notifications.session_changed(session, moved=True)
+    if session.starts_at != previous_start:  # a new chair alone changes nothing for them
+        notifications.session_changed(session, moved=True)
     return session
 
 

@@ -1,0 +1,478 @@
+"""Exactly once under faults, with a real Celery worker process, the real Redis and a
+local fake of Twilio's Messages API: a worker killed mid-batch, Redis losing the queue
+mid-batch, two dispatchers at once.
+
+The fake provider deduplicates on the I-Twilio-Idempotency-Token header the transport
+sends (a repeated token gets the first message's sid back and is not a new delivery),
+so "exactly once" here means: every row's key reached the provider as one delivery, the
+row ended "sent" with that delivery's sid, and the outbox recovered on its own (expired
+leases returned, due rows queued again) after the fault.
+
+Tasks go to a queue of their own (parallel runs stay apart) and carry no results.
+Redis database 15 is shared with other test runs, so "Redis lost its data" deletes
+everything Redis held for this test's queue (the queued messages, the unacknowledged
+ones, the bindings) rather than flushing the whole database.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import redis
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from clinic.models import Patient, Role
+from courses.models import TreatmentCourse
+from notifications import tasks
+from notifications.models import Channel, Kind, Notification, Status
+from scheduling.models import Session, SessionStatus
+from tests.celery_worker import celery_worker, require_redis, unique_queue
+from tests.factories import ChairFactory, ClinicFactory, MembershipFactory, catalog_protocol
+
+pytestmark = [
+    pytest.mark.celery,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+ACCOUNT_SID = "AC" + uuid.uuid4().hex
+AUTH_TOKEN = uuid.uuid4().hex
+FROM_NUMBER = "+17185550199"
+LEASE_SECONDS = 5
+TOKEN_HEADER = "I-Twilio-Idempotency-Token"
+REAL_SEND = tasks.send_notification
+FIRST_NAMES = ["Avery", "Jordan", "Riley", "Casey", "Morgan", "Quinn", "Harper", "Rowan"]
+
+
+# --- the fake provider -----------------------------------------------------------------
+
+
+class FakeTwilio:
+    """Twilio's ``POST /2010-04-01/Accounts/{sid}/Messages.json`` on 127.0.0.1.
+
+    ``hold_after``: deliveries after that many are recorded, then held (no answer)
+    until ``release`` is set, so a worker can be killed between the provider accepting
+    a message and the worker recording it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sid_by_key: dict[str, str] = {}
+        self.deliveries: list[tuple[str | None, str, str]] = []  # (key, to, body)
+        self.requests: Counter[str | None] = Counter()
+        self.refused = 0
+        self.hold_after: int | None = None
+        self.held = 0
+        self.release = threading.Event()
+        fake = self
+        expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                if self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json":
+                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                    return
+                if self.headers.get("Authorization") != expected_auth:
+                    with fake.lock:
+                        fake.refused += 1
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return
+                key = self.headers.get(TOKEN_HEADER)
+                to, body = form.get("To", [""])[0], form.get("Body", [""])[0]
+                hold = False
+                with fake.lock:
+                    fake.requests[key] += 1
+                    sid = fake.sid_by_key.get(key) if key else None
+                    if sid is None:
+                        sid = f"SM{uuid.uuid4().hex}"
+                        fake.deliveries.append((key, to, body))
+                        if key:
+                            fake.sid_by_key[key] = sid
+                        if fake.hold_after is not None and len(fake.deliveries) > fake.hold_after:
+                            fake.held += 1
+                            hold = True
+                if hold:
+                    fake.release.wait(30)
+                self._answer(
+                    201,
+                    {
+                        "sid": sid,
+                        "account_sid": ACCOUNT_SID,
+                        "status": "queued",
+                        "to": to,
+                        "from": form.get("From", [""])[0],
+                        "body": body,
+                        "num_segments": "1",
+                    },
+                )
+
+            def _answer(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the worker that asked is gone
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def delivered(self) -> int:
+        with self.lock:
+            return len(self.deliveries)
+
+
+@pytest.fixture
+def provider(monkeypatch: Any) -> Iterator[FakeTwilio]:
+    """The fake provider, and the worker's environment pointing at it (set before any
+    worker starts: the worker process reads it into its settings)."""
+    fake = FakeTwilio()
+    fake.thread.start()
+    for name, value in {
+        "SMS_TRANSPORT": "notifications.transports.TwilioTransport",
+        "EMAIL_TRANSPORT": "notifications.transports.ConsoleTransport",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_BASE_URL": fake.url,
+        "NOTIFICATION_LEASE_SECONDS": str(LEASE_SECONDS),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SMS_STATUS_CALLBACK_URL", raising=False)
+    yield fake
+    fake.release.set()
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def queue(monkeypatch: Any) -> Iterator[str]:
+    """A queue of this test's own; dispatch_due sends to it. Whatever Redis still
+    holds for it at the end is removed."""
+    name = unique_queue("outbox")
+
+    class ToOurQueue:
+        @staticmethod
+        def delay(notification_id: int) -> None:
+            REAL_SEND.apply_async((notification_id,), queue=name, ignore_result=True)
+
+    monkeypatch.setattr(tasks, "send_notification", ToOurQueue)
+    yield name
+    _lose_queue(name)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(require_redis())
+
+
+def _lose_queue(name: str) -> int:
+    """Do to this queue what a flush of Redis does: its messages, waiting or delivered
+    and not yet acknowledged, and its bindings are gone. Returns the messages lost."""
+    client = _redis()
+    lists = [key for key in client.scan_iter(match=f"{name}*") if client.type(key) == b"list"]
+    lost = sum(client.llen(key) for key in lists)
+    for tag, raw in client.hgetall("unacked").items():
+        try:
+            _, exchange, routing_key = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        if name in (exchange, routing_key):
+            lost += client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    bindings = [f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}"]
+    client.zrem("_kombu.binding_deadlines", *bindings)
+    client.delete(*lists, *bindings)
+    return lost
+
+
+def _due_sms(count: int) -> list[Notification]:
+    """``count`` due missed-session follow-ups by SMS, one per consenting patient with
+    a phone number of their own, each for a missed session of the patient's course."""
+    clinic = ClinicFactory()
+    chair = ChairFactory(clinic=clinic)
+    psychiatrist = MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user
+    protocol = catalog_protocol()
+    missed_at = timezone.now() - dt.timedelta(days=1)
+    patients = Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic,
+            mrn=f"FT-{n:05d}",
+            first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
+            last_name=f"Fault{n}",
+            date_of_birth=dt.date(1980, 1, 1),
+            phone=f"+1212555{1000 + n:04d}",
+            sms_consent=True,
+        )
+        for n in range(count)
+    )
+    courses = TreatmentCourse.objects.bulk_create(
+        TreatmentCourse(
+            patient=patient,
+            psychiatrist=psychiatrist,
+            protocol=protocol,
+            indication="mdd",
+            start_date=missed_at.date(),
+            preferred_time=dt.time(9, 30),
+        )
+        for patient in patients
+    )
+    sessions = Session.objects.bulk_create(
+        Session(
+            course=course,
+            patient=course.patient,
+            chair=chair,
+            starts_at=missed_at,
+            ends_at=missed_at + dt.timedelta(minutes=40),
+            status=SessionStatus.MISSED,
+            missed_at=missed_at,
+            kind="treatment",
+            phase=1,
+        )
+        for course in courses
+    )
+    due = timezone.now() - dt.timedelta(minutes=1)
+    return Notification.objects.bulk_create(
+        Notification(
+            clinic=clinic,
+            patient=session.patient,
+            session=session,
+            channel=Channel.SMS,
+            kind=Kind.MISSED_FOLLOWUP,
+            idempotency_key=(
+                f"s{session.pk}:{int(session.starts_at.timestamp())}:"
+                f"{Kind.MISSED_FOLLOWUP}:{Channel.SMS}"
+            ),
+            scheduled_for=due,
+        )
+        for session in sessions
+    )
+
+
+def _enqueue(rows: list[Notification], queue: str) -> None:
+    for row in rows:
+        REAL_SEND.apply_async((row.pk,), queue=queue, ignore_result=True)
+
+
+def _wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float,
+    worker: subprocess.Popen[bytes] | None = None,
+    every: Callable[[], Any] | None = None,
+    every_seconds: float = 3.0,
+) -> None:
+    """Poll ``condition``; run ``every`` (a dispatcher's tick) now and then."""
+    deadline = time.monotonic() + timeout
+    next_tick = time.monotonic() + every_seconds
+    while not condition():
+        if worker is not None and worker.poll() is not None:
+            pytest.fail(f"the worker exited ({worker.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        if every is not None and time.monotonic() >= next_tick:
+            every()
+            next_tick = time.monotonic() + every_seconds
+        time.sleep(0.05)
+
+
+def _all_sent(rows: list[Notification]) -> Callable[[], bool]:
+    ids = [row.pk for row in rows]
+    return lambda: Notification.objects.filter(pk__in=ids, status=Status.SENT).count() == len(ids)
+
+
+def _dispatch() -> int:
+    """One tick of the beat entry a deployment runs every minute: dispatch_due returns
+    expired leases and queues what is due (to this test's queue, see ``queue``)."""
+    return tasks.dispatch_due()
+
+
+def _stuck(rows: list[Notification]) -> tuple[list[int], dt.datetime | None]:
+    """The rows a dead worker left "sending", and when the last of their leases ends."""
+    stuck = Notification.objects.filter(pk__in=[r.pk for r in rows], status=Status.SENDING)
+    latest = stuck.aggregate(latest=Max("lease_expires_at"))["latest"]
+    return list(stuck.values_list("pk", flat=True)), latest
+
+
+def _wait_until_quiet(provider: FakeTwilio, quiet: float = 1.5, timeout: float = 30) -> None:
+    """Wait until the provider has seen no new delivery for ``quiet`` seconds."""
+    seen, since = provider.delivered(), time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            pytest.fail("the worker never went quiet")
+        time.sleep(0.05)
+        if provider.delivered() != seen:
+            seen, since = provider.delivered(), time.monotonic()
+
+
+def _pool_processes(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry))
+    return children
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _kill_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its pool processes (a crash of the whole worker: no warm
+    shutdown, nothing acknowledged, no lease given back)."""
+    pool = _pool_processes(worker.pid)
+    assert pool, "the worker has no pool processes"
+    worker.send_signal(signal.SIGKILL)
+    for pid in pool:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    _wait_for(lambda: all(_gone(pid) for pid in pool), "the pool processes to die", 10)
+
+
+def _assert_exactly_once(provider: FakeTwilio, rows: list[Notification]) -> None:
+    keys = {row.idempotency_key for row in rows}
+    delivered = Counter(key for key, _, _ in provider.deliveries)
+    assert None not in delivered, "a message reached the provider without its key"
+    assert set(delivered) == keys
+    assert max(delivered.values()) == 1, "a key was delivered twice"
+    assert len(provider.deliveries) == len(rows)
+    assert provider.refused == 0
+    final = {
+        n.idempotency_key: n
+        for n in Notification.objects.filter(pk__in=[row.pk for row in rows]).select_related(
+            "patient"
+        )
+    }
+    assert {n.status for n in final.values()} == {Status.SENT}
+    assert all(n.provider_message_id == provider.sid_by_key[key] for key, n in final.items())
+    to_by_key = {key: to for key, to, _ in provider.deliveries}
+    assert all(to_by_key[key] == n.patient.phone for key, n in final.items())
+    assert all(n.body and n.attempts >= 1 for n in final.values())
+
+
+# --- the faults ------------------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
+    provider: FakeTwilio, queue: str
+) -> None:
+    rows = _due_sms(500)
+    # After a third, the provider accepts messages but does not answer yet: the worker
+    # dies between the provider's "accepted" and recording it.
+    provider.hold_after = len(rows) // 3
+    with celery_worker(queue, concurrency=2) as worker:
+        _enqueue(rows, queue)
+        _wait_for(lambda: provider.held >= 2, "a third to be delivered", 60, worker)
+        _kill_worker(worker)
+    provider.release.set()
+    assert len(rows) // 3 < provider.delivered() < len(rows)
+    stuck, latest = _stuck(rows)
+    assert len(stuck) == 2  # accepted by the provider, never recorded
+    assert latest is not None
+
+    with celery_worker(queue, concurrency=2) as worker:
+        _wait_for(lambda: timezone.now() > latest, "the leases to expire", LEASE_SECONDS + 5)
+        assert _dispatch() >= len(stuck)  # the sweeper's part of dispatch_due gave them back
+        _wait_for(_all_sent(rows), "every row to be sent", 60, worker, every=_dispatch)
+
+    _assert_exactly_once(provider, rows)
+    replays = {key: n - 1 for key, n in provider.requests.items() if n > 1}
+    stuck_keys = set(
+        Notification.objects.filter(pk__in=stuck).values_list("idempotency_key", flat=True)
+    )
+    assert stuck_keys <= set(replays)  # sent again after the crash, recognised by the key
+
+
+def test_redis_losing_the_queue_mid_batch_loses_and_duplicates_nothing(
+    provider: FakeTwilio, queue: str
+) -> None:
+    rows = _due_sms(200)
+    with celery_worker(queue, concurrency=2) as worker:
+        _enqueue(rows, queue)
+        _wait_for(lambda: provider.delivered() >= len(rows) // 3, "a third", 60, worker)
+        assert _lose_queue(queue) > 0
+        # The worker finishes what it holds; the rest is only in the database now.
+        _wait_until_quiet(provider)
+        left = Notification.objects.filter(pk__in=[r.pk for r in rows], status=Status.PENDING)
+        pending = left.count()
+        assert pending > 0
+        assert provider.delivered() == len(rows) - pending
+        assert _dispatch() == pending
+        _wait_for(_all_sent(rows), "every row to be sent", 60, worker, every=_dispatch)
+    _assert_exactly_once(provider, rows)
+
+
+def test_two_dispatchers_at_once_send_each_message_once(provider: FakeTwilio, queue: str) -> None:
+    rows = _due_sms(150)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    dispatched: list[int] = []
+
+    def dispatcher() -> None:
+        try:
+            barrier.wait(timeout=30)
+            dispatched.append(_dispatch())
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with celery_worker(queue, concurrency=2) as worker:
+        threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        assert all(0 < count <= len(rows) for count in dispatched)
+        assert sum(dispatched) > len(rows)  # ids were queued twice
+        _wait_for(_all_sent(rows), "every row to be sent", 60, worker)
+        _wait_for(lambda: _redis().llen(queue) == 0, "the duplicates to drain", 30, worker)
+
+    _assert_exactly_once(provider, rows)
+    # No crash here: the claim alone keeps each id's second task away from the
+    # provider, not even a retry with the same key reaches it.
+    assert set(provider.requests.values()) == {1}
