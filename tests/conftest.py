@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -31,6 +33,18 @@ def _fast_password_hasher(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _protocol_catalog(request: pytest.FixtureRequest) -> None:
+    """Transactional tests end with a flush that empties every table, the protocol
+    catalog seeded by a data migration included: seed it again for the next one."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    seed = importlib.import_module("courses.migrations.0002_seed_protocols").seed
+    seed(django_apps, None)
 
 
 @pytest.fixture

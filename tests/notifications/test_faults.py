@@ -48,7 +48,7 @@ from tests.factories import ChairFactory, ClinicFactory, MembershipFactory, cata
 
 pytestmark = [
     pytest.mark.celery,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 ACCOUNT_SID = "AC" + uuid.uuid4().hex

@@ -252,7 +252,7 @@ def test_a_reminder_planned_too_late_is_skipped_and_a_late_one_goes_now(
     }
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_planners_at_once_write_each_row_once(
     book: Callable[..., list[Session]], frozen_now: Any
 ) -> None:
@@ -410,7 +410,7 @@ def test_sms_cap_of_three_a_week_restarts_on_monday(
     assert len(outbox) == 5
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_respect_the_daily_cap(
     book: Callable[..., list[Session]], monkeypatch: Any
 ) -> None:

@@ -33,9 +33,9 @@ from scheduling.models import OCCUPYING, Session
 from tests.conftest import bearer_client
 from tests.factories import ChairFactory, CourseFactory
 
-# serialized_rollback: the flush after a transactional test empties every table, the
-# seeded protocol catalog included; this reloads it before each test.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Transactional: threads need committed data. (tests/conftest.py re-seeds the protocol
+# catalog that the flush after each such test empties.)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 NEW_YORK = ZoneInfo("America/New_York")
 THREAD_TIMEOUT = 120

@@ -178,7 +178,7 @@ def test_sweep_recomputes_risk_of_affected_courses_only(started: Any, booked: An
     assert TreatmentCourse.objects.get(pk=elsewhere.pk).risk_level != "at_risk"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_sweeps_at_once_flip_each_row_once(
     started: Any, booked: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -365,7 +365,7 @@ def test_no_makeup_beyond_the_course_window(booked: Any, frozen_now: Any) -> Non
     assert "unscheduled_remaining" in progress["risk"]["reasons"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_makeup_runs_at_once_book_one_makeup(
     booked: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
