@@ -379,11 +379,8 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
     sent_times = [
         at for at in mine.filter(sent_at__gte=week_start).values_list("sent_at", flat=True) if at
     ]
-    # Messages other workers are sending right now count too; the lower id goes first,
-    # so two routine reminders sent at the same moment cannot both pass the cap.
-    in_flight = mine.filter(status=Status.SENDING, pk__lt=notification.pk).count()
-    sent_today = sum(1 for at in sent_times if at >= day_start) + in_flight
-    return sent_today >= per_day or len(sent_times) + in_flight >= per_week
+    sent_today = sum(1 for at in sent_times if at >= day_start)
+    return sent_today >= per_day or len(sent_times) >= per_week
 
 
 def send(notification_id: int) -> str:
@@ -407,9 +404,20 @@ def send(notification_id: int) -> str:
     ):
         _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
         return Status.CANCELLED
-    if _over_cap(notification, policy, now):
-        _finish(notification, token, status=Status.SUPPRESSED, reason="frequency cap reached")
-        return Status.SUPPRESSED
+    if notification.kind in CHANGE_KINDS:  # changes always go, whatever the caps
+        return _deliver(notification, token, now)
+    # Routine reminders to one patient queue on the patient's row from the cap check to
+    # the stored result, so two sent at the same moment cannot both pass the cap.
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        if _over_cap(notification, policy, now):
+            _finish(notification, token, status=Status.SUPPRESSED, reason="frequency cap reached")
+            return Status.SUPPRESSED
+        return _deliver(notification, token, now)
+
+
+def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> str:
+    patient, clinic, session = notification.patient, notification.clinic, notification.session
     message = content.render(
         notification.kind,
         notification.channel,
