@@ -161,11 +161,11 @@ def _row(
 # --- notifications caused by changes (same transaction as the change) ------------------
 
 
-def notify_course_booked(sessions: list[Session]) -> int:
+def notify_course_booked(sessions: list[Session], *, patient: Patient, clinic: Clinic) -> int:
+    """The 'your visits are booked' message, with the first session's time."""
     if not sessions:
         return 0
     first = min(sessions, key=lambda s: s.starts_at)
-    patient, clinic = first.patient, first.chair.clinic
     policy = policy_for(clinic)
     if not policy.course_booked:
         return 0

@@ -70,9 +70,6 @@ class ClinicCalendar:
     def tz(self) -> ZoneInfo:
         return self.clinic.tz
 
-    def chair_by_id(self, chair_id: int) -> Chair:
-        return next(chair for chair in self.chairs if chair.pk == chair_id)
-
     def is_open(self, day: dt.date) -> bool:
         return day.weekday() in self.hours and day not in self.closures
 

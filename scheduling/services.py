@@ -170,10 +170,7 @@ def course_schedule(
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
-    for session in sessions:
-        session.patient = course.patient
-        session.chair = calendar.chair_by_id(session.chair_id)
-    notifications.notify_course_booked(sessions)
+    notifications.notify_course_booked(sessions, patient=course.patient, clinic=clinic)
     store_risk(
         [
             CourseFacts(
@@ -223,7 +220,7 @@ def _lock_course_for_planning(course: TreatmentCourse) -> TreatmentCourse:
     )
     return (
         TreatmentCourse.objects.select_for_update(of=("self",))
-        .select_related("patient__clinic", "protocol")
+        .select_related("patient__clinic__reminder_policy", "protocol")
         .prefetch_related(
             Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
             "authorizations",
