@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from clinic.errors import CONSTRAINT_ERRORS
 from clinic.models import (
     Chair,
     ChairBlock,
@@ -69,27 +70,29 @@ def clinic_update(
     return clinic
 
 
+def _ensure_unique_in_clinic(
+    instance: Model, fields: Mapping[str, Any], field: str, constraint: str
+) -> None:
+    """Check a per-clinic unique field first, with the message the constraint's race
+    answer uses too (clinic.errors.CONSTRAINT_ERRORS)."""
+    clinic = fields.get("clinic", getattr(instance, "clinic", None))
+    value = fields.get(field, getattr(instance, field))
+    clash = type(instance)._default_manager.filter(clinic=clinic, **{field: value})
+    if clash.exclude(pk=instance.pk).exists():
+        error = CONSTRAINT_ERRORS[constraint]
+        raise _field_error(field, error.message, error.code)
+
+
 def closure_save(closure: Closure | None = None, **fields: Any) -> Closure:
     closure = closure or Closure()
-    clinic = fields.get("clinic", getattr(closure, "clinic", None))
-    date = fields.get("date", closure.date)
-    clash = Closure.objects.filter(clinic=clinic, date=date).exclude(pk=closure.pk)
-    if clash.exists():
-        raise _field_error(
-            "date", "The clinic is already closed on that date.", "duplicate_closure"
-        )
+    _ensure_unique_in_clinic(closure, fields, "date", "closure_one_per_day")
     _apply(closure, fields)
     return closure
 
 
 def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
     chair = chair or Chair()
-    clinic = fields.get("clinic", getattr(chair, "clinic", None))
-    name = fields.get("name", chair.name)
-    if Chair.objects.filter(clinic=clinic, name=name).exclude(pk=chair.pk).exists():
-        raise _field_error(
-            "name", "A chair with this name already exists in this clinic.", "duplicate_chair"
-        )
+    _ensure_unique_in_clinic(chair, fields, "name", "chair_name_unique_in_clinic")
     _apply(chair, fields)
     return chair
 
@@ -102,12 +105,7 @@ def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlo
 
 def patient_save(patient: Patient | None = None, **fields: Any) -> Patient:
     patient = patient or Patient()
-    clinic = fields.get("clinic", getattr(patient, "clinic", None))
-    mrn = fields.get("mrn", patient.mrn)
-    if Patient.objects.filter(clinic=clinic, mrn=mrn).exclude(pk=patient.pk).exists():
-        raise _field_error(
-            "mrn", "A patient with this MRN already exists in this clinic.", "duplicate_mrn"
-        )
+    _ensure_unique_in_clinic(patient, fields, "mrn", "patient_mrn_unique_in_clinic")
     _apply(patient, fields)
     return patient
 

@@ -183,12 +183,7 @@ def screening_clear(screening: Screening, *, by: Any, reason: str) -> Screening:
         )
     if screening.relative_contraindications and not reason.strip():
         raise _invalid("reason", "Record why treatment is safe despite the positive answers.")
-    screening.status = ScreeningStatus.CLEARED
-    screening.decided_by = by
-    screening.decided_at = timezone.now()
-    screening.decision_reason = reason
-    screening.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-    return screening
+    return _decide(screening, ScreeningStatus.CLEARED, by=by, reason=reason)
 
 
 @transaction.atomic
@@ -197,7 +192,11 @@ def screening_decline(screening: Screening, *, by: Any, reason: str) -> Screenin
     screening = Screening.objects.select_for_update().get(pk=screening.pk)
     if not reason.strip():
         raise _invalid("reason", "Record why treatment is declined.")
-    screening.status = ScreeningStatus.CONTRAINDICATED
+    return _decide(screening, ScreeningStatus.CONTRAINDICATED, by=by, reason=reason)
+
+
+def _decide(screening: Screening, status: str, *, by: Any, reason: str) -> Screening:
+    screening.status = status
     screening.decided_by = by
     screening.decided_at = timezone.now()
     screening.decision_reason = reason
