@@ -10,6 +10,7 @@ from clinic import api, views
 from courses import api as courses_api
 from notifications import api as notifications_api
 from notifications import patient_views, webhooks
+from notifications import views as notification_views
 from scheduling import api as scheduling_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -44,6 +45,7 @@ urlpatterns = [
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
+    path("outbox/", notification_views.outbox, name="outbox"),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
     path(
         "p/calendar/<str:token>/appointments.ics",
