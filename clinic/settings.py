@@ -223,7 +223,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 if CELERY_BROKER_URL is None:
     _broker_dir = VAR_DIR / "celery" / "broker"
     _processed_dir = VAR_DIR / "celery" / "processed"
-    for _folder in (_broker_dir, _processed_dir):
+    for _folder in (_broker_dir, _processed_dir, VAR_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
@@ -231,6 +231,8 @@ if CELERY_BROKER_URL is None:
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_processed_dir),
         "store_processed": False,
+        # Broadcast messages (remote control) would otherwise land in ./control.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
     _default_results = f"file://{VAR_DIR / 'celery' / 'results'}"
     (VAR_DIR / "celery" / "results").mkdir(parents=True, exist_ok=True)
