@@ -1,0 +1,354 @@
+"""Dispatch throughput through Celery and the real Redis, with a fake SMS provider.
+
+2,000 due missed-session follow-ups by SMS (one per consenting patient with a phone of
+their own) go through ``send_notification`` on real ``celery worker`` processes (each
+prefork, concurrency 1, on a queue of this run's own) against Redis database 14, and a
+local HTTP server that answers like Twilio's Messages API (201, immediately). Timed from
+the first enqueue until the database shows every row "sent", for 1 and 2 worker
+processes. The machine running it may have few cores (2 here): the benchmark itself, the
+provider, PostgreSQL and Redis share them with the workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from benchmarks.harness import ROOT, setup_django, throwaway_database
+
+COUNT = 2_000
+WORKER_COUNTS = (1, 2)
+REDIS_URL = "redis://127.0.0.1:6379/14"
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = secrets.token_hex(16)
+FROM_NUMBER = "+15005550006"
+POLL_SECONDS = 0.2
+TIMEOUT_SECONDS = 300.0
+
+
+class FakeTwilio:
+    """Answers every POST like Twilio's Messages API (201, queued) and counts them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                with fake.lock:
+                    fake.requests += 1
+                data = json.dumps(
+                    {
+                        "sid": f"SM{uuid.uuid4().hex}",
+                        "account_sid": ACCOUNT_SID,
+                        "status": "queued",
+                        "num_segments": "1",
+                    }
+                ).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def count(self) -> int:
+        with self.lock:
+            return self.requests
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _worker_env(provider_url: str) -> dict[str, str]:
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_RESULT_BACKEND": REDIS_URL,
+        "SMS_TRANSPORT": "notifications.transports.TwilioTransport",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_BASE_URL": provider_url,
+    }
+    env.pop("SMS_STATUS_CALLBACK_URL", None)
+    return env
+
+
+def _start_worker(queue: str, node: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own worker command
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "clinic",
+            "--quiet",
+            "worker",
+            "--queues",
+            queue,
+            "--hostname",
+            node,
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for process in workers:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in workers:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(nodes: list[str], workers: list[subprocess.Popen[bytes]]) -> None:
+    from clinic.celery import app
+
+    deadline = time.monotonic() + 60
+    waiting = set(nodes)
+    while waiting:
+        for process in workers:
+            if process.poll() is not None:
+                raise RuntimeError(f"a worker exited ({process.returncode}) while starting")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers not ready after 60 s: {sorted(waiting)}")
+        for reply in app.control.ping(destination=sorted(waiting), timeout=1.0):
+            waiting -= set(reply)
+
+
+def _tasks_per_worker(nodes: list[str]) -> str:
+    """How many tasks each worker process ran (from the workers' own stats)."""
+    from clinic.celery import app
+
+    stats = app.control.inspect(destination=nodes, timeout=2.0).stats() or {}
+    counts = [
+        sum(stats.get(node, {}).get("total", {}).values()) if node in stats else "?"
+        for node in nodes
+    ]
+    return "/".join(f"{count:,}" if isinstance(count, int) else count for count in counts)
+
+
+def _forget_queue(queue: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    bindings = [f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    client.zrem("_kombu.binding_deadlines", *bindings)
+    client.delete(queue, *bindings)
+
+
+def _create_due_sms(count: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from clinic.models import Chair, Clinic, Patient
+    from courses.models import Protocol, TreatmentCourse
+    from notifications.models import Channel, Kind, Notification
+    from scheduling.models import Session, SessionStatus
+
+    psychiatrist = get_user_model().objects.create_user("bench-psychiatrist")
+    protocol = Protocol.objects.get(clinic=None, code="10hz-standard")
+    clinic = Clinic.objects.create(
+        name="Bench",
+        slug="bench-dispatch",
+        timezone="America/New_York",
+        display_name="Bench Wellness",
+        phone="+17185550100",
+    )
+    chair = Chair.objects.create(clinic=clinic, name="Chair 01")
+    missed_at = timezone.now() - dt.timedelta(days=1)
+    patients = Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic,
+            mrn=f"D-{n:05d}",
+            first_name="Alex",
+            last_name=f"P{n}",
+            date_of_birth=dt.date(1980, 1, 1),
+            phone=f"+1718555{n:04d}",
+            sms_consent=True,
+        )
+        for n in range(count)
+    )
+    courses = TreatmentCourse.objects.bulk_create(
+        TreatmentCourse(
+            patient=patient,
+            psychiatrist=psychiatrist,
+            protocol=protocol,
+            indication="mdd",
+            start_date=missed_at.date(),
+            preferred_time=dt.time(9),
+            status="active",
+        )
+        for patient in patients
+    )
+    sessions = Session.objects.bulk_create(
+        Session(
+            course=course,
+            patient=course.patient,
+            chair=chair,
+            starts_at=missed_at,
+            ends_at=missed_at + dt.timedelta(minutes=40),
+            status=SessionStatus.MISSED,
+            missed_at=missed_at,
+            kind="treatment",
+            phase=1,
+        )
+        for course in courses
+    )
+    due = timezone.now() - dt.timedelta(minutes=1)
+    Notification.objects.bulk_create(
+        (
+            Notification(
+                clinic=clinic,
+                patient=session.patient,
+                session=session,
+                channel=Channel.SMS,
+                kind=Kind.MISSED_FOLLOWUP,
+                idempotency_key=(
+                    f"s{session.pk}:{int(session.starts_at.timestamp())}:"
+                    f"{Kind.MISSED_FOLLOWUP}:{Channel.SMS}"
+                ),
+                scheduled_for=due,
+            )
+            for session in sessions
+        ),
+        batch_size=1000,
+    )
+
+
+def _run(workers_wanted: int, provider: FakeTwilio, ids: list[int]) -> float:
+    """Messages per second with ``workers_wanted`` worker processes."""
+    from django.db.models import Count
+
+    from notifications import tasks
+    from notifications.models import Notification, Status
+
+    Notification.objects.update(
+        status=Status.PENDING,
+        attempts=0,
+        provider_message_id="",
+        sent_at=None,
+        body="",
+        reason="",
+        last_error="",
+        claim_token=None,
+        lease_expires_at=None,
+    )
+    queue = f"bench-dispatch-{uuid.uuid4().hex[:12]}"
+    host = socket.gethostname()
+    nodes = [f"bench-{uuid.uuid4().hex[:8]}@{host}" for _ in range(workers_wanted)]
+    env = _worker_env(provider.url)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        workers = [_start_worker(queue, node, env) for node in nodes]
+        _wait_ready(nodes, workers)
+        requests_before = provider.count()
+        started = time.perf_counter()
+        for notification_id in ids:
+            tasks.send_notification.apply_async((notification_id,), queue=queue, ignore_result=True)
+        enqueued = time.perf_counter() - started
+        deadline = started + TIMEOUT_SECONDS
+        while True:
+            sent = Notification.objects.filter(status=Status.SENT).count()
+            if sent == len(ids):
+                break
+            if any(process.poll() is not None for process in workers):
+                raise RuntimeError("a worker exited during the run")
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"timed out: {sent:,} of {len(ids):,} sent")
+            time.sleep(POLL_SECONDS)
+        elapsed = time.perf_counter() - started
+        per_worker = _tasks_per_worker(nodes)
+    finally:
+        _stop_workers(workers)
+        _forget_queue(queue)
+    statuses = dict(Notification.objects.values_list("status").annotate(n=Count("id")).order_by())
+    rate = len(ids) / elapsed
+    print(
+        f"  {workers_wanted} worker process{'es' if workers_wanted > 1 else ''}: "
+        f"{len(ids):,} sent in {elapsed:.2f} s = {rate:,.0f} messages/s "
+        f"(enqueueing took {enqueued:.2f} s; tasks per worker {per_worker}; provider requests "
+        f"{provider.count() - requests_before:,}; statuses {statuses})",
+        flush=True,
+    )
+    return rate
+
+
+def main() -> None:
+    # The benchmark process enqueues onto the same Redis the workers read.
+    os.environ["CELERY_BROKER_URL"] = REDIS_URL
+    os.environ["CELERY_RESULT_BACKEND"] = REDIS_URL
+    setup_django()
+    import redis
+
+    from notifications.models import Notification
+
+    redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    provider = FakeTwilio()
+    provider.thread.start()
+    try:
+        with throwaway_database():
+            _create_due_sms(COUNT)
+            ids = list(Notification.objects.order_by("id").values_list("id", flat=True))
+            print(
+                f"dispatch: {len(ids):,} due SMS through Celery (Redis db 14, prefork, "
+                f"concurrency 1 per process) to a fake Twilio; {os.cpu_count()} CPU cores"
+            )
+            rates = {n: _run(n, provider, ids) for n in WORKER_COUNTS}
+            print(
+                f"  scaling 1 -> 2 worker processes: x{rates[2] / rates[1]:.2f} "
+                f"(ideal x2.00; {os.cpu_count()} cores shared with PostgreSQL, Redis, "
+                "the provider and this process)"
+            )
+    finally:
+        provider.stop()
+
+
+if __name__ == "__main__":
+    main()
