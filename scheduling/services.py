@@ -152,21 +152,27 @@ def course_schedule(
             {"start_date": "The course starts in the past; pick a new start date."}
         )
     shape = course_shape(course.protocol)
-    limit = _planning_limit(course)
-    calendar = load_calendar(
-        clinic,
-        course.start_date,
-        limit,
-        patient_id=course.patient_id,
-        time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
-    )
-    planner = Planner(
-        calendar,
-        preferred_time=course.preferred_time,
-        preferred_chair_id=course.preferred_chair_id,
-        time_flex_minutes=time_flex_minutes,
-    )
-    placements, failures = planner.plan(shape, course.start_date, until=limit)
+    # Read the calendar up to the course window first; only when closures push the
+    # course past it is the longer planning limit read (one more set of queries).
+    window_end = window_end_date(course)
+    for until in (window_end, _planning_limit(course)):
+        calendar = load_calendar(
+            clinic,
+            course.start_date,
+            until,
+            patient_id=course.patient_id,
+            time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
+        )
+        planner = Planner(
+            calendar,
+            preferred_time=course.preferred_time,
+            preferred_chair_id=course.preferred_chair_id,
+            time_flex_minutes=time_flex_minutes,
+        )
+        placements, failures = planner.plan(shape, course.start_date, until=until)
+        ran_past = bool(failures) and failures[-1].date > until
+        if not ran_past:
+            break
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
