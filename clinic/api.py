@@ -99,9 +99,8 @@ class ClinicViewSet(ClinicScopedViewSet):
         serializer.instance = services.clinic_create(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        assert serializer.instance is not None  # noqa: S101 - update always has one
         serializer.instance = services.clinic_update(
-            serializer.instance, **serializer.validated_data
+            cast(Clinic, serializer.instance), **serializer.validated_data
         )
 
 

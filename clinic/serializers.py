@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -36,8 +36,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        assert queryset is not None  # noqa: S101 - always given a queryset
+        queryset = cast(QuerySet[Any], super().get_queryset())  # always given one
         ids = access.clinic_ids(self.context["request"].user)
         if ids is None:
             return queryset
