@@ -11,18 +11,14 @@ provider, PostgreSQL and Redis share them with the workers.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from benchmarks.harness import ROOT, setup_django, throwaway_database
@@ -35,54 +31,6 @@ AUTH_TOKEN = secrets.token_hex(16)
 FROM_NUMBER = "+15005550006"
 POLL_SECONDS = 0.2
 TIMEOUT_SECONDS = 300.0
-
-
-class FakeTwilio:
-    """Answers every POST like Twilio's Messages API (201, queued) and counts them."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                with fake.lock:
-                    fake.requests += 1
-                data = json.dumps(
-                    {
-                        "sid": f"SM{uuid.uuid4().hex}",
-                        "account_sid": ACCOUNT_SID,
-                        "status": "queued",
-                        "num_segments": "1",
-                    }
-                ).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def count(self) -> int:
-        with self.lock:
-            return self.requests
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _worker_env(provider_url: str) -> dict[str, str]:
@@ -185,15 +133,10 @@ def _forget_queue(queue: str) -> None:
 
 def _create_due_sms(count: int) -> None:
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
-    from clinic.models import Chair, Clinic, Patient
-    from courses.models import Protocol, TreatmentCourse
-    from notifications.models import Channel, Kind, Notification
-    from scheduling.models import Session, SessionStatus
+    from clinic.models import Chair, Clinic
+    from tests.sms_fakes import create_due_sms
 
-    psychiatrist = get_user_model().objects.create_user("bench-psychiatrist")
-    protocol = Protocol.objects.get(clinic=None, code="10hz-standard")
     clinic = Clinic.objects.create(
         name="Bench",
         slug="bench-dispatch",
@@ -201,68 +144,15 @@ def _create_due_sms(count: int) -> None:
         display_name="Bench Wellness",
         phone="+17185550100",
     )
-    chair = Chair.objects.create(clinic=clinic, name="Chair 01")
-    missed_at = timezone.now() - dt.timedelta(days=1)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            clinic=clinic,
-            mrn=f"D-{n:05d}",
-            first_name="Alex",
-            last_name=f"P{n}",
-            date_of_birth=dt.date(1980, 1, 1),
-            phone=f"+1718555{n:04d}",
-            sms_consent=True,
-        )
-        for n in range(count)
-    )
-    courses = TreatmentCourse.objects.bulk_create(
-        TreatmentCourse(
-            patient=patient,
-            psychiatrist=psychiatrist,
-            protocol=protocol,
-            indication="mdd",
-            start_date=missed_at.date(),
-            preferred_time=dt.time(9),
-            status="active",
-        )
-        for patient in patients
-    )
-    sessions = Session.objects.bulk_create(
-        Session(
-            course=course,
-            patient=course.patient,
-            chair=chair,
-            starts_at=missed_at,
-            ends_at=missed_at + dt.timedelta(minutes=40),
-            status=SessionStatus.MISSED,
-            missed_at=missed_at,
-            kind="treatment",
-            phase=1,
-        )
-        for course in courses
-    )
-    due = timezone.now() - dt.timedelta(minutes=1)
-    Notification.objects.bulk_create(
-        (
-            Notification(
-                clinic=clinic,
-                patient=session.patient,
-                session=session,
-                channel=Channel.SMS,
-                kind=Kind.MISSED_FOLLOWUP,
-                idempotency_key=(
-                    f"s{session.pk}:{int(session.starts_at.timestamp())}:"
-                    f"{Kind.MISSED_FOLLOWUP}:{Channel.SMS}"
-                ),
-                scheduled_for=due,
-            )
-            for session in sessions
-        ),
-        batch_size=1000,
+    create_due_sms(
+        count,
+        clinic=clinic,
+        chair=Chair.objects.create(clinic=clinic, name="Chair 01"),
+        psychiatrist=get_user_model().objects.create_user("bench-psychiatrist"),
     )
 
 
-def _run(workers_wanted: int, provider: FakeTwilio, ids: list[int]) -> float:
+def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
     """Messages per second with ``workers_wanted`` worker processes."""
     from django.db.models import Count
 
@@ -288,7 +178,7 @@ def _run(workers_wanted: int, provider: FakeTwilio, ids: list[int]) -> float:
     try:
         workers = [_start_worker(queue, node, env) for node in nodes]
         _wait_ready(nodes, workers)
-        requests_before = provider.count()
+        requests_before = provider.requests_total()
         started = time.perf_counter()
         for notification_id in ids:
             tasks.send_notification.apply_async((notification_id,), queue=queue, ignore_result=True)
@@ -314,7 +204,7 @@ def _run(workers_wanted: int, provider: FakeTwilio, ids: list[int]) -> float:
         f"  {workers_wanted} worker process{'es' if workers_wanted > 1 else ''}: "
         f"{len(ids):,} sent in {elapsed:.2f} s = {rate:,.0f} messages/s "
         f"(enqueueing took {enqueued:.2f} s; tasks per worker {per_worker}; provider requests "
-        f"{provider.count() - requests_before:,}; statuses {statuses})",
+        f"{provider.requests_total() - requests_before:,}; statuses {statuses})",
         flush=True,
     )
     return rate
@@ -330,7 +220,9 @@ def main() -> None:
     from notifications.models import Notification
 
     redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    provider = FakeTwilio()
+    from tests.sms_fakes import FakeTwilio
+
+    provider = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     provider.thread.start()
     try:
         with throwaway_database():

@@ -16,7 +16,6 @@ ones, the bindings) rather than flushing the whole database.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import json
@@ -28,9 +27,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 import redis
@@ -38,13 +35,12 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from clinic.models import Patient, Role
-from courses.models import TreatmentCourse
+from clinic.models import Role
 from notifications import tasks
-from notifications.models import Channel, Kind, Notification, Status
-from scheduling.models import Session, SessionStatus
+from notifications.models import Notification, Status
 from tests.celery_worker import celery_worker, require_redis, unique_queue
-from tests.factories import ChairFactory, ClinicFactory, MembershipFactory, catalog_protocol
+from tests.factories import ChairFactory, ClinicFactory, MembershipFactory
+from tests.sms_fakes import FakeTwilio, create_due_sms
 
 pytestmark = [
     pytest.mark.celery,
@@ -55,106 +51,17 @@ ACCOUNT_SID = "AC" + uuid.uuid4().hex
 AUTH_TOKEN = uuid.uuid4().hex
 FROM_NUMBER = "+17185550199"
 LEASE_SECONDS = 5
-TOKEN_HEADER = "I-Twilio-Idempotency-Token"
 REAL_SEND = tasks.send_notification
-FIRST_NAMES = ["Avery", "Jordan", "Riley", "Casey", "Morgan", "Quinn", "Harper", "Rowan"]
 
 
 # --- the fake provider -----------------------------------------------------------------
-
-
-class FakeTwilio:
-    """Twilio's ``POST /2010-04-01/Accounts/{sid}/Messages.json`` on 127.0.0.1.
-
-    ``hold_after``: deliveries after that many are recorded, then held (no answer)
-    until ``release`` is set, so a worker can be killed between the provider accepting
-    a message and the worker recording it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sid_by_key: dict[str, str] = {}
-        self.deliveries: list[tuple[str | None, str, str]] = []  # (key, to, body)
-        self.requests: Counter[str | None] = Counter()
-        self.refused = 0
-        self.hold_after: int | None = None
-        self.held = 0
-        self.release = threading.Event()
-        fake = self
-        expected_auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode())
-                if self.path != f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json":
-                    self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
-                    return
-                if self.headers.get("Authorization") != expected_auth:
-                    with fake.lock:
-                        fake.refused += 1
-                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                    return
-                key = self.headers.get(TOKEN_HEADER)
-                to, body = form.get("To", [""])[0], form.get("Body", [""])[0]
-                hold = False
-                with fake.lock:
-                    fake.requests[key] += 1
-                    sid = fake.sid_by_key.get(key) if key else None
-                    if sid is None:
-                        sid = f"SM{uuid.uuid4().hex}"
-                        fake.deliveries.append((key, to, body))
-                        if key:
-                            fake.sid_by_key[key] = sid
-                        if fake.hold_after is not None and len(fake.deliveries) > fake.hold_after:
-                            fake.held += 1
-                            hold = True
-                if hold:
-                    fake.release.wait(30)
-                self._answer(
-                    201,
-                    {
-                        "sid": sid,
-                        "account_sid": ACCOUNT_SID,
-                        "status": "queued",
-                        "to": to,
-                        "from": form.get("From", [""])[0],
-                        "body": body,
-                        "num_segments": "1",
-                    },
-                )
-
-            def _answer(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the worker that asked is gone
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def delivered(self) -> int:
-        with self.lock:
-            return len(self.deliveries)
 
 
 @pytest.fixture
 def provider(monkeypatch: Any) -> Iterator[FakeTwilio]:
     """The fake provider, and the worker's environment pointing at it (set before any
     worker starts: the worker process reads it into its settings)."""
-    fake = FakeTwilio()
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
     fake.thread.start()
     for name, value in {
         "SMS_TRANSPORT": "notifications.transports.TwilioTransport",
@@ -168,9 +75,7 @@ def provider(monkeypatch: Any) -> Iterator[FakeTwilio]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SMS_STATUS_CALLBACK_URL", raising=False)
     yield fake
-    fake.release.set()
-    fake.server.shutdown()
-    fake.server.server_close()
+    fake.stop()
 
 
 @pytest.fixture
@@ -217,65 +122,12 @@ def _lose_queue(name: str) -> int:
 
 
 def _due_sms(count: int) -> list[Notification]:
-    """``count`` due missed-session follow-ups by SMS, one per consenting patient with
-    a phone number of their own, each for a missed session of the patient's course."""
     clinic = ClinicFactory()
-    chair = ChairFactory(clinic=clinic)
-    psychiatrist = MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user
-    protocol = catalog_protocol()
-    missed_at = timezone.now() - dt.timedelta(days=1)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            clinic=clinic,
-            mrn=f"FT-{n:05d}",
-            first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
-            last_name=f"Fault{n}",
-            date_of_birth=dt.date(1980, 1, 1),
-            phone=f"+1212555{1000 + n:04d}",
-            sms_consent=True,
-        )
-        for n in range(count)
-    )
-    courses = TreatmentCourse.objects.bulk_create(
-        TreatmentCourse(
-            patient=patient,
-            psychiatrist=psychiatrist,
-            protocol=protocol,
-            indication="mdd",
-            start_date=missed_at.date(),
-            preferred_time=dt.time(9, 30),
-        )
-        for patient in patients
-    )
-    sessions = Session.objects.bulk_create(
-        Session(
-            course=course,
-            patient=course.patient,
-            chair=chair,
-            starts_at=missed_at,
-            ends_at=missed_at + dt.timedelta(minutes=40),
-            status=SessionStatus.MISSED,
-            missed_at=missed_at,
-            kind="treatment",
-            phase=1,
-        )
-        for course in courses
-    )
-    due = timezone.now() - dt.timedelta(minutes=1)
-    return Notification.objects.bulk_create(
-        Notification(
-            clinic=clinic,
-            patient=session.patient,
-            session=session,
-            channel=Channel.SMS,
-            kind=Kind.MISSED_FOLLOWUP,
-            idempotency_key=(
-                f"s{session.pk}:{int(session.starts_at.timestamp())}:"
-                f"{Kind.MISSED_FOLLOWUP}:{Channel.SMS}"
-            ),
-            scheduled_for=due,
-        )
-        for session in sessions
+    return create_due_sms(
+        count,
+        clinic=clinic,
+        chair=ChairFactory(clinic=clinic),
+        psychiatrist=MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user,
     )
 
 
