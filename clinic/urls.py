@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from clinic import api, views
+from clinic import api, views, web
 from courses import api as courses_api
 from notifications import api as notifications_api
 from notifications import patient_views, webhooks
@@ -37,6 +37,7 @@ router.register(
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
+    path("switch-clinic/", web.switch_clinic, name="switch-clinic"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -27,7 +27,7 @@ from courses.models import (
 )
 from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
-from courses.services import latest_screening
+from courses.services import course_create, latest_screening
 from notifications import services as notifications
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
@@ -194,6 +194,20 @@ def course_schedule(
         ]
     )
     return sessions
+
+
+def course_book(
+    *, time_flex_minutes: int = 0, dry_run: bool = False, **course_fields: Any
+) -> tuple[TreatmentCourse, list[Session]]:
+    """Create a course and book all its sessions in one transaction (the web page's
+    "book a course"). ``dry_run`` runs exactly the same rules and rolls everything back,
+    so a preview can never disagree with what confirming it will book."""
+    with transaction.atomic():
+        course = course_create(**course_fields)
+        sessions = course_schedule(course, time_flex_minutes=time_flex_minutes)
+        if dry_run:
+            transaction.set_rollback(True)
+    return course, sessions
 
 
 def _time_of_day(

@@ -1,0 +1,131 @@
+"""What every staff HTML page shares: which clinic the page is about, the viewer's role
+there, and the navigation that role sees.
+
+A staff member may work for several clinics; the clinic a page shows is the one picked
+with the switcher (kept in the session), else the first one they belong to. Superusers
+may pick any clinic. A page says which roles may open it with ``@staff_page(...)``; any
+other role gets a 403 page, an anonymous visitor the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, cast
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from clinic import access
+from clinic.models import Clinic, Role
+
+SESSION_KEY = "cadence_clinic_id"
+
+
+@dataclass(frozen=True)
+class Workplace:
+    """The clinic a page is about and the viewer's role in it (``None`` role: superuser
+    without a membership, who may do what a clinic admin may)."""
+
+    clinic: Clinic
+    role: str | None
+    clinics: tuple[Clinic, ...]
+
+    def allows(self, roles: Iterable[str]) -> bool:
+        return self.role is None or self.role in set(roles)
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role else "Superuser"
+
+
+def workplace(request: HttpRequest) -> Workplace | None:
+    """The viewer's current clinic and role, cached on the request (one query)."""
+    cached = getattr(request, "_cadence_workplace", False)
+    if cached is not False:
+        return cast(Workplace | None, cached)
+    user = request.user
+    found: Workplace | None = None
+    if user.is_authenticated:
+        roles = access.roles_by_clinic(user)
+        clinics = Clinic.objects.order_by("name")
+        if not access.is_superuser(user):
+            clinics = clinics.filter(id__in=roles)
+        listed = tuple(clinics)
+        if listed:
+            wanted = request.session.get(SESSION_KEY)
+            chosen = next((c for c in listed if c.pk == wanted), listed[0])
+            found = Workplace(chosen, roles.get(chosen.pk), listed)
+    request._cadence_workplace = found  # type: ignore[attr-defined]
+    return found
+
+
+def staff_page(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Open the view to staff holding one of ``roles`` in their current clinic; the view
+    receives the :class:`Workplace` as its second argument."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            place = workplace(request)
+            if place is None:
+                raise PermissionDenied("You do not belong to any clinic yet.")
+            if not place.allows(roles):
+                raise PermissionDenied("Your role does not include this page.")
+            return view(request, place, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+@require_POST
+@login_required
+def switch_clinic(request: HttpRequest) -> HttpResponse:
+    try:
+        clinic_id = int(request.POST.get("clinic", ""))
+    except ValueError:
+        clinic_id = 0
+    if not (access.can_see_clinic(request.user, clinic_id)):
+        raise PermissionDenied("You do not work for that clinic.")
+    request.session[SESSION_KEY] = clinic_id
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("home")
+    return redirect(target)
+
+
+# (label, url name, roles that see it) in the order the navigation shows them.
+NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("Day board", "board-page", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
+    ("Book a course", "course-book", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
+    ("Closures", "closures-page", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
+    ("Today's sessions", "technician-today", frozenset({Role.TECHNICIAN, Role.CLINIC_ADMIN})),
+    ("My courses", "psychiatrist-dashboard", frozenset({Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
+    ("Outcomes", "outcomes-report", frozenset({Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
+    ("Outbox", "outbox", frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
+)
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the current workplace and the links its role sees."""
+    if not request.user.is_authenticated or request.path.startswith("/p/"):
+        return {}
+    place = workplace(request)
+    links = []
+    if place is not None:
+        for label, name, roles in NAVIGATION:
+            if place.allows(roles):
+                try:
+                    url = reverse(name)
+                except NoReverseMatch:  # a page of an app not installed in this deployment
+                    continue
+                links.append({"label": label, "url": url, "current": request.path == url})
+    return {"workplace": place, "nav_links": links}
