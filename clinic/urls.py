@@ -47,6 +47,8 @@ urlpatterns = [
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
     path("outbox/", notification_views.outbox, name="outbox"),
+    path("", include("scheduling.urls")),
+    path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
     path(
         "p/calendar/<str:token>/appointments.ics",
