@@ -35,13 +35,17 @@ def require_redis() -> str:
 
 
 @contextlib.contextmanager
-def celery_worker(*queues: str, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    *queues: str, concurrency: int = 1, broker_url: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``celery worker`` in its own process on ``queues`` (unique names keep
-    parallel test runs apart), pointed at the test database."""
-    require_redis()
+    parallel test runs apart), pointed at the test database and at ``broker_url``
+    (default: the suite's Redis database)."""
+    broker_url = broker_url or require_redis()
     database = dict(connection.settings_dict)
     env = {
         **os.environ,
+        "CELERY_BROKER_URL": broker_url,
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"

@@ -8,10 +8,11 @@ so "exactly once" here means: every row's key reached the provider as one delive
 row ended "sent" with that delivery's sid, and the outbox recovered on its own (expired
 leases returned, due rows queued again) after the fault.
 
-Tasks go to a queue of their own (parallel runs stay apart) and carry no results.
-Redis database 15 is shared with other test runs, so "Redis lost its data" deletes
-everything Redis held for this test's queue (the queued messages, the unacknowledged
-ones, the bindings) rather than flushing the whole database.
+Tasks go to a queue of their own (parallel runs stay apart) and carry no results. The
+Redis test runs its worker on a Redis database of its own (``FLUSHED_REDIS_DB``, empty
+when the test starts) and loses it with a real FLUSHDB mid-batch: everything queued,
+everything delivered but unacknowledged, every binding is gone, as after a restart of a
+Redis that keeps nothing on disk.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -35,6 +37,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from clinic.celery import app as celery_app
 from clinic.models import Role
 from notifications import tasks
 from notifications.models import Notification, Status
@@ -52,6 +55,7 @@ AUTH_TOKEN = uuid.uuid4().hex
 FROM_NUMBER = "+17185550199"
 LEASE_SECONDS = 5
 REAL_SEND = tasks.send_notification
+FLUSHED_REDIS_DB = int(os.environ.get("CADENCE_TEST_FLUSHED_REDIS_DB", "14"))
 
 
 # --- the fake provider -----------------------------------------------------------------
@@ -79,46 +83,65 @@ def provider(monkeypatch: Any) -> Iterator[FakeTwilio]:
 
 
 @pytest.fixture
-def queue(monkeypatch: Any) -> Iterator[str]:
-    """A queue of this test's own; dispatch_due sends to it. Whatever Redis still
-    holds for it at the end is removed."""
+def broker(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The broker URL a test's worker and dispatcher use: the suite's Redis database, or,
+    for a test marked ``own_redis_db``, a database of its own that the test may flush."""
+    shared = require_redis()
+    if request.node.get_closest_marker("own_redis_db") is None:
+        yield shared
+        return
+    own = urlsplit(shared)._replace(path=f"/{FLUSHED_REDIS_DB}").geturl()
+    client = redis.Redis.from_url(own)
+    if client.dbsize():
+        pytest.fail(
+            f"Redis database {FLUSHED_REDIS_DB} holds data; this test flushes it. Empty it "
+            "or pick another with CADENCE_TEST_FLUSHED_REDIS_DB."
+        )
+    yield own
+    client.flushdb()
+
+
+@pytest.fixture
+def queue(monkeypatch: Any, broker: str) -> Iterator[str]:
+    """A queue of this test's own on ``broker``; dispatch_due sends to it. Whatever
+    Redis still holds for it at the end is removed."""
     name = unique_queue("outbox")
 
     class ToOurQueue:
         @staticmethod
         def delay(notification_id: int) -> None:
-            REAL_SEND.apply_async((notification_id,), queue=name, ignore_result=True)
+            # A connection per message: the two-dispatchers test sends from two threads,
+            # and an explicit URL because CELERY_BROKER_URL in the environment would win
+            # over any app setting.
+            with celery_app.connection_for_write(broker) as connection_:
+                REAL_SEND.apply_async(
+                    (notification_id,), queue=name, ignore_result=True, connection=connection_
+                )
 
     monkeypatch.setattr(tasks, "send_notification", ToOurQueue)
     yield name
-    _lose_queue(name)
+    _forget_queue(broker, name)
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(require_redis())
-
-
-def _lose_queue(name: str) -> int:
-    """Do to this queue what a flush of Redis does: its messages, waiting or delivered
-    and not yet acknowledged, and its bindings are gone. Returns the messages lost."""
-    client = _redis()
+def _forget_queue(broker: str, name: str) -> None:
+    """Remove what Redis still holds for this test's queue (the shared database outlives
+    the test): its lists, its bindings and its unacknowledged messages."""
+    client = redis.Redis.from_url(broker)
     lists = [key for key in client.scan_iter(match=f"{name}*") if client.type(key) == b"list"]
-    lost = sum(client.llen(key) for key in lists)
     for tag, raw in client.hgetall("unacked").items():
         try:
             _, exchange, routing_key = json.loads(raw)
         except (ValueError, TypeError):
             continue
         if name in (exchange, routing_key):
-            lost += client.hdel("unacked", tag)
+            client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
     bindings = [f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}"]
     client.zrem("_kombu.binding_deadlines", *bindings)
     client.delete(*lists, *bindings)
-    return lost
 
 
 def _due_sms(count: int) -> list[Notification]:
@@ -131,9 +154,9 @@ def _due_sms(count: int) -> list[Notification]:
     )
 
 
-def _enqueue(rows: list[Notification], queue: str) -> None:
+def _enqueue(rows: list[Notification]) -> None:
     for row in rows:
-        REAL_SEND.apply_async((row.pk,), queue=queue, ignore_result=True)
+        tasks.send_notification.delay(row.pk)  # to this test's queue, see ``queue``
 
 
 def _wait_for(
@@ -256,7 +279,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     # dies between the provider's "accepted" and recording it.
     provider.hold_after = len(rows) // 3
     with celery_worker(queue, concurrency=2) as worker:
-        _enqueue(rows, queue)
+        _enqueue(rows)
         _wait_for(lambda: provider.held >= 2, "a third to be delivered", 60, worker)
         _kill_worker(worker)
     provider.release.set()
@@ -278,14 +301,19 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     assert stuck_keys <= set(replays)  # sent again after the crash, recognised by the key
 
 
-def test_redis_losing_the_queue_mid_batch_loses_and_duplicates_nothing(
-    provider: FakeTwilio, queue: str
+@pytest.mark.own_redis_db
+def test_redis_flushed_mid_batch_loses_and_duplicates_nothing(
+    provider: FakeTwilio, broker: str, queue: str
 ) -> None:
     rows = _due_sms(200)
-    with celery_worker(queue, concurrency=2) as worker:
-        _enqueue(rows, queue)
+    client = redis.Redis.from_url(broker)
+    with celery_worker(queue, concurrency=2, broker_url=broker) as worker:
+        _enqueue(rows)
         _wait_for(lambda: provider.delivered() >= len(rows) // 3, "a third", 60, worker)
-        assert _lose_queue(queue) > 0
+        queued = client.llen(queue)
+        assert queued > 0
+        client.flushdb()  # Redis lost everything: queued, unacknowledged, bindings
+        assert client.dbsize() == 0
         # The worker finishes what it holds; the rest is only in the database now.
         _wait_until_quiet(provider)
         left = Notification.objects.filter(pk__in=[r.pk for r in rows], status=Status.PENDING)
@@ -297,7 +325,9 @@ def test_redis_losing_the_queue_mid_batch_loses_and_duplicates_nothing(
     _assert_exactly_once(provider, rows)
 
 
-def test_two_dispatchers_at_once_send_each_message_once(provider: FakeTwilio, queue: str) -> None:
+def test_two_dispatchers_at_once_send_each_message_once(
+    provider: FakeTwilio, broker: str, queue: str
+) -> None:
     rows = _due_sms(150)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -322,7 +352,12 @@ def test_two_dispatchers_at_once_send_each_message_once(provider: FakeTwilio, qu
         assert all(0 < count <= len(rows) for count in dispatched)
         assert sum(dispatched) > len(rows)  # ids were queued twice
         _wait_for(_all_sent(rows), "every row to be sent", 60, worker)
-        _wait_for(lambda: _redis().llen(queue) == 0, "the duplicates to drain", 30, worker)
+        _wait_for(
+            lambda: redis.Redis.from_url(broker).llen(queue) == 0,
+            "the duplicates to drain",
+            30,
+            worker,
+        )
 
     _assert_exactly_once(provider, rows)
     # No crash here: the claim alone keeps each id's second task away from the
