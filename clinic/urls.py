@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from clinic import api, views, web
 from courses import api as courses_api
+from courses import report_views
 from notifications import api as notifications_api
 from notifications import patient_views, webhooks
 from notifications import views as notification_views
@@ -43,6 +44,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", api.TokenView.as_view(), name="api-token"),
     path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),
+    path("reports/outcomes/", report_views.outcomes_report, name="outcomes-report"),
+    path("reports/outcomes.csv", report_views.outcomes_report_csv, name="outcomes-report-csv"),
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
