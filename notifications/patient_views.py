@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from icalendar import Calendar, Event
@@ -28,6 +29,7 @@ def session_page(request: HttpRequest, token: str) -> HttpResponse:
         notice = _act(session, request.POST.get("action", ""))
         session.refresh_from_db()
     local = session.starts_at.astimezone(clinic.tz)
+    calendar_token = links.calendar_token(session.course)
     cancel_deadline = session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours)
     return render(
         request,
@@ -43,6 +45,7 @@ def session_page(request: HttpRequest, token: str) -> HttpResponse:
             "upcoming": session.status in UPCOMING and session.starts_at > timezone.now(),
             "can_cancel": timezone.now() < cancel_deadline,
             "notice": notice,
+            "calendar_url": reverse("patient-calendar", args=[calendar_token]),
         },
     )
 

@@ -40,7 +40,8 @@ def _protocol_catalog(request: pytest.FixtureRequest) -> None:
     """Transactional tests end with a flush that empties every table, the protocol
     catalog seeded by a data migration included: seed it again for the next one."""
     marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction"):
+    transactional = marker is not None and marker.kwargs.get("transaction")
+    if not transactional and "live_server" not in request.fixturenames:
         return
     request.getfixturevalue("transactional_db")
     seed = importlib.import_module("courses.migrations.0002_seed_protocols").seed
