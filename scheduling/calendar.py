@@ -11,12 +11,12 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q
-from django.utils import timezone
 
 from clinic.models import Chair, ChairBlock, Clinic, Closure
 from scheduling.models import OCCUPYING, Session
@@ -151,25 +151,123 @@ def load_calendar(
         chair__clinic=clinic, starts_at__lt=end, ends_at__gt=start
     ).values_list("chair_id", "starts_at", "ends_at"):
         chair_busy[block[0]].add(block[1], block[2])
-    patient_busy = _Busy()
-    # Only the chairs that can be booked matter; naming them avoids a join and lets
-    # PostgreSQL use the (chair, starts_at) index.
-    overlapping = Q(chair_id__in=[chair.pk for chair in chairs])
-    if time_of_day is not None:
-        window_start, window_end = time_of_day
-        overlapping &= Q(starts_at__time__lt=window_end, ends_at__time__gt=window_start)
-    if patient_id is not None:
-        overlapping |= Q(patient_id=patient_id)
-    with timezone.override(clinic.tz):  # __time compares clinic-local wall-clock times
-        sessions = list(
-            Session.objects.filter(
-                overlapping, status__in=OCCUPYING, starts_at__lt=end, ends_at__gt=start
+    if time_of_day is None:
+        windows = [(start, end)]
+    else:
+        windows = [
+            (
+                local_datetime(day, time_of_day[0], clinic.tz),
+                local_datetime(day, time_of_day[1], clinic.tz),
             )
-            .exclude(id__in=list(ignore_sessions))
-            .values_list("chair_id", "patient_id", "starts_at", "ends_at")
-        )
-    for chair_id, session_patient, session_start, session_end in sessions:
+            for day in _days(first_day, last_day)
+        ]
+    read = _occupied_postgresql if connection.vendor == "postgresql" else _occupied_portable
+    chair_rows, patient_rows = read(
+        [chair.pk for chair in chairs], windows, patient_id, (start, end), list(ignore_sessions)
+    )
+    for chair_id, session_start, session_end in chair_rows:
         chair_busy[chair_id].add(session_start, session_end)
-        if session_patient == patient_id:
-            patient_busy.add(session_start, session_end)
+    patient_busy = _Busy()
+    for session_start, session_end in patient_rows:
+        patient_busy.add(session_start, session_end)
     return ClinicCalendar(clinic, hours, closures, chairs, chair_busy, patient_busy)
+
+
+def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+# What the two readers of occupied time return: (chair, start, end) of every occupying
+# session on the chairs that overlaps one of the windows, and (start, end) of the
+# patient's own occupying sessions over the whole span.
+Occupied = tuple[list[tuple[int, dt.datetime, dt.datetime]], list[Interval]]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# The chairs' part reads the exclusion constraint's GiST index with one multirange of
+# the windows, so its cost follows the sessions near the wanted times, not the table's
+# size. Instants travel as integer microseconds since the epoch: exact, and much cheaper
+# to turn into datetimes than timestamptz text.
+_OCCUPIED_SQL = """
+    SELECT chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
+           (extract(epoch FROM ends_at) * 1000000)::bigint, true
+    FROM scheduling_session
+    WHERE status = ANY(%(occupying)s)
+      AND chair_id = ANY(%(chairs)s)
+      AND tstzrange(starts_at, ends_at, '[)') && (
+          SELECT range_agg(tstzrange(w.s, w.e, '[)'))
+          FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS w(s, e))
+      AND NOT id = ANY(%(ignore)s)
+    UNION ALL
+    SELECT chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
+           (extract(epoch FROM ends_at) * 1000000)::bigint, false
+    FROM scheduling_session
+    WHERE status = ANY(%(occupying)s)
+      AND patient_id = %(patient)s AND starts_at < %(span_end)s AND ends_at > %(span_start)s
+      AND NOT id = ANY(%(ignore)s)
+"""
+
+
+def _occupied_postgresql(
+    chair_ids: list[int],
+    windows: list[Interval],
+    patient_id: int | None,
+    span: Interval,
+    ignore: list[int],
+) -> Occupied:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OCCUPIED_SQL,
+            {
+                "occupying": [str(status) for status in OCCUPYING],
+                "chairs": chair_ids,
+                "starts": [window[0] for window in windows],
+                "ends": [window[1] for window in windows],
+                "ignore": ignore,
+                "patient": patient_id,
+                "span_start": span[0],
+                "span_end": span[1],
+            },
+        )
+        rows = cursor.fetchall()
+    chair_rows: list[tuple[int, dt.datetime, dt.datetime]] = []
+    patient_rows: list[Interval] = []
+    for chair_id, start_us, end_us, on_chairs in rows:
+        start = _EPOCH + dt.timedelta(microseconds=start_us)
+        end = _EPOCH + dt.timedelta(microseconds=end_us)
+        if on_chairs:
+            chair_rows.append((chair_id, start, end))
+        else:
+            patient_rows.append((start, end))
+    return chair_rows, patient_rows
+
+
+def _occupied_portable(
+    chair_ids: list[int],
+    windows: list[Interval],
+    patient_id: int | None,
+    span: Interval,
+    ignore: list[int],
+) -> Occupied:
+    """The same answer through the ORM, for SQLite (the embedded default)."""
+    in_a_window = Q()
+    for window_start, window_end in windows:
+        in_a_window |= Q(starts_at__lt=window_end, ends_at__gt=window_start)
+    occupying = Session.objects.filter(status__in=OCCUPYING).exclude(id__in=ignore)
+    chair_rows = [
+        (chair_id, start, end)
+        for chair_id, start, end in occupying.filter(in_a_window, chair_id__in=chair_ids)
+        .order_by()
+        .values_list("chair_id", "starts_at", "ends_at")
+    ]
+    patient_rows: list[Interval] = []
+    if patient_id is not None:
+        patient_rows = list(
+            occupying.filter(patient_id=patient_id, starts_at__lt=span[1], ends_at__gt=span[0])
+            .order_by()
+            .values_list("starts_at", "ends_at")
+        )
+    return chair_rows, patient_rows
