@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from courses import views
+
+urlpatterns: list[URLPattern] = [
+    path("courses/book/", views.course_book, name="course-book"),
+    path(
+        "courses/book/patient-status/",
+        views.booking_patient_status,
+        name="course-book-patient-status",
+    ),
+    path("courses/mine/", views.psychiatrist_dashboard, name="psychiatrist-dashboard"),
+    path("courses/<int:pk>/", views.course_detail, name="course-detail"),
+    path("courses/<int:pk>/assessments/", views.assessment_add, name="course-assessment-add"),
+    path(
+        "courses/<int:pk>/motor-thresholds/",
+        views.motor_threshold_add,
+        name="course-motor-threshold-add",
+    ),
+    path(
+        "courses/safety-flags/<int:pk>/acknowledge/",
+        views.safety_flag_acknowledge,
+        name="safety-flag-acknowledge",
+    ),
+    path(
+        "courses/alerts/<int:pk>/acknowledge/",
+        views.staff_alert_acknowledge,
+        name="staff-alert-acknowledge",
+    ),
+]

@@ -1,0 +1,226 @@
+"""Forms of the courses staff pages. They parse and check what a person typed; the
+rules of booking and recording live in the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from clinic.models import Chair, Clinic
+from courses import selectors
+from courses.instruments import INSTRUMENTS, InstrumentCode
+from courses.models import Indication, MotorThresholdMethod, ScreeningStatus
+
+SCREENING_WORDS = {
+    ScreeningStatus.CLEARED: "screening cleared",
+    ScreeningStatus.PENDING: "screening pending",
+    ScreeningStatus.CONTRAINDICATED: "contraindicated",
+    None: "no screening",
+}
+
+TIME_FLEX_CHOICES = [
+    (0, "Exactly at the preferred time"),
+    (15, "Up to 15 minutes earlier or later"),
+    (30, "Up to 30 minutes earlier or later"),
+    (60, "Up to an hour earlier or later"),
+]
+
+AUTHORIZATION_FIELDS = ("payer", "authorization_number", "sessions_authorized", "valid_from")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+
+class PatientChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        status = SCREENING_WORDS.get(getattr(obj, "screening_status", None), "screening pending")
+        open_course = " · has an open course" if getattr(obj, "open_course_id", None) else ""
+        return f"{obj.last_name}, {obj.first_name} · {obj.mrn} · {status}{open_course}"
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.username
+
+
+class ProtocolChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        total = selectors.sessions_total(obj)
+        return f"{obj.name} · {total} sessions · {obj.slot_minutes} min"
+
+
+def clinic_today(clinic: Clinic) -> dt.date:
+    return timezone.localdate(timezone=clinic.tz)
+
+
+class CourseBookingForm(forms.Form):
+    """Everything needed to create a course and book all its sessions at once."""
+
+    patient = PatientChoiceField(queryset=None, empty_label="Choose a patient")
+    protocol = ProtocolChoiceField(queryset=None, empty_label="Choose a protocol")
+    psychiatrist = PersonChoiceField(
+        queryset=None, empty_label="Choose the prescribing psychiatrist"
+    )
+    indication = forms.ChoiceField(choices=[("", "Choose the indication"), *Indication.choices])
+    start_date = forms.DateField(widget=DateInput, help_text="The day of the mapping session.")
+    preferred_time = forms.TimeField(
+        widget=TimeInput, help_text="Clinic-local time; every session is booked at this time."
+    )
+    preferred_chair: forms.ModelChoiceField[Chair] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Any free chair"
+    )
+    time_flex_minutes = forms.TypedChoiceField(
+        label="Time flexibility",
+        choices=TIME_FLEX_CHOICES,
+        coerce=int,
+        initial=0,
+        help_text="Lets a session move to find a free chair when the preferred time is taken.",
+    )
+    payer = forms.CharField(max_length=120, required=False)
+    authorization_number = forms.CharField(max_length=60, required=False)
+    sessions_authorized = forms.IntegerField(min_value=1, max_value=200, required=False)
+    valid_from = forms.DateField(widget=DateInput, required=False)
+    valid_until = forms.DateField(widget=DateInput, required=False)
+
+    def __init__(self, *args: Any, clinic: Clinic, patient_query: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        fields: Any = self.fields
+        # A bound form checks against every patient of the clinic; the search only
+        # narrows what an unbound form offers.
+        fields["patient"].queryset = selectors.patients_for_booking(
+            clinic.pk, "" if self.is_bound else patient_query
+        )
+        fields["protocol"].queryset = selectors.bookable_protocols(clinic.pk)
+        fields["psychiatrist"].queryset = selectors.clinic_psychiatrists(clinic.pk)
+        fields["preferred_chair"].queryset = Chair.objects.filter(
+            clinic=clinic, active=True
+        ).order_by("name", "id")
+
+    def clean_start_date(self) -> dt.date:
+        start: dt.date = self.cleaned_data["start_date"]
+        if start < clinic_today(self.clinic):
+            raise ValidationError("The course cannot start in the past.", code="past")
+        return start
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        given = [name for name in (*AUTHORIZATION_FIELDS, "valid_until") if data.get(name)]
+        if given and len(given) < len(AUTHORIZATION_FIELDS) + 1:
+            raise ValidationError(
+                "Fill in every authorization field (payer, number, sessions, valid from and "
+                "until), or leave them all empty.",
+                code="authorization_incomplete",
+            )
+        if given and data["valid_until"] < data["valid_from"]:
+            self.add_error("valid_until", "An authorization cannot end before it starts.")
+        return data
+
+    def booking_fields(self) -> dict[str, Any]:
+        """The ``course_book`` arguments, without the time flex."""
+        data = self.cleaned_data
+        fields: dict[str, Any] = {
+            name: data[name]
+            for name in (
+                "patient",
+                "psychiatrist",
+                "protocol",
+                "indication",
+                "start_date",
+                "preferred_time",
+                "preferred_chair",
+            )
+        }
+        if data.get("payer"):
+            fields["authorization"] = {
+                "payer": data["payer"],
+                "number": data["authorization_number"],
+                "sessions_authorized": data["sessions_authorized"],
+                "valid_from": data["valid_from"],
+                "valid_until": data["valid_until"],
+            }
+        return fields
+
+
+ITEM_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class AssessmentForm(forms.Form):
+    instrument = forms.ChoiceField(choices=InstrumentCode.choices)
+    administered_on = forms.DateField(widget=DateInput, label="Date given")
+    score = forms.IntegerField(
+        label="Total score", min_value=0, required=False, help_text="Or enter the items below."
+    )
+    items = forms.CharField(
+        label="Item answers",
+        required=False,
+        max_length=200,
+        help_text="In the questionnaire's order, separated by spaces or commas "
+        "(PHQ-9: 9 answers 0-3; item 9 above 0 raises a safety flag).",
+    )
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        if not self.is_bound:
+            self.initial.setdefault("administered_on", clinic_today(clinic))
+
+    def clean_administered_on(self) -> dt.date:
+        day: dt.date = self.cleaned_data["administered_on"]
+        if day > clinic_today(self.clinic):
+            raise ValidationError("A score cannot be dated in the future.", code="future")
+        return day
+
+    def clean_items(self) -> list[int] | None:
+        text = self.cleaned_data["items"].strip()
+        if not text:
+            return None
+        try:
+            return [int(part) for part in ITEM_SEPARATORS.split(text) if part]
+        except ValueError:
+            raise ValidationError(
+                "Enter whole numbers separated by spaces or commas.", code="invalid"
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("score") is None and not data.get("items") and not self.errors:
+            raise ValidationError("Enter the total score, the item answers, or both.")
+        instrument = INSTRUMENTS.get(data.get("instrument", ""))
+        score = data.get("score")
+        if instrument is not None and score is not None and score > instrument.max_total:
+            self.add_error(
+                "score", f"A {instrument.name} total is between 0 and {instrument.max_total}."
+            )
+        return data
+
+
+class MotorThresholdForm(forms.Form):
+    measured_on = forms.DateField(widget=DateInput, label="Measured on")
+    machine_output_pct = forms.IntegerField(
+        label="Motor threshold (% of machine output)", min_value=1, max_value=100
+    )
+    method = forms.ChoiceField(choices=MotorThresholdMethod.choices)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        if not self.is_bound:
+            self.initial.setdefault("measured_on", clinic_today(clinic))
+
+    def clean_measured_on(self) -> dt.date:
+        day: dt.date = self.cleaned_data["measured_on"]
+        if day > clinic_today(self.clinic):
+            raise ValidationError("A measurement cannot be dated in the future.", code="future")
+        return day
