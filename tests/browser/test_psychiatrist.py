@@ -1,0 +1,57 @@
+"""A psychiatrist opens a course page and sees the score chart and the risk reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from courses.risk import recompute_risk
+from courses.services import assessment_record
+from scheduling.models import Session, SessionStatus
+from scheduling.selectors import course_progress
+from scheduling.services import course_schedule
+from tests.browser.conftest import axe_violations, screenshot
+
+
+def test_psychiatrist_sees_the_chart_and_the_risk_reasons(
+    page: Page, login: Any, make_course: Any, chairs: list[Any], psychiatrist: Any
+) -> None:
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=today.weekday() + 21)  # a Monday three weeks ago
+    course = make_course(start=start)
+    course_schedule(course, allow_past=True)
+    past = list(
+        Session.objects.filter(course=course, starts_at__lt=timezone.now()).order_by("starts_at")
+    )
+    Session.objects.filter(pk__in=[s.pk for s in past[:-3]]).update(status=SessionStatus.COMPLETED)
+    Session.objects.filter(pk__in=[s.pk for s in past[-3:]]).update(status=SessionStatus.MISSED)
+    for days, score in ((0, 21), (7, 17), (14, 15)):
+        assessment_record(
+            course,
+            instrument="phq9",
+            administered_on=start + dt.timedelta(days=days),
+            by=psychiatrist,
+            score=score,
+        )
+    recompute_risk([course.pk])
+    reasons = course_progress(course)["risk"]["details"]
+    assert reasons, "three misses in a row should put the course at risk"
+
+    login(psychiatrist)
+    page.get_by_role("link", name="My courses").click()
+    page.get_by_role(
+        "link", name=f"{course.patient.last_name}, {course.patient.first_name}"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(course.patient.first_name)
+
+    chart = page.get_by_role("img").filter(has_text="PHQ-9")
+    expect(chart).to_be_visible()
+    assert page.locator("svg circle").count() >= 3  # one point per score
+    risk = page.locator("section", has=page.get_by_role("heading", name="Risk"))
+    for reason in reasons:
+        expect(risk).to_contain_text(reason["detail"])
+    screenshot(page, "course-page")
+    assert axe_violations(page) == []
