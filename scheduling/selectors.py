@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
-from clinic.models import Chair, Clinic
-from courses.models import ProtocolPhase, TreatmentCourse
+from clinic.models import Chair, Clinic, Closure, OpeningHours
+from courses.models import ProtocolPhase, RiskLevel, TreatmentCourse
 from courses.risk import load_facts, progress
 from scheduling.calendar import day_bounds, load_calendar
-from scheduling.models import Session
+from scheduling.models import Session, SessionKind, SessionStatus
 
 
 def sessions_on_day(
@@ -166,3 +167,317 @@ def course_progress(course: TreatmentCourse) -> dict[str, Any]:
             ],
         },
     }
+
+
+# --- staff pages (scheduling/views.py) -----------------------------------------------------
+
+BOARD_ROW_MINUTES = 15
+MINUTES_PER_DAY = 24 * 60
+
+
+def _labels(entry: dict[str, Any]) -> dict[str, Any]:
+    """Words for the status and risk codes of a board entry (colour is never the only signal)."""
+    entry["status_label"] = SessionStatus(entry["status"]).label
+    entry["kind_label"] = SessionKind(entry["kind"]).label
+    entry["risk_label"] = RiskLevel(entry["course"]["risk_level"]).label
+    return entry
+
+
+def _local_minute(moment: dt.datetime, day: dt.date, clinic: Clinic) -> int:
+    """Minutes after local midnight of ``day`` on the clinic's wall clock, clamped to the
+    day: the board places sessions by the time people read on the clinic's clocks."""
+    local = moment.astimezone(clinic.tz)
+    if local.date() < day:
+        return 0
+    if local.date() > day:
+        return MINUTES_PER_DAY
+    return local.hour * 60 + local.minute
+
+
+def board_grid(
+    clinic: Clinic, day: dt.date, row_minutes: int = BOARD_ROW_MINUTES
+) -> dict[str, Any]:
+    """The day board laid out as a table: a column per chair, a row per ``row_minutes``
+    of clinic-local wall-clock time across opening hours (widened to any session outside
+    them). A session sits in the row its local start falls in and spans the rows up to
+    its end; sessions overlapping on one chair (a cancelled one and the booking that took
+    its place) share a cell. Four queries whatever the size of the day."""
+    board = board_for_day(clinic, day)
+    hours = (
+        OpeningHours.objects.filter(clinic=clinic, weekday=day.weekday())
+        .values_list("opens", "closes")
+        .first()
+    )
+    closure = Closure.objects.filter(clinic=clinic, date=day).first()
+    chairs = board["chairs"]
+    placed: list[tuple[int, int, int, dict[str, Any]]] = []
+    for column, chair in enumerate(chairs):
+        for entry in chair["sessions"]:
+            start = _local_minute(entry["starts_at"], day, clinic)
+            end = max(_local_minute(entry["ends_at"], day, clinic), start + 1)
+            placed.append((column, start, end, _labels(entry)))
+    bounds = [start for _, start, _, _ in placed] + [end for _, _, end, _ in placed]
+    if hours is not None:
+        opens, closes = hours
+        bounds += [opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute]
+    rows: list[dict[str, Any]] = []
+    if bounds:
+        top = min(bounds) // row_minutes * row_minutes
+        bottom = min(-(-max(bounds) // row_minutes) * row_minutes, MINUTES_PER_DAY)
+        rows = _grid_rows(len(chairs), placed, top, max(bottom, top + row_minutes), row_minutes)
+    return {
+        "date": day,
+        "chairs": [
+            {"id": chair["id"], "name": chair["name"], "active": chair["active"]}
+            for chair in chairs
+        ],
+        "rows": rows,
+        "hours": hours,
+        "closure": closure,
+        "session_count": len(placed),
+    }
+
+
+def _grid_rows(
+    columns: int,
+    placed: list[tuple[int, int, int, dict[str, Any]]],
+    top: int,
+    bottom: int,
+    row_minutes: int,
+) -> list[dict[str, Any]]:
+    row_count = (bottom - top) // row_minutes
+    cells: dict[tuple[int, int], dict[str, Any]] = {}  # (column, first row) -> cell
+    covered: set[tuple[int, int]] = set()
+    open_cell: dict[int, dict[str, Any]] = {}
+    for column, start, end, entry in sorted(placed, key=lambda item: (item[0], item[1])):
+        first = (start - top) // row_minutes
+        last = -(-(end - top) // row_minutes)  # exclusive
+        cell = open_cell.get(column)
+        if cell is not None and first < cell["first"] + cell["rowspan"]:
+            cell["sessions"].append(entry)
+            cell["rowspan"] = max(cell["rowspan"], last - cell["first"])
+            continue
+        cell = {"first": first, "rowspan": max(last - first, 1), "sessions": [entry]}
+        open_cell[column] = cell
+        cells[(column, first)] = cell
+    for (column, first), cell in cells.items():
+        cell["rowspan"] = min(cell["rowspan"], row_count - first)
+        covered.update((column, row) for row in range(first + 1, first + cell["rowspan"]))
+    rows = []
+    for row in range(row_count):
+        minute = top + row * row_minutes
+        row_cells = []
+        for column in range(columns):
+            if (column, row) in cells:
+                row_cells.append(cells[(column, row)])
+            elif (column, row) not in covered:
+                row_cells.append({"first": row, "rowspan": 1, "sessions": []})
+        rows.append({"time": dt.time(minute // 60, minute % 60), "cells": row_cells})
+    return rows
+
+
+def _cards_query(clinic: Clinic) -> QuerySet[Session]:
+    return (
+        _with_course_totals(Session.objects.filter(chair__clinic=clinic).with_sequence())
+        .select_related("patient", "chair", "course__protocol")
+        .only(
+            "id",
+            "chair_id",
+            "course_id",
+            "patient_id",
+            "starts_at",
+            "ends_at",
+            "status",
+            "kind",
+            "patient__first_name",
+            "patient__last_name",
+            "chair__name",
+            "course__risk_level",
+            "course__protocol__name",
+            "course__protocol__pulses_per_session",
+            "course__protocol__intensity_pct_mt",
+        )
+    )
+
+
+def _card(session: Session) -> dict[str, Any]:
+    """A session as the staff pages show it: the board entry's shape plus its chair and
+    what its protocol prescribes."""
+    protocol = session.course.protocol
+    return _labels(
+        {
+            "id": session.pk,
+            "starts_at": session.starts_at,
+            "ends_at": session.ends_at,
+            "status": session.status,
+            "kind": session.kind,
+            "patient": {
+                "id": session.patient_id,
+                "name": patient_board_name(session.patient.first_name, session.patient.last_name),
+            },
+            "chair": {"id": session.chair_id, "name": session.chair.name},
+            "course": {
+                "id": session.course_id,
+                "sequence": session.sequence,  # type: ignore[attr-defined]
+                "sessions_total": session.sessions_total,  # type: ignore[attr-defined]
+                "risk_level": session.course.risk_level,
+            },
+            "protocol": {
+                "name": protocol.name,
+                "pulses": protocol.pulses_per_session,
+                "intensity_pct_mt": protocol.intensity_pct_mt,
+            },
+        }
+    )
+
+
+def session_card(clinic: Clinic, session_id: int) -> dict[str, Any] | None:
+    """One session of ``clinic`` for re-rendering its block or row (one query)."""
+    session = _cards_query(clinic).filter(pk=session_id).first()
+    return None if session is None else _card(session)
+
+
+def sessions_for_day_list(clinic: Clinic, day: dt.date) -> list[dict[str, Any]]:
+    """A clinic-local day's sessions in time order (the technician's list): one query."""
+    start, end = day_bounds(day, clinic.tz)
+    return [
+        _card(session)
+        for session in _cards_query(clinic)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .order_by("starts_at", "chair__name", "id")
+    ]
+
+
+def move_options(
+    clinic: Clinic, session: Session, day: dt.date, step_minutes: int = BOARD_ROW_MINUTES
+) -> dict[str, Any]:
+    """Where a session could move on a clinic-local day: per chair in service, the start
+    times (every ``step_minutes`` on the clinic's clock, and the first free moment) from
+    now on at which the chair is free for the session's whole length and the patient's
+    protocol allows it (no overlap, the minimum gap between same-day sessions, at most
+    its sessions per day). The session's own place counts as free. The service checks
+    all of it again when a time is chosen. ``session`` needs its course's protocol."""
+    protocol = session.course.protocol
+    length = session.ends_at - session.starts_at
+    minutes = -(-int(length.total_seconds()) // 60)
+    calendar = load_calendar(
+        clinic, day, day, patient_id=session.patient_id, ignore_sessions=[session.pk]
+    )
+    same_day = calendar.patient_sessions_on(day)
+    day_full = len(same_day) >= protocol.sessions_per_day
+    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    now = timezone.now()
+    step = dt.timedelta(minutes=step_minutes)
+    chairs = []
+    for chair in calendar.chairs:
+        starts: list[dt.datetime] = []
+        intervals = [] if day_full else calendar.free_intervals(chair.pk, day, minutes)
+        for free_start, free_end in intervals:
+            candidate = free_start
+            while candidate + length <= free_end:
+                where_it_is = chair.pk == session.chair_id and candidate == session.starts_at
+                clear_of_patient = not any(
+                    candidate < other_end + gap and other_start < candidate + length + gap
+                    for other_start, other_end in same_day
+                )
+                if candidate >= now and clear_of_patient and not where_it_is:
+                    starts.append(candidate)
+                local = candidate.astimezone(clinic.tz)
+                candidate += step - dt.timedelta(
+                    minutes=local.minute % step_minutes,
+                    seconds=local.second,
+                    microseconds=local.microsecond,
+                )
+        chairs.append({"id": chair.pk, "name": chair.name, "starts": starts})
+    return {
+        "date": day,
+        "minutes": minutes,
+        "open": calendar.opening(day) is not None,
+        "closed": day in calendar.closures,
+        "patient_sessions": len(same_day),
+        "day_full": day_full,
+        "sessions_per_day": protocol.sessions_per_day,
+        "chairs": chairs,
+    }
+
+
+def _hits(clinic: Clinic, days: list[dt.date]) -> QuerySet[Session]:
+    """Scheduled sessions on clinic-local ``days``: the ones ``closure_rebook`` moves."""
+    on_days = Q()
+    for day in days:
+        start, end = day_bounds(day, clinic.tz)
+        on_days |= Q(starts_at__gte=start, starts_at__lt=end)
+    return (
+        Session.objects.filter(on_days, chair__clinic=clinic, status=SessionStatus.SCHEDULED)
+        .select_related("patient", "chair")
+        .only(
+            "id",
+            "starts_at",
+            "ends_at",
+            "course_id",
+            "patient__first_name",
+            "patient__last_name",
+            "chair__name",
+        )
+        .order_by("starts_at", "chair__name", "id")
+    )
+
+
+def closure_hits(clinic: Clinic, day: dt.date) -> list[dict[str, Any]]:
+    """The sessions a closure of ``day`` hits (one query)."""
+    return [_hit(session) for session in _hits(clinic, [day])]
+
+
+def upcoming_closures(clinic: Clinic, today: dt.date) -> list[dict[str, Any]]:
+    """Closures from ``today`` on, each with the scheduled sessions it still hits: two
+    queries whatever the number."""
+    closures = list(Closure.objects.filter(clinic=clinic, date__gte=today).order_by("date"))
+    hits: dict[dt.date, list[dict[str, Any]]] = {closure.date: [] for closure in closures}
+    if closures:
+        for session in _hits(clinic, list(hits)):
+            hits[session.starts_at.astimezone(clinic.tz).date()].append(_hit(session))
+    return [
+        {
+            "id": closure.pk,
+            "date": closure.date,
+            "reason": closure.reason,
+            "sessions": hits[closure.date],
+        }
+        for closure in closures
+    ]
+
+
+def _hit(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.pk,
+        "course_id": session.course_id,
+        "starts_at": session.starts_at,
+        "patient_name": patient_board_name(session.patient.first_name, session.patient.last_name),
+        "chair_name": session.chair.name,
+    }
+
+
+def rebook_summary(
+    clinic: Clinic, hit: list[dict[str, Any]], moved: list[Session]
+) -> list[dict[str, Any]]:
+    """Where each session a closure hit went after ``closure_rebook``: its new time and
+    chair, or, for a course not yet started (planned again as a whole), the course's new
+    first session. One query (chair names)."""
+    chair_names = dict(Chair.objects.filter(clinic=clinic).values_list("id", "name"))
+    moved_by_id = {session.pk: session for session in moved}
+    first_of_course: dict[int, Session] = {}
+    for session in sorted(moved, key=lambda s: s.starts_at):
+        first_of_course.setdefault(session.course_id, session)
+    rows = []
+    for entry in hit:
+        same = moved_by_id.get(entry["id"])
+        new = same or first_of_course.get(entry["course_id"])
+        rows.append(
+            {
+                **entry,
+                "replanned": same is None and new is not None,
+                "new_starts_at": new.starts_at if new else None,
+                "new_chair_name": chair_names.get(new.chair_id, "") if new else "",
+            }
+        )
+    return rows

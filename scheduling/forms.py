@@ -1,0 +1,113 @@
+"""Forms of the scheduling staff pages: they check what a person typed; the services
+check the rules (state, overlaps, opening hours) and answer with a conflict."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+
+from clinic.models import Chair, Clinic
+from scheduling.models import SideEffect
+
+# The board and the closure list accept dates in this range: enough for any real
+# schedule, and far from the ends of the calendar where "the next day" does not exist.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+
+
+def _in_range(day: dt.date) -> dt.date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise forms.ValidationError(
+            f"Choose a date between {EARLIEST_DAY:%d %B %Y} and {LATEST_DAY:%d %B %Y}.",
+            code="out_of_range",
+        )
+    return day
+
+
+class DayForm(forms.Form):
+    """``?date=YYYY-MM-DD`` of a day page; absent means the clinic's today."""
+
+    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean_date(self) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data.get("date")
+        return None if day is None else _in_range(day)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Give a reason for cancelling."},
+    )
+
+
+class MoveForm(forms.Form):
+    """One chosen slot: ``<chair id>|<ISO start with offset>`` (the value of the button
+    pressed on the move page)."""
+
+    slot = forms.CharField(max_length=80, error_messages={"required": "Choose a new time."})
+
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+
+    def clean_slot(self) -> tuple[Chair, dt.datetime]:
+        chair_part, _, start_part = self.cleaned_data["slot"].partition("|")
+        try:
+            chair_id = int(chair_part)
+            starts_at = dt.datetime.fromisoformat(start_part)
+        except ValueError:
+            raise forms.ValidationError("That time could not be read.", code="invalid") from None
+        if starts_at.tzinfo is None:
+            raise forms.ValidationError("That time has no time zone.", code="invalid")
+        _in_range(starts_at.date())
+        chair = Chair.objects.filter(clinic=self.clinic, pk=chair_id).first()
+        if chair is None:
+            raise forms.ValidationError("Choose a chair of this clinic.", code="invalid_chair")
+        return chair, starts_at
+
+
+class CompleteForm(forms.Form):
+    """The treatment record of a checked-in session (the API's TreatmentRecordSerializer
+    rules)."""
+
+    pulses_delivered = forms.IntegerField(min_value=0, max_value=100_000, label="Pulses delivered")
+    intensity_pct_mt = forms.IntegerField(
+        min_value=1, max_value=200, label="Intensity (% of motor threshold)"
+    )
+    coil_position = forms.CharField(max_length=120, label="Coil position")
+    side_effects = forms.MultipleChoiceField(
+        choices=SideEffect.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Side effects",
+    )
+    side_effects_other = forms.CharField(max_length=300, required=False, label="Other side effects")
+    adverse_event = forms.BooleanField(required=False, label="Adverse event")
+    notes = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Notes",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ClosureForm(forms.Form):
+    date = forms.DateField(
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["date"].widget.attrs["min"] = today.isoformat()
+
+    def clean_date(self) -> dt.date:
+        day: dt.date = _in_range(self.cleaned_data["date"])
+        if day < self.today:
+            raise forms.ValidationError("A closure cannot be in the past.", code="past")
+        return day

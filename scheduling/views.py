@@ -1,0 +1,477 @@
+"""Staff HTML pages of the scheduling app: the front desk's day board (with attendance
+actions and moves), the closures page, and the technician's list of today's sessions.
+
+Views stay thin: reads come from ``scheduling.selectors``, every change goes through
+``scheduling.services`` (or ``clinic.services`` for closures), and who may do what
+mirrors the API (``scheduling.api.ACTION_ROLES``, docs/roles.md). Actions answer htmx
+with the re-rendered block or row (a 409 or 400 shows its message in place) and plain
+form posts with a redirect back and a message. Messages never name a patient: they
+are kept in a cookie or the session between requests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, OperationalError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import services as clinic_services
+from clinic.errors import CONSTRAINT_ERRORS, DomainError
+from clinic.models import Closure, Role
+from clinic.web import Workplace, staff_page
+from scheduling import selectors, services
+from scheduling.api import ACTION_ROLES, BOOKERS
+from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
+from scheduling.models import UPCOMING, Session, SessionStatus
+
+BOARD_ROLES = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+TODAY_ROLES = (Role.TECHNICIAN, Role.CLINIC_ADMIN)
+CLOSURE_READERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+# docs/roles.md: closures are created by clinic admins (the API's rule); front desk
+# sees them, the sessions they hit, and re-books those.
+CLOSURE_EDITORS = (Role.CLINIC_ADMIN,)
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+FRAGMENT_BLOCK = "block"  # a session block of the day board
+FRAGMENT_ROW = "row"  # a session row of the technician's list
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _today(place: Workplace) -> dt.date:
+    return timezone.localdate(timezone=place.clinic.tz)
+
+
+def _local_day(moment: dt.datetime, place: Workplace) -> dt.date:
+    return moment.astimezone(place.clinic.tz).date()
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "scheduling/bad_request.html", {"message": message}, status=400)
+
+
+def _form_errors(form: Form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _requested_day(request: HttpRequest, place: Workplace) -> dt.date | str:
+    """The ``?date=`` of a day page (the clinic's today when absent), or why it is wrong."""
+    form = DayForm(request.GET)
+    if not form.is_valid():
+        return f"That date could not be used: {_form_errors(form)} Use the form YYYY-MM-DD."
+    day: dt.date | None = form.cleaned_data["date"]
+    return day or _today(place)
+
+
+def _explain(exc: Exception) -> tuple[str, int]:
+    """A person's message and the status for an error raised by a service; the database's
+    own text is never shown (it can carry row values)."""
+    if isinstance(exc, DomainError):
+        return exc.detail, exc.status_code
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages), 400
+    if isinstance(exc, IntegrityError):
+        diag = getattr(exc.__cause__, "diag", None)
+        known = CONSTRAINT_ERRORS.get(getattr(diag, "constraint_name", None) or "")
+        if known is None:
+            return "The change conflicts with existing data; reload and try again.", 409
+        return known.message, 400 if known.field else 409
+    return "Someone else changed this at the same moment; please try again.", 409
+
+
+def _attempt(change: Callable[[], Any]) -> tuple[Any, str | None, int]:
+    """Run a service call: (its result, None, 200) or (None, message, status)."""
+    try:
+        return change(), None, 200
+    except (DomainError, ValidationError, IntegrityError) as exc:
+        message, status = _explain(exc)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+            raise
+        message, status = _explain(exc)
+    return None, message, status
+
+
+def _session_or_404(place: Workplace, pk: int) -> Session:
+    """A session of the current clinic; any other clinic's answers 404."""
+    return get_object_or_404(
+        Session.objects.select_related("chair"), pk=pk, chair__clinic=place.clinic
+    )
+
+
+def _board_url(day: dt.date) -> str:
+    return f"{reverse('board-page')}?date={day.isoformat()}"
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[str, bool]:
+    """Which actions the viewer is offered on a session: what their role may do (the
+    API's rules) and what makes sense for the session's state and time."""
+    status = entry["status"]
+    scheduled = status == SessionStatus.SCHEDULED
+    return {
+        "check_in": scheduled
+        and _local_day(entry["starts_at"], place) == _today(place)
+        and place.allows(ACTION_ROLES["check_in"]),
+        "mark_missed": scheduled
+        and entry["starts_at"] <= now
+        and place.allows(ACTION_ROLES["mark_missed"]),
+        "cancel": status in UPCOMING and place.allows(ACTION_ROLES["cancel"]),
+        "move": scheduled and place.allows(BOOKERS),
+        "complete": status == SessionStatus.CHECKED_IN and place.allows(ACTION_ROLES["complete"]),
+    }
+
+
+def _with_offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[str, Any]:
+    entry["offers"] = _offers(entry, place, now)
+    return entry
+
+
+# --- the day board ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD"])
+@staff_page(*BOARD_ROLES)
+def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
+    day = _requested_day(request, place)
+    if isinstance(day, str):
+        return _bad_request(request, day)
+    grid = selectors.board_grid(place.clinic, day)
+    now = timezone.now()
+    for row in grid["rows"]:
+        for cell in row["cells"]:
+            for entry in cell["sessions"]:
+                _with_offers(entry, place, now)
+    return render(
+        request,
+        "scheduling/board.html",
+        {
+            "grid": grid,
+            "day": day,
+            "today": _today(place),
+            "previous_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1),
+            "tz": place.clinic.tz,
+            "back": request.get_full_path(),
+        },
+    )
+
+
+def _after_action(
+    request: HttpRequest,
+    place: Workplace,
+    session: Session,
+    *,
+    done: str,
+    error: str | None = None,
+    status: int = 200,
+    complete_form: CompleteForm | None = None,
+) -> HttpResponse:
+    """htmx: the session's block (or technician row) again, with the outcome in it.
+    Plain form post: back to the page it came from, with the outcome as a message."""
+    as_row = complete_form is not None or request.POST.get("fragment") == FRAGMENT_ROW
+    default = (
+        reverse("technician-today") if as_row else _board_url(_local_day(session.starts_at, place))
+    )
+    back = _back(request, default)
+    if not _is_htmx(request):
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, done)
+        return redirect(back)
+    entry = selectors.session_card(place.clinic, session.pk)
+    if entry is None:  # gone meanwhile (a course planned again after a closure)
+        raise Http404("No such session.")
+    _with_offers(entry, place, timezone.now())
+    context = {
+        "entry": entry,
+        "tz": place.clinic.tz,
+        "back": back,
+        "error": error,
+        "notice": None if error else done,
+    }
+    if as_row:
+        context["form"] = complete_form if error and complete_form else _complete_form(entry)
+        return render(request, "scheduling/_today_session.html", context, status=status)
+    return render(request, "scheduling/_board_block.html", context, status=status)
+
+
+def _when_where(session: Session, place: Workplace) -> str:
+    """Where a session is, for a message that must not name its patient."""
+    local = session.starts_at.astimezone(place.clinic.tz)
+    return f"{local:%H:%M} on {session.chair.name}, {local:%a} {local.day} {local:%b}"
+
+
+@require_POST
+@staff_page(*ACTION_ROLES["check_in"])
+def session_check_in(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    session = _session_or_404(place, pk)
+    _, error, status = _attempt(lambda: services.session_check_in(session))
+    return _after_action(
+        request,
+        place,
+        session,
+        done=f"Checked in the session at {_when_where(session, place)}.",
+        error=error,
+        status=status,
+    )
+
+
+@require_POST
+@staff_page(*ACTION_ROLES["mark_missed"])
+def session_mark_missed(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    session = _session_or_404(place, pk)
+    _, error, status = _attempt(lambda: services.session_mark_missed(session))
+    return _after_action(
+        request,
+        place,
+        session,
+        done=f"Marked the session at {_when_where(session, place)} as missed.",
+        error=error,
+        status=status,
+    )
+
+
+@require_POST
+@staff_page(*ACTION_ROLES["cancel"])
+def session_cancel(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    session = _session_or_404(place, pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        reason = form.cleaned_data["reason"]
+        _, error, status = _attempt(lambda: services.session_cancel(session, reason=reason))
+    else:
+        error, status = _form_errors(form), 400
+    return _after_action(
+        request,
+        place,
+        session,
+        done=f"Cancelled the session at {_when_where(session, place)}.",
+        error=error,
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(*BOOKERS)
+def session_move(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Choose a new time for a session among the free places of a chosen day."""
+    session = get_object_or_404(
+        Session.objects.select_related("chair", "course__protocol"),
+        pk=pk,
+        chair__clinic=place.clinic,
+    )
+    error: str | None = None
+    status = 200
+    if request.method == "POST":
+        form = MoveForm(request.POST, clinic=place.clinic)
+        if form.is_valid():
+            chair, starts_at = form.cleaned_data["slot"]
+            moved, error, status = _attempt(
+                lambda: services.session_move(session, starts_at=starts_at, chair=chair)
+            )
+            if moved is not None:
+                messages.success(request, f"Moved the session to {_when_where(moved, place)}.")
+                return redirect(_board_url(_local_day(moved.starts_at, place)))
+        else:
+            error, status = _form_errors(form), 400
+    day = _requested_day(request, place)
+    if isinstance(day, str):
+        return _bad_request(request, day)
+    if "date" not in request.GET:
+        day = max(_local_day(session.starts_at, place), _today(place))
+    entry = selectors.session_card(place.clinic, session.pk)
+    if entry is None:
+        raise Http404("No such session.")
+    movable = session.status == SessionStatus.SCHEDULED
+    return render(
+        request,
+        "scheduling/move.html",
+        {
+            "entry": entry,
+            "day": day,
+            "today": _today(place),
+            "previous_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1),
+            "options": selectors.move_options(place.clinic, session, day) if movable else None,
+            "movable": movable,
+            "error": error,
+            "tz": place.clinic.tz,
+            "board_url": _board_url(_local_day(session.starts_at, place)),
+        },
+        status=status,
+    )
+
+
+# --- the technician's list -------------------------------------------------------------
+
+
+def _complete_form(entry: dict[str, Any]) -> CompleteForm:
+    """An empty treatment record form; the prefix keeps each session's fields apart."""
+    return CompleteForm(prefix=f"s{entry['id']}")
+
+
+def _today_page(
+    request: HttpRequest,
+    place: Workplace,
+    *,
+    bound: CompleteForm | None = None,
+    bound_id: int | None = None,
+    errors: dict[int, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    today = _today(place)
+    now = timezone.now()
+    entries = [
+        _with_offers(entry, place, now)
+        for entry in selectors.sessions_for_day_list(place.clinic, today)
+    ]
+    rows = [
+        {
+            "entry": entry,
+            "form": bound
+            if bound is not None and entry["id"] == bound_id
+            else _complete_form(entry),
+            "error": (errors or {}).get(entry["id"]),
+        }
+        for entry in entries
+    ]
+    return render(
+        request,
+        "scheduling/today.html",
+        {
+            "rows": rows,
+            "today": today,
+            "tz": place.clinic.tz,
+            "back": reverse("technician-today"),
+            "may_act": place.allows(ACTION_ROLES["check_in"])
+            or place.allows(ACTION_ROLES["complete"]),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+@staff_page(*TODAY_ROLES)
+def technician_today(request: HttpRequest, place: Workplace) -> HttpResponse:
+    return _today_page(request, place)
+
+
+@require_POST
+@staff_page(*ACTION_ROLES["complete"])
+def session_complete(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Record what a checked-in session delivered and complete it."""
+    session = _session_or_404(place, pk)
+    form = CompleteForm(request.POST, prefix=f"s{session.pk}")
+    if form.is_valid():
+        record = form.cleaned_data
+        _, error, status = _attempt(
+            lambda: services.session_complete(session, technician=request.user, **record)
+        )
+    else:
+        error, status = "Check the treatment record: some fields need attention.", 400
+    if error is None or _is_htmx(request):
+        return _after_action(
+            request,
+            place,
+            session,
+            done=f"Completed the session at {_when_where(session, place)}.",
+            error=error,
+            status=status,
+            complete_form=form,
+        )
+    return _today_page(
+        request, place, bound=form, bound_id=session.pk, errors={session.pk: error}, status=status
+    )
+
+
+# --- closures --------------------------------------------------------------------------
+
+
+def _closures_page(
+    request: HttpRequest,
+    place: Workplace,
+    *,
+    form: ClosureForm | None = None,
+    rebooked: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    today = _today(place)
+    return render(
+        request,
+        "scheduling/closures.html",
+        {
+            "closures": selectors.upcoming_closures(place.clinic, today),
+            "form": form or ClosureForm(today=today),
+            "may_add": place.allows(CLOSURE_EDITORS),
+            "may_rebook": place.allows(BOOKERS),
+            "rebooked": rebooked,
+            "tz": place.clinic.tz,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(*CLOSURE_READERS)
+def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """Upcoming closures with the sessions each still hits; clinic admins add them here."""
+    if request.method != "POST":
+        return _closures_page(request, place)
+    if not place.allows(CLOSURE_EDITORS):
+        raise PermissionDenied("Closures are added by a clinic admin.")
+    form = ClosureForm(request.POST, today=_today(place))
+    if form.is_valid():
+        try:
+            closure = clinic_services.closure_save(clinic=place.clinic, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except IntegrityError as exc:  # another closure of that day won the race
+            form.add_error("date", _explain(exc)[0])
+        else:
+            messages.success(request, f"The clinic is now closed on {closure.date:%A %d %B %Y}.")
+            return redirect("closures-page")
+    return _closures_page(request, place, form=form, status=400)
+
+
+@require_POST
+@staff_page(*BOOKERS)
+def closure_rebook(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Move every session still booked on a closed day (all or nothing) and show where
+    each went."""
+    closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic, date__gte=_today(place))
+    hit = selectors.closure_hits(place.clinic, closure.date)
+    moved, error, status = _attempt(lambda: services.closure_rebook(place.clinic, closure.date))
+    result = {
+        "date": closure.date,
+        "error": error,
+        "rows": selectors.rebook_summary(place.clinic, hit, moved) if moved is not None else [],
+        "count": len(hit),
+    }
+    return _closures_page(request, place, rebooked=result, status=status)
