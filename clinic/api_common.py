@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from clinic.errors import CONSTRAINT_ERRORS, ConstraintError, DomainError
+from clinic.errors import DomainError, constraint_name, explain_database_error, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +48,6 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
-UNKNOWN_CONSTRAINT = ConstraintError("conflict", "The change conflicts with existing data.")
-
-
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
-
-
-def _sqlstate(exc: Exception) -> str | None:
-    return getattr(exc.__cause__, "sqlstate", None)
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
-
-
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, DomainError):
         error = exceptions.APIException(detail=exc.detail, code=exc.code)
@@ -77,24 +62,16 @@ def _as_api_exception(exc: Exception) -> Exception:
         )
         error.status_code = 409
         return error
-    if isinstance(exc, IntegrityError):
-        name = _constraint_name(exc)
-        known = CONSTRAINT_ERRORS.get(name or "", UNKNOWN_CONSTRAINT)
-        # Log the constraint name only: the database message can carry row values.
-        logger.info("integrity error on constraint %s", name)
-        if known.field is not None:
-            return exceptions.ValidationError({known.field: [known.message]}, code=known.code)
-        error = exceptions.APIException(detail=known.message, code=known.code)
-        error.status_code = 409
-        return error
-    if isinstance(exc, OperationalError) and _sqlstate(exc) in RETRYABLE_SQLSTATES:
-        # Two writers raced and the database chose one to abort (deadlock or
-        # serialization failure): for the client this is a conflict worth retrying.
-        logger.info("concurrent write aborted (%s)", _sqlstate(exc))
-        error = exceptions.APIException(
-            detail="Someone else changed this at the same moment; please try again.",
-            code="concurrent_update",
+    refusal = explain_database_error(exc)
+    if refusal is not None:
+        # Log the constraint name or SQLSTATE only: the database message can carry values.
+        logger.info(
+            "database refused a write: %s",
+            constraint_name(exc) if isinstance(exc, IntegrityError) else sqlstate(exc),
         )
+        if refusal.field is not None:
+            return exceptions.ValidationError({refusal.field: [refusal.message]}, code=refusal.code)
+        error = exceptions.APIException(detail=refusal.message, code=refusal.code)
         error.status_code = 409
         return error
     if isinstance(exc, Http404):

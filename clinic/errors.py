@@ -1,4 +1,4 @@
-"""Domain errors raised by services; the API maps them to HTTP responses.
+"""Domain errors raised by services; the API and the HTML pages map them to responses.
 
 Services never import DRF: a service raises ``Conflict`` with a machine-readable code
 and a human message, and the API layer turns it into a 409.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import IntegrityError, OperationalError
 
 
 class DomainError(Exception):
@@ -67,3 +69,31 @@ CONSTRAINT_ERRORS: dict[str, ConstraintError] = {
 def register_constraint(name: str, error: ConstraintError) -> None:
     """Let other apps describe their constraints' violations (from AppConfig.ready)."""
     CONSTRAINT_ERRORS[name] = error
+
+
+UNKNOWN_CONSTRAINT = ConstraintError("conflict", "The change conflicts with existing data.")
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+CONCURRENT_UPDATE = ConstraintError(
+    "concurrent_update", "Someone else changed this at the same moment; please try again."
+)
+
+
+def sqlstate(exc: Exception) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def explain_database_error(exc: Exception) -> ConstraintError | None:
+    """What to tell a person when the database refused a write that a service's checks
+    let through (a concurrent writer won the race): a known constraint's message, or a
+    retryable "changed at the same moment". None: not such an error (let it raise).
+    The database's own text is never used: it can carry row values."""
+    if isinstance(exc, IntegrityError):
+        return CONSTRAINT_ERRORS.get(constraint_name(exc) or "", UNKNOWN_CONSTRAINT)
+    if isinstance(exc, OperationalError) and sqlstate(exc) in RETRYABLE_SQLSTATES:
+        return CONCURRENT_UPDATE
+    return None

@@ -27,7 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import services as clinic_services
-from clinic.errors import CONSTRAINT_ERRORS, DomainError
+from clinic.errors import UNKNOWN_CONSTRAINT, DomainError, explain_database_error
 from clinic.models import Closure, Role
 from clinic.web import Workplace, staff_page
 from scheduling import selectors, services
@@ -41,7 +41,6 @@ CLOSURE_READERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
 # docs/roles.md: closures are created by clinic admins (the API's rule); front desk
 # sees them, the sessions they hit, and re-books those.
 CLOSURE_EDITORS = (Role.CLINIC_ADMIN,)
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
 FRAGMENT_ROW = "row"  # a session row of the technician's list
@@ -79,33 +78,20 @@ def _requested_day(request: HttpRequest, place: Workplace) -> dt.date | str:
     return day or _today(place)
 
 
-def _explain(exc: Exception) -> tuple[str, int]:
-    """A person's message and the status for an error raised by a service; the database's
-    own text is never shown (it can carry row values)."""
-    if isinstance(exc, DomainError):
-        return exc.detail, exc.status_code
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages), 400
-    if isinstance(exc, IntegrityError):
-        diag = getattr(exc.__cause__, "diag", None)
-        known = CONSTRAINT_ERRORS.get(getattr(diag, "constraint_name", None) or "")
-        if known is None:
-            return "The change conflicts with existing data; reload and try again.", 409
-        return known.message, 400 if known.field else 409
-    return "Someone else changed this at the same moment; please try again.", 409
-
-
 def _attempt(change: Callable[[], Any]) -> tuple[Any, str | None, int]:
-    """Run a service call: (its result, None, 200) or (None, message, status)."""
+    """Run a service call: (its result, None, 200) or (None, a person's message, status).
+    The database's own text is never shown (it can carry row values)."""
     try:
         return change(), None, 200
-    except (DomainError, ValidationError, IntegrityError) as exc:
-        message, status = _explain(exc)
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+    except DomainError as exc:
+        return None, exc.detail, exc.status_code
+    except ValidationError as exc:
+        return None, " ".join(exc.messages), 400
+    except (IntegrityError, OperationalError) as exc:
+        refusal = explain_database_error(exc)
+        if refusal is None:
             raise
-        message, status = _explain(exc)
-    return None, message, status
+        return None, refusal.message, 400 if refusal.field else 409
 
 
 def _session_or_404(place: Workplace, pk: int) -> Session:
@@ -453,7 +439,7 @@ def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         except IntegrityError as exc:  # another closure of that day won the race
-            form.add_error("date", _explain(exc)[0])
+            form.add_error("date", (explain_database_error(exc) or UNKNOWN_CONSTRAINT).message)
         else:
             messages.success(request, f"The clinic is now closed on {closure.date:%A %d %B %Y}.")
             return redirect("closures-page")
