@@ -42,6 +42,28 @@ def patient_board_name(first_name: str, last_name: str) -> str:
     return f"{first_name} {last_name[:1]}." if last_name else first_name
 
 
+def _board_entry(session: Session) -> dict[str, Any]:
+    """A session as the board (API and page) shows it; needs ``with_sequence`` and
+    ``_with_course_totals`` annotations, the patient and the course."""
+    return {
+        "id": session.pk,
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+        "status": session.status,
+        "kind": session.kind,
+        "patient": {
+            "id": session.patient_id,
+            "name": patient_board_name(session.patient.first_name, session.patient.last_name),
+        },
+        "course": {
+            "id": session.course_id,
+            "sequence": session.sequence,  # type: ignore[attr-defined]
+            "sessions_total": session.sessions_total,  # type: ignore[attr-defined]
+            "risk_level": session.course.risk_level,
+        },
+    }
+
+
 def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
     """Chairs with the day's sessions: two queries whatever the size of the day."""
     start, end = day_bounds(day, clinic.tz)
@@ -73,27 +95,7 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
     )
     by_chair: dict[int, list[dict[str, Any]]] = {chair.pk: [] for chair in chairs}
     for session in sessions:
-        by_chair[session.chair_id].append(
-            {
-                "id": session.pk,
-                "starts_at": session.starts_at,
-                "ends_at": session.ends_at,
-                "status": session.status,
-                "kind": session.kind,
-                "patient": {
-                    "id": session.patient_id,
-                    "name": patient_board_name(
-                        session.patient.first_name, session.patient.last_name
-                    ),
-                },
-                "course": {
-                    "id": session.course_id,
-                    "sequence": session.sequence,  # type: ignore[attr-defined]
-                    "sessions_total": session.sessions_total,  # type: ignore[attr-defined]
-                    "risk_level": session.course.risk_level,
-                },
-            }
-        )
+        by_chair[session.chair_id].append(_board_entry(session))
     return {
         "date": day,
         "clinic": clinic.pk,
@@ -306,22 +308,8 @@ def _card(session: Session) -> dict[str, Any]:
     protocol = session.course.protocol
     return _labels(
         {
-            "id": session.pk,
-            "starts_at": session.starts_at,
-            "ends_at": session.ends_at,
-            "status": session.status,
-            "kind": session.kind,
-            "patient": {
-                "id": session.patient_id,
-                "name": patient_board_name(session.patient.first_name, session.patient.last_name),
-            },
+            **_board_entry(session),
             "chair": {"id": session.chair_id, "name": session.chair.name},
-            "course": {
-                "id": session.course_id,
-                "sequence": session.sequence,  # type: ignore[attr-defined]
-                "sessions_total": session.sessions_total,  # type: ignore[attr-defined]
-                "risk_level": session.course.risk_level,
-            },
             "protocol": {
                 "name": protocol.name,
                 "pulses": protocol.pulses_per_session,
