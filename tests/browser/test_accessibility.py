@@ -54,3 +54,16 @@ def test_the_check_does_find_violations(page: Page) -> None:
         '<input type="text"><img src="x.png"></main></body></html>'
     )
     assert {"label", "image-alt"} <= {violation["id"] for violation in axe_violations(page)}
+
+
+def test_keyboard_focus_is_visible(page: Page, login: Any, staff: Any) -> None:
+    login(staff(Role.FRONT_DESK))
+    page.goto(reverse("board-page"))
+    for _ in range(4):  # the first links and controls of the page, by keyboard
+        page.keyboard.press("Tab")
+        outline = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.tagName, s.outlineStyle, s.outlineWidth]; }"
+        )
+        assert outline[0] in {"A", "BUTTON", "INPUT", "SELECT"}
+        assert outline[1] != "none" and outline[2] not in {"0px", ""}, outline
