@@ -54,6 +54,7 @@ from scheduling.models import Session
 from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
 
 CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+COURSE_CREATORS = (Role.PSYCHIATRIST, Role.FRONT_DESK, Role.CLINIC_ADMIN)
 NOBODY: tuple[str, ...] = ()
 SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
 
@@ -186,8 +187,13 @@ class CourseViewSet(ClinicScopedViewSet):
         return self.scope(course_queryset())
 
     def roles_for(self, request: Request) -> Any:
-        if self.action in {"activate", "pause", "resume", "complete", "discontinue", "create"}:
+        if self.action in {"activate", "pause", "resume", "complete", "discontinue"}:
             return (Role.PSYCHIATRIST,)
+        if self.action == "create":
+            # Front desk books whole courses (the booking page creates and schedules in
+            # one step), naming the prescribing psychiatrist; booking still needs a
+            # screening a psychiatrist cleared.
+            return COURSE_CREATORS
         if self.action == "authorizations" and request.method == "POST":
             return (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
         if self.action == "outcome":
@@ -200,8 +206,9 @@ class CourseViewSet(ClinicScopedViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
-        self.require_write_role(data["patient"].clinic_id)
-        data.setdefault("psychiatrist", self.request.user)
+        if not access.has_role(self.request.user, data["patient"].clinic_id, COURSE_CREATORS):
+            raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
+        data.setdefault("psychiatrist", self.request.user)  # others must name one
         course = services.course_create(**data)
         serializer.instance = self.get_queryset().get(pk=course.pk)
 

@@ -167,6 +167,20 @@ def test_course_create_defaults(doctor: Any, patient: Any, psychiatrist: Any) ->
     assert body["preferred_time"] == "09:30"
 
 
+def test_front_desk_books_a_course_for_a_named_psychiatrist(
+    api: Any, staff: Any, patient: Any, psychiatrist: Any
+) -> None:
+    desk = api(staff(Role.FRONT_DESK))
+    payload = _course_payload(patient, psychiatrist)
+    del payload["psychiatrist"]
+    missing = desk.post("/api/v1/courses/", payload, format="json")
+    assert missing.status_code == 400
+    assert "psychiatrist" in missing.json()  # front desk never prescribes as themselves
+    named = desk.post("/api/v1/courses/", _course_payload(patient, psychiatrist), format="json")
+    assert named.status_code == 201, named.content
+    assert named.json()["psychiatrist"] == psychiatrist.pk
+
+
 def test_anxious_depression_tracks_gad7_too(doctor: Any, patient: Any, psychiatrist: Any) -> None:
     body = doctor.post(
         "/api/v1/courses/",

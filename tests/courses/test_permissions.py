@@ -92,7 +92,7 @@ RESOURCES = {
             "preferred_time": "09:30",
         },
         patch={"preferred_time": "10:15"},
-        create_roles=PSYCHIATRIST,
+        create_roles=frozenset({Role.PSYCHIATRIST, Role.FRONT_DESK, Role.CLINIC_ADMIN}),
         update_roles=frozenset({Role.PSYCHIATRIST, Role.FRONT_DESK}),
         delete_roles=NOBODY,
     ),
