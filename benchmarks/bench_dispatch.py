@@ -2,7 +2,7 @@
 
 2,000 due missed-session follow-ups by SMS (one per consenting patient with a phone of
 their own) go through ``send_notification`` on real ``celery worker`` processes (each
-prefork, concurrency 1, on a queue of this run's own) against Redis database 14, and a
+prefork, concurrency 1, on a queue of this run's own) against Redis database 13, and a
 local HTTP server that answers like Twilio's Messages API (201, immediately). Timed from
 the first enqueue until the database shows every row "sent", for 1 and 2 worker
 processes. The machine running it may have few cores (2 here): the benchmark itself, the
@@ -25,7 +25,7 @@ from benchmarks.harness import ROOT, setup_django, throwaway_database
 
 COUNT = 2_000
 WORKER_COUNTS = (1, 2)
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = "redis://127.0.0.1:6379/13"
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = secrets.token_hex(16)
 FROM_NUMBER = "+15005550006"
@@ -229,7 +229,7 @@ def main() -> None:
             _create_due_sms(COUNT)
             ids = list(Notification.objects.order_by("id").values_list("id", flat=True))
             print(
-                f"dispatch: {len(ids):,} due SMS through Celery (Redis db 14, prefork, "
+                f"dispatch: {len(ids):,} due SMS through Celery (Redis db 13, prefork, "
                 f"concurrency 1 per process) to a fake Twilio; {os.cpu_count()} CPU cores"
             )
             rates = {n: _run(n, provider, ids) for n in WORKER_COUNTS}

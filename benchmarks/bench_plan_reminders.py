@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from benchmarks.harness import max_rss_mib, setup_django, throwaway_database
+from benchmarks.harness import counting_statements, max_rss_mib, setup_django, throwaway_database
 
 SESSIONS = 10_000
 CLINICS = 10
@@ -22,8 +22,6 @@ SLOT_MINUTES = 40
 def main() -> None:
     setup_django()
     from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from clinic.models import Chair, Clinic, Patient
@@ -95,12 +93,12 @@ def main() -> None:
 
         print(f"plan reminders: {len(sessions):,} sessions tomorrow in {CLINICS} clinics")
         for label in ("first run", "second run (idempotent)"):
-            with CaptureQueriesContext(connection) as captured:
+            with counting_statements() as statements:
                 started = time.perf_counter()
                 written = plan_reminders()
                 elapsed = time.perf_counter() - started
             print(
-                f"  {label}: {elapsed * 1000:.0f} ms, {len(captured)} queries, "
+                f"  {label}: {elapsed * 1000:.0f} ms, {len(statements)} queries, "
                 f"{written:,} rows offered, target < 3000 ms"
             )
         print(f"  outbox rows: {Notification.objects.count():,}")

@@ -46,6 +46,23 @@ def throwaway_database() -> Iterator[None]:
         teardown_test_environment()
 
 
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """Collect the SQL of every statement run, and nothing else. Django's query log
+    (CaptureQueriesContext) also formats every parameter into SQL text, which for a
+    statement with 40,000-element array parameters costs more than running it."""
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield seen
+
+
 @dataclass
 class Figures:
     name: str
