@@ -12,17 +12,20 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from clinic.db import EpochMicroseconds, instant
 from clinic.models import Closure, OpeningHours
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
     Authorization,
     CourseStatus,
+    Protocol,
     ProtocolPhase,
     RiskLevel,
     SafetyFlag,
@@ -70,11 +73,12 @@ class CourseFacts:
     course: TreatmentCourse
     sessions: list[SessionFact] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
+    authorizations: list[Authorization] = field(default_factory=list)
     open_safety_flags: int = 0
     closures: set[dt.date] = field(default_factory=set)
     open_weekdays: set[int] = field(default_factory=set)
 
-    @property
+    @cached_property
     def tz(self) -> Any:
         return self.course.patient.clinic.tz
 
@@ -103,25 +107,36 @@ class Progress:
 
 
 def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
-    """Everything risk and progress need for these courses, in seven queries."""
+    """Everything risk and progress need for these courses, in nine queries."""
     from scheduling.models import Session  # scheduling depends on courses, not back
 
     ids = list(course_ids)
+    # Protocols are few: prefetched once and shared, so their phases are read for each
+    # protocol, not for each course. Authorizations and assessments are read in one
+    # query each and grouped here (a per-course prefetch clones a queryset per course).
     courses = list(
         TreatmentCourse.objects.filter(id__in=ids)
-        .select_related("patient__clinic", "protocol")
+        .select_related("patient__clinic")
         .prefetch_related(
-            Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
-            Prefetch("authorizations", queryset=Authorization.objects.order_by("valid_from", "id")),
+            Prefetch(
+                "protocol",
+                queryset=Protocol.objects.prefetch_related(
+                    Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order"))
+                ),
+            )
         )
     )
     facts = {course.pk: CourseFacts(course) for course in courses}
-    for course_id, status, starts_at, phase in (
+    for authorization in Authorization.objects.filter(course_id__in=ids).order_by(
+        "valid_from", "id"
+    ):
+        facts[authorization.course_id].authorizations.append(authorization)
+    for course_id, status, starts_us, phase in (
         Session.objects.filter(course_id__in=ids)
         .order_by("starts_at", "id")
-        .values_list("course_id", "status", "starts_at", "phase")
+        .values_list("course_id", "status", EpochMicroseconds("starts_at"), "phase")
     ):
-        facts[course_id].sessions.append(SessionFact(status, starts_at, phase))
+        facts[course_id].sessions.append(SessionFact(status, instant(starts_us), phase))
     for assessment in Assessment.objects.filter(course_id__in=ids).order_by(
         "administered_on", "id"
     ):
@@ -196,7 +211,7 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
         projected_end = window_end - dt.timedelta(
             weeks=course.patient.clinic.course_window_grace_weeks
         )
-    authorizations = list(course.authorizations.all())
+    authorizations = facts.authorizations
     authorized = sum(a.sessions_authorized for a in authorizations) if authorizations else None
     future = [s for s in upcoming if s.starts_at >= now - dt.timedelta(hours=2)]
     outcome = outcome_for(
@@ -289,10 +304,14 @@ def _reasons(
     # cancelled everything so far is the most urgent gap of all.
     first_any = facts.local_date(facts.sessions[0].starts_at) if facts.sessions else None
     if course.status == CourseStatus.ACTIVE and not acute_done and first_any:
-        completed_dates = [
-            facts.local_date(s.starts_at) for s in facts.sessions if s.status == "completed"
-        ]
-        since = completed_dates[-1] if completed_dates else first_any - dt.timedelta(days=1)
+        last_completed = next(
+            (s for s in reversed(facts.sessions) if s.status == "completed"), None
+        )
+        since = (
+            facts.local_date(last_completed.starts_at)
+            if last_completed is not None
+            else first_any - dt.timedelta(days=1)
+        )
         if since < today:
             gap = _business_days_between(facts, since, today)
             if gap >= 3:
@@ -310,7 +329,7 @@ def _reasons(
     if unscheduled and (first_session_date or course.status == CourseStatus.ACTIVE):
         add("unscheduled_remaining", WATCH, f"{unscheduled} session(s) still need a booking.")
 
-    authorizations = list(course.authorizations.all())
+    authorizations = facts.authorizations
     if authorized is not None:
         if authorized < total:
             add(

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Q
 
+from clinic.db import instant
 from clinic.models import Chair, ChairBlock, Clinic, Closure
 from scheduling.models import OCCUPYING, Session
 
@@ -185,8 +186,6 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
 # patient's own occupying sessions over the whole span.
 Occupied = tuple[list[tuple[int, dt.datetime, dt.datetime]], list[Interval]]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
 # The chairs' part reads the exclusion constraint's GiST index with one multirange of
 # the windows, so its cost follows the sessions near the wanted times, not the table's
 # size. Instants travel as integer microseconds since the epoch: exact, and much cheaper
@@ -236,8 +235,7 @@ def _occupied_postgresql(
     chair_rows: list[tuple[int, dt.datetime, dt.datetime]] = []
     patient_rows: list[Interval] = []
     for chair_id, start_us, end_us, on_chairs in rows:
-        start = _EPOCH + dt.timedelta(microseconds=start_us)
-        end = _EPOCH + dt.timedelta(microseconds=end_us)
+        start, end = instant(start_us), instant(end_us)
         if on_chairs:
             chair_rows.append((chair_id, start, end))
         else:

@@ -187,6 +187,7 @@ def course_schedule(
                     key=lambda fact: fact.starts_at,
                 ),
                 assessments=list(course.assessments.all()),
+                authorizations=list(course.authorizations.all()),
                 open_safety_flags=course.open_safety_flags,  # type: ignore[attr-defined]
                 closures=calendar.closures,
                 open_weekdays=set(calendar.hours),
