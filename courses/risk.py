@@ -74,9 +74,17 @@ class CourseFacts:
     sessions: list[SessionFact] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
     authorizations: list[Authorization] = field(default_factory=list)
+    # The protocol's phases in order; None: read them from the (prefetched) protocol.
+    phases: list[ProtocolPhase] | None = None
     open_safety_flags: int = 0
     closures: set[dt.date] = field(default_factory=set)
     open_weekdays: set[int] = field(default_factory=set)
+
+    @cached_property
+    def phase_list(self) -> list[ProtocolPhase]:
+        if self.phases is not None:
+            return self.phases
+        return list(self.course.protocol.phases.all())
 
     @cached_property
     def tz(self) -> Any:
@@ -191,7 +199,7 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     course = facts.course
     today = now.astimezone(facts.tz).date()
     protocol = course.protocol
-    total = sum(phase.sessions for phase in protocol.phases.all())
+    total = sum(phase.sessions for phase in facts.phase_list)
     by_status: dict[str, int] = defaultdict(int)
     for session in facts.sessions:
         by_status[session.status] += 1
@@ -201,7 +209,7 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     unscheduled = max(0, total - held)
     occupying = [s for s in facts.sessions if s.status in ("scheduled", "checked_in", "completed")]
     first_session_date = facts.local_date(occupying[0].starts_at) if occupying else None
-    window_end = window_end_date(course)
+    window_end = window_end_date(course, facts.phase_list)
     if occupying:
         last_date = facts.local_date(occupying[-1].starts_at)
         projected_end = _add_business_days(
@@ -295,7 +303,7 @@ def _reasons(
         level = AT_RISK if missed / total > 0.20 else WATCH
         add("missed_share", level, f"{missed} of {total} planned sessions missed ({share}%).")
 
-    acute = next(iter(course.protocol.phases.all()), None)
+    acute = next(iter(facts.phase_list), None)
     acute_done = acute is not None and (
         sum(1 for s in facts.sessions if s.phase == acute.order and s.status == "completed")
         >= acute.sessions

@@ -38,10 +38,14 @@ def sessions_total(protocol: Protocol) -> int:
     return sum(phase.sessions for phase in protocol.phases.all())
 
 
-def window_end_date(course: TreatmentCourse) -> dt.date:
-    """Planned weeks of every phase, plus the clinic's grace."""
+def window_end_date(
+    course: TreatmentCourse, phases: Sequence[ProtocolPhase] | None = None
+) -> dt.date:
+    """Planned weeks of every phase, plus the clinic's grace (``phases``: the
+    protocol's, when the caller already holds them)."""
     protocol = course.protocol
-    weeks = planned_weeks(list(protocol.phases.all()), protocol.sessions_per_day)
+    phase_list = list(protocol.phases.all() if phases is None else phases)
+    weeks = planned_weeks(phase_list, protocol.sessions_per_day)
     grace = course.patient.clinic.course_window_grace_weeks
     return course.start_date + dt.timedelta(weeks=weeks + grace)
 

@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -124,34 +125,27 @@ def load_calendar(
     ignore_sessions: Iterable[int] = (),
     chair_ids: Iterable[int] | None = None,
     time_of_day: tuple[dt.time, dt.time] | None = None,
+    hours: dict[int, tuple[dt.time, dt.time]] | None = None,
 ) -> ClinicCalendar:
-    """Read everything bookings in [first_day, last_day] must respect (four queries;
-    five when the clinic's opening hours are not prefetched).
+    """Read everything bookings in [first_day, last_day] must respect: the chairs, then
+    sessions, blocks and closures in one more query on PostgreSQL (four on SQLite);
+    one more when the clinic's opening hours are neither given nor prefetched.
 
     ``ignore_sessions`` are left out of the busy time (a session being moved).
     ``time_of_day`` (clinic-local) limits the other patients' sessions read to those
     touching that stretch of each day: a course booked at 09:30 every day need not
     read the whole clinic's months ahead. The patient's own sessions are always read.
+    ``hours`` (weekday -> opens, closes): the clinic's opening hours when the caller
+    already read them.
     """
     start = day_bounds(first_day, clinic.tz)[0]
     end = day_bounds(last_day, clinic.tz)[1]
-    hours = {entry.weekday: (entry.opens, entry.closes) for entry in clinic.opening_hours.all()}
-    closures = set(
-        Closure.objects.filter(clinic=clinic, date__gte=first_day, date__lte=last_day).values_list(
-            "date", flat=True
-        )
-    )
+    if hours is None:
+        hours = {entry.weekday: (entry.opens, entry.closes) for entry in clinic.opening_hours.all()}
     chairs_query = Chair.objects.filter(clinic=clinic, active=True).order_by("name", "id")
     if chair_ids is not None:
         chairs_query = chairs_query.filter(id__in=list(chair_ids))
     chairs = list(chairs_query)
-    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
-    for chair in chairs:
-        chair_busy[chair.pk] = _Busy()
-    for block in ChairBlock.objects.filter(
-        chair__clinic=clinic, starts_at__lt=end, ends_at__gt=start
-    ).values_list("chair_id", "starts_at", "ends_at"):
-        chair_busy[block[0]].add(block[1], block[2])
     if time_of_day is None:
         windows = [(start, end)]
     else:
@@ -162,16 +156,23 @@ def load_calendar(
             )
             for day in _days(first_day, last_day)
         ]
-    read = _occupied_postgresql if connection.vendor == "postgresql" else _occupied_portable
-    chair_rows, patient_rows = read(
-        [chair.pk for chair in chairs], windows, patient_id, (start, end), list(ignore_sessions)
+    read = _busy_postgresql if connection.vendor == "postgresql" else _busy_portable
+    busy = read(
+        Span(clinic.pk, first_day, last_day, start, end),
+        [chair.pk for chair in chairs],
+        windows,
+        patient_id,
+        list(ignore_sessions),
     )
-    for chair_id, session_start, session_end in chair_rows:
-        chair_busy[chair_id].add(session_start, session_end)
+    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+    for chair in chairs:
+        chair_busy[chair.pk] = _Busy()
+    for chair_id, busy_start, busy_end in [*busy.blocks, *busy.sessions]:
+        chair_busy[chair_id].add(busy_start, busy_end)
     patient_busy = _Busy()
-    for session_start, session_end in patient_rows:
-        patient_busy.add(session_start, session_end)
-    return ClinicCalendar(clinic, hours, closures, chairs, chair_busy, patient_busy)
+    for busy_start, busy_end in busy.patient:
+        patient_busy.add(busy_start, busy_end)
+    return ClinicCalendar(clinic, hours, busy.closures, chairs, chair_busy, patient_busy)
 
 
 def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
@@ -181,18 +182,37 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
         day += dt.timedelta(days=1)
 
 
-# What the two readers of occupied time return: (chair, start, end) of every occupying
-# session on the chairs that overlaps one of the windows, and (start, end) of the
-# patient's own occupying sessions over the whole span.
-Occupied = tuple[list[tuple[int, dt.datetime, dt.datetime]], list[Interval]]
+class Span(NamedTuple):
+    """The stretch a calendar covers: clinic-local days and the instants bounding them."""
 
-# The chairs' part reads the exclusion constraint's GiST index with one multirange of
-# the windows, so its cost follows the sessions near the wanted times, not the table's
-# size. Instants travel as integer microseconds since the epoch: exact, and much cheaper
-# to turn into datetimes than timestamptz text.
-_OCCUPIED_SQL = """
-    SELECT chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
-           (extract(epoch FROM ends_at) * 1000000)::bigint, true
+    clinic_id: int
+    first_day: dt.date
+    last_day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+
+class Busy(NamedTuple):
+    """What the two readers return: (chair, start, end) of chair blocks and of occupying
+    sessions on the chairs that overlap one of the windows; (start, end) of the
+    patient's own occupying sessions over the whole span; and the closed days."""
+
+    blocks: list[tuple[int, dt.datetime, dt.datetime]]
+    sessions: list[tuple[int, dt.datetime, dt.datetime]]
+    patient: list[Interval]
+    closures: set[dt.date]
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1)
+
+# One statement. The chairs' sessions come through the GiST exclusion index with one
+# multirange of the day windows, so the cost follows the sessions near the wanted
+# times, not the table's size; the patient's part uses its own index. Instants travel
+# as integer microseconds since the epoch (days, for closures): exact, and much cheaper
+# to turn into Python values than timestamptz text.
+_BUSY_SQL = """
+    SELECT 'session', chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
+           (extract(epoch FROM ends_at) * 1000000)::bigint
     FROM scheduling_session
     WHERE status = ANY(%(occupying)s)
       AND chair_id = ANY(%(chairs)s)
@@ -201,25 +221,34 @@ _OCCUPIED_SQL = """
           FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS w(s, e))
       AND NOT id = ANY(%(ignore)s)
     UNION ALL
-    SELECT chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
-           (extract(epoch FROM ends_at) * 1000000)::bigint, false
+    SELECT 'patient', chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
+           (extract(epoch FROM ends_at) * 1000000)::bigint
     FROM scheduling_session
     WHERE status = ANY(%(occupying)s)
       AND patient_id = %(patient)s AND starts_at < %(span_end)s AND ends_at > %(span_start)s
       AND NOT id = ANY(%(ignore)s)
+    UNION ALL
+    SELECT 'block', chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
+           (extract(epoch FROM ends_at) * 1000000)::bigint
+    FROM clinic_chairblock
+    WHERE chair_id = ANY(%(chairs)s) AND starts_at < %(span_end)s AND ends_at > %(span_start)s
+    UNION ALL
+    SELECT 'closure', NULL, date - DATE '1970-01-01', NULL
+    FROM clinic_closure
+    WHERE clinic_id = %(clinic)s AND date BETWEEN %(first_day)s AND %(last_day)s
 """
 
 
-def _occupied_postgresql(
+def _busy_postgresql(
+    span: Span,
     chair_ids: list[int],
     windows: list[Interval],
     patient_id: int | None,
-    span: Interval,
     ignore: list[int],
-) -> Occupied:
+) -> Busy:
     with connection.cursor() as cursor:
         cursor.execute(
-            _OCCUPIED_SQL,
+            _BUSY_SQL,
             {
                 "occupying": [str(status) for status in OCCUPYING],
                 "chairs": chair_ids,
@@ -227,45 +256,60 @@ def _occupied_postgresql(
                 "ends": [window[1] for window in windows],
                 "ignore": ignore,
                 "patient": patient_id,
-                "span_start": span[0],
-                "span_end": span[1],
+                "span_start": span.start,
+                "span_end": span.end,
+                "clinic": span.clinic_id,
+                "first_day": span.first_day,
+                "last_day": span.last_day,
             },
         )
         rows = cursor.fetchall()
-    chair_rows: list[tuple[int, dt.datetime, dt.datetime]] = []
-    patient_rows: list[Interval] = []
-    for chair_id, start_us, end_us, on_chairs in rows:
-        start, end = instant(start_us), instant(end_us)
-        if on_chairs:
-            chair_rows.append((chair_id, start, end))
+    busy = Busy([], [], [], set())
+    for kind, chair_id, start, end in rows:
+        if kind == "closure":
+            busy.closures.add(_EPOCH_DAY + dt.timedelta(days=start))
+        elif kind == "patient":
+            busy.patient.append((instant(start), instant(end)))
         else:
-            patient_rows.append((start, end))
-    return chair_rows, patient_rows
+            target = busy.sessions if kind == "session" else busy.blocks
+            target.append((chair_id, instant(start), instant(end)))
+    return busy
 
 
-def _occupied_portable(
+def _busy_portable(
+    span: Span,
     chair_ids: list[int],
     windows: list[Interval],
     patient_id: int | None,
-    span: Interval,
     ignore: list[int],
-) -> Occupied:
+) -> Busy:
     """The same answer through the ORM, for SQLite (the embedded default)."""
     in_a_window = Q()
     for window_start, window_end in windows:
         in_a_window |= Q(starts_at__lt=window_end, ends_at__gt=window_start)
     occupying = Session.objects.filter(status__in=OCCUPYING).exclude(id__in=ignore)
-    chair_rows = [
-        (chair_id, start, end)
-        for chair_id, start, end in occupying.filter(in_a_window, chair_id__in=chair_ids)
-        .order_by()
-        .values_list("chair_id", "starts_at", "ends_at")
-    ]
-    patient_rows: list[Interval] = []
-    if patient_id is not None:
-        patient_rows = list(
-            occupying.filter(patient_id=patient_id, starts_at__lt=span[1], ends_at__gt=span[0])
+    overlapping = Q(starts_at__lt=span.end, ends_at__gt=span.start)
+    return Busy(
+        blocks=list(
+            ChairBlock.objects.filter(overlapping, chair_id__in=chair_ids).values_list(
+                "chair_id", "starts_at", "ends_at"
+            )
+        ),
+        sessions=list(
+            occupying.filter(in_a_window, chair_id__in=chair_ids)
+            .order_by()
+            .values_list("chair_id", "starts_at", "ends_at")
+        ),
+        patient=list(
+            occupying.filter(overlapping, patient_id=patient_id)
             .order_by()
             .values_list("starts_at", "ends_at")
         )
-    return chair_rows, patient_rows
+        if patient_id is not None
+        else [],
+        closures=set(
+            Closure.objects.filter(
+                clinic_id=span.clinic_id, date__gte=span.first_day, date__lte=span.last_day
+            ).values_list("date", flat=True)
+        ),
+    )

@@ -5,18 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Max, Q, Value
 from django.utils import timezone
 
+from clinic.db import EpochMicroseconds, instant
 from clinic.errors import Conflict
-from clinic.models import Chair, Clinic
+from clinic.models import Chair, Clinic, OpeningHours
 from courses.models import (
     OPEN_STATUSES,
+    Assessment,
+    Authorization,
     CourseStatus,
     Protocol,
     ProtocolPhase,
@@ -48,13 +51,14 @@ FAILURE_MESSAGES = {
 }
 
 
-def course_shape(protocol: Protocol) -> CourseShape:
-    phases = [
+def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = None) -> CourseShape:
+    """The planner's view of a protocol (``phases``: already loaded, else read)."""
+    plans = [
         PhasePlan(phase.order, phase.kind, phase.sessions, phase.per_week)
-        for phase in protocol.phases.all()
+        for phase in (protocol.phases.all() if phases is None else phases)
     ]
     return CourseShape(
-        phases=phases,
+        phases=plans,
         slot_minutes=protocol.slot_minutes,
         mapping_minutes=protocol.mapping_minutes,
         sessions_per_day=protocol.sessions_per_day,
@@ -70,12 +74,16 @@ def _lock_course(course: TreatmentCourse) -> TreatmentCourse:
     )
 
 
-def _require_bookable(course: TreatmentCourse) -> None:
+_UNREAD = "unread"
+
+
+def _require_bookable(course: TreatmentCourse, screening_status: str | None = _UNREAD) -> None:
+    """A course can be booked while planned or active, once its patient's latest
+    screening is cleared (``screening_status``: already read, else read here)."""
     if course.status not in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
         raise Conflict(f"A {course.status} course cannot be booked.", code="course_closed")
-    if hasattr(course, "screening_status"):  # annotated by _lock_course_for_planning
-        status = course.screening_status
-    else:
+    status = screening_status
+    if status == _UNREAD:
         screening = latest_screening(course.patient)
         status = screening.status if screening is not None else None
     if status != ScreeningStatus.CLEARED:
@@ -85,10 +93,10 @@ def _require_bookable(course: TreatmentCourse) -> None:
         )
 
 
-def _planning_limit(course: TreatmentCourse) -> dt.date:
+def _planning_limit(course: TreatmentCourse, window_end: dt.date | None = None) -> dt.date:
     """How far ahead sessions may go: the course window plus as long again, so
     closures can push sessions out (and show as window overrun) without looping."""
-    window_end = window_end_date(course)
+    window_end = window_end or window_end_date(course)
     return window_end + (window_end - course.start_date)
 
 
@@ -132,16 +140,14 @@ def course_schedule(
 ) -> list[Session]:
     """Book every session of a course in one go: all of them, or none (409).
 
-    A fixed number of queries whatever the course's length: the course with what
-    planning needs (four), its existing sessions, the calendar (four), one INSERT, and
-    the risk facts not already at hand (one, plus an UPDATE if the level changed)."""
-    course = _lock_course_for_planning(course)
-    _require_bookable(course)
+    A fixed number of queries whatever the course's length: the locked course, what
+    planning needs (one), the calendar (four), one INSERT, and the risk facts not
+    already at hand (two, plus an UPDATE if the level changed)."""
+    course, planning = _lock_course_for_planning(course)
+    _require_bookable(course, planning.screening_status)
     clinic = course.patient.clinic
-    existing = list(
-        Session.objects.filter(course=course).values_list("status", "starts_at", "phase")
-    )
-    if any(status in OCCUPYING for status, _, _ in existing):
+    existing = planning.sessions
+    if any(fact.status in OCCUPYING for fact in existing):
         raise Conflict(
             "This course already has sessions; move or book single sessions instead.",
             code="already_scheduled",
@@ -151,17 +157,18 @@ def course_schedule(
         raise ValidationError(
             {"start_date": "The course starts in the past; pick a new start date."}
         )
-    shape = course_shape(course.protocol)
+    shape = course_shape(course.protocol, planning.phases)
     # Read the calendar up to the course window first; only when closures push the
     # course past it is the longer planning limit read (one more set of queries).
-    window_end = window_end_date(course)
-    for until in (window_end, _planning_limit(course)):
+    window_end = window_end_date(course, planning.phases)
+    for until in (window_end, _planning_limit(course, window_end)):
         calendar = load_calendar(
             clinic,
             course.start_date,
             until,
             patient_id=course.patient_id,
             time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
+            hours=planning.hours,
         )
         planner = Planner(
             calendar,
@@ -182,15 +189,15 @@ def course_schedule(
             CourseFacts(
                 course,
                 sessions=sorted(
-                    [SessionFact(*row) for row in existing]
-                    + [SessionFact(s.status, s.starts_at, s.phase) for s in sessions],
+                    [*existing, *(SessionFact(s.status, s.starts_at, s.phase) for s in sessions)],
                     key=lambda fact: fact.starts_at,
                 ),
-                assessments=list(course.assessments.all()),
-                authorizations=list(course.authorizations.all()),
-                open_safety_flags=course.open_safety_flags,  # type: ignore[attr-defined]
+                assessments=list(Assessment.objects.filter(course=course)),
+                authorizations=list(Authorization.objects.filter(course=course)),
+                open_safety_flags=planning.open_safety_flags,
                 closures=calendar.closures,
                 open_weekdays=set(calendar.hours),
+                phases=planning.phases,
             )
         ]
     )
@@ -226,34 +233,82 @@ def _time_of_day(
     return start.time(), end.time()
 
 
-def _lock_course_for_planning(course: TreatmentCourse) -> TreatmentCourse:
-    latest_screening_status = (
-        Screening.objects.filter(patient=OuterRef("patient"))
-        .order_by("-created_at", "-id")
-        .values("status")[:1]
-    )
-    open_flags = (
-        SafetyFlag.objects.filter(course=OuterRef("pk"), acknowledged_at__isnull=True)
-        .order_by()
-        .values("course")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return (
+@dataclass(frozen=True)
+class PlanningRead:
+    """What booking a whole course needs besides the course row, read in one query."""
+
+    phases: list[ProtocolPhase]
+    hours: dict[int, tuple[dt.time, dt.time]]
+    screening_status: str | None
+    open_safety_flags: int
+    sessions: list[SessionFact]
+
+
+def _lock_course_for_planning(course: TreatmentCourse) -> tuple[TreatmentCourse, PlanningRead]:
+    """Lock the course row, then read its protocol's phases, the clinic's opening hours,
+    the patient's latest screening status, the open safety flags and the course's
+    sessions in one plain UNION ALL (PostgreSQL and SQLite): the ORM's prefetches and
+    subquery annotations cost several times the database's work here."""
+    course = (
         TreatmentCourse.objects.select_for_update(of=("self",))
         .select_related("patient__clinic__reminder_policy", "protocol")
-        .prefetch_related(
-            Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
-            "authorizations",
-            "patient__clinic__opening_hours",
-            "assessments",
-        )
-        .annotate(
-            screening_status=Subquery(latest_screening_status),
-            open_safety_flags=Coalesce(Subquery(open_flags), 0),
-        )
         .get(pk=course.pk)
     )
+    tables = {
+        "phase": ProtocolPhase._meta.db_table,
+        "hours": OpeningHours._meta.db_table,
+        "flag": SafetyFlag._meta.db_table,
+        "screening": Screening._meta.db_table,
+    }
+    sessions = (
+        Session.objects.filter(course=course)
+        .order_by()
+        .values_list(Value("session"), "phase", EpochMicroseconds("starts_at"), Value(0), "status")
+    )
+    session_sql, session_params = sessions.query.sql_with_params()
+    sql = (
+        f"SELECT 'phase', \"order\", sessions, per_week, kind FROM {tables['phase']} "  # noqa: S608
+        "WHERE protocol_id = %s "
+        "UNION ALL "
+        f"SELECT 'hours', weekday, 0, 0, CAST(opens AS TEXT) || ' ' || CAST(closes AS TEXT) "
+        f"FROM {tables['hours']} WHERE clinic_id = %s "
+        "UNION ALL "
+        f"SELECT 'facts', (SELECT COUNT(*) FROM {tables['flag']} "
+        "WHERE course_id = %s AND acknowledged_at IS NULL), 0, 0, "
+        f"(SELECT status FROM {tables['screening']} WHERE patient_id = %s "
+        "ORDER BY created_at DESC, id DESC LIMIT 1) "
+        f"UNION ALL {session_sql}"
+    )
+    params = [course.protocol_id, course.patient.clinic_id, course.pk, course.patient_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *session_params])
+        rows = cursor.fetchall()
+    phases: list[ProtocolPhase] = []
+    hours: dict[int, tuple[dt.time, dt.time]] = {}
+    status: str | None = None
+    flags = 0
+    facts: list[SessionFact] = []
+    for tag, number, amount, per_week, text in rows:
+        if tag == "phase":
+            phases.append(
+                ProtocolPhase(
+                    protocol=course.protocol,
+                    order=number,
+                    kind=text,
+                    sessions=amount,
+                    per_week=per_week,
+                )
+            )
+        elif tag == "hours":
+            opens, closes = text.split(" ")
+            hours[number] = (dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
+        elif tag == "facts":
+            flags, status = number, text
+        else:
+            facts.append(SessionFact(text, instant(amount), number))
+    phases.sort(key=lambda phase: phase.order)
+    facts.sort(key=lambda fact: fact.starts_at)
+    return course, PlanningRead(phases, hours, status, flags, facts)
 
 
 # --- single sessions -------------------------------------------------------------------

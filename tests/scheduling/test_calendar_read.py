@@ -1,6 +1,7 @@
-"""The calendar's two readers of occupied time (PostgreSQL's, through the exclusion
-index, and the portable ORM one the embedded SQLite default uses) give the same answer,
-across a DST change, with windows, ignored sessions and statuses that do not occupy."""
+"""The calendar's two readers of busy time (PostgreSQL's single statement through the
+exclusion index, and the portable ORM one the embedded SQLite default uses) give the
+same answer, across a DST change, with windows, ignored sessions, statuses that do not
+occupy, chair blocks and closures."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clinic.models import ChairBlock, Closure
 from scheduling.calendar import (
+    Span,
+    _busy_portable,
+    _busy_postgresql,
     _days,
-    _occupied_portable,
-    _occupied_postgresql,
     load_calendar,
     local_datetime,
 )
@@ -51,6 +54,13 @@ def _sessions(clinic: Any, chairs: list[Any]) -> list[Session]:
                 status=next(statuses),
             )
         )
+    ChairBlock.objects.create(
+        chair=chairs[0],
+        starts_at=local_datetime(FIRST, dt.time(12), clinic.tz),
+        ends_at=local_datetime(FIRST, dt.time(14), clinic.tz),
+        reason="coil service",
+    )
+    Closure.objects.create(clinic=clinic, date=FIRST + dt.timedelta(days=2), reason="holiday")
     return made
 
 
@@ -93,10 +103,13 @@ def test_both_readers_agree(
     ignore = [s.pk for s in sessions[:ignore_count]]
     chair_ids = [chair.pk for chair in chairs[:3]]
 
-    fast = _occupied_postgresql(chair_ids, windows, patient, (start, end), ignore)
-    portable = _occupied_portable(chair_ids, windows, patient, (start, end), ignore)
-    assert sorted(fast[0]) == sorted(portable[0])
-    assert sorted(fast[1]) == sorted(portable[1])
+    span = Span(clinic.pk, FIRST, LAST, start, end)
+    fast = _busy_postgresql(span, chair_ids, windows, patient, ignore)
+    portable = _busy_portable(span, chair_ids, windows, patient, ignore)
+    assert sorted(fast.sessions) == sorted(portable.sessions)
+    assert sorted(fast.patient) == sorted(portable.patient)
+    assert sorted(fast.blocks) == sorted(portable.blocks) and len(fast.blocks) == 1
+    assert fast.closures == portable.closures == {FIRST + dt.timedelta(days=2)}
 
 
 def test_a_course_time_window_reads_only_what_touches_it(clinic: Any, chairs: list[Any]) -> None:
@@ -108,5 +121,6 @@ def test_a_course_time_window_reads_only_what_touches_it(clinic: Any, chairs: li
         for start, _ in busy.intervals
     ]
     # 08:50-09:30 and 09:30-10:10 touch 09:00-10:00 on both sides of the DST change;
-    # 11:00 does not.
-    assert read and set(read) == {dt.time(8, 50), dt.time(9, 30)}
+    # 11:00 does not. Chair blocks are read whole (the 12:00 one).
+    assert read and set(read) == {dt.time(8, 50), dt.time(9, 30), dt.time(12)}
+    assert calendar.closures == {FIRST + dt.timedelta(days=2)}
