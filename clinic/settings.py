@@ -165,6 +165,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", 15, minimum=1) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# Flash messages may name a patient ("Course booked for ..."): keep them server-side in
+# the session, never in a (signed but readable) cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- API ----------------------------------------------------------------------------
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", 24 * 30, minimum=1)

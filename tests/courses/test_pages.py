@@ -360,6 +360,8 @@ def test_confirm_books_the_course(
     course = TreatmentCourse.objects.get(patient=cleared_patient)
     assert response.status_code == 302
     assert response["Location"] == f"/courses/{course.pk}/"
+    # The message names the patient: it stays server-side, never in a cookie.
+    assert "messages" not in response.cookies
     assert Session.objects.filter(course=course).count() == 36
     assert course.authorizations.get().sessions_authorized == 36
     page = _text(client.get(response["Location"]))
