@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -61,8 +61,9 @@ class Reason:
     detail: str
 
 
-@dataclass(frozen=True)
-class SessionFact:
+class SessionFact(NamedTuple):
+    """A session as risk sees it (a tuple: tens of thousands are made per sweep)."""
+
     status: str
     starts_at: dt.datetime
     phase: int
@@ -134,7 +135,13 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
             )
         )
     )
-    facts = {course.pk: CourseFacts(course) for course in courses}
+    phases: dict[int, list[ProtocolPhase]] = {}
+    for course in courses:  # each protocol's phases listed once, shared by its courses
+        if course.protocol_id not in phases:
+            phases[course.protocol_id] = list(course.protocol.phases.all())
+    facts = {
+        course.pk: CourseFacts(course, phases=phases[course.protocol_id]) for course in courses
+    }
     for authorization in Authorization.objects.filter(course_id__in=ids).order_by(
         "valid_from", "id"
     ):

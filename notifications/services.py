@@ -250,32 +250,53 @@ def session_changed(session: Session, *, moved: bool) -> None:
 
 
 def notify_missed(session_ids: Iterable[int]) -> int:
-    """Missed-session follow-ups, one per session and channel (idempotent)."""
-    sessions = Session.objects.filter(pk__in=list(session_ids)).select_related(
-        "patient", "chair__clinic"
-    )
-    policies: dict[int, ReminderPolicy] = {}
-    rows = []
+    """Missed-session follow-ups, one per session and channel (idempotent). The sweep
+    can miss a thousand sessions at once: rows, not model instances."""
+    sessions = list(Session.objects.filter(pk__in=list(session_ids)).values_list(*_SESSION_CONTACT))
+    places = _clinics_with_policies({row[-1] for row in sessions})
     now = timezone.now()
-    for session in sessions:
-        clinic = session.chair.clinic
-        policy = policies.get(clinic.pk) or policies.setdefault(clinic.pk, policy_for(clinic))
+    rows: list[PlannedRow] = []
+    for session_id, starts_at, _, patient_id, *contact, clinic_id in sessions:
+        clinic, policy = places[clinic_id]
         if not policy.missed_followup:
             continue
-        for channel in reachable_channels(session.patient):
+        scheduled_for = within_window(now, clinic, policy)
+        for channel in _reachable(*contact):
+            key = _session_key(Kind.MISSED_FOLLOWUP, channel, session_id, starts_at)
             rows.append(
-                _row(
-                    Kind.MISSED_FOLLOWUP,
+                PlannedRow(
+                    clinic_id,
+                    patient_id,
+                    session_id,
                     channel,
-                    session.patient,
-                    clinic,
-                    policy,
-                    session=session,
-                    due=now,
-                    key=_key(Kind.MISSED_FOLLOWUP, channel, session),
+                    Kind.MISSED_FOLLOWUP,
+                    Status.PENDING,
+                    "",
+                    key,
+                    scheduled_for,
                 )
             )
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+    _insert_ignoring_existing(rows)
+    return len(rows)
+
+
+# A session with what reminders need of its patient and clinic, as value rows.
+_SESSION_CONTACT = (
+    "id",
+    "starts_at",
+    "kind",
+    "patient_id",
+    "patient__phone",
+    "patient__email",
+    "patient__sms_consent",
+    "patient__email_consent",
+    "chair__clinic_id",
+)
+
+
+def _clinics_with_policies(clinic_ids: Iterable[int]) -> dict[int, tuple[Clinic, ReminderPolicy]]:
+    clinics = Clinic.objects.filter(id__in=set(clinic_ids)).select_related("reminder_policy")
+    return {clinic.pk: (clinic, policy_for(clinic)) for clinic in clinics}
 
 
 # --- planned reminders -----------------------------------------------------------------
@@ -291,32 +312,14 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     horizon = now + dt.timedelta(hours=settings.REMINDER_HORIZON_HOURS)
     coming = Q(status=SessionStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon)
-    sessions = list(
-        Session.objects.filter(coming).values_list(
-            "id",
-            "starts_at",
-            "kind",
-            "patient_id",
-            "patient__phone",
-            "patient__email",
-            "patient__sms_consent",
-            "patient__email_consent",
-            "chair__clinic_id",
-        )
-    )
+    sessions = list(Session.objects.filter(coming).values_list(*_SESSION_CONTACT))
     # Keys already written (a planner runs every few minutes): skip them up front.
     existing = set(
         Notification.objects.filter(session__in=Session.objects.filter(coming)).values_list(
             "idempotency_key", flat=True
         )
     )
-    clinics = {
-        clinic.pk: clinic
-        for clinic in Clinic.objects.filter(id__in={row[8] for row in sessions}).select_related(
-            "reminder_policy"
-        )
-    }
-    policies = {clinic_id: policy_for(clinic) for clinic_id, clinic in clinics.items()}
+    places = _clinics_with_policies({row[-1] for row in sessions})
     too_late = now - dt.timedelta(hours=1)
     rows: list[PlannedRow] = []
     for (
@@ -330,7 +333,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         email_consent,
         clinic_id,
     ) in sessions:
-        clinic, policy = clinics[clinic_id], policies[clinic_id]
+        clinic, policy = places[clinic_id]
         # The mapping session opens a course: its eve gets the first-session message.
         first = session_kind == SessionKind.MAPPING
         for kind in (Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY):
