@@ -34,10 +34,14 @@ def _enqueue_email(alert_ids: list[int]) -> None:
         transaction.on_commit(partial(email_staff_alerts.delay, alert_ids))
 
 
+def _safety_key(flag: SafetyFlag) -> str:
+    return f"safety:{flag.pk}"
+
+
 def raise_for_safety_flag(flag: SafetyFlag) -> None:
     course = flag.course
     alert, created = StaffAlert.objects.get_or_create(
-        key=f"safety:{flag.pk}",
+        key=_safety_key(flag),
         defaults={
             "recipient_id": course.psychiatrist_id,
             "course": course,
@@ -91,6 +95,13 @@ def email_alerts(alert_ids: Iterable[int]) -> int:
         )
         sent += 1
     return sent
+
+
+def settle_safety_flag(flag: SafetyFlag) -> int:
+    """A reviewed safety flag's alert needs no second acknowledgement."""
+    return StaffAlert.objects.filter(key=_safety_key(flag), acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
 
 
 def acknowledge(alert: StaffAlert) -> StaffAlert:

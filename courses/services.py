@@ -397,11 +397,14 @@ def assessment_record(
 
 
 @transaction.atomic
+@transaction.atomic
 def safety_flag_acknowledge(flag: SafetyFlag, *, by: Any) -> SafetyFlag:
-    """Idempotent: the first acknowledgement is kept, later ones change nothing."""
+    """Idempotent: the first acknowledgement is kept, later ones change nothing. The
+    staff alert the flag raised is settled with it."""
     SafetyFlag.objects.filter(pk=flag.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=by
     )
+    alerts.settle_safety_flag(flag)
     flag.refresh_from_db()
     recompute_risk([flag.course_id])
     return flag

@@ -40,6 +40,20 @@ def test_safety_flag_alerts_the_psychiatrist_once(course: Any, mailoutbox: Any) 
     assert course.patient.email not in mailoutbox[0].to
 
 
+def test_reviewing_the_flag_settles_its_alert(course: Any) -> None:
+    services.assessment_record(
+        course, instrument="phq9", items=SELF_HARM, administered_on=course.start_date, by=None
+    )
+    flag = course.safety_flags.get()
+    services.safety_flag_acknowledge(flag, by=course.psychiatrist)
+    settled = StaffAlert.objects.get(kind="safety_flag")
+    assert settled.acknowledged_at is not None
+    # Only that flag's alert: the at-risk alert is a separate matter.
+    assert StaffAlert.objects.get(kind="at_risk").acknowledged_at is None
+    services.safety_flag_acknowledge(flag, by=course.psychiatrist)  # idempotent
+    assert StaffAlert.objects.get(kind="safety_flag").acknowledged_at == settled.acknowledged_at
+
+
 def test_turning_at_risk_alerts_once_a_day(course: Any) -> None:
     TreatmentCourse.objects.filter(pk=course.pk).update(risk_level="watch")
     course.refresh_from_db()
