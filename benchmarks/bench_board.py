@@ -10,7 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from benchmarks.clinic_year import build_year, measure_statements, show_queries
+from benchmarks.clinic_year import (
+    build_year,
+    measure_against_floor,
+    measure_statements,
+    show_queries,
+)
 from benchmarks.harness import max_rss_mib, setup_django, throwaway_database
 
 MAX_QUERIES = 8
@@ -72,22 +77,15 @@ def main() -> None:
             f"  day: {day:%A %Y-%m-%d}, {len(board_ids)} sessions on {len(board['chairs'])} chairs"
         )
 
-        figures, queries = measure_statements(
+        measured = measure_against_floor(
             f"board_for_day, {len(board_ids)} sessions",
             lambda: board_for_day(clinic, day),
+            f"floor: one SQL query, {len(floor_rows)} rows",
+            floor,
             repeat=REPEAT,
         )
-        floor_figures, _ = measure_statements(
-            f"floor: one SQL query, {len(floor_rows)} rows", floor, repeat=REPEAT
-        )
-        ratio = figures.median_ms / floor_figures.median_ms
-        figures.show(target=f"<= {MAX_QUERIES} queries")
-        floor_figures.show()
-        print(
-            f"  ratio median/floor {ratio:.1f} (target <= {MAX_RATIO}); "
-            f"queries {len(queries)} (target <= {MAX_QUERIES})",
-            flush=True,
-        )
+        measured.show(max_queries=MAX_QUERIES, max_ratio=MAX_RATIO)
+        queries = measured.queries
         show_queries(queries)
 
         user = get_user_model().objects.create_user("bench-desk")

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import random
 import re
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -429,3 +430,53 @@ def timed(action: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     result = action()
     return result, (time.perf_counter() - started) * 1000
+
+
+@dataclass
+class AgainstFloor:
+    """An action and its floor, timed in alternation (see ``measure_against_floor``)."""
+
+    action: Figures
+    floor: Figures
+    queries: list[dict[str, str]]
+    pair_ratios: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return self.action.median_ms / self.floor.median_ms
+
+    def show(self, *, max_queries: int, max_ratio: float) -> None:
+        self.action.show(target=f"<= {max_queries} queries")
+        self.floor.show()
+        quartiles = statistics.quantiles(self.pair_ratios, n=4)
+        print(
+            f"  ratio median/floor {self.ratio:.1f} (target <= {max_ratio}); per pair of "
+            f"runs: median {statistics.median(self.pair_ratios):.1f}, middle half "
+            f"{quartiles[0]:.1f}-{quartiles[2]:.1f}; queries {len(self.queries)} "
+            f"(target <= {max_queries})",
+            flush=True,
+        )
+
+
+def measure_against_floor(
+    name: str,
+    action: Callable[[], Any],
+    floor_name: str,
+    floor: Callable[[], Any],
+    *,
+    repeat: int = 40,
+) -> AgainstFloor:
+    """Time an action and its floor run by run in turn, so both see the same machine:
+    on a shared machine, timing one then the other can move their ratio by a third."""
+    figures, queries = measure_statements(name, action, repeat=1)
+    floor_figures, _ = measure_statements(floor_name, floor, repeat=1)
+    action_ms, floor_ms = [], []
+    for _ in range(repeat):
+        action_ms.append(timed(action)[1])
+        floor_ms.append(timed(floor)[1])
+    return AgainstFloor(
+        dataclasses.replace(figures, median_ms=statistics.median(action_ms)),
+        dataclasses.replace(floor_figures, median_ms=statistics.median(floor_ms)),
+        queries,
+        [mine / base for mine, base in zip(action_ms, floor_ms, strict=True)],
+    )
