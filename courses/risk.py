@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from courses.models import (
     Assessment,
     Authorization,
     CourseStatus,
+    InstrumentCode,
     Protocol,
     ProtocolPhase,
     RiskLevel,
@@ -38,6 +40,8 @@ LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT
 ASSESSMENT_INTERVAL_DAYS = 7
 AUTHORIZATION_LOW = 3
 AUTHORIZATION_EXPIRY_DAYS = 7
+# get_FOO_display() rebuilds the choices dict on every call; risk runs per course.
+INSTRUMENT_LABELS: dict[str, str] = dict(InstrumentCode.choices)
 
 REASON_TITLES = {
     "missed_consecutive": "Missed sessions in a row",
@@ -116,23 +120,26 @@ class Progress:
 
 
 def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
-    """Everything risk and progress need for these courses, in nine queries."""
+    """Everything risk and progress need for these courses, in ten queries."""
     from scheduling.models import Session  # scheduling depends on courses, not back
 
     ids = list(course_ids)
+    if not ids:
+        return []
     # Protocols are few: prefetched once and shared, so their phases are read for each
     # protocol, not for each course. Authorizations and assessments are read in one
     # query each and grouped here (a per-course prefetch clones a queryset per course).
     courses = list(
         TreatmentCourse.objects.filter(id__in=ids)
-        .select_related("patient__clinic")
+        .select_related("patient")
         .prefetch_related(
+            "patient__clinic",  # one instance per clinic, shared: not one per course
             Prefetch(
                 "protocol",
                 queryset=Protocol.objects.prefetch_related(
                     Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order"))
                 ),
-            )
+            ),
         )
     )
     phases: dict[int, list[ProtocolPhase]] = {}
@@ -146,12 +153,18 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
         "valid_from", "id"
     ):
         facts[authorization.course_id].authorizations.append(authorization)
-    for course_id, status, starts_us, phase in (
+    # Tens of thousands of rows: run the ORM's SQL on a plain cursor, without the
+    # per-row converters and iterators of values_list (all four columns need none).
+    sessions_sql, sessions_params = (
         Session.objects.filter(course_id__in=ids)
         .order_by("starts_at", "id")
         .values_list("course_id", "status", EpochMicroseconds("starts_at"), "phase")
-    ):
-        facts[course_id].sessions.append(SessionFact(status, instant(starts_us), phase))
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sessions_sql, sessions_params)
+        for course_id, status, starts_us, phase in cursor.fetchall():
+            facts[course_id].sessions.append(SessionFact(status, instant(starts_us), phase))
     for assessment in Assessment.objects.filter(course_id__in=ids).order_by(
         "administered_on", "id"
     ):
@@ -372,7 +385,7 @@ def _reasons(
         add(
             "no_baseline",
             WATCH,
-            f"No {course.get_primary_instrument_display()} in the 7 days before session 1.",
+            f"No {INSTRUMENT_LABELS[course.primary_instrument]} in the 7 days before session 1.",
         )
 
     if (
@@ -390,7 +403,7 @@ def _reasons(
             add(
                 "assessment_overdue",
                 WATCH,
-                f"No {course.get_primary_instrument_display()} in the last 7 days.",
+                f"No {INSTRUMENT_LABELS[course.primary_instrument]} in the last 7 days.",
             )
 
     if facts.open_safety_flags:
