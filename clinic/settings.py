@@ -78,7 +78,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "clinic.web.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -164,7 +164,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", 15, minimum=1) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = True  # except a page's own refresh: see clinic.web
+# The day board reloads its sessions this often while nobody works in it; 0: never.
+BOARD_REFRESH_SECONDS = env.int("BOARD_REFRESH_SECONDS", 60, minimum=0)
 # Flash messages may name a patient ("Course booked for ..."): keep them server-side in
 # the session, never in a (signed but readable) cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

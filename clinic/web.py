@@ -13,19 +13,45 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import access
 from clinic.models import Clinic, Role
 
 SESSION_KEY = "cadence_clinic_id"
+# Ids of elements that reload part of a page on a timer. htmx names the element behind
+# a request in its HX-Trigger header; such a request is not the person's activity.
+AUTO_REFRESH_TRIGGERS = frozenset({"board-live"})
+
+
+def is_auto_refresh(request: HttpRequest) -> bool:
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Trigger") in AUTO_REFRESH_TRIGGERS
+    )
+
+
+class IdleSessionMiddleware(SessionMiddleware):
+    """Django's session middleware, whose session ends after SESSION_IDLE_MINUTES
+    without activity (SESSION_SAVE_EVERY_REQUEST): a page refreshing itself on a timer
+    must not keep a session alive at an unattended desk, so its requests neither save
+    the session nor renew the cookie."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if is_auto_refresh(request):
+            return response
+        return super().process_response(request, response)
 
 
 @dataclass(frozen=True)
@@ -72,8 +98,9 @@ def staff_page(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
-        @login_required
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _to_login(request)
             place = workplace(request)
             if place is None:
                 raise PermissionDenied("You do not belong to any clinic yet.")
@@ -84,6 +111,20 @@ def staff_page(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[
         return wrapped
 
     return decorate
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    """The login page, then back here. An htmx request (a button on the board, the
+    board's own refresh) takes the whole page there: swapping the login form into a
+    session block would help nobody."""
+    if request.headers.get("HX-Request") != "true":
+        return redirect_to_login(request.get_full_path())
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path:
+        back = current.path + (f"?{current.query}" if current.query else "")
+    else:
+        back = request.get_full_path() if request.method == "GET" else reverse("home")
+    return HttpResponseClientRedirect(redirect_to_login(back).url)
 
 
 @require_POST

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError
@@ -163,6 +164,7 @@ def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
             "next_day": day + dt.timedelta(days=1),
             "tz": place.clinic.tz,
             "back": request.get_full_path(),
+            "refresh_seconds": settings.BOARD_REFRESH_SECONDS,
         },
     )
 

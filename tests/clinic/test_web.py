@@ -73,6 +73,51 @@ def test_a_session_ends_after_fifteen_idle_minutes_and_activity_keeps_it(
         assert response["Location"].startswith("/accounts/login/")
 
 
+BOARD_REFRESH = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER": "board-live"}
+
+
+def test_the_boards_own_refresh_does_not_keep_a_session_alive(
+    client: Client, staff: Callable[..., Any]
+) -> None:
+    user = staff(Role.FRONT_DESK)
+    with time_machine.travel(START, tick=False) as clock:
+        client.force_login(user)
+        assert client.get("/board/").status_code == 200
+        for _ in range(3):  # an unattended desk: only the timer asks for the board
+            clock.shift(dt.timedelta(minutes=5))
+            refresh = client.get("/board/?date=2026-11-25", **BOARD_REFRESH)
+            assert refresh.status_code == 200
+            assert "sessionid" not in refresh.cookies  # the cookie is not renewed
+        clock.shift(dt.timedelta(minutes=1))  # 16 minutes after the last real request
+        ended = client.get("/board/?date=2026-11-25", **BOARD_REFRESH)
+    # The whole page goes to the login (htmx follows HX-Redirect), then back to the board.
+    assert ended.status_code == 200
+    assert ended["HX-Redirect"] == "/accounts/login/?next=/board/%3Fdate%3D2026-11-25"
+
+
+def test_a_button_pressed_after_the_session_ended_takes_the_page_to_the_login(
+    client: Client,
+) -> None:
+    pressed = client.post(
+        "/board/sessions/1/check-in/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/board/?date=2026-11-25",
+    )
+    assert pressed.status_code == 200
+    assert pressed["HX-Redirect"] == "/accounts/login/?next=/board/%3Fdate%3D2026-11-25"
+    plain = client.post("/board/sessions/1/check-in/")
+    assert plain.status_code == 302
+    assert plain["Location"] == "/accounts/login/?next=/board/sessions/1/check-in/"
+
+
+def test_other_htmx_requests_are_activity(client: Client, staff: Callable[..., Any]) -> None:
+    user = staff(Role.FRONT_DESK)
+    client.force_login(user)
+    response = client.get("/board/", HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="session-7")
+    assert response.status_code == 200
+    assert "sessionid" in response.cookies
+
+
 def test_the_switcher_changes_clinic_only_to_ones_the_user_works_for(
     client: Client, staff: Callable[..., Any], clinic: Any, other_clinic: Any
 ) -> None:
