@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -31,6 +32,19 @@ TIME_FLEX_CHOICES = [
 ]
 
 AUTHORIZATION_FIELDS = ("payer", "authorization_number", "sessions_authorized", "valid_from")
+# The booking page's patient picker lists this many patients at most: a clinic with
+# thousands of patients is searched, not scrolled.
+PATIENT_PICKER_SIZE = 50
+
+
+@dataclass(frozen=True)
+class PatientPicker:
+    """What the patient picker offers: (value, label) options, the chosen value, and a
+    sentence on what the list holds (empty when it holds every patient)."""
+
+    options: list[tuple[str, str]]
+    selected: str
+    note: str
 
 
 class DateInput(forms.DateInput):
@@ -92,20 +106,49 @@ class CourseBookingForm(forms.Form):
     valid_from = forms.DateField(widget=DateInput, required=False)
     valid_until = forms.DateField(widget=DateInput, required=False)
 
-    def __init__(self, *args: Any, clinic: Clinic, patient_query: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         fields: Any = self.fields
-        # A bound form checks against every patient of the clinic; the search only
-        # narrows what an unbound form offers.
-        fields["patient"].queryset = selectors.patients_for_booking(
-            clinic.pk, "" if self.is_bound else patient_query
-        )
+        # Any patient of the clinic is valid; patient_picker() decides what is listed.
+        fields["patient"].queryset = selectors.patients_for_booking(clinic.pk)
         fields["protocol"].queryset = selectors.bookable_protocols(clinic.pk)
         fields["psychiatrist"].queryset = selectors.clinic_psychiatrists(clinic.pk)
         fields["preferred_chair"].queryset = Chair.objects.filter(
             clinic=clinic, active=True
         ).order_by("name", "id")
+
+    def patient_picker(self, query: str = "") -> PatientPicker:
+        """The patients matching ``query`` (name or MRN words), first by name, at most
+        PATIENT_PICKER_SIZE of them, and the chosen patient even when not among them."""
+        field: Any = self.fields["patient"]
+        selected = str(self["patient"].value() or "")
+        query = query.strip()
+        matching = list(
+            selectors.patients_for_booking(self.clinic.pk, query)[: PATIENT_PICKER_SIZE + 1]
+        )
+        more = len(matching) > PATIENT_PICKER_SIZE
+        listed = matching[:PATIENT_PICKER_SIZE]
+        if selected.isdigit() and all(str(patient.pk) != selected for patient in listed):
+            listed[:0] = field.queryset.filter(pk=int(selected))
+        if query and not matching:
+            note = f"No patient matches “{query}”."
+        elif query and more:
+            note = (
+                f"More than {PATIENT_PICKER_SIZE} patients match “{query}”; the first "
+                f"{PATIENT_PICKER_SIZE} by name are listed. Type more of the name or the MRN."
+            )
+        elif query:
+            note = f"{len(matching)} patient{'s' if len(matching) != 1 else ''} match “{query}”."
+        elif more:
+            note = (
+                f"The first {PATIENT_PICKER_SIZE} patients by name are listed; search by "
+                "name or MRN to find the others."
+            )
+        else:
+            note = ""
+        options = [(str(patient.pk), field.label_from_instance(patient)) for patient in listed]
+        return PatientPicker(options, selected, note)
 
     def clean_start_date(self) -> dt.date:
         start: dt.date = self.cleaned_data["start_date"]

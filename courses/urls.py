@@ -8,6 +8,7 @@ from courses import views
 
 urlpatterns: list[URLPattern] = [
     path("courses/book/", views.course_book, name="course-book"),
+    path("courses/book/patients/", views.booking_patients, name="course-book-patients"),
     path(
         "courses/book/patient-status/",
         views.booking_patient_status,

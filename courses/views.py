@@ -163,6 +163,7 @@ def _booking_page(
         "clinic": place.clinic,
         "patient": _patient_status(place.clinic.pk, patient_id),
         "patient_query": request.GET.get("q", ""),
+        "picker": form.patient_picker("" if form.is_bound else request.GET.get("q", "")),
         **result,
     }
     template = "courses/_booking.html" if _is_htmx(request) else "courses/book.html"
@@ -211,9 +212,7 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
         }
         if request.GET.get("patient"):
             initial["patient"] = request.GET["patient"]
-        form = CourseBookingForm(
-            initial=initial, clinic=place.clinic, patient_query=request.GET.get("q", "")
-        )
+        form = CourseBookingForm(initial=initial, clinic=place.clinic)
         psychiatrists = list(form.fields["psychiatrist"].queryset)  # type: ignore[attr-defined]
         if len(psychiatrists) == 1:
             form.initial["psychiatrist"] = psychiatrists[0].pk
@@ -258,6 +257,20 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
     chairs = dict(Chair.objects.filter(clinic=place.clinic).values_list("id", "name"))
     rows = _preview_rows(sessions, chairs, form)
     return _booking_page(request, place, form, preview=rows, carried=_carried(form))
+
+
+@staff_page(*BOOKERS)
+def booking_patients(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """The patient picker for a search typed on the booking page (htmx fragment); the
+    patient already chosen stays chosen."""
+    form = CourseBookingForm(
+        initial={"patient": request.GET.get("patient", "")}, clinic=place.clinic
+    )
+    return render(
+        request,
+        "courses/_patient_picker.html",
+        {"field": form["patient"], "picker": form.patient_picker(request.GET.get("q", ""))},
+    )
 
 
 @staff_page(*BOOKERS)

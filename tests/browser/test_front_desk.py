@@ -24,12 +24,20 @@ def test_front_desk_books_a_course_sees_it_on_the_board_and_checks_in(
     with time_machine.travel(MONDAY_MORNING, tick=True):
         patient = PatientFactory(clinic=front_desk.memberships.get().clinic)
         cleared_screening(patient, by=psychiatrist)
+        others = [PatientFactory(clinic=patient.clinic) for _ in range(3)]
         protocol = catalog_protocol("10hz-standard")
 
         login(front_desk)
         page.get_by_role("link", name="Book a course").click()
         expect(page.get_by_role("heading", name="Book a course")).to_be_visible()
-        page.get_by_label("Patient", exact=True).select_option(str(patient.pk))
+        # Typing in the search narrows the patient list in place.
+        picker = page.get_by_label("Patient", exact=True)
+        expect(picker.locator("option")).to_have_count(5)
+        page.get_by_label("Find a patient").fill(patient.mrn)
+        expect(picker.locator("option")).to_have_count(2)  # "Choose a patient" and the one
+        expect(page.locator("#patient-picker-note")).to_contain_text("1 patient match")
+        assert all(other.mrn not in picker.inner_text() for other in others)
+        picker.select_option(str(patient.pk))
         expect(page.locator("#patient-status")).to_contain_text("leared")
         page.get_by_label("Protocol").select_option(str(protocol.pk))
         page.get_by_label("Psychiatrist").select_option(str(psychiatrist.pk))

@@ -5,6 +5,7 @@ course page, with who may open them (docs/roles.md) and their query counts."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic.models import Role
 from courses import services
+from courses.forms import PATIENT_PICKER_SIZE
 from courses.models import (
     Assessment,
     Authorization,
@@ -433,6 +435,79 @@ def test_the_patient_list_says_who_is_cleared(
     assert "Lopez, Ana" in narrowed and "Park, Cy" not in narrowed
     chosen = _text(client.get(f"/courses/book/?patient={cleared_patient.pk}"))
     assert "cleared Ana for treatment" in chosen
+
+
+def _options(html: str) -> list[str]:
+    """The patient picker's option labels, without the empty choice."""
+    picker = html[html.index('<div id="patient-picker">') :]
+    picker = picker[: picker.index("</select>")]
+    return re.findall(r'<option value="\d+"(?: selected)?>([^<]*)</option>', picker)
+
+
+def test_the_patient_picker_lists_fifty_patients_and_searches_the_rest(
+    login: Any, client: Any, clinic: Any, cleared_patient: Any, django_assert_num_queries: Any
+) -> None:
+    for number in range(PATIENT_PICKER_SIZE + 10):
+        PatientFactory(clinic=clinic, last_name=f"Berg{number:03d}", first_name="Ida")
+    login(Role.FRONT_DESK)
+
+    page = _text(client.get("/courses/book/"))
+    assert len(_options(page)) == PATIENT_PICKER_SIZE
+    assert "The first 50 patients by name are listed" in page
+    assert "Lopez, Ana" not in page  # after the Bergs by name
+
+    found = client.get("/courses/book/patients/", {"q": "lop"})
+    assert found.status_code == 200 and "<html" not in _text(found)
+    assert [label.split(" · ")[0] for label in _options(_text(found))] == ["Lopez, Ana"]
+    assert "1 patient match “lop”." in _text(found)
+    by_mrn = _text(client.get("/courses/book/patients/", {"q": cleared_patient.mrn}))
+    assert [label.split(" · ")[0] for label in _options(by_mrn)] == ["Lopez, Ana"]
+    nobody = _text(client.get("/courses/book/patients/", {"q": "zzz"}))
+    assert _options(nobody) == [] and "No patient matches “zzz”." in nobody
+    many = _text(client.get("/courses/book/patients/", {"q": "berg"}))
+    assert "More than 50 patients match “berg”" in many
+
+    # The chosen patient stays listed (and chosen) whatever is typed.
+    kept = _text(
+        client.get("/courses/book/patients/", {"q": "berg00", "patient": cleared_patient.pk})
+    )
+    assert f'<option value="{cleared_patient.pk}" selected>Lopez, Ana' in kept
+    assert len(_options(kept)) == 11
+    # A fixed number of queries: the matches, plus the chosen patient when not among them.
+    listed = _count(client, "/courses/book/patients/?q=berg")
+    chosen = f"/courses/book/patients/?q=berg&patient={cleared_patient.pk}"
+    assert _count(client, chosen) == listed + 1
+    for number in range(200):
+        PatientFactory(clinic=clinic, last_name=f"Berg{number:03d}x")
+    with django_assert_num_queries(listed + 1):
+        assert client.get(chosen).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"),
+    [
+        ("anonymous", 302),
+        ("superuser", 200),
+        ("outsider", 200),  # their own clinic's patients
+        (Role.FRONT_DESK, 200),
+        (Role.CLINIC_ADMIN, 200),
+        (Role.TECHNICIAN, 403),
+        (Role.PSYCHIATRIST, 403),
+    ],
+)
+def test_patient_picker_roles(
+    actor: str, status: int, login: Any, client: Any, cleared_patient: Any
+) -> None:
+    login(actor)
+    response = client.get("/courses/book/patients/", {"q": "lop", "patient": cleared_patient.pk})
+    if actor == "anonymous":
+        _assert_login_redirect(response)
+        return
+    assert response.status_code == status
+    if actor == "outsider":  # another clinic's patient is neither found nor kept
+        assert "Lopez" not in _text(response)
+    elif status == 200:
+        assert "Lopez, Ana" in _text(response)
 
 
 def test_conflict_lists_each_date_with_its_reason_and_a_working_alternative(
