@@ -86,7 +86,10 @@ class Notification(models.Model):
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="notifications")
+    # Indexed by (patient, channel, sent_at) below; an index of its own only slows inserts.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     session = models.ForeignKey(
         Session, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -94,7 +97,7 @@ class Notification(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=200, blank=True, help_text="Why suppressed or failed.")
-    idempotency_key = models.CharField(max_length=120, unique=True)
+    idempotency_key = models.CharField(max_length=120)  # unique: see Meta.constraints
     scheduled_for = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -122,6 +125,11 @@ class Notification(models.Model):
             models.Index(fields=["provider_message_id"]),
         ]
         constraints = [
+            # A constraint, not unique=True: on PostgreSQL that adds a second (LIKE
+            # pattern) index to every insert, and nothing searches keys by prefix.
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="notification_idempotency_key_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=Status.values), name="notification_status_valid"
             ),
