@@ -84,3 +84,29 @@ def test_the_board_does_not_refresh_when_turned_off(
         expect(block).to_contain_text("Scheduled")
         page.reload()
         expect(block).to_contain_text("Checked in")
+
+
+def test_a_refresh_keeps_the_page_scrolled_where_it_was(
+    page: Page,
+    login: Any,
+    front_desk: Any,
+    make_course: Any,
+    chairs: list[Any],
+    settings: Any,
+) -> None:
+    settings.BOARD_REFRESH_SECONDS = 1
+    page.set_viewport_size({"width": 1024, "height": 600})  # the day is longer than that
+    with time_machine.travel(MONDAY_MORNING, tick=True):
+        course = make_course(start=dt.date(2027, 1, 11), at=dt.time(15))
+        course_schedule(course)
+        session = _first_session(course)
+        login(front_desk)
+        page.get_by_role("link", name="Day board").click()
+        block = page.locator(f"#session-{session.pk}")
+        block.scroll_into_view_if_needed()
+        scrolled = page.evaluate("window.scrollY")
+        assert scrolled > 300
+
+        session_check_in(session)
+        expect(block).to_contain_text("Checked in", timeout=10_000)
+        assert page.evaluate("window.scrollY") == scrolled
