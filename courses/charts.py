@@ -92,6 +92,7 @@ class Chart:
     thresholds: tuple[Line, ...]
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
+    today_x: float | None = None  # where the "Today" line goes, when today is on the axis
     title: str = ""
     description: str = ""
 
@@ -114,16 +115,20 @@ def score_chart(
     *,
     max_score: int,
     thresholds: Sequence[ThresholdInput] = (),
+    period: tuple[dt.date, dt.date] | None = None,
+    today: dt.date | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> Chart:
     """Lay out scores on a date axis (x) and a 0..``max_score`` axis (y, 0 at the
-    bottom). Dates run from the first to the last score, widened to at least a week."""
+    bottom). Dates run from the first to the last score, stretched to cover ``period``
+    (first, last day) when given, and widened to at least a week. ``today`` gets a
+    vertical line when it falls on the axis."""
     if max_score <= 0:
         raise ValueError("max_score must be positive")
     left, right = float(MARGIN_LEFT), float(width - MARGIN_RIGHT)
     top, bottom = float(MARGIN_TOP), float(height - MARGIN_BOTTOM)
-    days = sorted({day for s in series for day, _ in s.points})
+    days = sorted({day for s in series for day, _ in s.points} | set(period or ()))
     first = days[0] if days else dt.date.min
     span = max((days[-1] - first).days if days else 0, MIN_SPAN_DAYS)
 
@@ -178,6 +183,9 @@ def score_chart(
             ticks.append(Tick(f"{day:%d %b}", x_of(day)))
             offset += step
         x_ticks = tuple(ticks)
+    today_x = None
+    if days and today is not None and 0 <= (today - first).days <= span:
+        today_x = x_of(today)
 
     return Chart(
         width=width,
@@ -191,6 +199,7 @@ def score_chart(
         thresholds=lines,
         x_ticks=x_ticks,
         y_ticks=y_ticks,
+        today_x=today_x,
     )
 
 
@@ -203,11 +212,15 @@ def course_chart(
     scores: Sequence[tuple[str, dt.date, int]],
     *,
     baseline: int | None,
+    course_days: tuple[dt.date, dt.date] | None = None,
+    today: dt.date | None = None,
 ) -> Chart:
     """The course page's chart: one series per tracked instrument (the primary one
     first), the response threshold (half the primary instrument's baseline) and the
     primary instrument's remission cut-off, with a title and a description for
-    screen readers. ``scores``: (instrument code, date, total)."""
+    screen readers. ``scores``: (instrument code, date, total); ``course_days``: the
+    course's first and (projected) last treatment day, which the date axis covers so
+    the scores are seen against the whole course; ``today``: marked on that axis."""
     primary = INSTRUMENTS[instruments[0]]
     series = [
         SeriesInput(
@@ -234,6 +247,8 @@ def course_chart(
         series,
         max_score=max(INSTRUMENTS[code].max_total for code in instruments),
         thresholds=thresholds,
+        period=course_days,
+        today=today,
     )
     names = " and ".join(s.label for s in series)
     sentences = []
@@ -257,6 +272,14 @@ def course_chart(
     else:
         sentences.append(f"No {primary.name} baseline yet, so no response threshold.")
     sentences.append(f"Remission means {primary.name} below {primary.remission_below}.")
+    if course_days is not None:
+        start, end = course_days
+        sentences.append(
+            f"The dates cover the course, from {start:%d %b %Y} to its projected end on "
+            f"{end:%d %b %Y}."
+        )
+    if chart.today_x is not None and today is not None:
+        sentences.append(f"A vertical line marks today, {today:%d %b %Y}.")
     return dataclasses.replace(
         chart, title=f"{names} scores over time", description=" ".join(sentences)
     )

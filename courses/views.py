@@ -390,6 +390,11 @@ def _course_page(
                 for row in page.assessments
             ],
             baseline=primary.baseline.score if primary and primary.baseline else None,
+            course_days=(
+                page.progress.first_session_date or course.start_date,
+                page.progress.projected_end_date,
+            ),
+            today=clinic_today(clinic),
         )
     context = {
         "page": page,

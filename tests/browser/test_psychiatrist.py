@@ -50,6 +50,7 @@ def test_psychiatrist_sees_the_chart_and_the_risk_reasons(
     chart = page.get_by_role("img").filter(has_text="PHQ-9")
     expect(chart).to_be_visible()
     assert page.locator("svg circle").count() >= 3  # one point per score
+    expect(chart.get_by_text("Today", exact=True)).to_be_visible()  # three weeks into the course
     risk = page.locator("section", has=page.get_by_role("heading", name="Risk"))
     for reason in reasons:
         expect(risk).to_contain_text(reason["detail"])

@@ -102,6 +102,28 @@ def test_second_series_gets_another_marker_and_dash() -> None:
     assert first.points[0].y == second.points[0].y  # one shared score axis
 
 
+def test_the_axis_covers_the_period_and_marks_today() -> None:
+    scores = [SeriesInput("PHQ-9", [(DAY, 20), (DAY + dt.timedelta(days=7), 14)])]
+    period = (DAY - dt.timedelta(days=3), DAY + dt.timedelta(days=60))
+    chart = score_chart(scores, max_score=27, period=period, today=DAY + dt.timedelta(days=9))
+    # 63 days over 580 px, starting three days before the first score.
+    assert [point.x for point in chart.series[0].points] == [71.6, 136.1]
+    assert chart.x_ticks[0].label == "24 Nov" and chart.x_ticks[0].position == LEFT
+    assert chart.today_x == round(LEFT + 12 / 63 * (RIGHT - LEFT), 1)  # 154.5
+    # Scores outside the period still widen the axis: the baseline before session 1.
+    early = score_chart(
+        scores, max_score=27, period=(DAY + dt.timedelta(days=2), DAY + dt.timedelta(days=30))
+    )
+    assert early.series[0].points[0].x == LEFT and early.x_ticks[0].label == "27 Nov"
+    # Today off the axis, or not given: no line.
+    assert (
+        score_chart(scores, max_score=27, period=period, today=DAY + dt.timedelta(days=61)).today_x
+        is None
+    )
+    assert score_chart(scores, max_score=27, period=period).today_x is None
+    assert score_chart([SeriesInput("PHQ-9", [])], max_score=27, today=DAY).today_x is None
+
+
 def test_max_score_must_be_positive() -> None:
     with pytest.raises(ValueError):
         score_chart([], max_score=0)
@@ -127,6 +149,23 @@ def test_course_chart_lines_and_words() -> None:
     assert "PHQ-9: 2 scores, from 18 on 27 Nov 2026 to 8 on 25 Dec 2026." in chart.description
     assert "at or below 9, half the baseline of 18" in chart.description
     assert "below 5" in chart.description
+    assert "dates cover the course" not in chart.description and chart.today_x is None
+
+
+def test_course_chart_spans_the_course_and_says_where_today_is() -> None:
+    chart = course_chart(
+        ["phq9"],
+        [("phq9", DAY, 18)],
+        baseline=18,
+        course_days=(DAY + dt.timedelta(days=3), DAY + dt.timedelta(days=52)),
+        today=DAY + dt.timedelta(days=10),
+    )
+    assert chart.today_x is not None
+    assert (
+        "The dates cover the course, from 30 Nov 2026 to its projected end on 18 Jan 2027."
+        in chart.description
+    )
+    assert "A vertical line marks today, 07 Dec 2026." in chart.description
 
 
 def test_course_chart_half_a_baseline_and_no_baseline() -> None:

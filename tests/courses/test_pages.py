@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -851,8 +852,9 @@ def test_course_page_shows_progress_timeline_chart_and_outcomes(
         by=psychiatrist,
         score=6,
     )
-    login(Role.PSYCHIATRIST)
-    text = _course_page(client, booked_course)
+    with time_machine.travel(dt.datetime(2026, 12, 8, 17, tzinfo=dt.UTC)):
+        login(Role.PSYCHIATRIST)
+        text = _course_page(client, booked_course)
     assert 'role="progressbar"' in text
     assert 'aria-valuetext="3 of 36 sessions done"' in text
     assert "3 of 36 sessions done" in text
@@ -862,6 +864,11 @@ def test_course_page_shows_progress_timeline_chart_and_outcomes(
     assert makeup.pk
     assert "<svg" in text and '<title id="score-chart-title">PHQ-9 scores over time</title>' in text
     assert '<desc id="score-chart-desc">' in text
+    # The dates run across the course (the baseline a week before it), today marked.
+    first_day = sessions[0].starts_at.astimezone(booked_course.patient.clinic.tz).date()
+    assert f"The dates cover the course, from {first_day:%d %b %Y} to its projected end" in text
+    assert "A vertical line marks today, 08 Dec 2026." in text
+    assert '<g class="today"' in text and "Grey vertical line: today." in text
     assert "Response: 7 (half the baseline of 14)" in text
     assert "Remission: below 5" in text
     assert "baseline 14" in text and "latest 6" in text
