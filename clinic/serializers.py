@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import empty
 
 from clinic import access
 from clinic.models import (
@@ -23,6 +25,39 @@ from clinic.models import (
 from clinic.phones import normalize_phone
 
 User = get_user_model()
+
+
+class WholeItemSerializer(serializers.Serializer):
+    """Base for a serializer nested in another whose items replace the stored ones whole
+    (a clinic's opening hours, a protocol's phases, ...): an item is validated whole even
+    inside a PATCH of its parent. DRF skips a missing field anywhere under a partial
+    root, which would hand the services half an item (and them a KeyError)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        root = self.root
+        if root is self or not getattr(root, "partial", False) or not isinstance(data, Mapping):
+            return super().to_internal_value(data)
+        fields = list(self._writable_fields)
+        missing: dict[str, list[ErrorDetail]] = {
+            str(field.field_name): [
+                ErrorDetail(str(field.error_messages["required"]), code="required")
+            ]
+            for field in fields
+            if field.required and field.field_name not in data
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        value = super().to_internal_value(data)
+        for field in fields:  # a whole item's defaults (get_default() skips under a partial root)
+            default = field.default
+            if field.field_name in data or default is empty:
+                continue
+            if callable(default):
+                default = (
+                    default(field) if getattr(default, "requires_context", False) else default()
+                )
+            self.set_value(value, field.source_attrs, default)
+        return value
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -70,7 +105,7 @@ class TimezoneField(serializers.CharField):
         return value
 
 
-class OpeningHoursSerializer(serializers.ModelSerializer):
+class OpeningHoursSerializer(WholeItemSerializer, serializers.ModelSerializer):
     opens = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
     closes = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
 

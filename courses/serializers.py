@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from clinic import access
 from clinic.models import Chair, Patient, Role
-from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
+from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
 from courses import selectors
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
@@ -30,7 +30,7 @@ from courses.models import (
 User = get_user_model()
 
 
-class PhaseSerializer(serializers.Serializer):
+class PhaseSerializer(WholeItemSerializer):
     sessions = serializers.IntegerField(min_value=1, max_value=500)
     per_week = serializers.IntegerField(
         min_value=1, max_value=7, help_text="Treatment days a week."
@@ -106,7 +106,7 @@ class ProtocolField(serializers.RelatedField):
         return protocol
 
 
-class FailedTrialSerializer(serializers.ModelSerializer):
+class FailedTrialSerializer(WholeItemSerializer, serializers.ModelSerializer):
     adherence = serializers.ChoiceField(choices=Adherence.choices, default=Adherence.FULL)
     outcome = serializers.ChoiceField(choices=TrialOutcome.choices)
     adequate = serializers.BooleanField(read_only=True)
@@ -197,7 +197,7 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
 
 
-class AuthorizationSerializer(serializers.ModelSerializer):
+class AuthorizationSerializer(WholeItemSerializer, serializers.ModelSerializer):
     class Meta:
         model = Authorization
         fields = ["id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"]

@@ -217,3 +217,24 @@ def test_race_on_mrn_is_answered_without_database_text(
     assert (
         "INSERT" not in body and "constraint" not in body.lower() and "clinic_patient" not in body
     )
+
+
+@pytest.mark.parametrize(
+    ("item", "missing"),
+    [
+        ({"weekday": 0}, {"opens", "closes"}),
+        ({"opens": "09:00", "closes": "17:00"}, {"weekday"}),
+    ],
+)
+def test_a_patch_still_needs_whole_opening_hours_rows(
+    clinic: Any, admin_client: Any, item: dict[str, Any], missing: set[str]
+) -> None:
+    before = list(clinic.opening_hours.values_list("weekday", "opens", "closes"))
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": [item]}, format="json"
+    )
+    assert response.status_code == 400
+    errors = response.json()["opening_hours"]["0"]
+    assert set(errors) == missing
+    assert all(error == ["This field is required."] for error in errors.values())
+    assert list(clinic.opening_hours.values_list("weekday", "opens", "closes")) == before

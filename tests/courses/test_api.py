@@ -113,6 +113,46 @@ def test_inadequate_trials_do_not_count(doctor: Any, patient: Any) -> None:
     assert response.json()["required_trials"] == 2
 
 
+def test_a_patch_still_needs_whole_failed_trials(doctor: Any, patient: Any) -> None:
+    screening = ScreeningFactory(patient=patient)
+    response = doctor.patch(
+        f"/api/v1/screenings/{screening.pk}/", {"failed_trials": [{"drug": "x"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["failed_trials"]["0"]) == {"dose", "weeks", "outcome"}
+    # A whole trial is taken, its defaults included (adherence: full).
+    trial = {"drug": "sertraline", "dose": "100 mg", "weeks": 8, "outcome": "no_response"}
+    response = doctor.patch(
+        f"/api/v1/screenings/{screening.pk}/", {"failed_trials": [trial]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["failed_trials"] == [{**trial, "adherence": "full", "adequate": True}]
+    stored = doctor.get(f"/api/v1/screenings/{screening.pk}/").json()["failed_trials"]
+    assert stored == response.json()["failed_trials"]
+
+
+def test_a_course_patch_with_half_an_authorization_is_a_400(
+    doctor: Any, patient: Any, psychiatrist: Any
+) -> None:
+    course = CourseFactory(patient=patient, psychiatrist=psychiatrist)
+    whole = {
+        "payer": "Aetna",
+        "number": "PA-78",
+        "sessions_authorized": 36,
+        "valid_from": "2026-12-01",
+        "valid_until": "2027-03-01",
+    }
+    # Half of one is refused as such; a whole one because authorizations are added with
+    # POST .../authorizations/, never through the course.
+    for authorization in ({"payer": "Aetna"}, whole):
+        response = doctor.patch(
+            f"/api/v1/courses/{course.pk}/", {"authorization": authorization}, format="json"
+        )
+        assert response.status_code == 400
+        assert "authorization" in response.json()
+    assert not course.authorizations.exists()
+
+
 def test_changing_answers_sends_a_cleared_screening_back(
     doctor: Any, patient: Any, psychiatrist: Any
 ) -> None:

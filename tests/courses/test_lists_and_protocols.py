@@ -142,3 +142,23 @@ def test_seeded_catalog_matches_design(db: None) -> None:
         assert [(p.sessions, p.per_week) for p in protocol.phases.all()] == phases
         assert protocol.sessions_per_day == per_day
     assert Protocol.objects.get(code="snt-accelerated").min_gap_minutes == 50
+
+
+def test_a_patch_still_needs_whole_phases(clinic: Any, admin: Any) -> None:
+    created = admin.post("/api/v1/protocols/", _protocol(clinic), format="json").json()
+    response = admin.patch(
+        f"/api/v1/protocols/{created['id']}/", {"phases": [{"sessions": 10}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["phases"]["0"] == {"per_week": ["This field is required."]}
+    kept = admin.get(f"/api/v1/protocols/{created['id']}/").json()
+    assert kept["phases"] == created["phases"]
+    # A whole phase list still replaces the old one in a PATCH.
+    whole = [{"sessions": 25, "per_week": 5}]
+    response = admin.patch(
+        f"/api/v1/protocols/{created['id']}/",
+        {"phases": whole, "sessions_total": 25},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["phases"] == [{"sessions": 25, "per_week": 5, "kind": "treatment"}]
