@@ -249,6 +249,15 @@ def session_changed(session: Session, *, moved: bool) -> None:
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def sessions_withdrawn(session_ids: list[int]) -> None:
+    """Sessions about to be deleted (a course not yet started, planned again): their
+    pending messages are cancelled, and every message about them stays in the outbox,
+    detached from the session, as the record of what the patient was told."""
+    rows = Notification.objects.filter(session_id__in=session_ids)
+    cancel_pending(rows, "course planned again")
+    rows.update(session=None, updated_at=timezone.now())
+
+
 def notify_missed(session_ids: Iterable[int]) -> int:
     """Missed-session follow-ups, one per session and channel (idempotent). The sweep
     can miss a thousand sessions at once: rows, not model instances."""

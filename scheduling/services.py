@@ -747,10 +747,11 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
     """Re-book every session still on a (newly) closed day, with the planner's rules.
 
     A course that has not started yet is planned again from its start date, so its
-    mapping session stays first and its cadence intact. In a course under way, each hit
-    session moves to the first free slot after the last session of its phase, at the
-    course's preferred time, like a make-up. All or nothing: 409 lists the sessions that
-    found no place.
+    mapping session stays first and its cadence intact; the patient is sent the new
+    first visit. In a course under way, each hit session moves to the first free slot
+    after the last session of its phase, at the course's preferred time, like a make-up;
+    the patient is told of the move. All or nothing: 409 lists the sessions that found
+    no place.
     """
     affected = sessions_hit_by_closure(clinic, day)
     if not affected:
@@ -790,7 +791,13 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
 def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     """Plan a not-yet-started course again; its old bookings never happened."""
     course = _lock_course(course)
-    Session.objects.filter(course=course, status=SessionStatus.SCHEDULED).delete()
+    old = list(
+        Session.objects.filter(course=course, status=SessionStatus.SCHEDULED).values_list(
+            "pk", flat=True
+        )
+    )
+    notifications.sessions_withdrawn(old)
+    Session.objects.filter(pk__in=old).delete()
     clinic = course.patient.clinic
     first_day = max(course.start_date, timezone.localdate(timezone=clinic.tz))
     limit = _planning_limit(course)
@@ -803,7 +810,9 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     placements, failures = planner.plan(course_shape(course.protocol), first_day, until=limit)
     if failures:
         raise _failure_conflict(failures)
-    return Session.objects.bulk_create(_sessions_from(course, placements))
+    sessions = Session.objects.bulk_create(_sessions_from(course, placements))
+    notifications.notify_course_booked(sessions, patient=course.patient, clinic=clinic)
+    return sessions
 
 
 def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
@@ -839,4 +848,5 @@ def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
     session.starts_at = start
     session.chair_id = chair_id
     session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
+    notifications.session_changed(session, moved=True)
     return True

@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import Patient
+from clinic.models import Closure, Patient
 from notifications import services, tasks
 from notifications.content import GSM7
 from notifications.models import Channel, Kind, Notification, ReminderPolicy, Status
@@ -487,6 +487,61 @@ def test_moving_a_session_cancels_its_reminders_and_announces_the_move(
     )
     assert services.send(announcement.pk) == Status.SENT
     assert "11:00 AM" in outbox[0].body
+
+
+def test_a_closure_moving_a_session_of_a_course_under_way_announces_the_move(
+    sessions: list[Session], frozen_now: Any
+) -> None:
+    _planned(sessions, frozen_now)
+    first, second = sessions[0], sessions[1]
+    Session.objects.filter(pk=first.pk).update(status=SessionStatus.COMPLETED)
+    clinic = first.chair.clinic
+    Closure.objects.create(clinic=clinic, date=TUE, reason="Power work")
+
+    (moved,) = scheduling.closure_rebook(clinic, TUE)
+    assert moved.pk == second.pk and moved.starts_at.date() > TUE
+    old = Notification.objects.filter(session=second).exclude(kind=Kind.SESSION_MOVED)
+    assert {(n.kind, n.status, n.reason) for n in old} == {
+        (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
+        (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
+    }
+    assert _rows(session=second, kind=Kind.SESSION_MOVED) == {
+        (second.pk, Kind.SESSION_MOVED, channel, _local(SUN, 10), Status.PENDING)
+        for channel in BOTH
+    }
+
+
+def test_a_closure_replanning_a_course_not_begun_sends_its_new_first_visit(
+    sessions: list[Session], frozen_now: Any
+) -> None:
+    _planned(sessions, frozen_now)
+    old_ids = [session.pk for session in sessions]
+    told = Notification.objects.filter(session_id__in=old_ids)
+    before = {n.pk: (n.kind, n.channel, n.status) for n in told}
+    assert {kind for kind, _, _ in before.values()} == {
+        Kind.COURSE_BOOKED,
+        Kind.FIRST_SESSION,
+        Kind.DAY_BEFORE,
+        Kind.SAME_DAY,
+    }
+    clinic = sessions[0].chair.clinic
+    Closure.objects.create(clinic=clinic, date=TUE, reason="Power work")
+
+    replanned = sorted(scheduling.closure_rebook(clinic, TUE), key=lambda s: s.starts_at)
+    assert not Session.objects.filter(pk__in=old_ids).exists()
+    # What the patient was told stays on record, detached from the deleted sessions;
+    # nothing still pending about them will go.
+    kept = Notification.objects.filter(pk__in=before)
+    assert {n.pk: (n.kind, n.channel, n.status) for n in kept} == {
+        pk: (kind, channel, Status.CANCELLED) for pk, (kind, channel, _) in before.items()
+    }
+    assert {(n.session_id, n.reason) for n in kept} == {(None, "course planned again")}
+    # The new plan is announced with its first visit, Monday at 09:30 as before.
+    assert replanned[0].starts_at == _local(MON, 9, 30)
+    assert _rows(kind=Kind.COURSE_BOOKED, status=Status.PENDING) == {
+        (replanned[0].pk, Kind.COURSE_BOOKED, channel, _local(SUN, 10), Status.PENDING)
+        for channel in BOTH
+    }
 
 
 def test_moving_twice_keeps_only_the_latest_announcement(
