@@ -135,12 +135,12 @@ def _create_due_sms(count: int) -> None:
     from django.contrib.auth import get_user_model
 
     from clinic.models import Chair, Clinic
-    from tests.sms_fakes import create_due_sms
+    from tests.sms_fakes import create_due_sms, midday_timezone
 
     clinic = Clinic.objects.create(
         name="Bench",
         slug="bench-dispatch",
-        timezone="America/New_York",
+        timezone=midday_timezone(),  # sends respect the send window
         display_name="Bench Wellness",
         phone="+17185550100",
     )

@@ -494,7 +494,8 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
 
 
 def send(notification_id: int) -> str:
-    """Claim, check, render, send and record one notification; returns its status."""
+    """Claim, check (contact, session still upcoming, send window, caps), render, send
+    and record one notification; returns its status."""
     now = timezone.now()
     token = claim(notification_id, now)
     if token is None:
@@ -514,6 +515,15 @@ def send(notification_id: int) -> str:
     ):
         _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
         return Status.CANCELLED
+    # Due, but at night: a backlog after an outage, or a retry that ran past the window.
+    opens = within_window(now, clinic, policy)
+    if opens > now:
+        reason = _suppression(notification.kind, opens, session.starts_at if session else None)
+        if reason:
+            _finish(notification, token, status=Status.SUPPRESSED, reason=reason)
+            return Status.SUPPRESSED
+        _finish(notification, token, status=Status.PENDING, scheduled_for=opens)
+        return Status.PENDING
     if notification.kind in CHANGE_KINDS:  # changes always go, whatever the caps
         return _deliver(notification, token, now)
     # Routine reminders to one patient queue on the patient's row from the cap check to

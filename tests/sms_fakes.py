@@ -24,6 +24,16 @@ TOKEN_HEADER = "I-Twilio-Idempotency-Token"
 FIRST_NAMES = ["Avery", "Jordan", "Riley", "Casey", "Morgan", "Quinn", "Harper", "Rowan"]
 
 
+def midday_timezone(now: dt.datetime | None = None) -> str:
+    """A time zone in which it is now about noon. For a clinic whose messages are sent
+    on the real clock (by real worker processes, which a test's frozen clock does not
+    reach): the sends then fall inside its send window (08:00-21:00) whatever the hour
+    the suite runs at."""
+    hour = (now or dt.datetime.now(dt.UTC)).hour
+    offset = 12 - hour  # hours east of UTC: -11 .. +12, all of which Etc/ has
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # POSIX signs: GMT-5 is UTC+5
+
+
 class FakeTwilio:
     """Twilio's ``POST /2010-04-01/Accounts/{sid}/Messages.json`` on 127.0.0.1.
 

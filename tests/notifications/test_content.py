@@ -7,6 +7,7 @@ import zoneinfo
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from courses.models import Protocol
@@ -167,6 +168,8 @@ def test_date_and_time_are_clinic_local(
     assert f"today at {time_text}" in same_day
 
 
+# 11:00 in Phoenix, a week before the session: inside the send window.
+@time_machine.travel(dt.datetime(2027, 3, 9, 18, tzinfo=UTC), tick=False)
 def test_sent_body_is_clinic_local_across_dst(db: None, settings: Any) -> None:
     """End to end: the body stored on the row after sending uses the clinic's zone."""
     settings.NOTIFICATION_TRANSPORTS = {

@@ -43,7 +43,7 @@ from notifications import tasks
 from notifications.models import Notification, Status
 from tests.celery_worker import celery_worker, require_redis, unique_queue
 from tests.factories import ChairFactory, ClinicFactory, MembershipFactory
-from tests.sms_fakes import FakeTwilio, create_due_sms
+from tests.sms_fakes import FakeTwilio, create_due_sms, midday_timezone
 
 pytestmark = [
     pytest.mark.celery,
@@ -145,7 +145,7 @@ def _forget_queue(broker: str, name: str) -> None:
 
 
 def _due_sms(count: int) -> list[Notification]:
-    clinic = ClinicFactory()
+    clinic = ClinicFactory(timezone=midday_timezone())
     return create_due_sms(
         count,
         clinic=clinic,

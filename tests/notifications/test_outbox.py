@@ -368,6 +368,43 @@ def test_the_window_opens_at_08_new_york_time_on_the_dst_sunday(clinic: Any) -> 
     )  # Sunday 08:00 EST
 
 
+def test_a_row_due_but_sent_at_night_waits_for_the_window(
+    sessions: list[Session], frozen_now: Any, outbox: list[Outgoing]
+) -> None:
+    # A backlog after an outage (or a retry pushed past 21:00): due since 17:00 Sunday,
+    # the worker gets to it at 23:30.
+    Notification.objects.all().delete()
+    day_before = _notification(sessions[1], Kind.DAY_BEFORE, scheduled_for=_local(SUN, 17))
+    moved = _notification(sessions[1], Kind.SESSION_MOVED, scheduled_for=_local(SUN, 17))
+    frozen_now.move_to(_local(SUN, 23, 30))
+    assert services.send(day_before.pk) == Status.PENDING
+    assert services.send(moved.pk) == Status.PENDING  # changes too: nobody is texted at night
+    for row in (day_before, moved):
+        row.refresh_from_db()
+        assert (row.status, row.scheduled_for, row.attempts) == (
+            Status.PENDING,
+            _local(MON, 8),
+            0,
+        )
+    assert services.send(day_before.pk) == "not_claimed"  # not due before 08:00
+    assert outbox == []
+    frozen_now.move_to(_local(MON, 8))
+    assert services.send(day_before.pk) == Status.SENT
+    assert services.send(moved.pk) == Status.SENT
+
+
+def test_a_reminder_whose_window_opens_after_the_session_is_suppressed_when_sent(
+    sessions: list[Session], frozen_now: Any, clinic: Any, outbox: list[Outgoing]
+) -> None:
+    services.policy_update(clinic, window_start=dt.time(10), window_end=dt.time(21))
+    Notification.objects.all().delete()
+    same_day = _notification(sessions[0], Kind.SAME_DAY, scheduled_for=_local(MON, 7, 30))
+    frozen_now.move_to(_local(MON, 7, 45))  # the session is at 09:30, the window opens at 10
+    assert services.send(same_day.pk) == Status.SUPPRESSED
+    assert _status(same_day) == (Status.SUPPRESSED, WINDOW_AFTER_START)
+    assert outbox == []
+
+
 # --- frequency caps --------------------------------------------------------------------
 
 

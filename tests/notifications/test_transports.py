@@ -35,6 +35,7 @@ from tests.factories import (
     PatientFactory,
     SessionFactory,
 )
+from tests.sms_fakes import midday_timezone
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "f" * 32
@@ -244,7 +245,9 @@ def smtp_server(settings: Any) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def patient(db: None) -> Any:
-    clinic = ClinicFactory(display_name=DISPLAY_NAME, phone="+13475550187")
+    clinic = ClinicFactory(
+        display_name=DISPLAY_NAME, phone="+13475550187", timezone=midday_timezone()
+    )
     return PatientFactory(
         clinic=clinic, first_name="Maximiliana", phone="+13475550123", email="max@example.org"
     )
