@@ -272,7 +272,7 @@ class CourseViewSet(ClinicScopedViewSet):
             return Response(AuthorizationSerializer(course.authorizations.all(), many=True).data)
         body = AuthorizationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        created = services.authorization_add(course, **body.validated_data)
+        created = scheduling_services.authorization_extend(course, **body.validated_data)
         return Response(AuthorizationSerializer(created).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CourseOutcomeSerializer)

@@ -30,7 +30,7 @@ from courses.models import (
 )
 from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
-from courses.services import course_create, latest_screening
+from courses.services import authorization_add, course_create, latest_screening
 from notifications import services as notifications
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
@@ -565,6 +565,15 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
     return booked
 
 
+@transaction.atomic
+def authorization_extend(course: TreatmentCourse, **fields: Any) -> Authorization:
+    """Add an authorization (an extension) to a course; sessions lost earlier that found
+    no make-up within the old one get theirs now, if they fit."""
+    authorization = authorization_add(course, **fields)
+    arrange_makeups_and_refresh([course.pk])
+    return authorization
+
+
 # --- make-ups --------------------------------------------------------------------------
 
 
@@ -604,14 +613,18 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
     clinic = course.patient.clinic
     protocol = course.protocol
     today = timezone.localdate(timezone=clinic.tz)
+    authorizations = list(course.authorizations.all())
+    authorized = sum(a.sessions_authorized for a in authorizations)
+    # Within the course window, and the authorization's dates when there is one.
     window_end = window_end_date(course)
+    if authorizations:
+        window_end = min(window_end, max(a.valid_until for a in authorizations))
     if window_end < today:
         return 0
     calendar = load_calendar(clinic, today, window_end, patient_id=course.patient_id)
     planner = Planner(
         calendar, preferred_time=course.preferred_time, preferred_chair_id=course.preferred_chair_id
     )
-    authorized = sum(a.sessions_authorized for a in course.authorizations.all())
     occupying = list(
         Session.objects.filter(course=course, status__in=OCCUPYING).order_by("starts_at")
     )

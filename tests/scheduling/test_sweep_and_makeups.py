@@ -315,6 +315,33 @@ def test_a_lost_session_gets_one_makeup_after_its_phase(
     assert course_progress(course)["risk"]["reasons"] == []
 
 
+def test_an_extension_of_the_authorization_books_the_makeup_that_did_not_fit(
+    booked: Any, frozen_now: Any, staff: Any, api: Any
+) -> None:
+    course = booked()
+    authorization = {
+        "payer": "Cigna",
+        "number": "PA-77",
+        "sessions_authorized": 35,
+        "valid_from": dt.date(2026, 11, 1),
+        "valid_until": dt.date(2027, 6, 30),
+    }
+    authorization_add(course, **authorization)
+    frozen_now.move_to(_local(dt.date(2026, 12, 1), 12))
+    session_mark_missed(_on(course, dt.date(2026, 12, 1)))
+    assert _makeups(course) == []
+    assert "unscheduled_remaining" in course_progress(course)["risk"]["reasons"]
+
+    extension = {**authorization, "number": "PA-78", "sessions_authorized": 5}
+    response = api(staff(Role.PSYCHIATRIST)).post(
+        f"/api/v1/courses/{course.pk}/authorizations/", extension, format="json"
+    )
+    assert response.status_code == 201, response.content
+    [makeup] = _makeups(course)
+    assert makeup.makeup_for == _on(course, dt.date(2026, 12, 1))
+    assert "unscheduled_remaining" not in course_progress(course)["risk"]["reasons"]
+
+
 def test_no_makeup_when_the_clinic_turned_auto_makeup_off(booked: Any, clinic: Any) -> None:
     clinic.auto_makeup = False
     clinic.save()
@@ -327,9 +354,17 @@ def test_no_makeup_when_the_clinic_turned_auto_makeup_off(booked: Any, clinic: A
     assert progress["risk"]["reasons"] == ["unscheduled_remaining"]
 
 
-@pytest.mark.parametrize(("authorized", "makeups"), [(36, 1), (35, 0)])
+@pytest.mark.parametrize(
+    ("authorized", "valid_until", "makeups"),
+    [
+        (36, dt.date(2027, 6, 30), 1),
+        (35, dt.date(2027, 6, 30), 0),
+        # The make-up would come after the acute phase's last session (8 January).
+        (36, dt.date(2027, 1, 8), 0),
+    ],
+)
 def test_makeups_stay_within_the_authorization(
-    booked: Any, frozen_now: Any, authorized: int, makeups: int
+    booked: Any, frozen_now: Any, authorized: int, valid_until: dt.date, makeups: int
 ) -> None:
     course = booked()
     authorization_add(
@@ -338,12 +373,13 @@ def test_makeups_stay_within_the_authorization(
         number="PA-77",
         sessions_authorized=authorized,
         valid_from=dt.date(2026, 11, 1),
-        valid_until=dt.date(2027, 6, 30),
+        valid_until=valid_until,
     )
     frozen_now.move_to(_local(dt.date(2026, 12, 1), 12))
     session_mark_missed(_on(course, dt.date(2026, 12, 1)))
     # A missed session uses none of the authorization: with 36 authorized its make-up
-    # still fits; with 35 the 35 sessions still booked use it all up.
+    # still fits; with 35 the 35 sessions still booked use it all up; and none is booked
+    # after the authorization ends.
     assert len(_makeups(course)) == makeups
     assert _occupying(course) == 35 + makeups
     assert arrange_makeups([course.pk]) == 0
