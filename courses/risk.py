@@ -40,6 +40,8 @@ LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT
 ASSESSMENT_INTERVAL_DAYS = 7
 AUTHORIZATION_LOW = 3
 AUTHORIZATION_EXPIRY_DAYS = 7
+# A planned course whose first session has passed is under way for the gap, too.
+UNDER_WAY = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
 # get_FOO_display() rebuilds the choices dict on every call; risk runs per course.
 INSTRUMENT_LABELS: dict[str, str] = dict(InstrumentCode.choices)
 
@@ -329,9 +331,10 @@ def _reasons(
         >= acute.sessions
     )
     # Counted from the first session of any status: a patient who has missed or
-    # cancelled everything so far is the most urgent gap of all.
+    # cancelled everything so far is the most urgent gap of all (and their course is
+    # still "planned": only a check-in starts it).
     first_any = facts.local_date(facts.sessions[0].starts_at) if facts.sessions else None
-    if course.status == CourseStatus.ACTIVE and not acute_done and first_any:
+    if course.status in UNDER_WAY and not acute_done and first_any:
         last_completed = next(
             (s for s in reversed(facts.sessions) if s.status == "completed"), None
         )

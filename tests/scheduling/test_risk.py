@@ -265,16 +265,23 @@ def test_treatment_gap_only_while_the_acute_phase_is_unfinished(
     assert _reasons(unfinished)["treatment_gap"] == "at_risk"
 
 
+@pytest.mark.parametrize("status", [CourseStatus.PLANNED, CourseStatus.ACTIVE])
 def test_treatment_gap_when_nothing_was_ever_completed(
-    make_course: Any, chairs: list[Any], psychiatrist: Any
+    make_course: Any, chairs: list[Any], psychiatrist: Any, status: str
 ) -> None:
     course = make_course(start=STARTED)
     course_schedule(course, allow_past=True)
-    course_transition(course, CourseStatus.ACTIVE, by=psychiatrist)
+    if status == CourseStatus.ACTIVE:  # started by hand; else still planned: no check-in
+        course_transition(course, CourseStatus.ACTIVE, by=psychiatrist)
     AssessmentFactory(course=course, administered_on=STARTED)
     # The patient cancelled every session of the first three and a half weeks.
     _set_status([s for s in _sessions(course) if s.starts_at < NOW], SessionStatus.CANCELLED)
     assert _reasons(course).get("treatment_gap") == "at_risk"
+
+
+def test_no_treatment_gap_before_a_planned_course_begins(booked: Any) -> None:
+    course = booked()  # its first session is next Monday
+    assert "treatment_gap" not in _reasons(course)
 
 
 # --- window_overrun --------------------------------------------------------------------
