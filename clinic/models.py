@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
 
 
@@ -43,6 +44,7 @@ class Clinic(models.Model):
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     display_name = models.CharField(
         max_length=30,
+        validators=[validate_display_name],
         help_text=(
             "Neutral name used in patient messages; never names the treatment. Short, so "
             "a text message stays within one 160-character SMS."

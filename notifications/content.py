@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.template.loader import render_to_string
 
 from clinic.models import Clinic, Patient
+from clinic.patient_text import to_gsm7
 from notifications.models import Channel, Kind
 
 SUBJECTS = {
@@ -25,11 +27,7 @@ SUBJECTS = {
     Kind.MISSED_FOLLOWUP: "We missed you",
 }
 
-# The GSM 03.38 basic character set: an SMS of these costs 1 segment up to 160.
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
+SMS_LIMIT = 160  # GSM-7 characters in one segment
 
 
 @dataclass(frozen=True)
@@ -73,5 +71,22 @@ def render(
         "link": link if channel == Channel.EMAIL else "",
         "calendar_link": calendar_link if channel == Channel.EMAIL else "",
     }
-    body = render_to_string(f"notifications/{channel}/{kind}.txt", context).strip()
+    template = f"notifications/{channel}/{kind}.txt"
+    if channel == Channel.SMS:
+        return Message(subject=SUBJECTS[Kind(kind)], body=_sms_body(template, context))
+    body = render_to_string(template, context).strip()
     return Message(subject=SUBJECTS[Kind(kind)], body=body)
+
+
+def _sms_body(template: str, context: dict[str, Any]) -> str:
+    """One 160-character GSM-7 segment: names lose the accents a phone could not show
+    as they are, and a first name too long to fit is left out ("Hi, ...")."""
+    context = {
+        **context,
+        "first_name": to_gsm7(context["first_name"]).strip(),
+        "clinic": to_gsm7(context["clinic"]),
+    }
+    body = render_to_string(template, context).strip()
+    if len(body) > SMS_LIMIT:
+        body = render_to_string(template, {**context, "first_name": ""}).strip()
+    return body

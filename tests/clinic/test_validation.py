@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from clinic.models import Patient, Role
+from clinic.patient_text import validate_display_name
 from tests.factories import ChairFactory, PatientFactory
 
 
@@ -238,3 +240,39 @@ def test_a_patch_still_needs_whole_opening_hours_rows(
     assert set(errors) == missing
     assert all(error == ["This field is required."] for error in errors.values())
     assert list(clinic.opening_hours.values_list("weekday", "opens", "closes")) == before
+
+
+@pytest.mark.parametrize(
+    ("display_name", "code"),
+    [
+        ("Brooklyn TMS", "disclosing_name"),
+        ("NY rTMS Center", "disclosing_name"),
+        ("Depression Care Partners", "disclosing_name"),
+        ("Park Slope Psychiatry", "disclosing_name"),
+        ("Magnetic Health", "disclosing_name"),
+        ("Zoë Wellness", "not_gsm7"),
+        ("Park Slope Wellness ✓", "not_gsm7"),
+    ],
+)
+def test_display_name_must_be_neutral_and_fit_a_text(
+    clinic: Any, admin_client: Any, display_name: str, code: str
+) -> None:
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"display_name": display_name}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["display_name"]
+    with pytest.raises(ValidationError) as refused:
+        validate_display_name(display_name)
+    assert refused.value.code == code
+
+
+@pytest.mark.parametrize(
+    "display_name", ["Atmosphere Wellness", "Select Care", "Magnolia Health", "Café Søren & Co"]
+)
+def test_neutral_display_names_pass(clinic: Any, admin_client: Any, display_name: str) -> None:
+    response = admin_client.patch(
+        f"/api/v1/clinics/{clinic.pk}/", {"display_name": display_name}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["display_name"] == display_name

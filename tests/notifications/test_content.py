@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from clinic.patient_text import GSM7
 from courses.models import Protocol
 from notifications import content, services
 from notifications.models import Channel, Kind, Notification, Status
@@ -69,7 +70,7 @@ def test_sms_fits_one_gsm7_segment_and_discloses_nothing(
     body = message.body
 
     assert len(body) <= 160, f"{kind}: {len(body)} characters: {body!r}"
-    assert set(body) <= content.GSM7, f"non GSM-7 characters: {set(body) - content.GSM7}"
+    assert set(body) <= GSM7, f"non GSM-7 characters: {set(body) - GSM7}"
     assert "Reply STOP" in body
     assert disclosures(body, protocol_terms) == []
     assert disclosures(message.subject, protocol_terms) == []
@@ -128,7 +129,7 @@ def test_apostrophes_and_ampersands_are_not_html_escaped(
     assert "&#39;" not in body
     assert "&amp;" not in body
     if channel == Channel.SMS:
-        assert set(body) <= content.GSM7
+        assert set(body) <= GSM7
 
 
 @pytest.mark.parametrize(
@@ -203,3 +204,52 @@ def test_sent_body_is_clinic_local_across_dst(db: None, settings: Any) -> None:
     finally:
         LocmemTransport.outbox.clear()
         reset_transports()
+
+
+@pytest.mark.parametrize(
+    ("first_name", "shown"),
+    [("Zoë", "Zoe"), ("Łukasz", "Lukasz"), ("Nguyễn", "Nguyen"), ("José", "José")],
+)
+@pytest.mark.parametrize("kind", list(Kind))
+def test_sms_names_lose_only_the_accents_a_phone_cannot_show(
+    kind: Kind, first_name: str, shown: str, long_clinic: Any
+) -> None:
+    body = content.render(
+        kind,
+        Channel.SMS,
+        patient=patient_named(long_clinic, first_name),
+        clinic=long_clinic,
+        at=SEPTEMBER_SESSION,
+    ).body
+    assert body.startswith(f"Hi {shown}, ")
+    assert set(body) <= GSM7 and len(body) <= 160
+    # Email carries the name as it is.
+    email = content.render(
+        kind,
+        Channel.EMAIL,
+        patient=patient_named(long_clinic, first_name),
+        clinic=long_clinic,
+        at=SEPTEMBER_SESSION,
+    ).body
+    assert first_name in email
+
+
+LONGEST_NAME = "Maximiliana-Bartholomea"  # 23 characters
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_a_first_name_too_long_for_one_sms_is_left_out(kind: Kind, long_clinic: Any) -> None:
+    patient = patient_named(long_clinic, LONGEST_NAME)
+    body = content.render(
+        kind, Channel.SMS, patient=patient, clinic=long_clinic, at=SEPTEMBER_SESSION
+    ).body
+    assert len(body) <= 160 and set(body) <= GSM7
+    assert LONG_DISPLAY_NAME in body and "Reply STOP" in body
+    # Left out only where it does not fit: the booking text is the longest, the
+    # same-day one the shortest.
+    if kind == Kind.COURSE_BOOKED:
+        assert body.startswith("Hi, your visits at ")
+    if kind == Kind.SAME_DAY:
+        assert body.startswith(f"Hi {LONGEST_NAME}, see you today")
+    if body.startswith("Hi, "):
+        assert len(body.replace("Hi, ", f"Hi {LONGEST_NAME}, ", 1)) > 160

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Closure, Patient
+from clinic.patient_text import GSM7
 from notifications import services, tasks
-from notifications.content import GSM7
 from notifications.models import Channel, Kind, Notification, ReminderPolicy, Status
 from notifications.transports import LocmemTransport, Outgoing, TransientError, reset_transports
 from scheduling import services as scheduling
