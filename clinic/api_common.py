@@ -95,7 +95,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         "detail": str(detail),
     }
     conflicts = getattr(exc, "conflicts", None)
-    if conflicts is not None:
-        body["conflicts"] = conflicts
+    if conflicts is not None or response.status_code == 409:
+        # Every 409 has the list, empty when the database (not a service's check) refused
+        # the write: its text never reaches a client.
+        body["conflicts"] = conflicts or []
     response.data = body
     return response

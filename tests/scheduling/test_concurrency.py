@@ -141,6 +141,13 @@ def test_many_clients_race_for_one_chair_and_one_start(
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 1, 409: 23}, results
     assert {body["code"] for status, body in results if status == 409} == {"slot_conflict"}
+    # Refused by a service's check (what it clashed with) or by the exclusion constraint
+    # (nothing from the database): the body has the same shape either way.
+    assert all(
+        set(body) == {"code", "detail", "conflicts"} and isinstance(body["conflicts"], list)
+        for status, body in results
+        if status == 409
+    )
     (winner,) = [body for status, body in results if status == 201]
     assert winner["chair"] == chair.pk and winner["status"] == "scheduled"
     occupying = Session.objects.filter(chair=chair, status__in=OCCUPYING)
@@ -198,6 +205,7 @@ def test_one_patient_booked_twice_at_once_on_two_chairs(
     assert sorted(status for status, _ in results) == [201, 409], results
     (refused,) = [body for status, body in results if status == 409]
     assert refused["code"] == "patient_conflict", refused
+    assert isinstance(refused["conflicts"], list)
     assert Session.objects.filter(course=course, status__in=OCCUPYING).count() == 1
     assert _overlapping_pairs("patient", course.patient_id) == []
 
