@@ -229,7 +229,7 @@ class CourseViewSet(ClinicScopedViewSet):
         course = self.get_object()
         body = TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.course_transition(
+        scheduling_services.course_transition(
             course, target, by=request.user, reason=body.validated_data["reason"]
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=course.pk)).data)

@@ -249,6 +249,12 @@ def session_changed(session: Session, *, moved: bool) -> None:
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def sessions_released(session_ids: list[int], reason: str) -> int:
+    """Sessions cancelled together (their course ended): nothing still pending about
+    them goes out."""
+    return cancel_pending(Notification.objects.filter(session_id__in=session_ids), reason)
+
+
 def sessions_withdrawn(session_ids: list[int]) -> None:
     """Sessions about to be deleted (a course not yet started, planned again): their
     pending messages are cancelled, and every message about them stays in the outbox,

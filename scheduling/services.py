@@ -16,6 +16,7 @@ from django.utils import timezone
 from clinic.db import EpochMicroseconds, instant
 from clinic.errors import Conflict
 from clinic.models import Chair, Clinic, OpeningHours
+from courses import services as course_services
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
@@ -563,6 +564,32 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
     booked = arrange_makeups(course_ids)
     recompute_risk(course_ids)
     return booked
+
+
+ENDED = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
+
+
+@transaction.atomic
+def course_transition(
+    course: TreatmentCourse, target: str, *, by: Any, reason: str = ""
+) -> TreatmentCourse:
+    """Change a course's status (see courses.services.course_transition). A course that
+    ends gives up the sessions still booked: their chairs free up, and no reminder, and
+    no "we missed you" once the sweep reaches them, goes to the patient."""
+    course = course_services.course_transition(course, target, by=by, reason=reason)
+    if target in ENDED:
+        now = timezone.now()
+        remaining = Session.objects.filter(course=course, status=SessionStatus.SCHEDULED)
+        ids = list(remaining.values_list("pk", flat=True))
+        cancel_reason = f"Course {course.get_status_display().lower()}"
+        Session.objects.filter(pk__in=ids).update(
+            status=SessionStatus.CANCELLED,
+            cancelled_at=now,
+            cancel_reason=cancel_reason,
+            updated_at=now,
+        )
+        notifications.sessions_released(ids, cancel_reason.lower())
+    return course
 
 
 @transaction.atomic

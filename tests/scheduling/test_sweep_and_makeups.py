@@ -19,6 +19,8 @@ from clinic.models import Closure, Role
 from courses.models import TreatmentCourse
 from courses.risk import recompute_risk
 from courses.services import authorization_add
+from notifications.models import Notification
+from notifications.services import plan_reminders
 from scheduling import services
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 from scheduling.selectors import course_progress
@@ -255,6 +257,36 @@ def test_management_command_sweeps_and_books_makeups(started: Any, booked: Any) 
     call_command("sweep_missed_sessions", stdout=again)
     assert again.getvalue() == "0 course(s) had sessions marked missed; 0 make-up(s) booked.\n"
     assert len(_makeups(course)) == len(makeups)
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [("discontinue", "Course discontinued"), ("complete", "Course completed")],
+)
+def test_an_ended_course_gives_up_its_remaining_sessions(
+    booked: Any, frozen_now: Any, staff: Any, api: Any, action: str, reason: str
+) -> None:
+    course = booked()
+    first, *rest = _sessions(course)
+    frozen_now.move_to(_local(dt.date(2026, 11, 30), 9, 35))
+    services.session_check_in(first)  # the course is active; this session under way
+    plan_reminders()
+    pending = Notification.objects.filter(session__in=rest, status="pending")
+    assert pending.exists()
+
+    response = api(staff(Role.PSYCHIATRIST)).post(
+        f"/api/v1/courses/{course.pk}/{action}/", {"reason": "moved away"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert _sessions(course, status=SessionStatus.SCHEDULED) == []
+    released = _sessions(course, status=SessionStatus.CANCELLED)
+    assert [s.pk for s in released] == [s.pk for s in rest]
+    assert {s.cancel_reason for s in released} == {reason}
+    assert Session.objects.get(pk=first.pk).status == SessionStatus.CHECKED_IN
+    assert not pending.exists()  # no reminder for a visit that will not happen
+    assert _makeups(course) == []
+    frozen_now.move_to(_local(dt.date(2026, 12, 9), 12))
+    assert sweep_missed_sessions() == []  # and no "we missed you"
 
 
 # --- make-ups --------------------------------------------------------------------------
