@@ -274,7 +274,12 @@ REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
 PUBLIC_BASE_URL = env.required_str("PUBLIC_BASE_URL", "")
 
 # --- Email --------------------------------------------------------------------------
-EMAIL_BACKEND = env.required_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Default: each email a file under var/mail/ (staff alerts name patients: not on stdout,
+# which is the log). Production sets the SMTP backend.
+EMAIL_BACKEND = env.required_str(
+    "EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env.required_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env.required_str("EMAIL_HOST_USER", "")

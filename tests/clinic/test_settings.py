@@ -25,6 +25,8 @@ print(json.dumps({
     "options": {k: str(v) for k, v in db.get("OPTIONS", {}).items()},
     "broker": settings.CELERY_BROKER_URL,
     "debug": settings.DEBUG,
+    "email_backend": settings.EMAIL_BACKEND,
+    "email_file_path": str(settings.EMAIL_FILE_PATH),
 }))
 """
 
@@ -34,7 +36,14 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         key: value
         for key, value in os.environ.items()
         if key
-        not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG", "SECRET_KEY"}
+        not in {
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_RESULT_BACKEND",
+            "DEBUG",
+            "SECRET_KEY",
+            "EMAIL_BACKEND",
+        }
     }
     clean.update(
         {"DJANGO_SETTINGS_MODULE": "clinic.settings", "CADENCE_VAR_DIR": str(tmp_path), **env}
@@ -53,6 +62,9 @@ def test_embedded_default_is_sqlite_and_filesystem_broker(tmp_path: Path) -> Non
     assert "journal_mode=WAL" in config["options"]["init_command"]
     assert config["broker"] == "filesystem://"
     assert config["debug"] is False
+    # Staff emails name patients: files under var/, not the console (the log).
+    assert config["email_backend"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert config["email_file_path"] == str(tmp_path / "mail")
     assert (tmp_path / "celery" / "broker").is_dir()
     secret = tmp_path / "secret_key"
     assert secret.exists() and oct(secret.stat().st_mode & 0o777) == "0o600"
