@@ -57,6 +57,9 @@ class PatientAdmin(admin.ModelAdmin):
     list_filter = ["clinic", "sms_consent", "email_consent"]
     search_fields = ["mrn", "last_name", "first_name"]
     list_select_related = ["clinic"]
+    # Consent changes only through the consent ledger (the API, STOP/START replies),
+    # which records who, when, how and under which text.
+    readonly_fields = ["sms_consent", "email_consent"]
 
 
 @admin.register(StaffMembership)
