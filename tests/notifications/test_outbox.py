@@ -486,6 +486,18 @@ def _planned(sessions: list[Session], frozen_now: Any) -> None:
     services.plan_reminders()
 
 
+def _assert_move_announced(session: Session, *, at: dt.datetime) -> None:
+    """The moved session's old reminders are cancelled and the move is due at ``at``."""
+    old = Notification.objects.filter(session=session).exclude(kind=Kind.SESSION_MOVED)
+    assert {(n.kind, n.status, n.reason) for n in old} == {
+        (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
+        (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
+    }
+    assert _rows(session=session, kind=Kind.SESSION_MOVED) == {
+        (session.pk, Kind.SESSION_MOVED, channel, at, Status.PENDING) for channel in BOTH
+    }
+
+
 def test_moving_a_session_cancels_its_reminders_and_announces_the_move(
     sessions: list[Session], frozen_now: Any, outbox: list[Outgoing]
 ) -> None:
@@ -497,15 +509,7 @@ def test_moving_a_session_cancels_its_reminders_and_announces_the_move(
     scheduling.session_move(second, starts_at=new_start)
     frozen_now.move_to(_local(SUN, 12))  # the horizon now reaches Tuesday 11:00
 
-    old = Notification.objects.filter(session=second).exclude(kind=Kind.SESSION_MOVED)
-    assert {(n.kind, n.status, n.reason) for n in old} == {
-        (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
-        (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
-    }
-    assert _rows(session=second, kind=Kind.SESSION_MOVED) == {
-        (second.pk, Kind.SESSION_MOVED, channel, _local(SUN, 10), Status.PENDING)
-        for channel in BOTH
-    }
+    _assert_move_announced(second, at=_local(SUN, 10))
     assert _rows(session=first) == untouched
 
     # the next planning run writes the reminders of the new time
@@ -537,15 +541,7 @@ def test_a_closure_moving_a_session_of_a_course_under_way_announces_the_move(
 
     (moved,) = scheduling.closure_rebook(clinic, TUE)
     assert moved.pk == second.pk and moved.starts_at.date() > TUE
-    old = Notification.objects.filter(session=second).exclude(kind=Kind.SESSION_MOVED)
-    assert {(n.kind, n.status, n.reason) for n in old} == {
-        (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
-        (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
-    }
-    assert _rows(session=second, kind=Kind.SESSION_MOVED) == {
-        (second.pk, Kind.SESSION_MOVED, channel, _local(SUN, 10), Status.PENDING)
-        for channel in BOTH
-    }
+    _assert_move_announced(second, at=_local(SUN, 10))
 
 
 def test_a_closure_replanning_a_course_not_begun_sends_its_new_first_visit(
