@@ -31,7 +31,7 @@ from courses.models import (
 )
 from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
-from courses.services import authorization_add, course_create, latest_screening
+from courses.services import course_create, latest_screening
 from notifications import services as notifications
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
@@ -582,7 +582,7 @@ def course_transition(
         remaining = Session.objects.filter(course=course, status=SessionStatus.SCHEDULED)
         ids = list(remaining.values_list("pk", flat=True))
         cancel_reason = f"Course {course.get_status_display().lower()}"
-        Session.objects.filter(pk__in=ids).update(
+        remaining.filter(pk__in=ids).update(  # still scheduled: a check-in meanwhile stays
             status=SessionStatus.CANCELLED,
             cancelled_at=now,
             cancel_reason=cancel_reason,
@@ -596,7 +596,7 @@ def course_transition(
 def authorization_extend(course: TreatmentCourse, **fields: Any) -> Authorization:
     """Add an authorization (an extension) to a course; sessions lost earlier that found
     no make-up within the old one get theirs now, if they fit."""
-    authorization = authorization_add(course, **fields)
+    authorization = course_services.authorization_add(course, **fields)
     arrange_makeups_and_refresh([course.pk])
     return authorization
 
