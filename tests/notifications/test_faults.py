@@ -313,7 +313,9 @@ def test_redis_flushed_mid_batch_loses_and_duplicates_nothing(
         queued = client.llen(queue)
         assert queued > 0
         client.flushdb()  # Redis lost everything: queued, unacknowledged, bindings
-        assert client.dbsize() == 0
+        # The queue is gone (the worker may write keys of its own again at once, so the
+        # database as a whole need not stay empty).
+        assert client.llen(queue) == 0
         # The worker finishes what it holds; the rest is only in the database now.
         _wait_until_quiet(provider)
         left = Notification.objects.filter(pk__in=[r.pk for r in rows], status=Status.PENDING)
