@@ -189,12 +189,12 @@ class ChairBlockViewSet(ClinicScopedViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.require_write_role(serializer.validated_data["chair"].clinic_id)
-        serializer.instance = services.chair_block_save(**serializer.validated_data)
+        serializer.instance = scheduling_services.chair_block_save(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "chair" in serializer.validated_data:
             self.require_write_role(serializer.validated_data["chair"].clinic_id)
-        serializer.instance = services.chair_block_save(
+        serializer.instance = scheduling_services.chair_block_save(
             serializer.instance, **serializer.validated_data
         )
 

@@ -13,9 +13,10 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, Value
 from django.utils import timezone
 
+from clinic import services as clinic_services
 from clinic.db import EpochMicroseconds, instant
 from clinic.errors import Conflict
-from clinic.models import Chair, Clinic, OpeningHours
+from clinic.models import Chair, ChairBlock, Clinic, OpeningHours
 from courses import services as course_services
 from courses.models import (
     OPEN_STATUSES,
@@ -564,6 +565,35 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
     booked = arrange_makeups(course_ids)
     recompute_risk(course_ids)
     return booked
+
+
+@transaction.atomic
+def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlock:
+    """Save a hold on a chair (see clinic.services.chair_block_save). Refused (409
+    ``slot_conflict``, listing them) while sessions are booked on the chair in that
+    time: they are moved or cancelled first, so nobody is booked on a blocked chair."""
+    saved = clinic_services.chair_block_save(block, **fields)
+    clashing = list(
+        Session.objects.filter(
+            chair_id=saved.chair_id,
+            status__in=OCCUPYING,
+            starts_at__lt=saved.ends_at,
+            ends_at__gt=saved.starts_at,
+        ).order_by("starts_at", "id")
+    )
+    if clashing:
+        tz = saved.chair.clinic.tz
+        raise Conflict(
+            f"{len(clashing)} session(s) are booked on this chair in that time, the first "
+            f"{clashing[0].starts_at.astimezone(tz):%a %d %b %H:%M}; move or cancel them "
+            "before blocking the chair.",
+            code="slot_conflict",
+            conflicts=[
+                {"session": s.pk, "course": s.course_id, "starts_at": s.starts_at.isoformat()}
+                for s in clashing
+            ],
+        )
+    return saved
 
 
 ENDED = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)

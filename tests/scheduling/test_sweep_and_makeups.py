@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
 
-from clinic.models import Closure, Role
+from clinic.models import ChairBlock, Closure, Role
 from courses.models import TreatmentCourse
 from courses.risk import recompute_risk
 from courses.services import authorization_add
@@ -528,6 +528,41 @@ def test_closure_after_booking_rebooks_every_session_of_that_day(
 def _starts_with_mapping(course: Any) -> bool:
     first = _sessions(course, status__in=OCCUPYING)[0]
     return first.ends_at - first.starts_at == dt.timedelta(minutes=60)
+
+
+def test_a_chair_block_over_booked_sessions_is_refused_until_they_move(
+    booked: Any, staff: Any, api: Any
+) -> None:
+    course = booked()
+    first, second = _sessions(course)[:2]
+    client = api(staff(Role.CLINIC_ADMIN))
+    block = {
+        "chair": first.chair_id,
+        "starts_at": _local(dt.date(2026, 11, 30), 8).isoformat(),
+        "ends_at": _local(dt.date(2026, 12, 1), 12).isoformat(),
+        "reason": "coil service",
+    }
+    refused = client.post("/api/v1/chair-blocks/", block, format="json")
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["code"] == "slot_conflict"
+    assert "Mon 30 Nov 09:30" in body["detail"]
+    assert [row["session"] for row in body["conflicts"]] == [first.pk, second.pk]
+    assert not ChairBlock.objects.exists()  # nothing half-written
+
+    # Moved elsewhere (cancelled here), the chair can be blocked.
+    session_cancel(first, reason="")
+    session_cancel(second, reason="")
+    assert client.post("/api/v1/chair-blocks/", block, format="json").status_code == 201
+    # Stretching the block over a booked session is refused the same way.
+    later = _on(course, dt.date(2026, 12, 2))
+    stretched = client.patch(
+        f"/api/v1/chair-blocks/{ChairBlock.objects.get().pk}/",
+        {"ends_at": _local(dt.date(2026, 12, 2), 12).isoformat()},
+        format="json",
+    )
+    assert stretched.status_code == 409
+    assert [row["session"] for row in stretched.json()["conflicts"]] == [later.pk]
 
 
 def test_closure_on_the_first_day_keeps_the_mapping_session_first(booked: Any, clinic: Any) -> None:
