@@ -543,6 +543,11 @@ def session_cancel(session: Session, *, reason: str = "") -> Session:
 @transaction.atomic
 def session_mark_missed(session: Session) -> Session:
     session = _lock_session(session)
+    if session.status == SessionStatus.SCHEDULED and session.starts_at > timezone.now():
+        raise Conflict(
+            "A session can be marked missed only once it has started; cancel it instead.",
+            code="invalid_transition",
+        )
     session = _transition(
         session,
         [SessionStatus.SCHEDULED],

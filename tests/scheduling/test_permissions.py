@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clinic.models import Role
 from tests.factories import (
@@ -41,6 +42,11 @@ def _cleared_course(clinic: Any, **fields: Any) -> Any:
 
 def _session(clinic: Any, **fields: Any) -> Any:
     return SessionFactory(course=_cleared_course(clinic), **fields)
+
+
+def _started_session(clinic: Any) -> Any:
+    """Began ten minutes ago (only a started session can be marked missed)."""
+    return _session(clinic, starts_at=timezone.now() - dt.timedelta(minutes=10))
 
 
 RESOURCES = {
@@ -119,7 +125,7 @@ ACTIONS_MATRIX = {
     "mark missed": Action(
         "post",
         lambda s: f"/api/v1/sessions/{s.pk}/mark-missed/",
-        _session,
+        _started_session,
         {},
         frozenset({Role.FRONT_DESK, Role.TECHNICIAN}),
     ),

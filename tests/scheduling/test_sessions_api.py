@@ -134,6 +134,20 @@ def test_no_booking_in_the_past(desk: Any, make_course: Any, chairs: list[Any]) 
     assert "starts_at" in response.json()
 
 
+def test_only_a_started_session_can_be_marked_missed(
+    desk: Any, make_course: Any, chairs: list[Any], frozen_now: Any
+) -> None:
+    session_id = _book(desk, make_course()).json()["id"]  # Monday 30 November 10:00
+    url = f"/api/v1/sessions/{session_id}/mark-missed/"
+    early = desk.post(url, {}, format="json")
+    assert early.status_code == 409
+    assert early.json()["code"] == "invalid_transition"
+    assert "only once it has started" in early.json()["detail"]
+    assert Session.objects.get(pk=session_id).status == "scheduled"
+    frozen_now.move_to(dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC))  # 10:05 New York
+    assert desk.post(url, {}, format="json").json()["status"] == "missed"
+
+
 def test_move_and_wrong_state(desk: Any, tech: Any, make_course: Any, chairs: list[Any]) -> None:
     session_id = _book(desk, make_course()).json()["id"]
     moved = desk.patch(

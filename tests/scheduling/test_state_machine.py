@@ -5,7 +5,8 @@ mark-missed over three cleared courses and two chairs. Each call either succeeds
 refused with a Conflict or a ValidationError; a small model predicts which (and the
 refusal code), a refusal must change nothing, and after every step the database must
 hold the scheduling invariants. Each example runs inside a savepoint that is rolled
-back, at a frozen instant, so examples start clean and replay identically.
+back, on a frozen clock that only a rule moves (forward), so examples start clean and
+replay identically.
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ SESSIONS_PER_DAY = 1
 DAYS = (dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2))
 TIMES = (dt.time(9), dt.time(9, 30), dt.time(9, 50), dt.time(18, 30))
 GRID = [dt.datetime.combine(day, at, tzinfo=NEW_YORK) for day in DAYS for at in TIMES]
+# Instants the clock may move to (from NOW): during and after the sessions of the grid,
+# so that booking into the past and marking a started session missed both come up.
+CLOCK = [
+    dt.datetime.combine(day, at, tzinfo=NEW_YORK)
+    for day in DAYS
+    for at in (dt.time(9, 40), dt.time(12), dt.time(20))
+]
 # The one step each attendance action may take.
 NEXT_STATUS: dict[str, set[str]] = {
     SessionStatus.SCHEDULED: {
@@ -91,7 +99,8 @@ class BookingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.traveller = time_machine.travel(NOW, tick=False)
-        self.traveller.start()
+        self.clock = self.traveller.start()
+        self.now = NOW
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         try:
@@ -219,7 +228,7 @@ class BookingMachine(RuleBasedStateMachine):
         ).exists()
         expected = (
             "invalid"
-            if kind == SessionKind.MAPPING and has_mapping
+            if start < self.now or (kind == SessionKind.MAPPING and has_mapping)
             else self._expected_slot(course.patient_id, chair and chair.pk, start, end)
         )
         session = self._call(
@@ -253,6 +262,8 @@ class BookingMachine(RuleBasedStateMachine):
         new_chair_id = chair.pk if chair is not None else session.chair_id
         if session.status != SessionStatus.SCHEDULED:
             expected: str | None = "invalid_transition"
+        elif start is not None and start < self.now:
+            expected = "invalid"
         else:
             expected = self._expected_slot(
                 session.patient_id, new_chair_id, new_start, new_end, ignore=session.pk
@@ -271,12 +282,15 @@ class BookingMachine(RuleBasedStateMachine):
         session = self._pick(index, live)
         if session is None:
             return
-        expected = None if session.status in sources else "invalid_transition"
+        allowed = session.status in sources
+        if target == SessionStatus.MISSED:  # only once the session has started
+            allowed = allowed and session.starts_at <= self.now
+        expected = None if allowed else "invalid_transition"
         changed = self._call(target, expected, lambda: action(session))
         if changed is None:
             return
         assert changed.status == target
-        assert getattr(changed, STAMP[target]) == NOW
+        assert getattr(changed, STAMP[target]) == self.now
         if target == SessionStatus.CHECKED_IN:  # the first check-in starts the course
             assert changed.course.status == CourseStatus.ACTIVE
         if target in (SessionStatus.CANCELLED, SessionStatus.MISSED):
@@ -343,6 +357,13 @@ class BookingMachine(RuleBasedStateMachine):
             {SessionStatus.SCHEDULED},
             SessionStatus.MISSED,
         )
+
+    @rule(to=st.sampled_from(CLOCK))
+    def time_passes(self, to: dt.datetime) -> None:
+        """The clock only moves forward: to a morning, noon or evening of the week."""
+        if to > self.now:
+            self.clock.move_to(to)
+            self.now = to
 
     # --- invariants -----------------------------------------------------------------
 
