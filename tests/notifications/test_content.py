@@ -55,6 +55,12 @@ def patient_named(clinic: Any, first_name: str) -> Any:
     return PatientFactory.build(clinic=clinic, first_name=first_name)
 
 
+def body_for(kind: Kind, channel: Channel, clinic: Any, first_name: str) -> str:
+    """The text ``first_name`` at ``clinic`` gets for the September session."""
+    patient = patient_named(clinic, first_name)
+    return content.render(kind, channel, patient=patient, clinic=clinic, at=SEPTEMBER_SESSION).body
+
+
 @pytest.mark.parametrize("first_name", LONG_FIRST_NAMES)
 @pytest.mark.parametrize("kind", list(Kind))
 def test_sms_fits_one_gsm7_segment_and_discloses_nothing(
@@ -214,24 +220,11 @@ def test_sent_body_is_clinic_local_across_dst(db: None, settings: Any) -> None:
 def test_sms_names_lose_only_the_accents_a_phone_cannot_show(
     kind: Kind, first_name: str, shown: str, long_clinic: Any
 ) -> None:
-    body = content.render(
-        kind,
-        Channel.SMS,
-        patient=patient_named(long_clinic, first_name),
-        clinic=long_clinic,
-        at=SEPTEMBER_SESSION,
-    ).body
+    body = body_for(kind, Channel.SMS, long_clinic, first_name)
     assert body.startswith(f"Hi {shown}, ")
     assert set(body) <= GSM7 and len(body) <= 160
     # Email carries the name as it is.
-    email = content.render(
-        kind,
-        Channel.EMAIL,
-        patient=patient_named(long_clinic, first_name),
-        clinic=long_clinic,
-        at=SEPTEMBER_SESSION,
-    ).body
-    assert first_name in email
+    assert first_name in body_for(kind, Channel.EMAIL, long_clinic, first_name)
 
 
 LONGEST_NAME = "Maximiliana-Bartholomea"  # 23 characters
@@ -239,10 +232,7 @@ LONGEST_NAME = "Maximiliana-Bartholomea"  # 23 characters
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_a_first_name_too_long_for_one_sms_is_left_out(kind: Kind, long_clinic: Any) -> None:
-    patient = patient_named(long_clinic, LONGEST_NAME)
-    body = content.render(
-        kind, Channel.SMS, patient=patient, clinic=long_clinic, at=SEPTEMBER_SESSION
-    ).body
+    body = body_for(kind, Channel.SMS, long_clinic, LONGEST_NAME)
     assert len(body) <= 160 and set(body) <= GSM7
     assert LONG_DISPLAY_NAME in body and "Reply STOP" in body
     # Left out only where it does not fit: the booking text is the longest, the
