@@ -36,8 +36,8 @@ def main() -> None:
 
     from clinic.models import Clinic
     from courses.models import CourseStatus, TreatmentCourse
-    from courses.risk import recompute_risk
     from scheduling.models import Session, SessionStatus
+    from scheduling.risk import recompute_risk
     from scheduling.services import _update_returning_courses, sweep_missed_sessions
 
     with throwaway_database():

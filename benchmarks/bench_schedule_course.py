@@ -50,11 +50,11 @@ def main() -> None:
 
     from clinic.errors import Conflict
     from courses.models import Protocol, TreatmentCourse
-    from courses.risk import recompute_risk
     from courses.services import course_create
     from scheduling.calendar import load_calendar
     from scheduling.models import Session
     from scheduling.planner import Planner
+    from scheduling.risk import recompute_risk
     from scheduling.services import _planning_limit, course_schedule, course_shape
 
     with throwaway_database():

@@ -9,7 +9,6 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.authtoken.models import Token
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -19,21 +18,16 @@ from rest_framework.views import APIView
 from clinic import access, selectors, services
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import token_expired
-from clinic.models import Chair, ChairBlock, Clinic, Closure, Patient, Role
+from clinic.models import Chair, Clinic, Patient, Role
 from clinic.serializers import (
-    ChairBlockSerializer,
     ChairSerializer,
     ClinicSerializer,
-    ClosureSerializer,
     LoginSerializer,
     PatientSerializer,
     StaffSerializer,
     TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet
-from notifications import services as notification_services
-from scheduling import services as scheduling_services
-from scheduling.serializers import AffectedSessionSerializer
 
 FRONT_DESK_AND_ADMIN = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
 PATIENT_WRITERS = (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
@@ -104,57 +98,6 @@ class ClinicViewSet(ClinicScopedViewSet):
         )
 
 
-class ClosureFilter(filters.FilterSet):
-    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
-
-    class Meta:
-        model = Closure
-        fields = ["clinic", "date"]
-
-
-class ClosureViewSet(ClinicScopedViewSet):
-    """Days the clinic is closed. Adding one does not move booked sessions: see which it
-    hits with affected-sessions, then move them all with rebook."""
-
-    queryset = Closure.objects.select_related("clinic").order_by("date", "id")
-    serializer_class = ClosureSerializer
-    filterset_class = ClosureFilter
-
-    def roles_for(self, request: Request) -> Any:
-        if self.action == "rebook":
-            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-        return super().roles_for(request)
-
-    @extend_schema(responses=AffectedSessionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="affected-sessions")
-    def affected_sessions(self, request: Request, pk: str | None = None) -> Response:
-        """Sessions still booked on the closed day."""
-        closure = self.get_object()
-        hit = scheduling_services.sessions_hit_by_closure(closure.clinic, closure.date)
-        return Response(AffectedSessionSerializer(hit, many=True).data)
-
-    @extend_schema(request=None, responses=AffectedSessionSerializer(many=True))
-    @action(detail=True, methods=["post"])
-    def rebook(self, request: Request, pk: str | None = None) -> Response:
-        """Move every session on the closed day to the next free slot after its phase's
-        last session (all or nothing; 409 lists what found no place)."""
-        closure = self.get_object()
-        moved = scheduling_services.closure_rebook(closure.clinic, closure.date)
-        return Response(AffectedSessionSerializer(moved, many=True).data)
-
-    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["clinic"].pk)
-        serializer.instance = services.closure_save(**serializer.validated_data)
-
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        if "clinic" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["clinic"].pk)
-        serializer.instance = services.closure_save(
-            serializer.instance, **serializer.validated_data
-        )
-
-
 class ChairViewSet(ClinicScopedViewSet):
     queryset = Chair.objects.order_by("clinic_id", "name", "id")
     serializer_class = ChairSerializer
@@ -168,35 +111,6 @@ class ChairViewSet(ClinicScopedViewSet):
         if "clinic" in serializer.validated_data:
             self.require_write_role(serializer.validated_data["clinic"].pk)
         serializer.instance = services.chair_save(serializer.instance, **serializer.validated_data)
-
-
-class ChairBlockFilter(filters.FilterSet):
-    clinic = filters.NumberFilter(field_name="chair__clinic")
-    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
-    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
-
-    class Meta:
-        model = ChairBlock
-        fields = ["chair"]
-
-
-class ChairBlockViewSet(ClinicScopedViewSet):
-    queryset = ChairBlock.objects.order_by("starts_at", "id")
-    serializer_class = ChairBlockSerializer
-    clinic_lookup = "chair__clinic"
-    write_roles = (Role.CLINIC_ADMIN, Role.TECHNICIAN)
-    filterset_class = ChairBlockFilter
-
-    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["chair"].clinic_id)
-        serializer.instance = scheduling_services.chair_block_save(**serializer.validated_data)
-
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        if "chair" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["chair"].clinic_id)
-        serializer.instance = scheduling_services.chair_block_save(
-            serializer.instance, **serializer.validated_data
-        )
 
 
 class PatientFilter(filters.FilterSet):
@@ -219,32 +133,19 @@ class PatientViewSet(ClinicScopedViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self.require_write_role(serializer.validated_data["clinic"].pk)
-        with transaction.atomic():
-            patient = services.patient_save(**serializer.validated_data)
-            self._record_consent(patient, {"sms_consent": False, "email_consent": False})
-        serializer.instance = patient
+        serializer.instance = services.patient_save(
+            by=self.request.user, consent_source="api", **serializer.validated_data
+        )
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "clinic" in serializer.validated_data:
             self.require_write_role(serializer.validated_data["clinic"].pk)
-        patient = cast(Patient, serializer.instance)
-        before = {"sms_consent": patient.sms_consent, "email_consent": patient.email_consent}
-        with transaction.atomic():
-            patient = services.patient_save(patient, **serializer.validated_data)
-            self._record_consent(patient, before)
-        serializer.instance = patient
-
-    def _record_consent(self, patient: Patient, before: dict[str, bool]) -> None:
-        """Every consent change made through the API goes into the consent ledger."""
-        for channel, field in (("sms", "sms_consent"), ("email", "email_consent")):
-            if getattr(patient, field) != before[field]:
-                notification_services.consent_record(
-                    patient,
-                    channel,
-                    granted=getattr(patient, field),
-                    source="api",
-                    by=self.request.user,
-                )
+        serializer.instance = services.patient_save(
+            cast(Patient, serializer.instance),
+            by=self.request.user,
+            consent_source="api",
+            **serializer.validated_data,
+        )
 
 
 class StaffFilter(filters.FilterSet):

@@ -44,7 +44,7 @@ app.conf.update(
             "schedule": crontab(minute="*/5"),
         },
         "recompute-risk-nightly": {
-            "task": "courses.tasks.recompute_risk_nightly",
+            "task": "scheduling.tasks.recompute_risk_nightly",
             "schedule": crontab(minute=30, hour=7),  # 02:30-03:30 on the US east coast
         },
         "daily-at-risk-digests": {

@@ -15,10 +15,10 @@ from django.db.models import Model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from clinic import signals
 from clinic.errors import CONSTRAINT_ERRORS
 from clinic.models import (
     Chair,
-    ChairBlock,
     Clinic,
     Closure,
     OpeningHours,
@@ -97,16 +97,21 @@ def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
     return chair
 
 
-def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlock:
-    block = block or ChairBlock()
-    _apply(block, fields)
-    return block
-
-
-def patient_save(patient: Patient | None = None, **fields: Any) -> Patient:
+@transaction.atomic
+def patient_save(
+    patient: Patient | None = None, *, by: Any = None, consent_source: str = "staff", **fields: Any
+) -> Patient:
+    """Create or update a patient. A change of consent goes into the consent ledger (kept
+    by the notifications app) in the same transaction, as given by ``consent_source``."""
+    before = (
+        {"sms_consent": patient.sms_consent, "email_consent": patient.email_consent}
+        if patient is not None
+        else {"sms_consent": False, "email_consent": False}
+    )
     patient = patient or Patient()
     _ensure_unique_in_clinic(patient, fields, "mrn", "patient_mrn_unique_in_clinic")
     _apply(patient, fields)
+    signals.announce_consent_changes(patient, before, source=consent_source, by=by)
     return patient
 
 

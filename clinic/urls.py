@@ -8,23 +8,23 @@ from rest_framework.routers import DefaultRouter
 
 from clinic import api, views, web
 from courses import api as courses_api
-from courses import report_views
 from notifications import api as notifications_api
 from notifications import patient_views, webhooks
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
+from scheduling import course_api, report_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("clinics", api.ClinicViewSet, basename="clinic")
-router.register("closures", api.ClosureViewSet, basename="closure")
+router.register("closures", scheduling_api.ClosureViewSet, basename="closure")
 router.register("chairs", api.ChairViewSet, basename="chair")
-router.register("chair-blocks", api.ChairBlockViewSet, basename="chair-block")
+router.register("chair-blocks", scheduling_api.ChairBlockViewSet, basename="chair-block")
 router.register("staff", api.StaffViewSet, basename="staff")
 router.register("patients", api.PatientViewSet, basename="patient")
 router.register("protocols", courses_api.ProtocolViewSet, basename="protocol")
 router.register("screenings", courses_api.ScreeningViewSet, basename="screening")
-router.register("courses", courses_api.CourseViewSet, basename="course")
+router.register("courses", course_api.CourseViewSet, basename="course")
 router.register("assessments", courses_api.AssessmentViewSet, basename="assessment")
 router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")

@@ -35,6 +35,11 @@ SESSION_KEY = "cadence_clinic_id"
 AUTO_REFRESH_TRIGGERS = frozenset({"board-live"})
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """The request came from htmx (django-htmx's middleware reads the header)."""
+    return bool(getattr(request, "htmx", False))
+
+
 def is_auto_refresh(request: HttpRequest) -> bool:
     return (
         request.headers.get("HX-Request") == "true"

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,22 +22,13 @@ from clinic.viewsets import (
 from courses import alerts, selectors, services
 from courses.models import (
     Assessment,
-    Authorization,
-    CourseStatus,
-    Indication,
     MotorThreshold,
-    ProtocolPhase,
-    RiskLevel,
     SafetyFlag,
     Screening,
     StaffAlert,
-    TreatmentCourse,
 )
 from courses.serializers import (
     AssessmentSerializer,
-    AuthorizationSerializer,
-    CourseOutcomeSerializer,
-    CourseSerializer,
     DecisionSerializer,
     MotorThresholdSerializer,
     OutcomeQuerySerializer,
@@ -46,12 +37,7 @@ from courses.serializers import (
     SafetyFlagSerializer,
     ScreeningSerializer,
     StaffAlertSerializer,
-    TransitionSerializer,
 )
-from scheduling import selectors as scheduling_selectors
-from scheduling import services as scheduling_services
-from scheduling.models import Session
-from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
 
 CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
 COURSE_CREATORS = (Role.PSYCHIATRIST, Role.FRONT_DESK, Role.CLINIC_ADMIN)
@@ -153,164 +139,6 @@ class ScreeningViewSet(ClinicScopedViewSet):
     def decline(self, request: Request, pk: str | None = None) -> Response:
         """Decide against treatment (psychiatrist), with a reason."""
         return self._decide(request, services.screening_decline)
-
-
-class CourseFilter(filters.FilterSet):
-    clinic = filters.NumberFilter(field_name="patient__clinic")
-    status = filters.MultipleChoiceFilter(choices=CourseStatus.choices)
-    risk = filters.MultipleChoiceFilter(field_name="risk_level", choices=RiskLevel.choices)
-    indication = filters.ChoiceFilter(choices=Indication.choices)
-
-    class Meta:
-        model = TreatmentCourse
-        fields = ["patient", "psychiatrist", "protocol"]
-
-
-def course_queryset() -> QuerySet[TreatmentCourse]:
-    return TreatmentCourse.objects.select_related("patient__clinic", "protocol").prefetch_related(
-        Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
-        Prefetch("authorizations", queryset=Authorization.objects.order_by("valid_from", "id")),
-    )
-
-
-class CourseViewSet(ClinicScopedViewSet):
-    """Treatment courses. Psychiatrists prescribe and change status; front desk may
-    change the scheduling details (start date, preferred time and chair)."""
-
-    serializer_class = CourseSerializer
-    filterset_class = CourseFilter
-    clinic_lookup = "patient__clinic"
-    write_roles = (Role.PSYCHIATRIST, Role.FRONT_DESK)
-    delete_roles = NOBODY  # discontinue instead; the record stays
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return self.scope(course_queryset())
-
-    def roles_for(self, request: Request) -> Any:
-        if self.action in {"activate", "pause", "resume", "complete", "discontinue"}:
-            return (Role.PSYCHIATRIST,)
-        if self.action == "create":
-            # Front desk books whole courses (the booking page creates and schedules in
-            # one step), naming the prescribing psychiatrist; booking still needs a
-            # screening a psychiatrist cleared.
-            return COURSE_CREATORS
-        if self.action == "authorizations" and request.method == "POST":
-            return (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
-        if self.action == "outcome":
-            return CLINICIANS
-        if self.action == "schedule":
-            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-        if self.action == "progress":
-            return access.ALL_ROLES
-        return super().roles_for(request)
-
-    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        data = dict(serializer.validated_data)
-        if not access.has_role(self.request.user, data["patient"].clinic_id, COURSE_CREATORS):
-            raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
-        data.setdefault("psychiatrist", self.request.user)  # others must name one
-        course = services.course_create(**data)
-        serializer.instance = self.get_queryset().get(pk=course.pk)
-
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        course = cast(TreatmentCourse, serializer.instance)
-        data = dict(serializer.validated_data)
-        is_psychiatrist = access.has_role(
-            self.request.user, course.patient.clinic_id, (Role.PSYCHIATRIST,)
-        )
-        if not is_psychiatrist and set(data) - SCHEDULING_FIELDS:
-            raise exceptions.PermissionDenied(
-                "Front desk may change only the start date, preferred time and chair."
-            )
-        services.course_update(course, **data)
-        serializer.instance = self.get_queryset().get(pk=course.pk)
-
-    def _transition(self, request: Request, target: str) -> Response:
-        course = self.get_object()
-        body = TransitionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        scheduling_services.course_transition(
-            course, target, by=request.user, reason=body.validated_data["reason"]
-        )
-        return Response(self.get_serializer(self.get_queryset().get(pk=course.pk)).data)
-
-    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
-    @action(detail=True, methods=["post"])
-    def activate(self, request: Request, pk: str | None = None) -> Response:
-        """Start the course; 409 `screening_required` without a cleared screening."""
-        return self._transition(request, CourseStatus.ACTIVE)
-
-    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
-    @action(detail=True, methods=["post"])
-    def pause(self, request: Request, pk: str | None = None) -> Response:
-        return self._transition(request, CourseStatus.PAUSED)
-
-    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
-    @action(detail=True, methods=["post"])
-    def resume(self, request: Request, pk: str | None = None) -> Response:
-        return self._transition(request, CourseStatus.ACTIVE)
-
-    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
-    @action(detail=True, methods=["post"])
-    def complete(self, request: Request, pk: str | None = None) -> Response:
-        return self._transition(request, CourseStatus.COMPLETED)
-
-    @extend_schema(request=TransitionSerializer, responses=CourseSerializer)
-    @action(detail=True, methods=["post"])
-    def discontinue(self, request: Request, pk: str | None = None) -> Response:
-        return self._transition(request, CourseStatus.DISCONTINUED)
-
-    @extend_schema(
-        request=AuthorizationSerializer,
-        responses={200: AuthorizationSerializer(many=True), 201: AuthorizationSerializer},
-    )
-    @action(detail=True, methods=["get", "post"])
-    def authorizations(self, request: Request, pk: str | None = None) -> Response:
-        """The course's authorizations, oldest first; POST adds one (an extension)."""
-        course = self.get_object()
-        if request.method == "GET":
-            return Response(AuthorizationSerializer(course.authorizations.all(), many=True).data)
-        body = AuthorizationSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        created = scheduling_services.authorization_extend(course, **body.validated_data)
-        return Response(AuthorizationSerializer(created).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=CourseOutcomeSerializer)
-    @action(detail=True, methods=["get"])
-    def outcome(self, request: Request, pk: str | None = None) -> Response:
-        """Baseline, latest score, severity, response and remission per tracked scale."""
-        course = self.get_object()
-        outcomes = selectors.course_outcomes(course)
-        return Response({"instruments": [selectors.outcome_as_dict(o) for o in outcomes]})
-
-    @extend_schema(
-        request=ScheduleSerializer,
-        responses={
-            201: inline_serializer("ScheduledSessions", {"sessions": SessionSerializer(many=True)})
-        },
-    )
-    @action(detail=True, methods=["post"])
-    def schedule(self, request: Request, pk: str | None = None) -> Response:
-        """Book every session of the course at once (all or nothing). 409 lists the
-        dates that could not be placed, each with its reason."""
-        course = self.get_object()
-        body = ScheduleSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        sessions = scheduling_services.course_schedule(course, **body.validated_data)
-        listed = (
-            Session.objects.filter(pk__in=[s.pk for s in sessions])
-            .with_sequence()
-            .select_related("chair")
-        )
-        data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
-        return Response({"sessions": data}, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=ProgressSerializer)
-    @action(detail=True, methods=["get"])
-    def progress(self, request: Request, pk: str | None = None) -> Response:
-        """Sessions done, missed and to come, outcome so far, and risk with reasons."""
-        body = scheduling_selectors.course_progress(self.get_object())
-        return Response(ProgressSerializer(body).data)
 
 
 class AssessmentFilter(filters.FilterSet):

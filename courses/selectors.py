@@ -8,15 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from clinic import access
+from clinic.models import Patient, Role
 from courses.instruments import INSTRUMENTS, is_response
 from courses.models import (
+    OPEN_STATUSES,
     Assessment,
     CourseStatus,
     Protocol,
     ProtocolPhase,
+    Screening,
     TreatmentCourse,
     planned_weeks,
 )
@@ -173,16 +177,8 @@ def outcome_summary(
 
 
 # --- Staff pages: booking, the psychiatrist dashboard, the course page -----------------
-# These compose what a page shows from the reads above and courses.risk; each costs a
-# fixed number of queries whatever the number of sessions, scores or courses.
-
-
 def latest_screening_status() -> Any:
     """Subquery: the status of a patient's latest screening (for ``Patient`` rows)."""
-    from django.db.models import OuterRef, Subquery
-
-    from courses.models import Screening
-
     latest = (
         Screening.objects.filter(patient=OuterRef("pk"))
         .order_by("-created_at", "-id")
@@ -194,11 +190,6 @@ def latest_screening_status() -> Any:
 def patients_for_booking(clinic_id: int, query: str = "") -> QuerySet[Any]:
     """A clinic's patients, each annotated with ``screening_status`` (latest screening,
     None without one) and ``open_course_id`` (an open course blocks a new one)."""
-    from django.db.models import OuterRef, Subquery
-
-    from clinic.models import Patient
-    from courses.models import OPEN_STATUSES
-
     open_course = TreatmentCourse.objects.filter(
         patient=OuterRef("pk"), status__in=OPEN_STATUSES
     ).values("pk")[:1]
@@ -213,10 +204,6 @@ def patients_for_booking(clinic_id: int, query: str = "") -> QuerySet[Any]:
 
 
 def clinic_psychiatrists(clinic_id: int) -> QuerySet[Any]:
-    from django.contrib.auth import get_user_model
-
-    from clinic.models import Role
-
     return (
         get_user_model()
         .objects.filter(
@@ -232,377 +219,4 @@ def bookable_protocols(clinic_id: int) -> QuerySet[Protocol]:
         Protocol.objects.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id), active=True)
         .prefetch_related(Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order")))
         .order_by("name", "id")
-    )
-
-
-@dataclass(frozen=True)
-class BookingAlternative:
-    """A change to a refused booking that a dry run has shown to work."""
-
-    label: str
-    changes: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FreeStretch:
-    chair: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-
-
-ALTERNATIVE_FLEX_MINUTES = 30
-ALTERNATIVE_TIME_STEP_MINUTES = 15
-ALTERNATIVE_LIMIT = 3
-ALTERNATIVE_DAYS_AHEAD = 14
-
-
-def first_day_free_time(clinic: Any, day: dt.date, minutes: int) -> list[FreeStretch]:
-    """Stretches of ``day`` with a chair free for at least ``minutes`` (four queries)."""
-    from scheduling.selectors import availability
-
-    free = availability(clinic, day, minutes)
-    return [
-        FreeStretch(chair["name"], stretch["starts_at"], stretch["ends_at"])
-        for chair in free["chairs"]
-        for stretch in chair["free"]
-    ]
-
-
-def _candidate_times(
-    free: list[FreeStretch], preferred: dt.time, minutes: int, tz: Any
-) -> list[dt.time]:
-    """Clinic-local start times (on the quarter hour) at which some chair can hold a
-    ``minutes`` slot, nearest to ``preferred`` first."""
-    step = dt.timedelta(minutes=ALTERNATIVE_TIME_STEP_MINUTES)
-    length = dt.timedelta(minutes=minutes)
-    times: set[dt.time] = set()
-    for stretch in free:
-        start = stretch.starts_at.astimezone(tz)
-        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        quarters = -(-(start - midnight) // step)  # round up to the next quarter hour
-        moment = midnight + quarters * step
-        while moment + length <= stretch.ends_at.astimezone(tz):
-            times.add(moment.time())
-            moment += step
-    times.discard(preferred)
-
-    def distance(candidate: dt.time) -> int:
-        return abs(
-            (candidate.hour * 60 + candidate.minute) - (preferred.hour * 60 + preferred.minute)
-        )
-
-    return sorted(times, key=lambda candidate: (distance(candidate), candidate))
-
-
-def booking_alternatives(
-    course_fields: dict[str, Any], *, time_flex_minutes: int, free: list[FreeStretch]
-) -> list[BookingAlternative]:
-    """Up to three changes to a booking refused for planning conflicts that would
-    book every session: a wider time flex, another time on the first day, a later
-    start date. Each is planned in full by the booking's own planner on one calendar
-    read (copied per try), so a suggestion is one that confirming books unless someone
-    takes the time first: five queries, however many candidates are tried."""
-    import copy
-
-    from scheduling.calendar import load_calendar
-    from scheduling.planner import Planner
-    from scheduling.services import course_shape
-
-    protocol: Protocol = course_fields["protocol"]
-    patient = course_fields["patient"]
-    clinic = patient.clinic
-    preferred: dt.time = course_fields["preferred_time"]
-    start: dt.date = course_fields["start_date"]
-    chair = course_fields.get("preferred_chair")
-    candidates: list[tuple[str, dict[str, Any]]] = []
-    if time_flex_minutes < ALTERNATIVE_FLEX_MINUTES:
-        candidates.append(
-            (
-                f"Let sessions move up to {ALTERNATIVE_FLEX_MINUTES} minutes from "
-                f"{preferred:%H:%M}",
-                {"time_flex_minutes": ALTERNATIVE_FLEX_MINUTES},
-            )
-        )
-    for candidate in _candidate_times(free, preferred, protocol.mapping_minutes, clinic.tz)[:3]:
-        candidates.append(
-            (
-                f"Start at {candidate:%H:%M} instead of {preferred:%H:%M}",
-                {"preferred_time": candidate},
-            )
-        )
-    open_weekdays = {hours.weekday for hours in clinic.opening_hours.all()}
-    day, later_days = start, 0
-    while later_days < 3 and day < start + dt.timedelta(days=ALTERNATIVE_DAYS_AHEAD):
-        day += dt.timedelta(days=1)
-        if day.weekday() in open_weekdays:
-            candidates.append((f"Start on {day:%a %d %b %Y} instead", {"start_date": day}))
-            later_days += 1
-
-    # As far ahead as course_schedule looks: the course window and as long again.
-    window = dt.timedelta(
-        weeks=planned_weeks(list(protocol.phases.all()), protocol.sessions_per_day)
-        + clinic.course_window_grace_weeks
-    )
-    latest_start = max([start, *(c["start_date"] for _, c in candidates if "start_date" in c)])
-    calendar = load_calendar(clinic, start, latest_start + 2 * window, patient_id=patient.pk)
-    shape = course_shape(protocol)
-    found: list[BookingAlternative] = []
-    for label, changes in candidates:
-        begin = changes.get("start_date", start)
-        planner = Planner(
-            copy.deepcopy(calendar),
-            preferred_time=changes.get("preferred_time", preferred),
-            preferred_chair_id=chair.pk if chair is not None else None,
-            time_flex_minutes=changes.get("time_flex_minutes", time_flex_minutes),
-        )
-        _, failures = planner.plan(shape, begin, until=begin + 2 * window)
-        if failures:
-            continue
-        found.append(BookingAlternative(label, changes))
-        if len(found) == ALTERNATIVE_LIMIT:
-            break
-    return found
-
-
-@dataclass(frozen=True)
-class RiskReason:
-    code: str
-    level: str
-    title: str
-    detail: str
-
-
-def risk_reasons(reasons: Iterable[Any], *, clinical: bool) -> list[RiskReason]:
-    """Reasons in words. Without ``clinical`` detail (front desk), the safety flag
-    says only that a psychiatrist must review, not what the patient answered."""
-    from courses.risk import REASON_TITLES
-
-    shown = []
-    for reason in reasons:
-        title = REASON_TITLES.get(reason.code, reason.code.replace("_", " ").capitalize())
-        detail = reason.detail
-        if reason.code == "safety_flag" and not clinical:
-            title, detail = "Clinical review", "A psychiatrist must review this course."
-        shown.append(RiskReason(reason.code, reason.level, title, detail))
-    return shown
-
-
-@dataclass(frozen=True)
-class DashboardRow:
-    course: TreatmentCourse
-    psychiatrist_name: str
-    progress: Any  # courses.risk.Progress
-    reasons: list[RiskReason]
-    latest_phq9: Assessment | None
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    rows: list[DashboardRow]
-    safety_flags: list[Any]  # courses.models.SafetyFlag
-    alerts: list[Any]  # courses.models.StaffAlert
-
-
-def _person(first: str, last: str, username: str) -> str:
-    return f"{first} {last}".strip() or username
-
-
-def psychiatrist_dashboard(clinic_id: int, viewer: Any, *, own_only: bool) -> Dashboard:
-    """Open courses by risk (at risk first), with the safety flags still to review and
-    the viewer's unacknowledged alerts. ``own_only``: the viewer's courses alone (a
-    psychiatrist); otherwise the whole clinic's (a clinic admin). Eleven queries,
-    however many courses."""
-    from courses.models import OPEN_STATUSES, SafetyFlag, StaffAlert
-    from courses.risk import LEVEL_ORDER, load_facts, progress
-
-    courses = TreatmentCourse.objects.filter(patient__clinic_id=clinic_id, status__in=OPEN_STATUSES)
-    flags = SafetyFlag.objects.filter(
-        course__patient__clinic_id=clinic_id, acknowledged_at__isnull=True
-    )
-    if own_only:
-        courses = courses.filter(psychiatrist=viewer)
-        flags = flags.filter(course__psychiatrist=viewer)
-    names = {
-        course_id: _person(first, last, username)
-        for course_id, first, last, username in courses.order_by("id").values_list(
-            "id", "psychiatrist__first_name", "psychiatrist__last_name", "psychiatrist__username"
-        )
-    }
-    rows = []
-    for facts in load_facts(list(names)):
-        result = progress(facts)
-        phq9 = [a for a in facts.assessments if a.instrument == "phq9"]
-        rows.append(
-            DashboardRow(
-                course=facts.course,
-                psychiatrist_name=names[facts.course.pk],
-                progress=result,
-                reasons=risk_reasons(result.reasons, clinical=True),
-                latest_phq9=phq9[-1] if phq9 else None,
-            )
-        )
-    rows.sort(
-        key=lambda row: (
-            -LEVEL_ORDER[row.progress.level],
-            row.course.patient.last_name,
-            row.course.patient.first_name,
-            row.course.pk,
-        )
-    )
-    alerts = StaffAlert.objects.filter(
-        recipient=viewer, acknowledged_at__isnull=True, course__patient__clinic_id=clinic_id
-    ).select_related("course__patient")
-    return Dashboard(
-        rows=rows,
-        safety_flags=list(
-            flags.select_related("course__patient", "assessment").order_by("raised_at", "id")
-        ),
-        alerts=list(alerts.order_by("-created_at", "-id")),
-    )
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    session: Any  # scheduling.models.Session
-    number: int | None  # place among the sessions that count; None when missed/cancelled
-    state: str  # done | checked_in | upcoming | missed | made_up | cancelled
-    words: str
-    makeup_for: Any | None
-    made_up_by: Any | None
-
-
-@dataclass(frozen=True)
-class AssessmentRow:
-    assessment: Assessment
-    name: str
-    severity: str
-    flagged: bool
-
-
-@dataclass(frozen=True)
-class CoursePage:
-    course: TreatmentCourse
-    progress: Any  # courses.risk.Progress
-    reasons: list[RiskReason]
-    timeline: list[TimelineEntry]
-    assessments: list[AssessmentRow]
-    outcomes: list[Outcome]
-    open_safety_flags: list[Any]
-    motor_thresholds: list[Any]
-    screening: Any | None  # courses.models.Screening
-    adequate_trials: int | None
-    authorizations: list[Any]
-
-    @property
-    def percent_done(self) -> int:
-        total = self.progress.sessions_total
-        return min(100, round(100 * self.progress.completed / total)) if total else 0
-
-
-def _timeline(sessions: list[Any]) -> list[TimelineEntry]:
-    from scheduling.models import OCCUPYING, SessionStatus
-
-    by_id = {session.pk: session for session in sessions}
-    made_up_by = {s.makeup_for_id: s for s in sessions if s.makeup_for_id is not None}
-    entries, number = [], 0
-    for session in sessions:
-        replacement = made_up_by.get(session.pk)
-        counted = session.status in OCCUPYING
-        if counted:
-            number += 1
-        if session.status == SessionStatus.COMPLETED:
-            state, words = "done", "Done"
-        elif session.status == SessionStatus.CHECKED_IN:
-            state, words = "checked_in", "Checked in"
-        elif session.status == SessionStatus.SCHEDULED:
-            state, words = "upcoming", "Upcoming"
-        elif replacement is not None:
-            lost = "Missed" if session.status == SessionStatus.MISSED else "Cancelled"
-            state, words = "made_up", f"{lost}, made up"
-        elif session.status == SessionStatus.MISSED:
-            state, words = "missed", "Missed"
-        else:
-            state, words = "cancelled", "Cancelled"
-        entries.append(
-            TimelineEntry(
-                session=session,
-                number=number if counted else None,
-                state=state,
-                words=words,
-                makeup_for=by_id.get(session.makeup_for_id) if session.makeup_for_id else None,
-                made_up_by=replacement,
-            )
-        )
-    return entries
-
-
-def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bool) -> CoursePage:
-    """Everything the course page shows about ``course`` (read with its patient,
-    clinic, protocol, psychiatrist and preferred chair). ``clinical``: the viewer may
-    see screening answers; ``motor_thresholds``: and the motor thresholds.
-    A fixed number of queries whatever the number of sessions and scores."""
-    from courses.instruments import INSTRUMENTS
-    from courses.models import MotorThreshold, SafetyFlag, Screening
-    from courses.risk import load_facts, progress
-    from scheduling.models import Session
-
-    facts = load_facts([course.pk])[0]
-    result = progress(facts)
-    sessions = list(
-        Session.objects.filter(course_id=course.pk)
-        .select_related("chair")
-        .order_by("starts_at", "id")
-    )
-    flags = list(
-        SafetyFlag.objects.filter(course_id=course.pk)
-        .select_related("assessment")
-        .order_by("raised_at", "id")
-    )
-    flagged = {flag.assessment_id for flag in flags}
-    rows = [
-        AssessmentRow(
-            assessment=a,
-            name=INSTRUMENTS[a.instrument].name,
-            severity=INSTRUMENTS[a.instrument].severity(a.score),
-            flagged=a.pk in flagged,
-        )
-        for a in facts.assessments
-    ]
-    first_day = result.first_session_date or course.start_date
-    outcomes = [
-        outcome_for(code, facts.assessments, first_day) for code in course.tracked_instruments
-    ]
-    screening = (
-        Screening.objects.filter(patient_id=course.patient_id)
-        .select_related("decided_by")
-        .prefetch_related("failed_trials")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    adequate = (
-        sum(1 for trial in screening.failed_trials.all() if trial.adequate)
-        if screening is not None and clinical
-        else None
-    )
-    thresholds = (
-        list(
-            MotorThreshold.objects.filter(course_id=course.pk)
-            .select_related("measured_by")
-            .order_by("measured_on", "id")
-        )
-        if motor_thresholds
-        else []
-    )
-    return CoursePage(
-        course=course,
-        progress=result,
-        reasons=risk_reasons(result.reasons, clinical=clinical),
-        timeline=_timeline(sessions),
-        assessments=rows,
-        outcomes=outcomes,
-        open_safety_flags=[flag for flag in flags if flag.acknowledged_at is None],
-        motor_thresholds=thresholds,
-        screening=screening,
-        adequate_trials=adequate,
-        authorizations=list(facts.course.authorizations.all()),
     )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, Role, StaffMembership
-from courses import alerts
+from courses import alerts, signals
 from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
@@ -30,7 +30,6 @@ from courses.models import (
     ScreeningStatus,
     TreatmentCourse,
 )
-from courses.risk import recompute_risk
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -274,7 +273,7 @@ def course_create(
     )
     if authorization:
         authorization_add(course, **authorization)
-    recompute_risk([course.pk])
+    signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return course
 
 
@@ -298,6 +297,8 @@ def course_update(course: TreatmentCourse, **fields: Any) -> TreatmentCourse:
 def course_transition(
     course: TreatmentCourse, target: str, *, by: Any, reason: str = ""
 ) -> TreatmentCourse:
+    """Change a course's status. The scheduling app hears of it in this transaction: a
+    course that ends gives up the sessions still booked (a paused one keeps them)."""
     course = (
         TreatmentCourse.objects.select_for_update()
         .select_related("patient__clinic")
@@ -314,13 +315,17 @@ def course_transition(
                 "The patient's screening is not cleared by a psychiatrist.",
                 code="screening_required",
             )
+    previous = course.status
     course.status = target
     course.status_changed_at = timezone.now()
     course.status_reason = reason
     if target == CourseStatus.COMPLETED:
         course.completed_on = timezone.localdate(timezone=course.patient.clinic.tz)
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
-    recompute_risk([course.pk])
+    signals.course_status_changed.send(
+        sender=TreatmentCourse, course=course, previous=previous, target=target
+    )
+    signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return course
 
 
@@ -329,7 +334,7 @@ def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
     if fields["valid_until"] < fields["valid_from"]:
         raise _invalid("valid_until", "An authorization cannot end before it starts.")
     authorization = Authorization.objects.create(course=course, **fields)
-    recompute_risk([course.pk])
+    signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return authorization
 
 
@@ -392,11 +397,10 @@ def assessment_record(
                 raised_by=by,
             )
             alerts.raise_for_safety_flag(flag)
-    recompute_risk([course.pk])
+    signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return assessment
 
 
-@transaction.atomic
 @transaction.atomic
 def safety_flag_acknowledge(flag: SafetyFlag, *, by: Any) -> SafetyFlag:
     """Idempotent: the first acknowledgement is kept, later ones change nothing. The
@@ -406,5 +410,5 @@ def safety_flag_acknowledge(flag: SafetyFlag, *, by: Any) -> SafetyFlag:
     )
     alerts.settle_safety_flag(flag)
     flag.refresh_from_db()
-    recompute_risk([flag.course_id])
+    signals.announce_risk_inputs_changed(TreatmentCourse, [flag.course_id])
     return flag

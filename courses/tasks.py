@@ -2,14 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from courses import alerts, risk
-
-
-@shared_task(name="courses.tasks.recompute_risk_nightly")
-def recompute_risk_nightly() -> int:
-    """Nightly: time passing alone (a treatment gap, an expiring authorization) changes
-    risk, so every open course is re-evaluated."""
-    return risk.recompute_open_courses()
+from courses import alerts
 
 
 @shared_task(name="courses.tasks.email_staff_alerts")

@@ -3,3 +3,19 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+
+    def ready(self) -> None:
+        from clinic import signals as clinic_signals
+        from notifications import receivers
+        from scheduling import signals as scheduling_signals
+
+        connections = (
+            (clinic_signals.patient_consent_changed, receivers.consent_changed),
+            (scheduling_signals.sessions_booked, receivers.sessions_booked),
+            (scheduling_signals.session_changed, receivers.session_changed),
+            (scheduling_signals.sessions_missed, receivers.sessions_missed),
+            (scheduling_signals.sessions_released, receivers.sessions_released),
+            (scheduling_signals.sessions_withdrawn, receivers.sessions_withdrawn),
+        )
+        for signal, receiver in connections:
+            signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")

@@ -12,11 +12,14 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from clinic import access
-from clinic.models import Clinic, Role
-from clinic.viewsets import ClinicScopedGenericViewSet
+from clinic import services as clinic_services
+from clinic.models import ChairBlock, Clinic, Closure, Role
+from clinic.serializers import ChairBlockSerializer, ClosureSerializer
+from clinic.viewsets import ClinicScopedGenericViewSet, ClinicScopedViewSet
 from scheduling import selectors, services
 from scheduling.models import Session, SessionStatus
 from scheduling.serializers import (
+    AffectedSessionSerializer,
     AvailabilityQuerySerializer,
     AvailabilitySerializer,
     BoardSerializer,
@@ -169,3 +172,86 @@ class BoardView(APIView):
         query = _visible_clinic_query(request, DayQuerySerializer)
         body = selectors.board_for_day(query["clinic"], query["date"])
         return Response(BoardSerializer(body).data, status=status.HTTP_200_OK)
+
+
+# --- closures and chair blocks: clinic rows whose writes move or refuse sessions ------
+
+
+class ClosureFilter(filters.FilterSet):
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Closure
+        fields = ["clinic", "date"]
+
+
+class ClosureViewSet(ClinicScopedViewSet):
+    """Days the clinic is closed. Adding one does not move booked sessions: see which it
+    hits with affected-sessions, then move them all with rebook."""
+
+    queryset = Closure.objects.select_related("clinic").order_by("date", "id")
+    serializer_class = ClosureSerializer
+    filterset_class = ClosureFilter
+
+    def roles_for(self, request: Request) -> Any:
+        if self.action == "rebook":
+            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+        return super().roles_for(request)
+
+    @extend_schema(responses=AffectedSessionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="affected-sessions")
+    def affected_sessions(self, request: Request, pk: str | None = None) -> Response:
+        """Sessions still booked on the closed day."""
+        closure = self.get_object()
+        hit = services.sessions_hit_by_closure(closure.clinic, closure.date)
+        return Response(AffectedSessionSerializer(hit, many=True).data)
+
+    @extend_schema(request=None, responses=AffectedSessionSerializer(many=True))
+    @action(detail=True, methods=["post"])
+    def rebook(self, request: Request, pk: str | None = None) -> Response:
+        """Move every session on the closed day to the next free slot after its phase's
+        last session (all or nothing; 409 lists what found no place)."""
+        closure = self.get_object()
+        moved = services.closure_rebook(closure.clinic, closure.date)
+        return Response(AffectedSessionSerializer(moved, many=True).data)
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = clinic_services.closure_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "clinic" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["clinic"].pk)
+        serializer.instance = clinic_services.closure_save(
+            serializer.instance, **serializer.validated_data
+        )
+
+
+class ChairBlockFilter(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="chair__clinic")
+    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+
+    class Meta:
+        model = ChairBlock
+        fields = ["chair"]
+
+
+class ChairBlockViewSet(ClinicScopedViewSet):
+    queryset = ChairBlock.objects.order_by("starts_at", "id")
+    serializer_class = ChairBlockSerializer
+    clinic_lookup = "chair__clinic"
+    write_roles = (Role.CLINIC_ADMIN, Role.TECHNICIAN)
+    filterset_class = ChairBlockFilter
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        self.require_write_role(serializer.validated_data["chair"].clinic_id)
+        serializer.instance = services.chair_block_save(**serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        if "chair" in serializer.validated_data:
+            self.require_write_role(serializer.validated_data["chair"].clinic_id)
+        serializer.instance = services.chair_block_save(
+            serializer.instance, **serializer.validated_data
+        )

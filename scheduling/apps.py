@@ -6,6 +6,8 @@ class SchedulingConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.errors import ConstraintError, register_constraint
+        from courses import signals as course_signals
+        from scheduling import receivers
 
         register_constraint(
             "session_chair_no_overlap",
@@ -14,4 +16,11 @@ class SchedulingConfig(AppConfig):
         register_constraint(
             "session_patient_no_overlap",
             ConstraintError("patient_conflict", "The patient already has a session at that time."),
+        )
+        # Before the risk receiver: risk is computed after the sessions are released.
+        course_signals.course_status_changed.connect(
+            receivers.release_sessions_if_ended, dispatch_uid="scheduling.release_sessions"
+        )
+        course_signals.risk_inputs_changed.connect(
+            receivers.recompute_risk, dispatch_uid="scheduling.recompute_risk"
         )

@@ -18,10 +18,10 @@ from clinic.models import Clinic, Closure, Patient
 from courses import services as course_services
 from courses.demo import DEMO_COURSES, DemoCourse, phq9_items, this_monday
 from courses.models import CourseStatus, Protocol, TreatmentCourse
-from courses.risk import recompute_risk
 from courses.selectors import sessions_total
 from scheduling import services
 from scheduling.models import Session, SessionStatus, TreatmentRecord
+from scheduling.risk import recompute_risk
 
 
 def _thanksgiving(year: int) -> dt.date:
@@ -171,13 +171,9 @@ def _move_to(course: TreatmentCourse, status: str, by: Any, today: dt.date) -> N
     }
     for target in paths[status]:
         reason = "Moved out of state." if target == CourseStatus.DISCONTINUED else ""
+        # The public transition: an ended course gives up its bookings, a paused one
+        # keeps them (docs/scheduling.md).
         course_services.course_transition(course, target, by=by, reason=reason)
-    if status in (CourseStatus.PAUSED, CourseStatus.DISCONTINUED, CourseStatus.COMPLETED):
-        Session.objects.filter(course=course, status=SessionStatus.SCHEDULED).update(
-            status=SessionStatus.CANCELLED,
-            cancelled_at=timezone.now(),
-            cancel_reason=f"Course {status}",
-        )
     if status == CourseStatus.COMPLETED:
         last = (
             Session.objects.filter(course=course, status=SessionStatus.COMPLETED)

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
 from courses.models import ProtocolPhase, RiskLevel, TreatmentCourse
-from courses.risk import load_facts, progress
 from scheduling.calendar import day_bounds, load_calendar
 from scheduling.models import Session, SessionKind, SessionStatus
+from scheduling.risk import load_facts, progress
 
 
 def sessions_on_day(

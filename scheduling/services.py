@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, Value
 from django.utils import timezone
 
-from clinic import services as clinic_services
 from clinic.db import EpochMicroseconds, instant
 from clinic.errors import Conflict
 from clinic.models import Chair, ChairBlock, Clinic, OpeningHours
@@ -30,10 +29,9 @@ from courses.models import (
     ScreeningStatus,
     TreatmentCourse,
 )
-from courses.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 from courses.selectors import window_end_date
 from courses.services import course_create, latest_screening
-from notifications import services as notifications
+from scheduling import signals
 from scheduling.calendar import ClinicCalendar, day_bounds, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.planner import (
@@ -44,6 +42,7 @@ from scheduling.planner import (
     Planner,
     cadence_weekdays,
 )
+from scheduling.risk import CourseFacts, SessionFact, recompute_risk, store_risk
 
 ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
 FAILURE_MESSAGES = {
@@ -185,7 +184,7 @@ def course_schedule(
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
-    notifications.notify_course_booked(sessions, patient=course.patient, clinic=clinic)
+    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
     store_risk(
         [
             CourseFacts(
@@ -470,7 +469,7 @@ def session_move(
     previous_start = session.starts_at
     session.refresh_from_db()
     if session.starts_at != previous_start:  # a new chair alone changes nothing for them
-        notifications.session_changed(session, moved=True)
+        signals.announce_session_changed(session, moved=True)
     return session
 
 
@@ -535,7 +534,7 @@ def session_cancel(session: Session, *, reason: str = "") -> Session:
         cancelled_at=timezone.now(),
         cancel_reason=reason,
     )
-    notifications.session_changed(session, moved=False)
+    signals.announce_session_changed(session, moved=False)
     _after_lost_sessions([session])
     return session
 
@@ -555,7 +554,7 @@ def session_mark_missed(session: Session) -> Session:
         status=SessionStatus.MISSED,
         missed_at=timezone.now(),
     )
-    notifications.notify_missed([session.pk])
+    signals.announce_sessions_missed([session.pk])
     _after_lost_sessions([session])
     return session
 
@@ -574,10 +573,14 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
 
 @transaction.atomic
 def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlock:
-    """Save a hold on a chair (see clinic.services.chair_block_save). Refused (409
-    ``slot_conflict``, listing them) while sessions are booked on the chair in that
-    time: they are moved or cancelled first, so nobody is booked on a blocked chair."""
-    saved = clinic_services.chair_block_save(block, **fields)
+    """Save a hold on a chair. Refused (409 ``slot_conflict``, listing them) while
+    sessions are booked on the chair in that time: they are moved or cancelled first,
+    so nobody is booked on a blocked chair."""
+    saved = block or ChairBlock()
+    for name, value in fields.items():
+        setattr(saved, name, value)
+    saved.full_clean(validate_unique=False, validate_constraints=False)
+    saved.save()
     clashing = list(
         Session.objects.filter(
             chair_id=saved.chair_id,
@@ -601,30 +604,22 @@ def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlo
     return saved
 
 
-ENDED = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
-
-
-@transaction.atomic
-def course_transition(
-    course: TreatmentCourse, target: str, *, by: Any, reason: str = ""
-) -> TreatmentCourse:
-    """Change a course's status (see courses.services.course_transition). A course that
-    ends gives up the sessions still booked: their chairs free up, and no reminder, and
-    no "we missed you" once the sweep reaches them, goes to the patient."""
-    course = course_services.course_transition(course, target, by=by, reason=reason)
-    if target in ENDED:
-        now = timezone.now()
-        remaining = Session.objects.filter(course=course, status=SessionStatus.SCHEDULED)
-        ids = list(remaining.values_list("pk", flat=True))
-        cancel_reason = f"Course {course.get_status_display().lower()}"
-        remaining.filter(pk__in=ids).update(  # still scheduled: a check-in meanwhile stays
-            status=SessionStatus.CANCELLED,
-            cancelled_at=now,
-            cancel_reason=cancel_reason,
-            updated_at=now,
-        )
-        notifications.sessions_released(ids, cancel_reason.lower())
-    return course
+def release_sessions_of_ended_course(course: TreatmentCourse) -> list[int]:
+    """A course that ends gives up the sessions still booked: their chairs free up, and
+    no reminder, and no "we missed you" once the sweep reaches them, goes to the patient.
+    Called in the transaction of the course's transition (courses.signals)."""
+    now = timezone.now()
+    remaining = Session.objects.filter(course=course, status=SessionStatus.SCHEDULED)
+    ids = list(remaining.values_list("pk", flat=True))
+    cancel_reason = f"Course {course.get_status_display().lower()}"
+    remaining.filter(pk__in=ids).update(  # still scheduled: a check-in meanwhile stays
+        status=SessionStatus.CANCELLED,
+        cancelled_at=now,
+        cancel_reason=cancel_reason,
+        updated_at=now,
+    )
+    signals.announce_sessions_released(ids, cancel_reason.lower())
+    return ids
 
 
 @transaction.atomic
@@ -782,7 +777,7 @@ def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
         course_ids = sorted({course_id for _, course_id in flipped})
         if course_ids:
             recompute_risk(course_ids)
-            notifications.notify_missed(session_id for session_id, _ in flipped)
+            signals.announce_sessions_missed(session_id for session_id, _ in flipped)
     return course_ids
 
 
@@ -871,7 +866,7 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
             "pk", flat=True
         )
     )
-    notifications.sessions_withdrawn(old)
+    signals.announce_sessions_withdrawn(old)
     Session.objects.filter(pk__in=old).delete()
     clinic = course.patient.clinic
     first_day = max(course.start_date, timezone.localdate(timezone=clinic.tz))
@@ -886,7 +881,7 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     if failures:
         raise _failure_conflict(failures)
     sessions = Session.objects.bulk_create(_sessions_from(course, placements))
-    notifications.notify_course_booked(sessions, patient=course.patient, clinic=clinic)
+    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
     return sessions
 
 
@@ -923,5 +918,5 @@ def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
     session.starts_at = start
     session.chair_id = chair_id
     session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
-    notifications.session_changed(session, moved=True)
+    signals.announce_session_changed(session, moved=True)
     return True

@@ -5,7 +5,7 @@ from functools import partial
 from celery import shared_task
 from django.db import transaction
 
-from scheduling import services
+from scheduling import risk, services
 
 MAKEUP_BATCH = 50
 
@@ -24,3 +24,10 @@ def sweep_missed_sessions() -> int:
 @shared_task(name="scheduling.tasks.arrange_makeups")
 def arrange_makeups(course_ids: list[int]) -> int:
     return services.arrange_makeups_and_refresh(course_ids)
+
+
+@shared_task(name="scheduling.tasks.recompute_risk_nightly")
+def recompute_risk_nightly() -> int:
+    """Nightly: time passing alone (a treatment gap, an expiring authorization) changes
+    risk, so every open course is re-evaluated."""
+    return risk.recompute_open_courses()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from scheduling import views
+from scheduling import course_views, views
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
@@ -20,4 +20,21 @@ urlpatterns: list[URLPattern] = [
     path("today/sessions/<int:pk>/complete/", views.session_complete, name="session-complete"),
     path("closures/", views.closures_page, name="closures-page"),
     path("closures/<int:pk>/rebook/", views.closure_rebook, name="closure-rebook"),
+    path("courses/book/", course_views.course_book, name="course-book"),
+    path("courses/book/patients/", course_views.booking_patients, name="course-book-patients"),
+    path(
+        "courses/book/patient-status/",
+        course_views.booking_patient_status,
+        name="course-book-patient-status",
+    ),
+    path("courses/mine/", course_views.psychiatrist_dashboard, name="psychiatrist-dashboard"),
+    path("courses/<int:pk>/", course_views.course_detail, name="course-detail"),
+    path(
+        "courses/<int:pk>/assessments/", course_views.assessment_add, name="course-assessment-add"
+    ),
+    path(
+        "courses/<int:pk>/motor-thresholds/",
+        course_views.motor_threshold_add,
+        name="course-motor-threshold-add",
+    ),
 ]

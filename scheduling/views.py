@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic import services as clinic_services
 from clinic.errors import UNKNOWN_CONSTRAINT, DomainError, explain_database_error
 from clinic.models import Closure, Role
-from clinic.web import Workplace, staff_page
+from clinic.web import Workplace, is_htmx, staff_page
 from scheduling import selectors, services
 from scheduling.api import ACTION_ROLES, BOOKERS
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
@@ -48,10 +48,6 @@ FRAGMENT_ROW = "row"  # a session row of the technician's list
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _today(place: Workplace) -> dt.date:
@@ -186,7 +182,7 @@ def _after_action(
         reverse("technician-today") if as_row else _board_url(_local_day(session.starts_at, place))
     )
     back = _back(request, default)
-    if not _is_htmx(request):
+    if not is_htmx(request):
         if error:
             messages.error(request, error)
         else:
@@ -383,7 +379,7 @@ def session_complete(request: HttpRequest, place: Workplace, pk: int) -> HttpRes
         )
     else:
         error, status = "Check the treatment record: some fields need attention.", 400
-    if error is None or _is_htmx(request):
+    if error is None or is_htmx(request):
         return _after_action(
             request,
             place,

@@ -8,9 +8,9 @@ from typing import Any
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from courses.risk import recompute_risk
 from courses.services import assessment_record
 from scheduling.models import Session, SessionStatus
+from scheduling.risk import recompute_risk
 from scheduling.selectors import course_progress
 from scheduling.services import course_schedule
 from tests.browser.conftest import axe_violations, screenshot

@@ -15,9 +15,9 @@ import time_machine
 
 from clinic.models import OpeningHours, Role
 from clinic.web import SESSION_KEY
-from courses import reports
 from courses.models import CourseStatus
 from courses.report_charts import Series, bar_chart
+from scheduling import reports
 from tests.factories import (
     AssessmentFactory,
     ChairBlockFactory,

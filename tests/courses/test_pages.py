@@ -25,9 +25,9 @@ from courses.models import (
     StaffAlert,
     TreatmentCourse,
 )
-from courses.risk import recompute_risk
 from notifications.models import Notification
 from scheduling.models import Session
+from scheduling.risk import recompute_risk
 from scheduling.services import course_schedule
 from tests.factories import (
     AssessmentFactory,

@@ -12,7 +12,6 @@ from django.db.models import F
 
 from clinic.models import Closure, Role
 from courses.models import Assessment, CourseStatus, SafetyFlag, TreatmentCourse
-from courses.risk import LEVEL_ORDER, recompute_open_courses, recompute_risk
 from courses.services import (
     assessment_record,
     authorization_add,
@@ -20,6 +19,7 @@ from courses.services import (
     safety_flag_acknowledge,
 )
 from scheduling.models import Session, SessionStatus
+from scheduling.risk import LEVEL_ORDER, recompute_open_courses, recompute_risk
 from scheduling.selectors import course_progress
 from scheduling.services import (
     arrange_makeups_and_refresh,

@@ -17,12 +17,12 @@ from django.db.models import F
 
 from clinic.models import ChairBlock, Closure, Role
 from courses.models import TreatmentCourse
-from courses.risk import recompute_risk
 from courses.services import authorization_add
 from notifications.models import Notification
 from notifications.services import plan_reminders
 from scheduling import services
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
+from scheduling.risk import recompute_risk
 from scheduling.selectors import course_progress
 from scheduling.services import (
     arrange_makeups,

@@ -1,6 +1,6 @@
 """The outcomes report page and its CSV export (psychiatrists and clinic admins).
 
-The figures come from :mod:`courses.reports`, the charts from
+The figures come from :mod:`scheduling.reports`, the charts from
 :mod:`courses.report_charts`; these views read the date range, pick the clinic the
 viewer is working in, and render.
 """
@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET
 
 from clinic.models import Clinic, Role
 from clinic.web import Workplace, staff_page
-from courses import reports
 from courses.report_charts import Series, bar_chart
+from scheduling import reports
 
 REPORT_READERS = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 TEMPLATE = "courses/outcomes_report.html"

@@ -1,0 +1,36 @@
+"""What the clinic app announces to the apps above it (docs/architecture.md).
+
+Sent by a service inside its own transaction; receivers run synchronously, so what
+they write commits or rolls back with the change. A receiver that fails makes the
+service fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import Signal
+
+from clinic.models import Patient
+
+# patient, channel ("sms" | "email"), granted, source, by: staff changed a patient's
+# consent to be contacted on a channel; the notifications app keeps the consent ledger.
+patient_consent_changed = Signal()
+
+CONSENT_FIELDS = (("sms", "sms_consent"), ("email", "email_consent"))
+
+
+def announce_consent_changes(
+    patient: Patient, before: dict[str, bool], *, source: str, by: Any
+) -> None:
+    for channel, field in CONSENT_FIELDS:
+        granted = bool(getattr(patient, field))
+        if granted != before[field]:
+            patient_consent_changed.send(
+                sender=Patient,
+                patient=patient,
+                channel=channel,
+                granted=granted,
+                source=source,
+                by=by,
+            )

@@ -1,0 +1,39 @@
+"""How the notifications app answers what the apps below it announce (clinic.signals,
+scheduling.signals): each receiver writes outbox or ledger rows through one service,
+in the transaction of the change. Connected in NotificationsConfig.ready()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinic.models import Clinic, Patient
+from notifications import services
+from scheduling.models import Session
+
+
+def consent_changed(
+    sender: Any, *, patient: Patient, channel: str, granted: bool, source: str, by: Any, **_: Any
+) -> None:
+    services.consent_record(patient, channel, granted=granted, source=source, by=by)
+
+
+def sessions_booked(
+    sender: Any, *, sessions: list[Session], patient: Patient, clinic: Clinic, **_: Any
+) -> None:
+    services.notify_course_booked(sessions, patient=patient, clinic=clinic)
+
+
+def session_changed(sender: Any, *, session: Session, moved: bool, **_: Any) -> None:
+    services.session_changed(session, moved=moved)
+
+
+def sessions_missed(sender: Any, *, session_ids: list[int], **_: Any) -> None:
+    services.notify_missed(session_ids)
+
+
+def sessions_released(sender: Any, *, session_ids: list[int], reason: str, **_: Any) -> None:
+    services.sessions_released(session_ids, reason)
+
+
+def sessions_withdrawn(sender: Any, *, session_ids: list[int], **_: Any) -> None:
+    services.sessions_withdrawn(session_ids)

@@ -1,0 +1,433 @@
+"""Staff HTML pages about courses and their sessions: book a course, the psychiatrist's
+dashboard and the course page (with score and motor-threshold entry). Views parse input,
+call one service or selector, and render; what a role may see follows docs/roles.md:
+
+- scores and the chart: psychiatrists, technicians and clinic admins, never front desk;
+- item answers, screening answers and safety-flag detail: psychiatrists and technicians;
+- motor thresholds: psychiatrists, technicians and clinic admins;
+- recording scores and thresholds: psychiatrists and technicians;
+
+Superusers (no role) may do everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.db.models import QuerySet
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from clinic import access
+from clinic.errors import Conflict
+from clinic.models import Chair, Role
+from clinic.web import Workplace, is_htmx, staff_page
+from courses import charts, selectors, services
+from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, clinic_today
+from courses.instruments import INSTRUMENTS
+from courses.models import Screening, TreatmentCourse
+from scheduling import course_selectors
+from scheduling import services as scheduling_services
+from scheduling.models import SessionKind
+
+SCORE_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN, Role.CLINIC_ADMIN)
+CLINICAL_DETAIL = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+THRESHOLD_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN, Role.CLINIC_ADMIN)
+RECORDERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
+FLAG_REVIEWERS = (Role.PSYCHIATRIST,)
+BOOKERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
+DASHBOARD_ROLES = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
+PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
+
+
+def _service_errors(form: Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form, by field where the form has it."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _scoped_courses(place: Workplace) -> QuerySet[TreatmentCourse]:
+    courses = TreatmentCourse.objects.select_related(
+        "patient__clinic", "protocol", "psychiatrist", "preferred_chair"
+    )
+    # Superusers see every clinic's courses; staff only their current clinic's (404).
+    return courses if place.role is None else courses.filter(patient__clinic=place.clinic)
+
+
+# --- Book a course ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    number: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    chair: str
+    kind: str
+    moved: bool  # not at the preferred time (the time flex moved it)
+
+
+def _preview_rows(sessions: list[Any], chairs: dict[int, str], form: Any) -> list[PreviewRow]:
+    tz = form.clinic.tz
+    preferred = form.cleaned_data["preferred_time"]
+    ordered = sorted(sessions, key=lambda session: session.starts_at)
+    return [
+        PreviewRow(
+            number=number,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            chair=chairs.get(session.chair_id, ""),
+            kind=SessionKind(session.kind).label,
+            moved=session.starts_at.astimezone(tz).time() != preferred
+            and form.cleaned_data["protocol"].sessions_per_day == 1,
+        )
+        for number, session in enumerate(ordered, 1)
+    ]
+
+
+def _carried(form: CourseBookingForm, **changes: Any) -> list[tuple[str, str]]:
+    """The submitted fields as hidden inputs (for Confirm and the alternatives)."""
+    values: dict[str, str] = {
+        name: str(form.data.get(name, ""))
+        for name in form.fields
+        if form.data.get(name, "") not in ("", None)
+    }
+    for name, value in changes.items():
+        if isinstance(value, dt.time):
+            values[name] = f"{value:%H:%M}"
+        elif isinstance(value, dt.date):
+            values[name] = value.isoformat()
+        else:
+            values[name] = str(value)
+    return sorted(values.items())
+
+
+def _conflict_rows(conflict: Conflict) -> list[dict[str, Any]]:
+    rows = []
+    for entry in conflict.conflicts:
+        if "date" not in entry:
+            continue
+        try:
+            day = dt.date.fromisoformat(str(entry["date"]))
+        except ValueError:
+            continue
+        rows.append({"date": day, "detail": entry.get("detail") or entry.get("reason", "")})
+    return rows
+
+
+def _patient_status(clinic_id: int, patient_id: Any) -> Any:
+    try:
+        wanted = int(patient_id)
+    except (TypeError, ValueError):
+        return None
+    return selectors.patients_for_booking(clinic_id).filter(pk=wanted).first()
+
+
+def _booking_page(
+    request: HttpRequest,
+    place: Workplace,
+    form: CourseBookingForm,
+    *,
+    status: int = 200,
+    **result: Any,
+) -> HttpResponse:
+    patient_id = form.data.get("patient") if form.is_bound else form.initial.get("patient")
+    context = {
+        "form": form,
+        "clinic": place.clinic,
+        "patient": _patient_status(place.clinic.pk, patient_id),
+        "patient_query": request.GET.get("q", ""),
+        "picker": form.patient_picker("" if form.is_bound else request.GET.get("q", "")),
+        **result,
+    }
+    template = "courses/_booking.html" if is_htmx(request) else "courses/book.html"
+    return render(request, template, context, status=status)
+
+
+def _conflict_page(
+    request: HttpRequest, place: Workplace, form: CourseBookingForm, conflict: Conflict
+) -> HttpResponse:
+    rows = _conflict_rows(conflict)
+    free: list[course_selectors.FreeStretch] = []
+    alternatives: list[dict[str, Any]] = []
+    first_day = form.cleaned_data["start_date"]
+    minutes = form.cleaned_data["protocol"].mapping_minutes
+    if conflict.code in PLANNING_CODES:
+        free = course_selectors.first_day_free_time(place.clinic, first_day, minutes)
+        found = course_selectors.booking_alternatives(
+            form.booking_fields(),
+            time_flex_minutes=form.cleaned_data["time_flex_minutes"],
+            free=free,
+        )
+        alternatives = [
+            {"label": option.label, "fields": _carried(form, **option.changes)} for option in found
+        ]
+    return _booking_page(
+        request,
+        place,
+        form,
+        status=409,
+        conflict=conflict,
+        conflict_rows=rows,
+        free=free,
+        free_day=first_day,
+        free_minutes=minutes,
+        alternatives=alternatives,
+    )
+
+
+@staff_page(*BOOKERS)
+def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """Preview (a dry run of the real booking), then confirm; plain posts and htmx."""
+    if request.method != "POST":
+        initial: dict[str, Any] = {
+            "start_date": clinic_today(place.clinic) + dt.timedelta(days=1),
+            "time_flex_minutes": 0,
+        }
+        if request.GET.get("patient"):
+            initial["patient"] = request.GET["patient"]
+        form = CourseBookingForm(initial=initial, clinic=place.clinic)
+        psychiatrists = list(form.fields["psychiatrist"].queryset)  # type: ignore[attr-defined]
+        if len(psychiatrists) == 1:
+            form.initial["psychiatrist"] = psychiatrists[0].pk
+        return _booking_page(request, place, form)
+
+    form = CourseBookingForm(request.POST, clinic=place.clinic)
+    if not form.is_valid():
+        return _booking_page(request, place, form, status=400)
+    confirm = request.POST.get("action") == "confirm"
+    try:
+        course, sessions = scheduling_services.course_book(
+            time_flex_minutes=form.cleaned_data["time_flex_minutes"],
+            dry_run=not confirm,
+            **form.booking_fields(),
+        )
+    except Conflict as conflict:
+        return _conflict_page(request, place, form, conflict)
+    except ValidationError as error:
+        _service_errors(form, error)
+        return _booking_page(request, place, form, status=400)
+    except IntegrityError:
+        # Someone took one of these times between the checks and the insert.
+        return _booking_page(
+            request,
+            place,
+            form,
+            status=409,
+            conflict=Conflict(
+                "Another booking took one of these times just now; preview again to see "
+                "what is free.",
+                code="concurrent_booking",
+            ),
+        )
+    if confirm:
+        messages.success(
+            request,
+            f"Course booked: {len(sessions)} sessions for {course.patient.first_name} "
+            f"{course.patient.last_name}.",
+        )
+        url = reverse("course-detail", args=[course.pk])
+        return HttpResponseClientRedirect(url) if is_htmx(request) else redirect(url)
+    chairs = dict(Chair.objects.filter(clinic=place.clinic).values_list("id", "name"))
+    rows = _preview_rows(sessions, chairs, form)
+    return _booking_page(request, place, form, preview=rows, carried=_carried(form))
+
+
+@staff_page(*BOOKERS)
+def booking_patients(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """The patient picker for a search typed on the booking page (htmx fragment); the
+    patient already chosen stays chosen."""
+    form = CourseBookingForm(
+        initial={"patient": request.GET.get("patient", "")}, clinic=place.clinic
+    )
+    return render(
+        request,
+        "courses/_patient_picker.html",
+        {"field": form["patient"], "picker": form.patient_picker(request.GET.get("q", ""))},
+    )
+
+
+@staff_page(*BOOKERS)
+def booking_patient_status(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """The chosen patient's screening status, in words (htmx fragment)."""
+    patient = _patient_status(place.clinic.pk, request.GET.get("patient"))
+    return render(request, "courses/_patient_status.html", {"patient": patient})
+
+
+# --- Psychiatrist dashboard ------------------------------------------------------------
+
+
+@staff_page(*DASHBOARD_ROLES)
+def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpResponse:
+    own_only = place.role == Role.PSYCHIATRIST
+    dashboard = course_selectors.psychiatrist_dashboard(
+        place.clinic.pk, request.user, own_only=own_only
+    )
+    return render(
+        request,
+        "courses/dashboard.html",
+        {
+            "dashboard": dashboard,
+            "own_only": own_only,
+            "clinic": place.clinic,
+            "can_review_flags": place.allows(FLAG_REVIEWERS),
+        },
+    )
+
+
+# --- Course page -----------------------------------------------------------------------
+
+
+SCREENING_ANSWERS = {
+    "metal_in_head": "Metal in or near the head",
+    "cochlear_implant": "Cochlear implant",
+    "brain_stimulator": "Implanted brain or nerve stimulator (DBS, VNS)",
+    "magnetic_implant_near_coil": "Magnetic-sensitive implant near the coil",
+    "seizure_history": "History of seizures",
+    "implanted_devices": "Implanted device elsewhere (pacemaker, pump)",
+    "head_injury_with_loc": "Head injury with loss of consciousness",
+    "pregnancy": "Pregnancy",
+    "prior_tms_problems": "Problems with earlier TMS",
+}
+
+
+def _positive_answers(screening: Screening | None) -> list[dict[str, Any]]:
+    if screening is None:
+        return []
+    return [
+        {"label": label, "absolute": name in Screening.ABSOLUTE}
+        for name, label in SCREENING_ANSWERS.items()
+        if getattr(screening, name)
+    ]
+
+
+def _treatment_output(course: TreatmentCourse, thresholds: list[Any]) -> int | None:
+    """The machine output the protocol's intensity means at the latest threshold."""
+    if not thresholds:
+        return None
+    return round(thresholds[-1].machine_output_pct * course.protocol.intensity_pct_mt / 100)
+
+
+def _course_page(
+    request: HttpRequest,
+    place: Workplace,
+    course: TreatmentCourse,
+    *,
+    assessment_form: AssessmentForm | None = None,
+    threshold_form: MotorThresholdForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    sees_scores = place.allows(SCORE_READERS)
+    clinical = place.allows(CLINICAL_DETAIL)
+    sees_thresholds = place.allows(THRESHOLD_READERS)
+    records = place.allows(RECORDERS)
+    page = course_selectors.course_page(course, clinical=clinical, motor_thresholds=sees_thresholds)
+    clinic = course.patient.clinic
+    chart = None
+    if sees_scores:
+        primary = next(
+            (o for o in page.outcomes if o.instrument == course.primary_instrument), None
+        )
+        chart = charts.course_chart(
+            course.tracked_instruments,
+            [
+                (row.assessment.instrument, row.assessment.administered_on, row.assessment.score)
+                for row in page.assessments
+            ],
+            baseline=primary.baseline.score if primary and primary.baseline else None,
+            course_days=(
+                page.progress.first_session_date or course.start_date,
+                page.progress.projected_end_date,
+            ),
+            today=clinic_today(clinic),
+        )
+    context = {
+        "page": page,
+        "course": course,
+        "outcomes": [
+            {
+                "name": INSTRUMENTS[outcome.instrument].name,
+                "primary": outcome.instrument == course.primary_instrument,
+                "baseline": outcome.baseline,
+                "latest": outcome.latest,
+                "severity": outcome.severity,
+                "response": outcome.response,
+                "remission": outcome.remission,
+            }
+            for outcome in page.outcomes
+        ],
+        "positive_answers": _positive_answers(page.screening) if clinical else [],
+        "treatment_output": _treatment_output(course, page.motor_thresholds),
+        "clinic": clinic,
+        "chart": chart,
+        "sees_scores": sees_scores,
+        "clinical": clinical,
+        "sees_thresholds": sees_thresholds,
+        "records": records,
+        "can_review_flags": place.allows(FLAG_REVIEWERS),
+        "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
+        "threshold_form": (
+            threshold_form or MotorThresholdForm(clinic=clinic) if records else None
+        ),
+    }
+    return render(request, "courses/course.html", context, status=status)
+
+
+@staff_page(*access.ALL_ROLES)
+def course_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    course = get_object_or_404(_scoped_courses(place), pk=pk)
+    return _course_page(request, place, course)
+
+
+@staff_page(*RECORDERS)
+@require_POST
+def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    course = get_object_or_404(_scoped_courses(place), pk=pk)
+    form = AssessmentForm(request.POST, clinic=course.patient.clinic)
+    if form.is_valid():
+        try:
+            assessment = services.assessment_record(
+                course,
+                by=request.user,
+                instrument=form.cleaned_data["instrument"],
+                administered_on=form.cleaned_data["administered_on"],
+                score=form.cleaned_data["score"],
+                items=form.cleaned_data["items"],
+            )
+        except ValidationError as error:
+            _service_errors(form, error)
+        else:
+            name = INSTRUMENTS[assessment.instrument].name
+            messages.success(request, f"{name} of {assessment.administered_on:%d %b %Y} recorded.")
+            if hasattr(assessment, "safety_flag"):
+                messages.warning(
+                    request,
+                    "Item 9 was answered above 0: a safety flag is raised and the "
+                    "psychiatrist has been alerted.",
+                )
+            return redirect(reverse("course-detail", args=[course.pk]) + "#scores")
+    return _course_page(request, place, course, assessment_form=form, status=400)
+
+
+@staff_page(*RECORDERS)
+@require_POST
+def motor_threshold_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    course = get_object_or_404(_scoped_courses(place), pk=pk)
+    form = MotorThresholdForm(request.POST, clinic=course.patient.clinic)
+    if form.is_valid():
+        services.motor_threshold_record(course, by=request.user, **form.cleaned_data)
+        messages.success(request, "Motor threshold recorded.")
+        return redirect(reverse("course-detail", args=[course.pk]) + "#motor-thresholds")
+    return _course_page(request, place, course, threshold_form=form, status=400)

@@ -1,0 +1,47 @@
+"""What the scheduling app announces to the apps above it (docs/architecture.md).
+
+Each signal is sent by a service inside its own transaction and the receivers run
+synchronously: the outbox rows the notifications app writes for a booking commit or
+roll back with the booking. A receiver that fails makes the service fail. Call the
+``announce_*`` functions, which name and type what each signal carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.dispatch import Signal
+
+from scheduling.models import Session
+
+if TYPE_CHECKING:
+    from clinic.models import Clinic, Patient
+
+sessions_booked = Signal()  # sessions, patient, clinic: a course was booked (or planned anew)
+session_changed = Signal()  # session, moved: one session moved to another time, or cancelled
+sessions_missed = Signal()  # session_ids: sessions just marked missed
+sessions_released = Signal()  # session_ids, reason: cancelled because their course ended
+sessions_withdrawn = Signal()  # session_ids: about to be deleted (an unstarted course re-planned)
+
+
+def announce_sessions_booked(
+    sessions: Sequence[Session], *, patient: Patient, clinic: Clinic
+) -> None:
+    sessions_booked.send(sender=Session, sessions=list(sessions), patient=patient, clinic=clinic)
+
+
+def announce_session_changed(session: Session, *, moved: bool) -> None:
+    session_changed.send(sender=Session, session=session, moved=moved)
+
+
+def announce_sessions_missed(session_ids: Iterable[int]) -> None:
+    sessions_missed.send(sender=Session, session_ids=list(session_ids))
+
+
+def announce_sessions_released(session_ids: Iterable[int], reason: str) -> None:
+    sessions_released.send(sender=Session, session_ids=list(session_ids), reason=reason)
+
+
+def announce_sessions_withdrawn(session_ids: Iterable[int]) -> None:
+    sessions_withdrawn.send(sender=Session, session_ids=list(session_ids))
