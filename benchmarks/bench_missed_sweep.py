@@ -38,7 +38,7 @@ def main() -> None:
     from courses.models import CourseStatus, TreatmentCourse
     from scheduling.models import Session, SessionStatus
     from scheduling.risk import recompute_risk
-    from scheduling.services import _update_returning_courses, sweep_missed_sessions
+    from scheduling.services.attendance import _update_returning_courses, sweep_missed_sessions
 
     with throwaway_database():
         year = build_year(protocol_code="itbs", lanes_per_chair=LANES_PER_CHAIR)

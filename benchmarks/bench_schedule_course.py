@@ -55,7 +55,7 @@ def main() -> None:
     from scheduling.models import Session
     from scheduling.planner import Planner
     from scheduling.risk import recompute_risk
-    from scheduling.services import _planning_limit, course_schedule, course_shape
+    from scheduling.services.booking import course_schedule, course_shape, planning_limit
 
     with throwaway_database():
         year = build_year(protocol_code="10hz-standard", lanes_per_chair=LANES_PER_CHAIR)
@@ -134,7 +134,7 @@ def main() -> None:
         show_queries(queries)
 
         # Where the time goes: the calendar load, the planning in memory, the risk update.
-        limit = _planning_limit(course)
+        limit = planning_limit(course)
         calendar = load_calendar(year.clinic, start, limit, patient_id=course.patient_id)
         loaded = sum(len(busy.intervals) for busy in calendar.chair_busy.values())
         calendar_figures = measure(

@@ -177,14 +177,19 @@ def outcome_summary(
 
 
 # --- Staff pages: booking, the psychiatrist dashboard, the course page -----------------
+def screenings_latest_first(patient: Any) -> QuerySet[Screening]:
+    """A patient's screenings, the one in force first (``patient``: a patient, an id
+    or an ``OuterRef``). Every read of "the latest screening" starts here."""
+    return Screening.objects.filter(patient=patient).order_by("-created_at", "-id")
+
+
+def latest_screening(patient: Any) -> Screening | None:
+    return screenings_latest_first(patient).first()
+
+
 def latest_screening_status() -> Any:
     """Subquery: the status of a patient's latest screening (for ``Patient`` rows)."""
-    latest = (
-        Screening.objects.filter(patient=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("status")[:1]
-    )
-    return Subquery(latest)
+    return Subquery(screenings_latest_first(OuterRef("pk")).values("status")[:1])
 
 
 def patients_for_booking(clinic_id: int, query: str = "") -> QuerySet[Any]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, Role, StaffMembership
-from courses import alerts, signals
+from courses import alerts, selectors, signals
 from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
@@ -203,10 +203,6 @@ def _decide(screening: Screening, status: str, *, by: Any, reason: str) -> Scree
     return screening
 
 
-def latest_screening(patient: Patient) -> Screening | None:
-    return Screening.objects.filter(patient=patient).order_by("-created_at", "-id").first()
-
-
 # --- Courses ---------------------------------------------------------------------------
 
 
@@ -309,7 +305,7 @@ def course_transition(
             f"A {course.status} course cannot become {target}.", code="invalid_transition"
         )
     if target == CourseStatus.ACTIVE:
-        screening = latest_screening(course.patient)
+        screening = selectors.latest_screening(course.patient)
         if screening is None or screening.status != ScreeningStatus.CLEARED:
             raise Conflict(
                 "The patient's screening is not cleared by a psychiatrist.",

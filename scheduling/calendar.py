@@ -17,11 +17,14 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, Value
 
-from clinic.db import instant
-from clinic.models import Chair, ChairBlock, Clinic, Closure
+from clinic.db import EpochMicroseconds, instant
+from clinic.models import Chair, ChairBlock, Clinic, Closure, OpeningHours
+from courses.models import ProtocolPhase, SafetyFlag, TreatmentCourse
+from courses.selectors import screenings_latest_first
 from scheduling.models import OCCUPYING, Session
+from scheduling.risk import SessionFact
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -313,3 +316,90 @@ def _busy_portable(
             ).values_list("date", flat=True)
         ),
     )
+
+
+def keeps_gap(
+    start: dt.datetime,
+    end: dt.datetime,
+    same_day: Iterable[tuple[dt.datetime, dt.datetime]],
+    gap: dt.timedelta,
+) -> bool:
+    """``[start, end)`` stays at least ``gap`` away from each of the patient's other
+    sessions that day (the protocol's minimum gap between same-day sessions)."""
+    return not any(
+        start < other_end + gap and other_start < end + gap for other_start, other_end in same_day
+    )
+
+
+@dataclass(frozen=True)
+class PlanningRead:
+    """What booking a whole course needs besides the course row, read in one query."""
+
+    phases: list[ProtocolPhase]
+    hours: dict[int, tuple[dt.time, dt.time]]
+    screening_status: str | None
+    open_safety_flags: int
+    sessions: list[SessionFact]
+
+
+def planning_read(course: TreatmentCourse) -> PlanningRead:
+    """What booking a whole course needs besides its (locked) row: the protocol's
+    phases, the clinic's opening hours, the patient's latest screening status, the open
+    safety flags and the course's sessions, in one plain UNION ALL (PostgreSQL and
+    SQLite): the ORM's prefetches and subquery annotations cost several times the
+    database's work here."""
+    tables = {
+        "phase": ProtocolPhase._meta.db_table,
+        "hours": OpeningHours._meta.db_table,
+        "flag": SafetyFlag._meta.db_table,
+    }
+    sessions = (
+        Session.objects.filter(course=course)
+        .order_by()
+        .values_list(Value("session"), "phase", EpochMicroseconds("starts_at"), Value(0), "status")
+    )
+    session_sql, session_params = sessions.query.sql_with_params()
+    screening_sql, screening_params = (
+        screenings_latest_first(course.patient_id).values("status")[:1].query.sql_with_params()
+    )
+    sql = (
+        f"SELECT 'phase', \"order\", sessions, per_week, kind FROM {tables['phase']} "  # noqa: S608
+        "WHERE protocol_id = %s "
+        "UNION ALL "
+        f"SELECT 'hours', weekday, 0, 0, CAST(opens AS TEXT) || ' ' || CAST(closes AS TEXT) "
+        f"FROM {tables['hours']} WHERE clinic_id = %s "
+        "UNION ALL "
+        f"SELECT 'facts', (SELECT COUNT(*) FROM {tables['flag']} "
+        f"WHERE course_id = %s AND acknowledged_at IS NULL), 0, 0, ({screening_sql}) "
+        f"UNION ALL {session_sql}"
+    )
+    params = [course.protocol_id, course.patient.clinic_id, course.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *screening_params, *session_params])
+        rows = cursor.fetchall()
+    phases: list[ProtocolPhase] = []
+    hours: dict[int, tuple[dt.time, dt.time]] = {}
+    status: str | None = None
+    flags = 0
+    facts: list[SessionFact] = []
+    for tag, number, amount, per_week, text in rows:
+        if tag == "phase":
+            phases.append(
+                ProtocolPhase(
+                    protocol=course.protocol,
+                    order=number,
+                    kind=text,
+                    sessions=amount,
+                    per_week=per_week,
+                )
+            )
+        elif tag == "hours":
+            opens, closes = text.split(" ")
+            hours[number] = (dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
+        elif tag == "facts":
+            flags, status = number, text
+        else:
+            facts.append(SessionFact(text, instant(amount), number))
+    phases.sort(key=lambda phase: phase.order)
+    facts.sort(key=lambda fact: fact.starts_at)
+    return PlanningRead(phases, hours, status, flags, facts)

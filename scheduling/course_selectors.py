@@ -18,12 +18,11 @@ from courses.models import (
     MotorThreshold,
     Protocol,
     SafetyFlag,
-    Screening,
     StaffAlert,
     TreatmentCourse,
     planned_weeks,
 )
-from courses.selectors import Outcome, outcome_for
+from courses.selectors import Outcome, outcome_for, screenings_latest_first
 from scheduling.calendar import load_calendar
 from scheduling.models import OCCUPYING, Session, SessionStatus
 from scheduling.planner import Planner
@@ -350,10 +349,9 @@ def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bo
         outcome_for(code, facts.assessments, first_day) for code in course.tracked_instruments
     ]
     screening = (
-        Screening.objects.filter(patient_id=course.patient_id)
+        screenings_latest_first(course.patient_id)
         .select_related("decided_by")
         .prefetch_related("failed_trials")
-        .order_by("-created_at", "-id")
         .first()
     )
     adequate = (

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
 from courses.models import ProtocolPhase, RiskLevel, TreatmentCourse
-from scheduling.calendar import day_bounds, load_calendar
+from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import Session, SessionKind, SessionStatus
 from scheduling.risk import load_facts, progress
 
@@ -364,10 +364,7 @@ def move_options(
             candidate = free_start
             while candidate + length <= free_end:
                 where_it_is = chair.pk == session.chair_id and candidate == session.starts_at
-                clear_of_patient = not any(
-                    candidate < other_end + gap and other_start < candidate + length + gap
-                    for other_start, other_end in same_day
-                )
+                clear_of_patient = keeps_gap(candidate, candidate + length, same_day, gap)
                 if candidate >= now and clear_of_patient and not where_it_is:
                     starts.append(candidate)
                 local = candidate.astimezone(clinic.tz)

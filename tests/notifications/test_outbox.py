@@ -27,9 +27,11 @@ from clinic.models import Closure, Patient
 from clinic.patient_text import GSM7
 from notifications import services, tasks
 from notifications.models import Channel, Kind, Notification, ReminderPolicy, Status
+from notifications.services import dispatch
 from notifications.transports import LocmemTransport, Outgoing, TransientError, reset_transports
 from scheduling import services as scheduling
 from scheduling.models import Session, SessionStatus
+from scheduling.services import booking
 from tests.scheduling.conftest import NOW  # its fixtures come through ./conftest.py
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -186,7 +188,7 @@ def test_the_row_is_rolled_back_with_the_booking(
     def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("risk store failed")
 
-    monkeypatch.setattr(scheduling, "store_risk", fail)
+    monkeypatch.setattr(booking, "store_risk", fail)
     course = make_course()
     with pytest.raises(RuntimeError):
         scheduling.course_schedule(course)
@@ -465,7 +467,7 @@ def test_two_workers_at_once_respect_the_daily_cap(
             return f"slow-{len(sent)}"
 
     provider = SlowProvider()
-    monkeypatch.setattr(services, "transport_for", lambda channel: provider)
+    monkeypatch.setattr(dispatch, "transport_for", lambda channel: provider)
     ids = iter([rows[0].pk, rows[1].pk])
     lock = threading.Lock()
 
@@ -735,7 +737,7 @@ def test_a_result_is_stored_only_while_the_row_is_still_sending(
             )
             return "late"
 
-    monkeypatch.setattr(services, "transport_for", lambda channel: OtherWorkerFinishes())
+    monkeypatch.setattr(dispatch, "transport_for", lambda channel: OtherWorkerFinishes())
     services.send(row.pk)
     row.refresh_from_db()
     assert (row.status, row.provider_message_id, row.body) == (
@@ -757,7 +759,7 @@ def test_a_worker_whose_lease_ran_out_leaves_the_new_holder_alone(
             assert services.claim(row.pk, now=later)
             raise TransientError("twilio unreachable: ReadTimeout")
 
-    monkeypatch.setattr(services, "transport_for", lambda channel: SlowThenFails())
+    monkeypatch.setattr(dispatch, "transport_for", lambda channel: SlowThenFails())
     services.send(row.pk)
     row.refresh_from_db()
     assert row.status == Status.SENDING
@@ -833,7 +835,7 @@ def test_a_transient_failure_goes_back_to_pending_with_a_backoff(
         def send(self, message: Outgoing) -> str:
             raise TransientError("twilio error: 503")
 
-    monkeypatch.setattr(services, "transport_for", lambda channel: Down())
+    monkeypatch.setattr(dispatch, "transport_for", lambda channel: Down())
     assert services.send(row.pk) == Status.PENDING
     row.refresh_from_db()
     assert (row.status, row.attempts, row.lease_expires_at) == (Status.PENDING, 1, None)

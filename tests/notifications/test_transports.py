@@ -25,6 +25,7 @@ from clinic.models import Role
 from courses.models import TreatmentCourse
 from notifications import services
 from notifications.models import Channel, ConsentEvent, Kind, Notification, Status
+from notifications.services import outbox
 from notifications.transports import reset_transports
 from scheduling.models import Session
 from tests.conftest import bearer_client
@@ -273,7 +274,7 @@ def pending(patient: Any, channel: str = Channel.SMS, kind: str = Kind.COURSE_BO
         session=session,
         channel=channel,
         kind=kind,
-        idempotency_key=services._key(kind, channel, session),
+        idempotency_key=outbox._key(kind, channel, session),
         scheduled_for=timezone.now() - dt.timedelta(minutes=1),
     )
 

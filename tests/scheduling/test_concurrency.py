@@ -30,6 +30,7 @@ from clinic.errors import Conflict
 from clinic.models import Role
 from scheduling import services
 from scheduling.models import OCCUPYING, Session
+from scheduling.services import attendance
 from tests.conftest import bearer_client
 from tests.factories import ChairFactory, CourseFactory
 
@@ -309,7 +310,7 @@ def test_racing_writes_keep_the_protocols_sessions_per_day(
         def rival() -> Any:
             return services.session_book(course, starts_at=_at(tuesday, 14), chair=chairs[1])
 
-    real_load_calendar = services.load_calendar
+    real_load_calendar = attendance.load_calendar
     both_read = threading.Barrier(2)
 
     def load_calendar_then_wait(*args: Any, **kwargs: Any) -> Any:
@@ -318,7 +319,7 @@ def test_racing_writes_keep_the_protocols_sessions_per_day(
             both_read.wait(timeout=3)
         return calendar
 
-    monkeypatch.setattr(services, "load_calendar", load_calendar_then_wait)
+    monkeypatch.setattr(attendance, "load_calendar", load_calendar_then_wait)
 
     def attempt(call: Callable[[], Any]) -> Callable[[], str]:
         def run() -> str:

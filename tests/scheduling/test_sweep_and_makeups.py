@@ -27,7 +27,9 @@ from scheduling.selectors import course_progress
 from scheduling.services import (
     arrange_makeups,
     arrange_makeups_and_refresh,
+    attendance,
     course_schedule,
+    makeups,
     session_cancel,
     session_mark_missed,
     sessions_hit_by_closure,
@@ -197,7 +199,7 @@ def test_two_sweeps_at_once_flip_each_row_once(
     assert len(overdue) == 18 + 17 + 17
 
     flipped: dict[str, list[tuple[int, int]]] = {}
-    update = services._update_returning_courses
+    update = attendance._update_returning_courses
 
     def recording(candidates: Any, now: dt.datetime) -> list[tuple[int, int]]:
         rows = update(candidates, now)
@@ -205,7 +207,7 @@ def test_two_sweeps_at_once_flip_each_row_once(
         time.sleep(0.3)  # hold the row locks, so the other run must wait for them
         return rows
 
-    monkeypatch.setattr(services, "_update_returning_courses", recording)
+    monkeypatch.setattr(attendance, "_update_returning_courses", recording)
     barrier = threading.Barrier(2)
     moments = {"a": NOW, "b": NOW + dt.timedelta(seconds=1)}
     returned: dict[str, list[int]] = {}
@@ -449,14 +451,14 @@ def test_two_makeup_runs_at_once_book_one_makeup(
     clinic.auto_makeup = True
     clinic.save()
 
-    book = services._book_makeups
+    book = makeups._book_makeups
     start = threading.Barrier(2)
 
     def slow_booking(*args: Any) -> int:
         time.sleep(0.3)  # hold the course lock while the other run arrives
         return book(*args)
 
-    monkeypatch.setattr(services, "_book_makeups", slow_booking)
+    monkeypatch.setattr(makeups, "_book_makeups", slow_booking)
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -1,0 +1,62 @@
+"""Every write of the notifications app, one module per concern:
+
+- ``policy``: a clinic's reminder policy and who can be reached;
+- ``consent``: the consent ledger;
+- ``outbox``: the messages a change causes, and the periodic planning of reminders;
+- ``dispatch``: claiming, sending and delivery status;
+- ``inbound``: STOP / START / HELP.
+
+Nothing is lost or sent twice: rows are written in the same transaction as the change
+that causes them, each has a unique idempotency key, workers claim a row with a
+conditional update and a lease before sending, and a sweeper returns rows whose lease
+ran out (a crashed worker) to the queue. Only ids travel through the broker.
+"""
+
+from notifications.services.consent import consent_record
+from notifications.services.dispatch import (
+    claim,
+    due_ids,
+    record_delivery_status,
+    release_expired_leases,
+    send,
+)
+from notifications.services.inbound import handle_inbound_sms, keyword_of
+from notifications.services.outbox import (
+    cancel_pending,
+    notify_course_booked,
+    notify_missed,
+    plan_reminders,
+    session_changed,
+    sessions_released,
+    sessions_withdrawn,
+)
+from notifications.services.policy import (
+    policy_for,
+    policy_update,
+    reachable_channels,
+    reminder_time,
+    within_window,
+)
+
+__all__ = [
+    "cancel_pending",
+    "claim",
+    "consent_record",
+    "due_ids",
+    "handle_inbound_sms",
+    "keyword_of",
+    "notify_course_booked",
+    "notify_missed",
+    "plan_reminders",
+    "policy_for",
+    "policy_update",
+    "reachable_channels",
+    "record_delivery_status",
+    "release_expired_leases",
+    "reminder_time",
+    "send",
+    "session_changed",
+    "sessions_released",
+    "sessions_withdrawn",
+    "within_window",
+]

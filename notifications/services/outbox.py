@@ -1,0 +1,333 @@
+"""Writing the outbox: the messages a change causes (written in the change's
+transaction, each with a unique idempotency key), the periodic planning of reminders,
+and cancelling what no longer holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from clinic.models import Clinic, Patient
+from notifications.models import (
+    Kind,
+    Notification,
+    ReminderPolicy,
+    Status,
+)
+from notifications.services.policy import (
+    policy_for,
+    reachable,
+    reachable_channels,
+    reminder_time,
+    within_window,
+)
+from scheduling.models import Session, SessionKind, SessionStatus
+
+LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED)
+
+
+def _session_key(kind: str, channel: str, session_id: int, starts_at: dt.datetime) -> str:
+    return f"s{session_id}:{int(starts_at.timestamp())}:{kind}:{channel}"
+
+
+def _key(kind: str, channel: str, session: Session | None, extra: str = "") -> str:
+    if session is None:
+        return f"{kind}:{channel}:{extra}"
+    return _session_key(kind, channel, session.pk, session.starts_at) + extra
+
+
+def suppression(kind: str, scheduled_for: dt.datetime, starts_at: dt.datetime | None) -> str:
+    """Why a message of a session must not go (empty: it may): a reminder whose send
+    window opens only after the session started is pointless."""
+    if starts_at is not None and kind != Kind.MISSED_FOLLOWUP and scheduled_for >= starts_at:
+        return "the send window opens only after the session starts"
+    return ""
+
+
+def _row(
+    kind: str,
+    channel: str,
+    patient: Patient,
+    clinic: Clinic,
+    policy: ReminderPolicy,
+    *,
+    session: Session | None,
+    due: dt.datetime,
+    key: str,
+) -> Notification:
+    scheduled_for = within_window(due, clinic, policy)
+    row = Notification(
+        clinic=clinic,
+        patient=patient,
+        session=session,
+        channel=channel,
+        kind=kind,
+        idempotency_key=key,
+        scheduled_for=scheduled_for,
+    )
+    reason = suppression(kind, scheduled_for, session.starts_at if session else None)
+    if reason:
+        row.status, row.reason = Status.SUPPRESSED, reason
+    return row
+
+
+def notify_course_booked(sessions: list[Session], *, patient: Patient, clinic: Clinic) -> int:
+    """The 'your visits are booked' message, with the first session's time."""
+    if not sessions:
+        return 0
+    first = min(sessions, key=lambda s: s.starts_at)
+    policy = policy_for(clinic)
+    if not policy.course_booked:
+        return 0
+    now = timezone.now()
+    rows = [
+        _row(
+            Kind.COURSE_BOOKED,
+            channel,
+            patient,
+            clinic,
+            policy,
+            session=first,
+            due=now,
+            key=_key(Kind.COURSE_BOOKED, channel, first),
+        )
+        for channel in reachable_channels(patient)
+    ]
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def cancel_pending(rows: Any, reason: str) -> int:
+    """Cancel pending rows and free their idempotency keys, so that the same message
+    can be planned again if the situation comes back (a session moved back to its old
+    time, consent granted again)."""
+    return int(
+        rows.filter(status=Status.PENDING).update(
+            status=Status.CANCELLED,
+            reason=reason,
+            idempotency_key=Concat(F("idempotency_key"), Value("~x"), Cast("id", CharField())),
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def session_changed(session: Session, *, moved: bool) -> None:
+    """A session moved or was cancelled: its pending reminders go (the planner writes
+    new ones for the new time); a move is announced."""
+    current = f":{int(session.starts_at.timestamp())}:"
+    cancel_pending(
+        Notification.objects.filter(session=session)
+        .exclude(kind=Kind.COURSE_BOOKED)  # rendered when sent, with the current times
+        .exclude(kind=Kind.SESSION_MOVED, idempotency_key__contains=current),
+        "session changed",
+    )
+    if not moved:
+        return
+    clinic = session.chair.clinic
+    policy = policy_for(clinic)
+    if not policy.session_moved:
+        return
+    rows = [
+        _row(
+            Kind.SESSION_MOVED,
+            channel,
+            session.patient,
+            clinic,
+            policy,
+            session=session,
+            due=timezone.now(),
+            key=_key(Kind.SESSION_MOVED, channel, session),
+        )
+        for channel in reachable_channels(session.patient)
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def sessions_released(session_ids: list[int], reason: str) -> int:
+    """Sessions cancelled together (their course ended): nothing still pending about
+    them goes out."""
+    return cancel_pending(Notification.objects.filter(session_id__in=session_ids), reason)
+
+
+def sessions_withdrawn(session_ids: list[int]) -> None:
+    """Sessions about to be deleted (a course not yet started, planned again): their
+    pending messages are cancelled, and every message about them stays in the outbox,
+    detached from the session, as the record of what the patient was told."""
+    rows = Notification.objects.filter(session_id__in=session_ids)
+    cancel_pending(rows, "course planned again")
+    rows.update(session=None, updated_at=timezone.now())
+
+
+def notify_missed(session_ids: Iterable[int]) -> int:
+    """Missed-session follow-ups, one per session and channel (idempotent). The sweep
+    can miss a thousand sessions at once: rows, not model instances."""
+    sessions = list(Session.objects.filter(pk__in=list(session_ids)).values_list(*_SESSION_CONTACT))
+    places = _clinics_with_policies({row[-1] for row in sessions})
+    now = timezone.now()
+    rows: list[PlannedRow] = []
+    for session_id, starts_at, _, patient_id, *contact, clinic_id in sessions:
+        clinic, policy = places[clinic_id]
+        if not policy.missed_followup:
+            continue
+        scheduled_for = within_window(now, clinic, policy)
+        for channel in reachable(*contact):
+            key = _session_key(Kind.MISSED_FOLLOWUP, channel, session_id, starts_at)
+            rows.append(
+                PlannedRow(
+                    clinic_id,
+                    patient_id,
+                    session_id,
+                    channel,
+                    Kind.MISSED_FOLLOWUP,
+                    Status.PENDING,
+                    "",
+                    key,
+                    scheduled_for,
+                )
+            )
+    _insert_ignoring_existing(rows)
+    return len(rows)
+
+
+_SESSION_CONTACT = (
+    "id",
+    "starts_at",
+    "kind",
+    "patient_id",
+    "patient__phone",
+    "patient__email",
+    "patient__sms_consent",
+    "patient__email_consent",
+    "chair__clinic_id",
+)
+
+
+def _clinics_with_policies(clinic_ids: Iterable[int]) -> dict[int, tuple[Clinic, ReminderPolicy]]:
+    clinics = Clinic.objects.filter(id__in=set(clinic_ids)).select_related("reminder_policy")
+    return {clinic.pk: (clinic, policy_for(clinic)) for clinic in clinics}
+
+
+def plan_reminders(now: dt.datetime | None = None) -> int:
+    """Write the day-before (first-session for session 1) and same-day reminders of
+    every session in the coming horizon. Idempotent: existing keys are skipped, so two
+    planners running at once write each row once.
+
+    Set-based: a day of a large deployment is tens of thousands of rows, so sessions are
+    read as plain rows and reminders written as columns, never as model instances."""
+    now = now or timezone.now()
+    horizon = now + dt.timedelta(hours=settings.REMINDER_HORIZON_HOURS)
+    coming = Q(status=SessionStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon)
+    sessions = list(Session.objects.filter(coming).values_list(*_SESSION_CONTACT))
+    # Keys already written (a planner runs every few minutes): skip them up front.
+    existing = set(
+        Notification.objects.filter(session__in=Session.objects.filter(coming)).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    places = _clinics_with_policies({row[-1] for row in sessions})
+    too_late = now - dt.timedelta(hours=1)
+    rows: list[PlannedRow] = []
+    for (
+        session_id,
+        starts_at,
+        session_kind,
+        patient_id,
+        phone,
+        email,
+        sms_consent,
+        email_consent,
+        clinic_id,
+    ) in sessions:
+        clinic, policy = places[clinic_id]
+        # The mapping session opens a course: its eve gets the first-session message.
+        first = session_kind == SessionKind.MAPPING
+        for kind in (Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY):
+            if not policy.kind_enabled(kind):
+                continue
+            due = reminder_time(kind, starts_at, clinic, policy)
+            if due < too_late:
+                continue  # planned too late to be useful
+            scheduled_for = within_window(max(due, now), clinic, policy)
+            reason = suppression(kind, scheduled_for, starts_at)
+            status = Status.SUPPRESSED if reason else Status.PENDING
+            for channel in reachable(phone, email, sms_consent, email_consent):
+                key = _session_key(kind, channel, session_id, starts_at)
+                if key not in existing:
+                    rows.append(
+                        PlannedRow(
+                            clinic_id,
+                            patient_id,
+                            session_id,
+                            channel,
+                            kind,
+                            status,
+                            reason,
+                            key,
+                            scheduled_for,
+                        )
+                    )
+    _insert_ignoring_existing(rows)
+    return len(rows)
+
+
+class PlannedRow(NamedTuple):
+    """A planned reminder, in the outbox's column order."""
+
+    clinic_id: int
+    patient_id: int
+    session_id: int
+    channel: str
+    kind: str
+    status: str
+    reason: str
+    idempotency_key: str
+    scheduled_for: dt.datetime
+
+
+_PLANNED_TYPES = (
+    *("bigint",) * 3,
+    *("text",) * 5,
+    "timestamptz",
+)
+
+
+def _insert_ignoring_existing(rows: list[PlannedRow]) -> None:
+    """Write new outbox rows; keys another planner wrote meanwhile are skipped.
+
+    On PostgreSQL the rows are COPied into a temporary table and moved over with one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING: COPY streams tens of thousands of rows
+    about five times faster than array parameters, which psycopg quotes element by
+    element in Python. Elsewhere, bulk_create.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Notification.objects.bulk_create(
+            [Notification(**row._asdict()) for row in rows], ignore_conflicts=True, batch_size=2000
+        )
+        return
+    now = timezone.now()
+    names = ", ".join(PlannedRow._fields)
+    staging = ", ".join(
+        f"{name} {kind}" for name, kind in zip(PlannedRow._fields, _PLANNED_TYPES, strict=True)
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE planned_reminder ({staging})")
+        with cursor.cursor.copy(f"COPY planned_reminder ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {Notification._meta.db_table} "  # noqa: S608 - fixed names only
+            f"({names}, attempts, provider_message_id, last_error, body, created_at, updated_at) "
+            f"SELECT {names}, 0, '', '', '', %s, %s FROM planned_reminder "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            [now, now],
+        )
+        # Dropped here, not at commit: a caller's transaction may plan more than once.
+        cursor.execute("DROP TABLE planned_reminder")

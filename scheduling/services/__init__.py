@@ -1,0 +1,52 @@
+"""Every write in the scheduling app, one module per concern:
+
+- ``booking``: a whole course planned and booked at once;
+- ``attendance``: single sessions (book, move, check in, complete, cancel, mark missed)
+  and the sweep that marks overdue sessions missed;
+- ``makeups``: make-up sessions and authorization extensions;
+- ``closures``: closures re-booked, chair blocks, an ended course's bookings released.
+
+Callers use ``from scheduling import services`` and the names below.
+"""
+
+from scheduling.services.attendance import (
+    session_book,
+    session_cancel,
+    session_check_in,
+    session_complete,
+    session_mark_missed,
+    session_move,
+    sweep_missed_sessions,
+)
+from scheduling.services.booking import course_book, course_schedule, course_shape
+from scheduling.services.closures import (
+    chair_block_save,
+    closure_rebook,
+    release_sessions_of_ended_course,
+    sessions_hit_by_closure,
+)
+from scheduling.services.makeups import (
+    arrange_makeups,
+    arrange_makeups_and_refresh,
+    authorization_extend,
+)
+
+__all__ = [
+    "arrange_makeups",
+    "arrange_makeups_and_refresh",
+    "authorization_extend",
+    "chair_block_save",
+    "closure_rebook",
+    "course_book",
+    "course_schedule",
+    "course_shape",
+    "release_sessions_of_ended_course",
+    "session_book",
+    "session_cancel",
+    "session_check_in",
+    "session_complete",
+    "session_mark_missed",
+    "session_move",
+    "sessions_hit_by_closure",
+    "sweep_missed_sessions",
+]

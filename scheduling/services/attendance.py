@@ -1,0 +1,310 @@
+"""Single sessions: book one more, move, and the attendance steps (check in, complete,
+cancel, mark missed), plus the periodic sweep that marks overdue sessions missed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from clinic.models import Chair, Clinic
+from courses.models import (
+    CourseStatus,
+    TreatmentCourse,
+)
+from scheduling import signals
+from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
+from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
+from scheduling.risk import recompute_risk
+from scheduling.services.booking import lock_course, require_bookable
+from scheduling.services.makeups import arrange_makeups_and_refresh
+
+
+def _slot_minutes(course: TreatmentCourse, kind: str) -> int:
+    protocol = course.protocol
+    return protocol.mapping_minutes if kind == SessionKind.MAPPING else protocol.slot_minutes
+
+
+def _check_slot(
+    calendar: ClinicCalendar,
+    course: TreatmentCourse,
+    chair: Chair | None,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> int:
+    """Explain why a slot cannot be booked (409), or return the chair to use."""
+    clinic = calendar.clinic
+    day = start.astimezone(clinic.tz).date()
+    if day in calendar.closures:
+        raise Conflict(f"The clinic is closed on {day:%A %d %B}.", code="closed")
+    if not calendar.within_hours(start, end):
+        raise Conflict("That time is outside the clinic's opening hours.", code="outside_hours")
+    if not calendar.patient_free(start, end):
+        raise Conflict("The patient already has a session at that time.", code="patient_conflict")
+    protocol = course.protocol
+    same_day = calendar.patient_sessions_on(day)
+    if len(same_day) >= protocol.sessions_per_day:
+        raise Conflict(
+            f"The protocol allows {protocol.sessions_per_day} session(s) a day.",
+            code="patient_conflict",
+        )
+    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    if not keeps_gap(start, end, same_day, gap):
+        raise Conflict(
+            f"Same-day sessions must be at least {protocol.min_gap_minutes} minutes apart.",
+            code="patient_conflict",
+        )
+    in_service = [c.pk for c in calendar.chairs]
+    if chair is not None and chair.pk not in in_service:
+        raise Conflict("That chair is not in service.", code="slot_conflict")
+    candidates = [chair.pk] if chair is not None else in_service
+    for chair_id in candidates:
+        if calendar.chair_free(chair_id, start, end):
+            return chair_id
+    raise Conflict(
+        "That chair is taken (or blocked) at that time." if chair else "No chair is free then.",
+        code="slot_conflict",
+    )
+
+
+def _check_authorization(course: TreatmentCourse, extra: int = 1) -> None:
+    authorizations = list(course.authorizations.all())
+    if not authorizations:
+        return
+    authorized = sum(a.sessions_authorized for a in authorizations)
+    held = Session.objects.filter(course=course, status__in=OCCUPYING).count()
+    if held + extra > authorized:
+        raise Conflict(
+            f"The authorization covers {authorized} sessions and {held} are booked or done.",
+            code="authorization_exceeded",
+        )
+
+
+def _next_phase_for(course: TreatmentCourse, start: dt.datetime) -> int:
+    previous = (
+        Session.objects.filter(course=course, starts_at__lte=start)
+        .order_by("-starts_at")
+        .values_list("phase", flat=True)
+        .first()
+    )
+    return previous or 1
+
+
+@transaction.atomic
+def session_book(
+    course: TreatmentCourse,
+    *,
+    starts_at: dt.datetime,
+    chair: Chair | None = None,
+    kind: str = SessionKind.TREATMENT,
+) -> Session:
+    course = lock_course(course)
+    require_bookable(course)
+    if starts_at < timezone.now():
+        raise ValidationError({"starts_at": "Sessions cannot be booked in the past."})
+    if (
+        kind == SessionKind.MAPPING
+        and Session.objects.filter(
+            course=course, kind=SessionKind.MAPPING, status__in=OCCUPYING
+        ).exists()
+    ):
+        raise ValidationError({"kind": "The course already has a mapping session."})
+    _check_authorization(course)
+    end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
+    day = starts_at.astimezone(course.patient.clinic.tz).date()
+    calendar = load_calendar(course.patient.clinic, day, day, patient_id=course.patient_id)
+    chair_id = _check_slot(calendar, course, chair, starts_at, end)
+    session = Session.objects.create(
+        course=course,
+        patient_id=course.patient_id,
+        chair_id=chair_id,
+        starts_at=starts_at,
+        ends_at=end,
+        kind=kind,
+        phase=_next_phase_for(course, starts_at),
+    )
+    session.refresh_from_db()
+    recompute_risk([course.pk])
+    return session
+
+
+def _lock_session(session: Session) -> Session:
+    """Lock the session's course first (as booking does), then the session: every write
+    to a course's sessions queues on the course, so the per-day rules hold under races."""
+    TreatmentCourse.objects.select_for_update(of=("self",)).filter(
+        pk=Session.objects.filter(pk=session.pk).values("course_id")[:1]
+    ).first()
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("course__protocol", "course__patient__clinic", "chair")
+        .get(pk=session.pk)
+    )
+
+
+def _invalid_transition(session: Session, action: str) -> Conflict:
+    return Conflict(
+        f"A {session.status.replace('_', '-')} session cannot be {action}.",
+        code="invalid_transition",
+    )
+
+
+@transaction.atomic
+def session_move(
+    session: Session, *, starts_at: dt.datetime | None = None, chair: Chair | None = None
+) -> Session:
+    session = _lock_session(session)
+    if session.status != SessionStatus.SCHEDULED:
+        raise _invalid_transition(session, "moved")
+    course = session.course
+    start = starts_at or session.starts_at
+    if starts_at is not None and starts_at < timezone.now():
+        raise ValidationError({"starts_at": "Sessions cannot be moved into the past."})
+    end = start + (session.ends_at - session.starts_at)
+    day = start.astimezone(course.patient.clinic.tz).date()
+    calendar = load_calendar(
+        course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]
+    )
+    chair_id = _check_slot(calendar, course, chair or session.chair, start, end)
+    Session.objects.filter(pk=session.pk).update(
+        starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
+    )
+    recompute_risk([course.pk])
+    previous_start = session.starts_at
+    session.refresh_from_db()
+    if session.starts_at != previous_start:  # a new chair alone changes nothing for them
+        signals.announce_session_changed(session, moved=True)
+    return session
+
+
+def _transition(session: Session, allowed: Sequence[str], action: str, **changes: Any) -> Session:
+    """Conditional update: only a row still in an allowed state changes."""
+    updated = Session.objects.filter(pk=session.pk, status__in=allowed).update(
+        updated_at=timezone.now(), **changes
+    )
+    if not updated:
+        session.refresh_from_db()
+        raise _invalid_transition(session, action)
+    session.refresh_from_db()
+    return session
+
+
+@transaction.atomic
+def session_check_in(session: Session) -> Session:
+    session = _lock_session(session)
+    if session.status == SessionStatus.SCHEDULED:
+        _activate_if_planned(session.course)
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED],
+        "checked in",
+        status=SessionStatus.CHECKED_IN,
+        checked_in_at=timezone.now(),
+    )
+    recompute_risk([session.course_id])
+    return session
+
+
+def _activate_if_planned(course: TreatmentCourse) -> None:
+    """The first check-in starts a planned course (its screening was checked at booking)."""
+    TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.PLANNED).update(
+        status=CourseStatus.ACTIVE, status_changed_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def session_complete(session: Session, *, technician: Any, **record: Any) -> Session:
+    session = _lock_session(session)
+    session = _transition(
+        session,
+        [SessionStatus.CHECKED_IN],
+        "completed",
+        status=SessionStatus.COMPLETED,
+        completed_at=timezone.now(),
+    )
+    TreatmentRecord.objects.create(session=session, technician=technician, **record)
+    recompute_risk([session.course_id])
+    return session
+
+
+@transaction.atomic
+def session_cancel(session: Session, *, reason: str = "") -> Session:
+    session = _lock_session(session)
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED, SessionStatus.CHECKED_IN],
+        "cancelled",
+        status=SessionStatus.CANCELLED,
+        cancelled_at=timezone.now(),
+        cancel_reason=reason,
+    )
+    signals.announce_session_changed(session, moved=False)
+    _after_lost_sessions([session])
+    return session
+
+
+@transaction.atomic
+def session_mark_missed(session: Session) -> Session:
+    session = _lock_session(session)
+    if session.status == SessionStatus.SCHEDULED and session.starts_at > timezone.now():
+        raise Conflict(
+            "A session can be marked missed only once it has started; cancel it instead.",
+            code="invalid_transition",
+        )
+    session = _transition(
+        session,
+        [SessionStatus.SCHEDULED],
+        "marked missed",
+        status=SessionStatus.MISSED,
+        missed_at=timezone.now(),
+    )
+    signals.announce_sessions_missed([session.pk])
+    _after_lost_sessions([session])
+    return session
+
+
+def _after_lost_sessions(sessions: Sequence[Session]) -> None:
+    arrange_makeups_and_refresh({session.course_id for session in sessions})
+
+
+def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
+    """Mark as missed every scheduled session with no check-in by its end plus the
+    clinic's grace. One conditional UPDATE: a row another run already changed is not
+    touched again, so overlapping runs are safe. Returns the affected course ids."""
+    now = now or timezone.now()
+    graces = list(Clinic.objects.values_list("missed_grace_minutes", flat=True).distinct())
+    if not graces:
+        return []
+    overdue = Q()
+    for grace in graces:
+        overdue |= Q(
+            chair__clinic__missed_grace_minutes=grace,
+            ends_at__lt=now - dt.timedelta(minutes=grace),
+        )
+    candidates = Session.objects.filter(overdue, status=SessionStatus.SCHEDULED).values("id")
+    with transaction.atomic():
+        flipped = _update_returning_courses(candidates, now)
+        course_ids = sorted({course_id for _, course_id in flipped})
+        if course_ids:
+            recompute_risk(course_ids)
+            signals.announce_sessions_missed(session_id for session_id, _ in flipped)
+    return course_ids
+
+
+def _update_returning_courses(candidates: Any, now: dt.datetime) -> list[tuple[int, int]]:
+    """UPDATE ... WHERE status = 'scheduled' ... RETURNING id, course_id, so each run
+    learns exactly which rows it changed (PostgreSQL and SQLite both support RETURNING)."""
+    inner_sql, params = candidates.query.sql_with_params()
+    table = Session._meta.db_table
+    sql = (
+        f"UPDATE {table} SET status = %s, missed_at = %s, updated_at = %s "  # noqa: S608
+        f"WHERE status = %s AND id IN ({inner_sql}) RETURNING id, course_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [SessionStatus.MISSED, now, now, SessionStatus.SCHEDULED, *params])
+        return [(row[0], row[1]) for row in cursor.fetchall()]

@@ -1,0 +1,229 @@
+"""Booking a whole course: plan every session on the clinic's calendar and write them
+in one transaction (all or nothing), with the outbox rows and risk that go with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from courses.models import (
+    Assessment,
+    Authorization,
+    CourseStatus,
+    Protocol,
+    ProtocolPhase,
+    ScreeningStatus,
+    TreatmentCourse,
+)
+from courses.selectors import latest_screening, window_end_date
+from courses.services import course_create
+from scheduling import signals
+from scheduling.calendar import load_calendar, planning_read
+from scheduling.models import OCCUPYING, Session
+from scheduling.planner import (
+    CourseShape,
+    Failure,
+    PhasePlan,
+    Placement,
+    Planner,
+)
+from scheduling.risk import CourseFacts, SessionFact, store_risk
+
+FAILURE_MESSAGES = {
+    "slot_conflict": "no chair is free at that time",
+    "outside_hours": "the time falls outside opening hours",
+    "patient_conflict": "the patient already has a session then",
+}
+
+
+def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = None) -> CourseShape:
+    """The planner's view of a protocol (``phases``: already loaded, else read)."""
+    plans = [
+        PhasePlan(phase.order, phase.kind, phase.sessions, phase.per_week)
+        for phase in (protocol.phases.all() if phases is None else phases)
+    ]
+    return CourseShape(
+        phases=plans,
+        slot_minutes=protocol.slot_minutes,
+        mapping_minutes=protocol.mapping_minutes,
+        sessions_per_day=protocol.sessions_per_day,
+        min_gap_minutes=protocol.min_gap_minutes,
+    )
+
+
+def lock_course(course: TreatmentCourse) -> TreatmentCourse:
+    return (
+        TreatmentCourse.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic", "protocol")
+        .get(pk=course.pk)
+    )
+
+
+_UNREAD = "unread"
+
+
+def require_bookable(course: TreatmentCourse, screening_status: str | None = _UNREAD) -> None:
+    """A course can be booked while planned or active, once its patient's latest
+    screening is cleared (``screening_status``: already read, else read here)."""
+    if course.status not in (CourseStatus.PLANNED, CourseStatus.ACTIVE):
+        raise Conflict(f"A {course.status} course cannot be booked.", code="course_closed")
+    status = screening_status
+    if status == _UNREAD:
+        screening = latest_screening(course.patient)
+        status = screening.status if screening is not None else None
+    if status != ScreeningStatus.CLEARED:
+        raise Conflict(
+            "The patient's screening is not cleared by a psychiatrist.",
+            code="screening_required",
+        )
+
+
+def planning_limit(course: TreatmentCourse, window_end: dt.date | None = None) -> dt.date:
+    """How far ahead sessions may go: the course window plus as long again, so
+    closures can push sessions out (and show as window overrun) without looping."""
+    window_end = window_end or window_end_date(course)
+    return window_end + (window_end - course.start_date)
+
+
+def failure_conflict(failures: Sequence[Failure]) -> Conflict:
+    reasons = [failure.reason for failure in failures]
+    code = max(set(reasons), key=reasons.count)
+    dates = ", ".join(f"{failure.date:%a %d %b}" for failure in failures[:10])
+    more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
+    return Conflict(
+        f"Could not place {len(failures)} session(s): {dates}{more}.",
+        code=code,
+        conflicts=[
+            {
+                "date": failure.date.isoformat(),
+                "reason": failure.reason,
+                "detail": FAILURE_MESSAGES[failure.reason],
+            }
+            for failure in failures
+        ],
+    )
+
+
+def sessions_from(course: TreatmentCourse, placements: Iterable[Placement]) -> list[Session]:
+    return [
+        Session(
+            course=course,
+            patient_id=course.patient_id,
+            chair_id=placement.chair_id,
+            starts_at=placement.starts_at,
+            ends_at=placement.ends_at,
+            kind=placement.kind,
+            phase=placement.phase,
+        )
+        for placement in placements
+    ]
+
+
+@transaction.atomic
+def course_schedule(
+    course: TreatmentCourse, *, time_flex_minutes: int = 0, allow_past: bool = False
+) -> list[Session]:
+    """Book every session of a course in one go: all of them, or none (409).
+
+    A fixed number of queries whatever the course's length: the locked course, what
+    planning needs (one), the calendar (four), one INSERT, and the risk facts not
+    already at hand (two, plus an UPDATE if the level changed)."""
+    course = (
+        TreatmentCourse.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic__reminder_policy", "protocol")
+        .get(pk=course.pk)
+    )
+    planning = planning_read(course)
+    require_bookable(course, planning.screening_status)
+    clinic = course.patient.clinic
+    existing = planning.sessions
+    if any(fact.status in OCCUPYING for fact in existing):
+        raise Conflict(
+            "This course already has sessions; move or book single sessions instead.",
+            code="already_scheduled",
+        )
+    today = timezone.localdate(timezone=clinic.tz)
+    if course.start_date < today and not allow_past:
+        raise ValidationError(
+            {"start_date": "The course starts in the past; pick a new start date."}
+        )
+    shape = course_shape(course.protocol, planning.phases)
+    # Read the calendar up to the course window first; only when closures push the
+    # course past it is the longer planning limit read (one more set of queries).
+    window_end = window_end_date(course, planning.phases)
+    for until in (window_end, planning_limit(course, window_end)):
+        calendar = load_calendar(
+            clinic,
+            course.start_date,
+            until,
+            patient_id=course.patient_id,
+            time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
+            hours=planning.hours,
+        )
+        planner = Planner(
+            calendar,
+            preferred_time=course.preferred_time,
+            preferred_chair_id=course.preferred_chair_id,
+            time_flex_minutes=time_flex_minutes,
+        )
+        placements, failures = planner.plan(shape, course.start_date, until=until)
+        ran_past = bool(failures) and failures[-1].date > until
+        if not ran_past:
+            break
+    if failures:
+        raise failure_conflict(failures)
+    sessions = Session.objects.bulk_create(sessions_from(course, placements))
+    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
+    store_risk(
+        [
+            CourseFacts(
+                course,
+                sessions=sorted(
+                    [*existing, *(SessionFact(s.status, s.starts_at, s.phase) for s in sessions)],
+                    key=lambda fact: fact.starts_at,
+                ),
+                assessments=list(Assessment.objects.filter(course=course)),
+                authorizations=list(Authorization.objects.filter(course=course)),
+                open_safety_flags=planning.open_safety_flags,
+                closures=calendar.closures,
+                open_weekdays=set(calendar.hours),
+                phases=planning.phases,
+            )
+        ]
+    )
+    return sessions
+
+
+def course_book(
+    *, time_flex_minutes: int = 0, dry_run: bool = False, **course_fields: Any
+) -> tuple[TreatmentCourse, list[Session]]:
+    """Create a course and book all its sessions in one transaction (the web page's
+    "book a course"). ``dry_run`` runs exactly the same rules and rolls everything back,
+    so a preview can never disagree with what confirming it will book."""
+    with transaction.atomic():
+        course = course_create(**course_fields)
+        sessions = course_schedule(course, time_flex_minutes=time_flex_minutes)
+        if dry_run:
+            transaction.set_rollback(True)
+    return course, sessions
+
+
+def _time_of_day(
+    preferred: dt.time, shape: CourseShape, flex_minutes: int
+) -> tuple[dt.time, dt.time] | None:
+    """The stretch of each day a once-a-day course can touch; None (the whole day) for
+    protocols with several sessions a day."""
+    if shape.sessions_per_day > 1:
+        return None
+    anchor = dt.datetime.combine(dt.date(2000, 1, 3), preferred)
+    start = anchor - dt.timedelta(minutes=flex_minutes)
+    end = anchor + dt.timedelta(minutes=flex_minutes + shape.mapping_minutes)
+    if start.date() != anchor.date() or end.date() != anchor.date():
+        return None
+    return start.time(), end.time()

@@ -1,0 +1,165 @@
+"""Make-up sessions for missed and cancelled ones, after the last session of their phase,
+within the course window and the authorization; an authorization extension books the
+make-ups that did not fit before."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from courses import services as course_services
+from courses.models import (
+    OPEN_STATUSES,
+    Authorization,
+    TreatmentCourse,
+)
+from courses.selectors import window_end_date
+from scheduling.calendar import ClinicCalendar, load_calendar
+from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
+from scheduling.planner import (
+    Planner,
+)
+from scheduling.risk import recompute_risk
+
+ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
+
+
+@transaction.atomic
+def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
+    course_ids = list(course_ids)
+    booked = arrange_makeups(course_ids)
+    recompute_risk(course_ids)
+    return booked
+
+
+@transaction.atomic
+def authorization_extend(course: TreatmentCourse, **fields: Any) -> Authorization:
+    """Add an authorization (an extension) to a course; sessions lost earlier that found
+    no make-up within the old one get theirs now, if they fit."""
+    authorization = course_services.authorization_add(course, **fields)
+    arrange_makeups_and_refresh([course.pk])
+    return authorization
+
+
+def arrange_makeups(course_ids: Iterable[int]) -> int:
+    """Book a make-up for every missed or cancelled session of these courses that has
+    none yet, after the last session of its phase, within the course window and the
+    authorization. Safe to run twice at once: each course is locked while its make-ups
+    are arranged, and a session can have only one make-up (a unique key)."""
+    booked = 0
+    for course_id in sorted(set(course_ids)):
+        with transaction.atomic():
+            course = (
+                TreatmentCourse.objects.select_for_update(of=("self",))
+                .select_related("patient__clinic", "protocol")
+                .filter(
+                    pk=course_id,
+                    status__in=OPEN_STATUSES,
+                    patient__clinic__auto_makeup=True,
+                )
+                .first()
+            )
+            if course is None:
+                continue
+            lost = list(
+                Session.objects.filter(
+                    course=course,
+                    status__in=[SessionStatus.MISSED, SessionStatus.CANCELLED],
+                    makeup__isnull=True,
+                ).order_by("starts_at")
+            )
+            if lost:
+                booked += _book_makeups(course, lost)
+    return booked
+
+
+def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
+    clinic = course.patient.clinic
+    protocol = course.protocol
+    today = timezone.localdate(timezone=clinic.tz)
+    authorizations = list(course.authorizations.all())
+    authorized = sum(a.sessions_authorized for a in authorizations)
+    # Within the course window, and the authorization's dates when there is one.
+    window_end = window_end_date(course)
+    if authorizations:
+        window_end = min(window_end, max(a.valid_until for a in authorizations))
+    if window_end < today:
+        return 0
+    calendar = load_calendar(clinic, today, window_end, patient_id=course.patient_id)
+    planner = Planner(
+        calendar, preferred_time=course.preferred_time, preferred_chair_id=course.preferred_chair_id
+    )
+    occupying = list(
+        Session.objects.filter(course=course, status__in=OCCUPYING).order_by("starts_at")
+    )
+    held = len(occupying)
+    last_by_phase: dict[int, dt.datetime] = {}
+    for session in occupying:
+        last_by_phase[session.phase] = session.starts_at
+    created = []
+    for session in lost:
+        if authorized and held >= authorized:
+            break
+        if session.kind == SessionKind.MAPPING:
+            # The next session takes over the motor-threshold determination; the lost
+            # slot is made up as an ordinary treatment at the end of the phase.
+            _promote_to_mapping(course, calendar)
+        last = last_by_phase.get(session.phase)
+        after = max(today, last.astimezone(clinic.tz).date()) if last else today
+        found = planner.next_free_day(
+            after, ANY_DAY, protocol.slot_minutes, protocol.sessions_per_day, window_end
+        )
+        if found is None:
+            continue
+        _, start, chair_id = found
+        created.append(
+            Session(
+                course=course,
+                patient_id=course.patient_id,
+                chair_id=chair_id,
+                starts_at=start,
+                ends_at=start + dt.timedelta(minutes=protocol.slot_minutes),
+                kind=SessionKind.MAKEUP,
+                phase=session.phase,
+                makeup_for=session,
+            )
+        )
+        last_by_phase[session.phase] = start
+        held += 1
+    Session.objects.bulk_create(created)
+    return len(created)
+
+
+def _promote_to_mapping(course: TreatmentCourse, calendar: ClinicCalendar) -> bool:
+    """When the mapping session is lost, the course's next session becomes the mapping
+    session (longer slot), if its chair and the patient are free for the extra time."""
+    if Session.objects.filter(
+        course=course, kind=SessionKind.MAPPING, status__in=OCCUPYING
+    ).exists():
+        return True
+    following = (
+        Session.objects.filter(
+            course=course, status=SessionStatus.SCHEDULED, starts_at__gte=timezone.now()
+        )
+        .order_by("starts_at")
+        .first()
+    )
+    if following is None:
+        return False
+    new_end = following.starts_at + dt.timedelta(minutes=course.protocol.mapping_minutes)
+    extra = (following.ends_at, new_end)
+    if new_end > following.ends_at and not (
+        calendar.within_hours(following.starts_at, new_end)
+        and calendar.chair_free(following.chair_id, *extra)
+        and calendar.patient_free(*extra)
+    ):
+        return False
+    Session.objects.filter(pk=following.pk).update(
+        kind=SessionKind.MAPPING, ends_at=new_end, updated_at=timezone.now()
+    )
+    calendar.hold(following.chair_id, *extra)
+    return True
