@@ -6,14 +6,13 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
-from django.db.models import ProtectedError, RestrictedError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from clinic.errors import DomainError, constraint_name, explain_database_error, sqlstate
+from clinic.errors import constraint_name, refusal_for, sqlstate
 
 logger = logging.getLogger(__name__)
 
@@ -49,30 +48,22 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    if isinstance(exc, DomainError):
-        error = exceptions.APIException(detail=exc.detail, code=exc.code)
-        error.status_code = exc.status_code
-        error.conflicts = exc.conflicts  # type: ignore[attr-defined]
-        return error
     if isinstance(exc, DjangoValidationError):
+        # Keeps the nesting of list items and the codes DRF clients expect.
         return exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
-    if isinstance(exc, ProtectedError | RestrictedError):
-        error = exceptions.APIException(
-            detail="This record is still in use and cannot be deleted.", code="in_use"
-        )
-        error.status_code = 409
-        return error
-    refusal = explain_database_error(exc)
+    refusal = refusal_for(exc)
     if refusal is not None:
-        # Log the constraint name or SQLSTATE only: the database message can carry values.
-        logger.info(
-            "database refused a write: %s",
-            constraint_name(exc) if isinstance(exc, IntegrityError) else sqlstate(exc),
-        )
-        if refusal.field is not None:
-            return exceptions.ValidationError({refusal.field: [refusal.message]}, code=refusal.code)
+        if isinstance(exc, IntegrityError | OperationalError):
+            # Log the constraint name or SQLSTATE only: the database text can carry values.
+            logger.info(
+                "database refused a write: %s",
+                constraint_name(exc) if isinstance(exc, IntegrityError) else sqlstate(exc),
+            )
+        if refusal.fields:
+            return exceptions.ValidationError(refusal.fields, code=refusal.code)
         error = exceptions.APIException(detail=refusal.message, code=refusal.code)
-        error.status_code = 409
+        error.status_code = refusal.status
+        error.conflicts = refusal.conflicts  # type: ignore[attr-defined]
         return error
     if isinstance(exc, Http404):
         return exceptions.NotFound()

@@ -1,15 +1,21 @@
-"""Domain errors raised by services; the API and the HTML pages map them to responses.
+"""Domain errors raised by services, and what a person or a client is told about them.
 
-Services never import DRF: a service raises ``Conflict`` with a machine-readable code
-and a human message, and the API layer turns it into a 409.
+Services never import DRF: a service refuses with ``Conflict`` (409) or a Django
+``ValidationError`` (400), each with a machine-readable code and a human message; the
+database may refuse a write a service's checks let through (a concurrent writer won
+the race). ``refusal_for`` says how any of these is answered, so the API
+(clinic.api_common.exception_handler) and the pages (clinic.web.attempt) refuse the
+same things with the same status and code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError
+from django.db.models import ProtectedError, RestrictedError
 
 
 class DomainError(Exception):
@@ -96,4 +102,53 @@ def explain_database_error(exc: Exception) -> ConstraintError | None:
         return CONSTRAINT_ERRORS.get(constraint_name(exc) or "", UNKNOWN_CONSTRAINT)
     if isinstance(exc, OperationalError) and sqlstate(exc) in RETRYABLE_SQLSTATES:
         return CONCURRENT_UPDATE
+    return None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A service's or the database's "no", as it is answered: the HTTP status, a code,
+    a message for a person, the messages by field (a ValidationError, a unique field's
+    constraint) and what the request clashed with (a 409)."""
+
+    status: int
+    code: str
+    message: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _validation_code(exc: ValidationError) -> str:
+    errors = (
+        [error for listed in exc.error_dict.values() for error in listed]
+        if hasattr(exc, "error_dict")
+        else exc.error_list
+    )
+    for error in errors:
+        if error.code:
+            return str(error.code)
+    return "invalid"
+
+
+def refusal_for(exc: BaseException) -> Refusal | None:
+    """How a refused change is answered; None when ``exc`` is not a refusal (a bug, an
+    outage: let it raise). The database's own text is never used: it can carry values."""
+    if isinstance(exc, DomainError):
+        return Refusal(exc.status_code, exc.code, exc.detail, conflicts=exc.conflicts)
+    if isinstance(exc, ValidationError):
+        fields = (
+            {name: list(messages) for name, messages in exc.message_dict.items()}
+            if hasattr(exc, "error_dict")
+            else {}
+        )
+        return Refusal(400, _validation_code(exc), " ".join(exc.messages), fields)
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Refusal(409, "in_use", "This record is still in use and cannot be deleted.")
+    if isinstance(exc, IntegrityError | OperationalError):
+        known = explain_database_error(exc)
+        if known is None:
+            return None
+        if known.field is not None:
+            return Refusal(400, known.code, known.message, {known.field: [known.message]})
+        return Refusal(409, known.code, known.message)
     return None

@@ -83,7 +83,19 @@ def _ensure_unique_in_clinic(
         raise _field_error(field, error.message, error.code)
 
 
+def _refuse_past_day(clinic: Clinic, day: Any) -> None:
+    if day < timezone.localdate(timezone=clinic.tz):
+        raise _field_error("date", "A closure cannot be in the past.", "past")
+
+
 def closure_save(closure: Closure | None = None, **fields: Any) -> Closure:
+    """Add or change a day the clinic is closed; a new or moved date must be from the
+    clinic's today on (a closure in the past changes nothing and would hide what
+    happened that day)."""
+    clinic = fields.get("clinic") or (closure.clinic if closure is not None else None)
+    day = fields.get("date")
+    if clinic is not None and day is not None and (closure is None or day != closure.date):
+        _refuse_past_day(clinic, day)
     closure = closure or Closure()
     _ensure_unique_in_clinic(closure, fields, "date", "closure_one_per_day")
     _apply(closure, fields)

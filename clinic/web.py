@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
+from django.db.models import ProtectedError, RestrictedError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -27,6 +30,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import access
+from clinic.errors import DomainError, Refusal, refusal_for
 from clinic.models import Clinic, Role
 
 SESSION_KEY = "cadence_clinic_id"
@@ -38,6 +42,32 @@ AUTO_REFRESH_TRIGGERS = frozenset({"board-live"})
 def is_htmx(request: HttpRequest) -> bool:
     """The request came from htmx (django-htmx's middleware reads the header)."""
     return bool(getattr(request, "htmx", False))
+
+
+Result = TypeVar("Result")
+
+
+def attempt(change: Callable[[], Result]) -> tuple[Result | None, Refusal | None]:
+    """Run a service call for a page: ``(its result, None)``, or ``(None, the refusal)``
+    with the status, code and message the API answers the same refusal with
+    (clinic.errors.refusal_for). Anything else (a bug, an outage) raises."""
+    try:
+        return change(), None
+    except (DomainError, ValidationError, DatabaseError, ProtectedError, RestrictedError) as exc:
+        refusal = refusal_for(exc)
+        if refusal is None:
+            raise
+        return None, refusal
+
+
+def refusal_on_form(form: Form, refusal: Refusal) -> None:
+    """Show a refusal on the form that asked for the change: each message by its field
+    where the form has that field, the rest above the form."""
+    if not refusal.fields:
+        form.add_error(None, refusal.message)
+        return
+    for name, messages in refusal.fields.items():
+        form.add_error(name if name in form.fields else None, messages)
 
 
 def is_auto_refresh(request: HttpRequest) -> bool:

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.db.models import QuerySet
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,9 +25,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import access
-from clinic.errors import Conflict
+from clinic.errors import Refusal
 from clinic.models import Chair, Role
-from clinic.web import Workplace, is_htmx, staff_page
+from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
 from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, clinic_today
 from courses.instruments import INSTRUMENTS
@@ -47,15 +44,6 @@ FLAG_REVIEWERS = (Role.PSYCHIATRIST,)
 BOOKERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
 DASHBOARD_ROLES = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
-
-
-def _service_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form, by field where the form has it."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _scoped_courses(place: Workplace) -> QuerySet[TreatmentCourse]:
@@ -114,7 +102,7 @@ def _carried(form: CourseBookingForm, **changes: Any) -> list[tuple[str, str]]:
     return sorted(values.items())
 
 
-def _conflict_rows(conflict: Conflict) -> list[dict[str, Any]]:
+def _conflict_rows(conflict: Refusal) -> list[dict[str, Any]]:
     rows = []
     for entry in conflict.conflicts:
         if "date" not in entry:
@@ -157,7 +145,7 @@ def _booking_page(
 
 
 def _conflict_page(
-    request: HttpRequest, place: Workplace, form: CourseBookingForm, conflict: Conflict
+    request: HttpRequest, place: Workplace, form: CourseBookingForm, conflict: Refusal
 ) -> HttpResponse:
     rows = _conflict_rows(conflict)
     free: list[course_selectors.FreeStretch] = []
@@ -178,7 +166,7 @@ def _conflict_page(
         request,
         place,
         form,
-        status=409,
+        status=conflict.status,
         conflict=conflict,
         conflict_rows=rows,
         free=free,
@@ -208,30 +196,19 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
     if not form.is_valid():
         return _booking_page(request, place, form, status=400)
     confirm = request.POST.get("action") == "confirm"
-    try:
-        course, sessions = scheduling_services.course_book(
+    booked, refusal = attempt(
+        lambda: scheduling_services.course_book(
             time_flex_minutes=form.cleaned_data["time_flex_minutes"],
             dry_run=not confirm,
             **form.booking_fields(),
         )
-    except Conflict as conflict:
-        return _conflict_page(request, place, form, conflict)
-    except ValidationError as error:
-        _service_errors(form, error)
-        return _booking_page(request, place, form, status=400)
-    except IntegrityError:
-        # Someone took one of these times between the checks and the insert.
-        return _booking_page(
-            request,
-            place,
-            form,
-            status=409,
-            conflict=Conflict(
-                "Another booking took one of these times just now; preview again to see "
-                "what is free.",
-                code="concurrent_booking",
-            ),
-        )
+    )
+    if refusal is not None:
+        if refusal.status == 409:
+            return _conflict_page(request, place, form, refusal)
+        refusal_on_form(form, refusal)
+        return _booking_page(request, place, form, status=refusal.status)
+    course, sessions = cast(tuple[TreatmentCourse, list[Any]], booked)
     if confirm:
         messages.success(
             request,
@@ -396,9 +373,10 @@ def course_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespon
 def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     course = get_object_or_404(_scoped_courses(place), pk=pk)
     form = AssessmentForm(request.POST, clinic=course.patient.clinic)
+    status = 400
     if form.is_valid():
-        try:
-            assessment = services.assessment_record(
+        assessment, refusal = attempt(
+            lambda: services.assessment_record(
                 course,
                 by=request.user,
                 instrument=form.cleaned_data["instrument"],
@@ -406,9 +384,11 @@ def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
                 score=form.cleaned_data["score"],
                 items=form.cleaned_data["items"],
             )
-        except ValidationError as error:
-            _service_errors(form, error)
-        else:
+        )
+        if refusal is not None:
+            refusal_on_form(form, refusal)
+            status = refusal.status
+        elif assessment is not None:
             name = INSTRUMENTS[assessment.instrument].name
             messages.success(request, f"{name} of {assessment.administered_on:%d %b %Y} recorded.")
             if hasattr(assessment, "safety_flag"):
@@ -418,7 +398,7 @@ def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
                     "psychiatrist has been alerted.",
                 )
             return redirect(reverse("course-detail", args=[course.pk]) + "#scores")
-    return _course_page(request, place, course, assessment_form=form, status=400)
+    return _course_page(request, place, course, assessment_form=form, status=status)
 
 
 @staff_page(*RECORDERS)
@@ -426,8 +406,14 @@ def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
 def motor_threshold_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     course = get_object_or_404(_scoped_courses(place), pk=pk)
     form = MotorThresholdForm(request.POST, clinic=course.patient.clinic)
+    status = 400
     if form.is_valid():
-        services.motor_threshold_record(course, by=request.user, **form.cleaned_data)
-        messages.success(request, "Motor threshold recorded.")
-        return redirect(reverse("course-detail", args=[course.pk]) + "#motor-thresholds")
-    return _course_page(request, place, course, threshold_form=form, status=400)
+        _, refusal = attempt(
+            lambda: services.motor_threshold_record(course, by=request.user, **form.cleaned_data)
+        )
+        if refusal is None:
+            messages.success(request, "Motor threshold recorded.")
+            return redirect(reverse("course-detail", args=[course.pk]) + "#motor-thresholds")
+        refusal_on_form(form, refusal)
+        status = refusal.status
+    return _course_page(request, place, course, threshold_form=form, status=status)

@@ -70,28 +70,22 @@ class MoveForm(forms.Form):
 
 
 class CompleteForm(forms.Form):
-    """The treatment record of a checked-in session (the API's TreatmentRecordSerializer
-    rules)."""
+    """The treatment record of a checked-in session, as typed. Its limits are
+    TreatmentRecord's, checked by scheduling.services.session_complete for the API and
+    this page alike."""
 
-    pulses_delivered = forms.IntegerField(min_value=0, max_value=100_000, label="Pulses delivered")
-    intensity_pct_mt = forms.IntegerField(
-        min_value=1, max_value=200, label="Intensity (% of motor threshold)"
-    )
-    coil_position = forms.CharField(max_length=120, label="Coil position")
+    pulses_delivered = forms.IntegerField(label="Pulses delivered")
+    intensity_pct_mt = forms.IntegerField(label="Intensity (% of motor threshold)")
+    coil_position = forms.CharField(label="Coil position")
     side_effects = forms.MultipleChoiceField(
         choices=SideEffect.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Side effects",
     )
-    side_effects_other = forms.CharField(max_length=300, required=False, label="Other side effects")
+    side_effects_other = forms.CharField(required=False, label="Other side effects")
     adverse_event = forms.BooleanField(required=False, label="Adverse event")
-    notes = forms.CharField(
-        required=False,
-        max_length=2000,
-        label="Notes",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    notes = forms.CharField(required=False, label="Notes", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class ClosureForm(forms.Form):
@@ -103,11 +97,8 @@ class ClosureForm(forms.Form):
 
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.today = today
         self.fields["date"].widget.attrs["min"] = today.isoformat()
 
     def clean_date(self) -> dt.date:
-        day: dt.date = _in_range(self.cleaned_data["date"])
-        if day < self.today:
-            raise forms.ValidationError("A closure cannot be in the past.", code="past")
-        return day
+        # Past dates are refused by clinic.services.closure_save, for the API too.
+        return _in_range(self.cleaned_data["date"])

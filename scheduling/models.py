@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -123,20 +125,27 @@ class SideEffect(models.TextChoices):
     SEIZURE = "seizure", "Seizure"
 
 
+def validate_side_effects(value: object) -> None:
+    if not isinstance(value, list) or any(item not in SideEffect.values for item in value):
+        raise ValidationError("Choose side effects from the list.", code="unknown_side_effect")
+
+
 class TreatmentRecord(models.Model):
     """What a completed session delivered."""
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="record")
-    pulses_delivered = models.PositiveIntegerField()
-    intensity_pct_mt = models.PositiveSmallIntegerField()
+    pulses_delivered = models.PositiveIntegerField(validators=[MaxValueValidator(100_000)])
+    intensity_pct_mt = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
     coil_position = models.CharField(max_length=120)
-    side_effects = models.JSONField(default=list, blank=True)
+    side_effects = models.JSONField(default=list, blank=True, validators=[validate_side_effects])
     side_effects_other = models.CharField(max_length=300, blank=True)
     adverse_event = models.BooleanField(default=False)
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,11 +15,12 @@ CLINICAL_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
 
 
 class TreatmentRecordSerializer(serializers.ModelSerializer):
+    """Parses a treatment record; its limits are TreatmentRecord's, checked by
+    scheduling.services.session_complete (the page's form sends the same)."""
+
     side_effects = serializers.ListField(
         child=serializers.ChoiceField(choices=SideEffect.choices), required=False, default=list
     )
-    intensity_pct_mt = serializers.IntegerField(min_value=1, max_value=200)
-    pulses_delivered = serializers.IntegerField(min_value=0, max_value=100000)
 
     class Meta:
         model = TreatmentRecord

@@ -17,8 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, OperationalError
+from django.core.exceptions import PermissionDenied
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,9 +27,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import services as clinic_services
-from clinic.errors import UNKNOWN_CONSTRAINT, DomainError, explain_database_error
 from clinic.models import Closure, Role
-from clinic.web import Workplace, is_htmx, staff_page
+from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import selectors, services
 from scheduling.api import ACTION_ROLES, BOOKERS
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
@@ -76,19 +74,11 @@ def _requested_day(request: HttpRequest, place: Workplace) -> dt.date | str:
 
 
 def _attempt(change: Callable[[], Any]) -> tuple[Any, str | None, int]:
-    """Run a service call: (its result, None, 200) or (None, a person's message, status).
-    The database's own text is never shown (it can carry row values)."""
-    try:
-        return change(), None, 200
-    except DomainError as exc:
-        return None, exc.detail, exc.status_code
-    except ValidationError as exc:
-        return None, " ".join(exc.messages), 400
-    except (IntegrityError, OperationalError) as exc:
-        refusal = explain_database_error(exc)
-        if refusal is None:
-            raise
-        return None, refusal.message, 400 if refusal.field else 409
+    """A service call's (result, None, 200), or (None, the refusal's message, status)."""
+    result, refusal = attempt(change)
+    if refusal is None:
+        return result, None, 200
+    return None, refusal.message, refusal.status
 
 
 def _session_or_404(place: Workplace, pk: int) -> Session:
@@ -372,13 +362,19 @@ def session_complete(request: HttpRequest, place: Workplace, pk: int) -> HttpRes
     """Record what a checked-in session delivered and complete it."""
     session = _session_or_404(place, pk)
     form = CompleteForm(request.POST, prefix=f"s{session.pk}")
+    error: str | None = "Check the treatment record: some fields need attention."
+    status = 400
     if form.is_valid():
         record = form.cleaned_data
-        _, error, status = _attempt(
+        _, refusal = attempt(
             lambda: services.session_complete(session, technician=request.user, **record)
         )
-    else:
-        error, status = "Check the treatment record: some fields need attention.", 400
+        if refusal is None:
+            error, status = None, 200
+        else:
+            refusal_on_form(form, refusal)
+            error = error if refusal.fields else refusal.message
+            status = refusal.status
     if error is None or is_htmx(request):
         return _after_action(
             request,
@@ -431,14 +427,12 @@ def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
         raise PermissionDenied("Closures are added by a clinic admin.")
     form = ClosureForm(request.POST, today=_today(place))
     if form.is_valid():
-        try:
-            closure = clinic_services.closure_save(clinic=place.clinic, **form.cleaned_data)
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        except IntegrityError as exc:  # another closure of that day won the race
-            form.add_error("date", (explain_database_error(exc) or UNKNOWN_CONSTRAINT).message)
-        else:
+        closure, refusal = attempt(
+            lambda: clinic_services.closure_save(clinic=place.clinic, **form.cleaned_data)
+        )
+        if refusal is not None:
+            refusal_on_form(form, refusal)
+        elif closure is not None:
             messages.success(request, f"The clinic is now closed on {closure.date:%A %d %B %Y}.")
             return redirect("closures-page")
     return _closures_page(request, place, form=form, status=400)
@@ -449,7 +443,7 @@ def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
 def closure_rebook(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     """Move every session still booked on a closed day (all or nothing) and show where
     each went."""
-    closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic, date__gte=_today(place))
+    closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic)
     hit = selectors.closure_hits(place.clinic, closure.date)
     moved, error, status = _attempt(lambda: services.closure_rebook(place.clinic, closure.date))
     result = {

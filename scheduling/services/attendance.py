@@ -219,6 +219,10 @@ def _activate_if_planned(course: TreatmentCourse) -> None:
 
 @transaction.atomic
 def session_complete(session: Session, *, technician: Any, **record: Any) -> Session:
+    """Record what a checked-in session delivered (refused with 400 outside the record's
+    limits: TreatmentRecord's validators) and complete it."""
+    entry = TreatmentRecord(technician=technician, **record)
+    entry.full_clean(exclude=["session"], validate_unique=False, validate_constraints=False)
     session = _lock_session(session)
     session = _transition(
         session,
@@ -227,7 +231,8 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
         status=SessionStatus.COMPLETED,
         completed_at=timezone.now(),
     )
-    TreatmentRecord.objects.create(session=session, technician=technician, **record)
+    entry.session = session
+    entry.save()
     recompute_risk([session.course_id])
     return session
 

@@ -107,8 +107,14 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
     first visit. In a course under way, each hit session moves to the first free slot
     after the last session of its phase, at the course's preferred time, like a make-up;
     the patient is told of the move. All or nothing: 409 lists the sessions that found
-    no place.
+    no place. Only a closure from the clinic's today on: a past day's sessions were
+    attended or missed, not moved (409 ``closure_past``).
     """
+    if day < timezone.localdate(timezone=clinic.tz):
+        raise Conflict(
+            f"{day:%A %d %B %Y} has passed: its sessions are kept as they happened.",
+            code="closure_past",
+        )
     affected = sessions_hit_by_closure(clinic, day)
     if not affected:
         return []

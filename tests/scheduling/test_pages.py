@@ -776,17 +776,24 @@ def test_complete_with_bad_input_is_400(
     login: Callable[..., Client], book: Callable[..., Session], htmx: bool
 ) -> None:
     session = book(status=SessionStatus.CHECKED_IN)
-    data = _record(session, pulses_delivered="-1", intensity_pct_mt="500", coil_position="")
-    data[f"s{session.pk}-side_effects"] = ["hiccups"]
-    response = login(Role.TECHNICIAN).post(
-        f"/today/sessions/{session.pk}/complete/", data, headers=HTMX if htmx else {}
-    )
+    client = login(Role.TECHNICIAN)
+    url = f"/today/sessions/{session.pk}/complete/"
+    unreadable = _record(session, coil_position="")
+    unreadable[f"s{session.pk}-side_effects"] = ["hiccups"]
+    response = client.post(url, unreadable, headers=HTMX if htmx else {})
+    html = _text(response)
+    assert response.status_code == 400
+    assert "some fields need attention" in html
+    assert "This field is required." in html
+    assert "Select a valid choice. hiccups is not one of the available choices." in html
+    # Readable, but outside a treatment record's limits: the service refuses.
+    out_of_range = _record(session, pulses_delivered="-1", intensity_pct_mt="500")
+    response = client.post(url, out_of_range, headers=HTMX if htmx else {})
     html = _text(response)
     assert response.status_code == 400
     assert "some fields need attention" in html
     assert "Ensure this value is greater than or equal to 0." in html
     assert "Ensure this value is less than or equal to 200." in html
-    assert "Select a valid choice. hiccups is not one of the available choices." in html
     assert 'value="500"' in html  # what was typed stays in the form
     assert _refresh(session).status == SessionStatus.CHECKED_IN
     assert not TreatmentRecord.objects.filter(session=session).exists()
@@ -935,14 +942,12 @@ def test_who_may_rebook(
     )
 
 
-def test_rebook_of_another_clinics_or_a_past_closure_is_404(
-    login: Callable[..., Client], clinic: Any, other_clinic: Any
+def test_rebook_of_another_clinics_closure_is_404(
+    login: Callable[..., Client], other_clinic: Any
 ) -> None:
     foreign = ClosureFactory(clinic=other_clinic, date=dt.date(2026, 12, 2))
-    past = ClosureFactory(clinic=clinic, date=dt.date(2026, 11, 20))
     client = login(Role.FRONT_DESK)
     assert client.post(f"/closures/{foreign.pk}/rebook/").status_code == 404
-    assert client.post(f"/closures/{past.pk}/rebook/").status_code == 404
 
 
 def test_closures_page_query_count_is_fixed(
