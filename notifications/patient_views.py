@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from icalendar import Calendar, Event
 
-from clinic.errors import Conflict
+from clinic.web import attempt
 from notifications import content, links
 from scheduling import services as scheduling_services
 from scheduling.models import UPCOMING, Session, SessionStatus
@@ -51,23 +51,18 @@ def session_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _act(session: Session, action: str) -> str:
-    clinic = session.chair.clinic
+    unchangeable = "This appointment can no longer be changed here."
     if session.status != SessionStatus.SCHEDULED or session.starts_at <= timezone.now():
-        return "This appointment can no longer be changed here."
+        return unchangeable
     if action == "confirm":
-        Session.objects.filter(pk=session.pk, patient_confirmed_at__isnull=True).update(
-            patient_confirmed_at=timezone.now()
-        )
+        scheduling_services.session_confirm_by_patient(session)
         return "Thank you, your appointment is confirmed."
     if action == "cancel":
-        deadline = session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours)
-        if timezone.now() >= deadline:
-            return "It is too late to cancel online; please call us."
-        try:
-            scheduling_services.session_cancel(session, reason="cancelled by patient (link)")
-        except Conflict:
-            return "This appointment can no longer be changed here."
-        return "Your appointment is cancelled. We will be in touch about a new time."
+        _, refusal = attempt(lambda: scheduling_services.session_cancel_by_patient(session))
+        if refusal is None:
+            return "Your appointment is cancelled. We will be in touch about a new time."
+        # Only the notice period is the patient's to know; other refusals stay vague.
+        return refusal.message if refusal.code == "too_late" else unchangeable
     return ""
 
 

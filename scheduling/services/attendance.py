@@ -253,6 +253,23 @@ def session_cancel(session: Session, *, reason: str = "") -> Session:
     return session
 
 
+def session_confirm_by_patient(session: Session) -> None:
+    """The patient confirmed from their link; the first confirmation is kept."""
+    Session.objects.filter(pk=session.pk, patient_confirmed_at__isnull=True).update(
+        patient_confirmed_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def session_cancel_by_patient(session: Session) -> Session:
+    """The patient cancelled from their link: only up to the clinic's notice period
+    before the session (409 ``too_late``: they call instead)."""
+    clinic = session.chair.clinic
+    if timezone.now() >= session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours):
+        raise Conflict("It is too late to cancel online; please call us.", code="too_late")
+    return session_cancel(session, reason="cancelled by patient (link)")
+
+
 @transaction.atomic
 def session_mark_missed(session: Session) -> Session:
     session = _lock_session(session)
