@@ -1,18 +1,16 @@
-"""Who may see and change what: clinic membership and role checks.
+"""Who may see and change what: clinic membership and capability checks.
 
 A staff member's memberships are loaded once per request and cached on the user object,
-so permission checks never add queries per row.
+so permission checks never add queries per row. What each role may do is in
+:mod:`clinic.capabilities`; the checks here ask one clinic at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from clinic.models import Role, StaffMembership
-
-ALL_ROLES: frozenset[str] = frozenset(Role.values)
-CLINICAL_ROLES: frozenset[str] = frozenset({Role.PSYCHIATRIST, Role.CLINIC_ADMIN})
+from clinic.capabilities import Capability, roles_for
+from clinic.models import StaffMembership
 
 _CACHE_ATTR = "_cadence_roles"
 
@@ -39,20 +37,29 @@ def is_superuser(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_superuser)
 
 
-def clinic_ids(user: Any, roles: Iterable[str] = ALL_ROLES) -> set[int] | None:
-    """Clinics where the user holds one of ``roles``; None means every clinic (superuser)."""
+def clinic_ids(user: Any) -> set[int] | None:
+    """Clinics the user belongs to, whatever the role; None means every clinic
+    (superuser)."""
     if is_superuser(user):
         return None
-    wanted = set(roles)
-    return {clinic_id for clinic_id, role in roles_by_clinic(user).items() if role in wanted}
+    return set(roles_by_clinic(user))
 
 
-def has_role(user: Any, clinic_id: int | None, roles: Iterable[str]) -> bool:
+def clinic_ids_with(user: Any, capability: Capability) -> set[int] | None:
+    """Clinics where the user's role holds ``capability``; None means every clinic
+    (superuser)."""
+    if is_superuser(user):
+        return None
+    allowed = roles_for(capability)
+    return {clinic_id for clinic_id, role in roles_by_clinic(user).items() if role in allowed}
+
+
+def has_capability(user: Any, clinic_id: int | None, capability: Capability) -> bool:
     if is_superuser(user):
         return True
     if clinic_id is None:
         return False
-    return roles_by_clinic(user).get(clinic_id) in set(roles)
+    return roles_by_clinic(user).get(clinic_id) in roles_for(capability)
 
 
 def can_see_clinic(user: Any, clinic_id: int) -> bool:

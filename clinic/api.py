@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from clinic import access, selectors, services
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import token_expired
+from clinic.capabilities import Capability
 from clinic.models import Chair, Clinic, Patient, Role
 from clinic.serializers import (
     ChairSerializer,
@@ -28,9 +29,6 @@ from clinic.serializers import (
     TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet
-
-FRONT_DESK_AND_ADMIN = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-PATIENT_WRITERS = (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 
 
 class TokenView(APIView):
@@ -76,7 +74,7 @@ class ClinicViewSet(ClinicScopedViewSet):
 
     serializer_class = ClinicSerializer
     clinic_lookup = "id"
-    delete_roles = ()
+    delete_capability = Capability.DELETE_KEPT_RECORDS
 
     def get_queryset(self) -> QuerySet[Clinic]:
         return selectors.clinic_list(self.request.user)
@@ -104,12 +102,12 @@ class ChairViewSet(ClinicScopedViewSet):
     filterset_fields = ["clinic", "active"]
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["clinic"].pk)
+        self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = services.chair_save(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "clinic" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["clinic"].pk)
+            self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = services.chair_save(serializer.instance, **serializer.validated_data)
 
 
@@ -128,18 +126,18 @@ class PatientViewSet(ClinicScopedViewSet):
     queryset = Patient.objects.order_by("last_name", "first_name", "id")
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
-    write_roles = PATIENT_WRITERS
-    delete_roles = (Role.CLINIC_ADMIN,)
+    write_capability = Capability.EDIT_PATIENTS
+    delete_capability = Capability.DELETE_PATIENTS
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["clinic"].pk)
+        self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = services.patient_save(
             by=self.request.user, consent_source="api", **serializer.validated_data
         )
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "clinic" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["clinic"].pk)
+            self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = services.patient_save(
             cast(Patient, serializer.instance),
             by=self.request.user,
@@ -159,6 +157,7 @@ class StaffViewSet(ClinicScopedViewSet):
     serializer_class = StaffSerializer
     clinic_lookup = "memberships__clinic"
     filterset_class = StaffFilter
+    write_capability = Capability.MANAGE_STAFF
 
     def get_queryset(self) -> QuerySet[Any]:
         return selectors.staff_list(self.request.user)
@@ -168,7 +167,7 @@ class StaffViewSet(ClinicScopedViewSet):
             self.permission_denied(request, message="You administer none of this person's clinics.")
 
     def _administers(self, user: Any) -> bool:
-        managed = access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN])
+        managed = access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF)
         if managed is None:
             return True
         if user.is_superuser:
@@ -177,14 +176,14 @@ class StaffViewSet(ClinicScopedViewSet):
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.staff_save(
-            managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN]),
+            managed_clinics=access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF),
             **serializer.validated_data,
         )
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.staff_save(
             serializer.instance,
-            managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN]),
+            managed_clinics=access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF),
             **serializer.validated_data,
         )
         # Re-read memberships for the response.
@@ -192,5 +191,6 @@ class StaffViewSet(ClinicScopedViewSet):
 
     def perform_destroy(self, instance: Any) -> None:
         services.staff_remove(
-            instance, managed_clinics=access.clinic_ids(self.request.user, [Role.CLINIC_ADMIN])
+            instance,
+            managed_clinics=access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF),
         )

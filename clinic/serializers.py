@@ -12,6 +12,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import empty
 
 from clinic import access
+from clinic.capabilities import Capability
 from clinic.models import (
     Chair,
     ChairBlock,
@@ -267,7 +268,7 @@ class StaffSerializer(serializers.ModelSerializer):
         if not value:
             raise serializers.ValidationError("Name at least one clinic.", code="required")
         # A clinic admin may name only clinics they administer; others look unknown.
-        managed = access.clinic_ids(self.context["request"].user, [Role.CLINIC_ADMIN])
+        managed = access.clinic_ids_with(self.context["request"].user, Capability.MANAGE_STAFF)
         queryset = Clinic.objects.filter(id__in=set(value))
         if managed is not None:
             queryset = queryset.filter(id__in=managed)

@@ -1,12 +1,13 @@
 """Base viewset for clinic-scoped resources: every row belongs to a clinic.
 
 Rows of clinics the user does not belong to are filtered out of the queryset, so they
-answer 404; a member whose role may not do the action gets 403.
+answer 404; a member whose role in the row's clinic lacks the action's capability
+(:mod:`clinic.capabilities`) gets 403.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
@@ -14,10 +15,10 @@ from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.request import Request
 
 from clinic import access
-from clinic.models import Role
+from clinic.capabilities import Capability
 
 
-class ClinicRolePermission(permissions.BasePermission):
+class ClinicCapabilityPermission(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
@@ -25,9 +26,11 @@ class ClinicRolePermission(permissions.BasePermission):
             return True  # answered 405 by the view, whatever the role
         if (view.lookup_url_kwarg or view.lookup_field) in view.kwargs:
             # Detail routes: a row outside the user's clinics must answer 404 before any
-            # role check, so the object-level check decides.
+            # capability check, so the object-level check decides.
             return True
-        allowed = access.clinic_ids(request.user, view.roles_for(request))
+        allowed = access.clinic_ids_with(
+            request.user, view.capability_for(view.action, request.method)
+        )
         return allowed is None or bool(allowed)
 
     def has_object_permission(self, request: Request, view: Any, obj: Model) -> bool:
@@ -37,18 +40,23 @@ class ClinicRolePermission(permissions.BasePermission):
 class ClinicScopedGenericViewSet(viewsets.GenericViewSet):
     # ORM path from the model to its clinic, e.g. "clinic" or "chair__clinic".
     clinic_lookup: ClassVar[str] = "clinic"
-    read_roles: ClassVar[Iterable[str]] = access.ALL_ROLES
-    write_roles: ClassVar[Iterable[str]] = (Role.CLINIC_ADMIN,)
-    delete_roles: ClassVar[Iterable[str] | None] = None
-    permission_classes = [ClinicRolePermission]
+    read_capability: ClassVar[Capability] = Capability.READ_CLINIC_RECORDS
+    write_capability: ClassVar[Capability] = Capability.SET_UP_CLINIC
+    delete_capability: ClassVar[Capability | None] = None  # None: the write capability
+    # Actions that need another capability than their method's (extra routes, create).
+    action_capabilities: ClassVar[Mapping[str, Capability]] = {}
+    permission_classes = [ClinicCapabilityPermission]
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
-    def roles_for(self, request: Request) -> Iterable[str]:
-        if request.method in permissions.SAFE_METHODS:
-            return self.read_roles
-        if request.method == "DELETE" and self.delete_roles is not None:
-            return self.delete_roles
-        return self.write_roles
+    def capability_for(self, action: str | None, method: str | None) -> Capability:
+        """What the user needs in the row's clinic to do ``action`` with ``method``."""
+        if action is not None and action in self.action_capabilities:
+            return self.action_capabilities[action]
+        if method in permissions.SAFE_METHODS:
+            return self.read_capability
+        if method == "DELETE" and self.delete_capability is not None:
+            return self.delete_capability
+        return self.write_capability
 
     def scope(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         ids = access.clinic_ids(self.request.user)
@@ -67,12 +75,14 @@ class ClinicScopedGenericViewSet(viewsets.GenericViewSet):
         return None if value is None else int(value)
 
     def object_permitted(self, request: Request, obj: Model) -> bool:
-        return access.has_role(request.user, self.clinic_id_of(obj), self.roles_for(request))
+        capability = self.capability_for(self.action, request.method)
+        return access.has_capability(request.user, self.clinic_id_of(obj), capability)
 
-    def require_write_role(self, clinic_id: int) -> None:
-        """For creates: the target clinic is visible (checked by the serializer), but
-        the user's role there must allow writing."""
-        if not access.has_role(self.request.user, clinic_id, self.write_roles):
+    def require_allowed_in(self, clinic_id: int) -> None:
+        """For creates (and moves to another clinic): the target clinic is visible
+        (checked by the serializer), but the user's role there must allow the action."""
+        capability = self.capability_for(self.action, self.request.method)
+        if not access.has_capability(self.request.user, clinic_id, capability):
             raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
 
 

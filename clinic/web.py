@@ -3,13 +3,14 @@ there, and the navigation that role sees.
 
 A staff member may work for several clinics; the clinic a page shows is the one picked
 with the switcher (kept in the session), else the first one they belong to. Superusers
-may pick any clinic. A page says which roles may open it with ``@staff_page(...)``; any
-other role gets a 403 page, an anonymous visitor the login page.
+may pick any clinic. A page names the capability it needs with
+``@staff_page(Capability.X)`` (:mod:`clinic.capabilities`); a role without it gets a 403
+page, an anonymous visitor the login page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from clinic import access
+from clinic.capabilities import Capability, roles_for
 from clinic.errors import DomainError, Refusal, refusal_for
 from clinic.models import Clinic, Role
 
@@ -92,14 +94,14 @@ class IdleSessionMiddleware(SessionMiddleware):
 @dataclass(frozen=True)
 class Workplace:
     """The clinic a page is about and the viewer's role in it (``None`` role: superuser
-    without a membership, who may do what a clinic admin may)."""
+    without a membership, who holds every capability)."""
 
     clinic: Clinic
     role: str | None
     clinics: tuple[Clinic, ...]
 
-    def allows(self, roles: Iterable[str]) -> bool:
-        return self.role is None or self.role in set(roles)
+    def can(self, capability: Capability) -> bool:
+        return self.role is None or self.role in roles_for(capability)
 
     @property
     def role_label(self) -> str:
@@ -127,9 +129,12 @@ def workplace(request: HttpRequest) -> Workplace | None:
     return found
 
 
-def staff_page(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Open the view to staff holding one of ``roles`` in their current clinic; the view
-    receives the :class:`Workplace` as its second argument."""
+def staff_page(
+    capability: Capability,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Open the view to staff whose role in their current clinic holds ``capability``;
+    the view receives the :class:`Workplace` as its second argument. The wrapped view
+    carries the capability as ``.capability`` (the docs test reads it)."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -139,10 +144,11 @@ def staff_page(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[
             place = workplace(request)
             if place is None:
                 raise PermissionDenied("You do not belong to any clinic yet.")
-            if not place.allows(roles):
+            if not place.can(capability):
                 raise PermissionDenied("Your role does not include this page.")
             return view(request, place, *args, **kwargs)
 
+        wrapped.capability = capability  # type: ignore[attr-defined]
         return wrapped
 
     return decorate
@@ -178,15 +184,16 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-# (label, url name, roles that see it) in the order the navigation shows them.
-NAVIGATION: tuple[tuple[str, str, frozenset[str]], ...] = (
-    ("Day board", "board-page", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
-    ("Book a course", "course-book", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
-    ("Closures", "closures-page", frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})),
-    ("Today's sessions", "technician-today", frozenset({Role.TECHNICIAN, Role.CLINIC_ADMIN})),
-    ("My courses", "psychiatrist-dashboard", frozenset({Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
-    ("Outcomes", "outcomes-report", frozenset({Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
-    ("Outbox", "outbox", frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN})),
+# (label, url name, the capability that opens the page) in the order the navigation
+# shows them.
+NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
+    ("Day board", "board-page", Capability.OPEN_BOARD),
+    ("Book a course", "course-book", Capability.BOOK_SESSIONS),
+    ("Closures", "closures-page", Capability.OPEN_CLOSURES),
+    ("Today's sessions", "technician-today", Capability.OPEN_TODAY),
+    ("My courses", "psychiatrist-dashboard", Capability.OPEN_DASHBOARD),
+    ("Outcomes", "outcomes-report", Capability.READ_OUTCOMES),
+    ("Outbox", "outbox", Capability.READ_OUTBOX),
 )
 
 
@@ -197,8 +204,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     place = workplace(request)
     links = []
     if place is not None:
-        for label, name, roles in NAVIGATION:
-            if place.allows(roles):
+        for label, name, capability in NAVIGATION:
+            if place.can(capability):
                 url = reverse(name)
                 links.append({"label": label, "url": url, "current": request.path == url})
     return {"workplace": place, "nav_links": links}

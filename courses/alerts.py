@@ -14,7 +14,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.models import Clinic, Role, StaffMembership
+from clinic.capabilities import Capability, roles_for
+from clinic.models import Clinic, StaffMembership
 from courses.models import (
     AlertKind,
     DigestSent,
@@ -132,7 +133,7 @@ def send_daily_digests(now: dt.datetime | None = None) -> int:
             f"- course {c.pk}: {c.patient.first_name} {c.patient.last_name[:1]}." for c in courses
         ]
         recipients = StaffMembership.objects.filter(
-            clinic=clinic, role__in=[Role.FRONT_DESK, Role.PSYCHIATRIST]
+            clinic=clinic, role__in=roles_for(Capability.RECEIVE_RISK_DIGEST)
         ).select_related("user")
         for membership in recipients:
             user: Any = membership.user

@@ -13,7 +13,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from clinic import access
-from clinic.models import Role
+from clinic.capabilities import Capability
 from clinic.viewsets import (
     ClinicScopedReadOnlyViewSet,
     ClinicScopedRecordViewSet,
@@ -39,11 +39,6 @@ from courses.serializers import (
     StaffAlertSerializer,
 )
 
-CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
-COURSE_CREATORS = (Role.PSYCHIATRIST, Role.FRONT_DESK, Role.CLINIC_ADMIN)
-NOBODY: tuple[str, ...] = ()
-SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
-
 
 class ProtocolViewSet(ClinicScopedViewSet):
     """The shared catalog plus your clinics' own protocols. Clinic admins write their
@@ -51,7 +46,8 @@ class ProtocolViewSet(ClinicScopedViewSet):
 
     serializer_class = ProtocolSerializer
     filterset_fields = ["code", "active"]
-    delete_roles = NOBODY  # retire with active=false; past courses keep their protocol
+    # Retire with active=false instead: past courses keep their protocol.
+    delete_capability = Capability.DELETE_KEPT_RECORDS
 
     def get_queryset(self) -> QuerySet[Any]:
         return selectors.protocols_visible(self.request.user)
@@ -66,7 +62,7 @@ class ProtocolViewSet(ClinicScopedViewSet):
             if not access.is_superuser(self.request.user):
                 raise exceptions.PermissionDenied("Only a superuser may change the catalog.")
         else:
-            self.require_write_role(clinic.pk)
+            self.require_allowed_in(clinic.pk)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         self._require_clinic_write(serializer.validated_data.get("clinic"))
@@ -97,17 +93,16 @@ class ScreeningViewSet(ClinicScopedViewSet):
     serializer_class = ScreeningSerializer
     filterset_class = ScreeningFilter
     clinic_lookup = "patient__clinic"
-    write_roles = CLINICIANS
-    delete_roles = NOBODY
-
-    def roles_for(self, request: Request) -> Any:
-        if self.action in {"clear", "decline"}:
-            return (Role.PSYCHIATRIST,)
-        return super().roles_for(request)
+    write_capability = Capability.RECORD_SCREENING
+    delete_capability = Capability.DELETE_KEPT_RECORDS
+    action_capabilities = {
+        "clear": Capability.CLEAR_SCREENING,
+        "decline": Capability.CLEAR_SCREENING,
+    }
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
-        self.require_write_role(data["patient"].clinic_id)
+        self.require_allowed_in(data["patient"].clinic_id)
         serializer.instance = services.screening_save(recorded_by=self.request.user, **data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
@@ -159,12 +154,12 @@ class AssessmentViewSet(ClinicScopedRecordViewSet):
     serializer_class = AssessmentSerializer
     filterset_class = AssessmentFilter
     clinic_lookup = "course__patient__clinic"
-    write_roles = CLINICIANS
+    write_capability = Capability.RECORD_MEASUREMENTS
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
         course = data.pop("course")
-        self.require_write_role(course.patient.clinic_id)
+        self.require_allowed_in(course.patient.clinic_id)
         assessment = services.assessment_record(course, by=self.request.user, **data)
         serializer.instance = self.get_queryset().get(pk=assessment.pk)
 
@@ -176,13 +171,13 @@ class MotorThresholdViewSet(ClinicScopedRecordViewSet):
     serializer_class = MotorThresholdSerializer
     filterset_fields = ["course"]
     clinic_lookup = "course__patient__clinic"
-    read_roles = (*CLINICIANS, Role.CLINIC_ADMIN)
-    write_roles = CLINICIANS
+    read_capability = Capability.READ_MOTOR_THRESHOLDS
+    write_capability = Capability.RECORD_MEASUREMENTS
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
         course = data.pop("course")
-        self.require_write_role(course.patient.clinic_id)
+        self.require_allowed_in(course.patient.clinic_id)
         serializer.instance = services.motor_threshold_record(course, by=self.request.user, **data)
 
 
@@ -204,7 +199,7 @@ class SafetyFlagViewSet(ClinicScopedReadOnlyViewSet):
     serializer_class = SafetyFlagSerializer
     filterset_class = SafetyFlagFilter
     clinic_lookup = "course__patient__clinic"
-    write_roles = (Role.PSYCHIATRIST,)
+    action_capabilities = {"acknowledge": Capability.REVIEW_SAFETY_FLAGS}
 
     @extend_schema(request=None, responses=SafetyFlagSerializer)
     @action(detail=True, methods=["post"])
@@ -217,7 +212,7 @@ class OutcomeSummaryView(APIView):
     """Response and remission rates of a clinic's completed courses by protocol and
     indication (psychiatrists and clinic admins)."""
 
-    readers = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
+    capability = Capability.READ_OUTCOMES
 
     @extend_schema(
         parameters=[
@@ -231,7 +226,7 @@ class OutcomeSummaryView(APIView):
         query = OutcomeQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         clinic = query.validated_data["clinic"]
-        if not access.has_role(request.user, clinic.pk, self.readers):
+        if not access.has_capability(request.user, clinic.pk, self.capability):
             raise exceptions.PermissionDenied("Your role in this clinic may not see outcomes.")
         rows = selectors.outcome_summary(
             [clinic.pk], query.validated_data["date_from"], query.validated_data["date_to"]

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from clinic import access
-from clinic.models import Patient, Role
+from clinic.capabilities import Capability, roles_for
+from clinic.models import Patient
 from courses.instruments import INSTRUMENTS, is_response
 from courses.models import (
     OPEN_STATUSES,
@@ -209,10 +210,13 @@ def patients_for_booking(clinic_id: int, query: str = "") -> QuerySet[Any]:
 
 
 def clinic_psychiatrists(clinic_id: int) -> QuerySet[Any]:
+    """Active staff who may be named a course's psychiatrist in the clinic."""
     return (
         get_user_model()
         .objects.filter(
-            memberships__clinic_id=clinic_id, memberships__role=Role.PSYCHIATRIST, is_active=True
+            memberships__clinic_id=clinic_id,
+            memberships__role__in=roles_for(Capability.PRESCRIBE),
+            is_active=True,
         )
         .order_by("last_name", "first_name", "id")
     )

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic import access
-from clinic.models import Chair, Patient, Role
+from clinic.capabilities import Capability
+from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
 from courses import selectors
 from courses.instruments import INSTRUMENTS, InstrumentCode
@@ -131,13 +132,14 @@ class AnswersSerializer(serializers.Serializer):
     notes = serializers.CharField(default="", allow_blank=True)
 
 
-CLINICAL_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
-# Front desk and admins see whether a patient may be treated, not why.
+# Without READ_CLINICAL_DETAIL a screening shows whether a patient may be treated, not why.
 STATUS_ONLY_FIELDS = ("id", "patient", "status", "decided_by", "decided_at", "created_at")
 
 
 def sees_clinical_detail(context: Any, clinic_id: int) -> bool:
-    return access.has_role(context["request"].user, clinic_id, CLINICAL_READERS)
+    return access.has_capability(
+        context["request"].user, clinic_id, Capability.READ_CLINICAL_DETAIL
+    )
 
 
 class ScreeningSerializer(serializers.ModelSerializer):

@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.capabilities import Capability, roles_for
 from clinic.errors import Conflict
-from clinic.models import Chair, Patient, Role, StaffMembership
+from clinic.models import Chair, Patient, StaffMembership
 from courses import alerts, selectors, signals
 from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
 from courses.models import (
@@ -214,10 +215,10 @@ def _check_course_refs(
     patient: Patient, psychiatrist: Any, protocol: Protocol, chair: Chair | None
 ) -> None:
     clinic_id = patient.clinic_id
-    is_psychiatrist = StaffMembership.objects.filter(
-        user=psychiatrist, clinic_id=clinic_id, role=Role.PSYCHIATRIST
+    may_prescribe = StaffMembership.objects.filter(
+        user=psychiatrist, clinic_id=clinic_id, role__in=roles_for(Capability.PRESCRIBE)
     ).exists()
-    if not is_psychiatrist:
+    if not may_prescribe:
         raise _invalid("psychiatrist", "Choose a psychiatrist of the patient's clinic.")
     if protocol.clinic_id not in (None, clinic_id):
         raise _invalid("protocol", "This protocol belongs to another clinic.")

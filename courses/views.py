@@ -11,13 +11,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic import access
-from clinic.models import Role
+from clinic.capabilities import Capability
 from clinic.web import Workplace, is_htmx, staff_page
 from courses import alerts, services
 from courses.models import SafetyFlag, StaffAlert
-
-FLAG_REVIEWERS = (Role.PSYCHIATRIST,)
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -29,7 +26,7 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-@staff_page(*FLAG_REVIEWERS)
+@staff_page(Capability.REVIEW_SAFETY_FLAGS)
 @require_POST
 def safety_flag_acknowledge(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     flags = SafetyFlag.objects.select_related("course__patient", "assessment")
@@ -46,7 +43,7 @@ def safety_flag_acknowledge(request: HttpRequest, place: Workplace, pk: int) -> 
     return redirect(_next_url(request, reverse("psychiatrist-dashboard")))
 
 
-@staff_page(*access.ALL_ROLES)
+@staff_page(Capability.ACKNOWLEDGE_ALERTS)
 @require_POST
 def staff_alert_acknowledge(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     alert = get_object_or_404(

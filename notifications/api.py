@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic import access
-from clinic.models import Clinic, Role
+from clinic.capabilities import Capability
+from clinic.models import Clinic
 from clinic.viewsets import ClinicScopedReadOnlyViewSet
 from notifications import services
 from notifications.models import Channel, Kind, Notification, Status
@@ -35,7 +36,7 @@ class NotificationViewSet(ClinicScopedReadOnlyViewSet):
     queryset = Notification.objects.order_by("-scheduled_for", "-id")
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
-    read_roles = (Role.FRONT_DESK, Role.CLINIC_ADMIN, Role.PSYCHIATRIST)
+    read_capability = Capability.READ_OUTBOX
 
 
 CLINIC_PATH = OpenApiParameter("clinic", int, OpenApiParameter.PATH)
@@ -73,7 +74,7 @@ class ReminderPolicyViewSet(viewsets.ViewSet):
     )
     def partial_update(self, request: Request, clinic: str | None = None) -> Response:
         target = get_object_or_404(self._clinics(), pk=clinic)
-        if not access.has_role(request.user, target.pk, (Role.CLINIC_ADMIN,)):
+        if not access.has_capability(request.user, target.pk, Capability.SET_UP_CLINIC):
             raise exceptions.PermissionDenied("Only a clinic admin may change the policy.")
         body = ReminderPolicySerializer(
             services.policy_for(target), data=request.data, partial=True

@@ -12,15 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from clinic import access
-from clinic.models import Role
+from clinic.capabilities import Capability
 from notifications.models import Notification
-
-OUTBOX_READERS = (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 
 
 @login_required
 def outbox(request: HttpRequest) -> HttpResponse:
-    clinic_ids = access.clinic_ids(request.user, OUTBOX_READERS)
+    # Every clinic where the viewer may read the outbox, not only the current one.
+    clinic_ids = access.clinic_ids_with(request.user, Capability.READ_OUTBOX)
     if clinic_ids is not None and not clinic_ids:
         raise PermissionDenied("Your role does not include the outbox.")
     rows = Notification.objects.select_related("patient", "clinic").order_by(

@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 
 from clinic import access
 from clinic import services as clinic_services
-from clinic.models import ChairBlock, Clinic, Closure, Role
+from clinic.capabilities import Capability
+from clinic.models import ChairBlock, Clinic, Closure
 from clinic.serializers import ChairBlockSerializer, ClosureSerializer
 from clinic.viewsets import ClinicScopedGenericViewSet, ClinicScopedViewSet
 from scheduling import selectors, services
@@ -29,14 +30,6 @@ from scheduling.serializers import (
     SessionSerializer,
     TreatmentRecordSerializer,
 )
-
-BOOKERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-ACTION_ROLES = {
-    "check_in": (Role.FRONT_DESK, Role.TECHNICIAN),
-    "complete": (Role.TECHNICIAN, Role.PSYCHIATRIST),
-    "cancel": BOOKERS,
-    "mark_missed": (Role.FRONT_DESK, Role.TECHNICIAN),
-}
 
 
 class SessionFilter(filters.FilterSet):
@@ -74,16 +67,19 @@ class SessionViewSet(
     serializer_class = SessionSerializer
     filterset_class = SessionFilter
     clinic_lookup = "chair__clinic"
-    write_roles = BOOKERS
+    write_capability = Capability.BOOK_SESSIONS
+    action_capabilities = {
+        "check_in": Capability.CHECK_IN,
+        "complete": Capability.RECORD_TREATMENT,
+        "cancel": Capability.CANCEL_SESSION,
+        "mark_missed": Capability.MARK_MISSED,
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def roles_for(self, request: Request) -> Any:
-        return ACTION_ROLES.get(self.action or "") or super().roles_for(request)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
         course = data.pop("course")
-        self.require_write_role(course.patient.clinic_id)
+        self.require_allowed_in(course.patient.clinic_id)
         chair = data.get("chair")
         if chair is not None and chair.clinic_id != course.patient.clinic_id:
             raise exceptions.ValidationError({"chair": ["Choose a chair of the patient's clinic."]})
@@ -193,11 +189,7 @@ class ClosureViewSet(ClinicScopedViewSet):
     queryset = Closure.objects.select_related("clinic").order_by("date", "id")
     serializer_class = ClosureSerializer
     filterset_class = ClosureFilter
-
-    def roles_for(self, request: Request) -> Any:
-        if self.action == "rebook":
-            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-        return super().roles_for(request)
+    action_capabilities = {"rebook": Capability.REBOOK_CLOSURE}
 
     @extend_schema(responses=AffectedSessionSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="affected-sessions")
@@ -217,12 +209,12 @@ class ClosureViewSet(ClinicScopedViewSet):
         return Response(AffectedSessionSerializer(moved, many=True).data)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["clinic"].pk)
+        self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = clinic_services.closure_save(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "clinic" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["clinic"].pk)
+            self.require_allowed_in(serializer.validated_data["clinic"].pk)
         serializer.instance = clinic_services.closure_save(
             serializer.instance, **serializer.validated_data
         )
@@ -242,16 +234,16 @@ class ChairBlockViewSet(ClinicScopedViewSet):
     queryset = ChairBlock.objects.order_by("starts_at", "id")
     serializer_class = ChairBlockSerializer
     clinic_lookup = "chair__clinic"
-    write_roles = (Role.CLINIC_ADMIN, Role.TECHNICIAN)
+    write_capability = Capability.BLOCK_CHAIRS
     filterset_class = ChairBlockFilter
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        self.require_write_role(serializer.validated_data["chair"].clinic_id)
+        self.require_allowed_in(serializer.validated_data["chair"].clinic_id)
         serializer.instance = services.chair_block_save(**serializer.validated_data)
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         if "chair" in serializer.validated_data:
-            self.require_write_role(serializer.validated_data["chair"].clinic_id)
+            self.require_allowed_in(serializer.validated_data["chair"].clinic_id)
         serializer.instance = services.chair_block_save(
             serializer.instance, **serializer.validated_data
         )

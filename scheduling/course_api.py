@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from clinic import access
-from clinic.models import Role
+from clinic.capabilities import Capability
 from clinic.viewsets import ClinicScopedViewSet
 from courses import selectors, services
 from courses.models import (
@@ -37,9 +37,6 @@ from scheduling import services as scheduling_services
 from scheduling.models import Session
 from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
 
-CLINICIANS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
-COURSE_CREATORS = (Role.PSYCHIATRIST, Role.FRONT_DESK, Role.CLINIC_ADMIN)
-NOBODY: tuple[str, ...] = ()
 SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
 
 
@@ -68,34 +65,35 @@ class CourseViewSet(ClinicScopedViewSet):
     serializer_class = CourseSerializer
     filterset_class = CourseFilter
     clinic_lookup = "patient__clinic"
-    write_roles = (Role.PSYCHIATRIST, Role.FRONT_DESK)
-    delete_roles = NOBODY  # discontinue instead; the record stays
+    # Updates: front desk only the scheduling fields, a prescriber anything.
+    write_capability = Capability.EDIT_COURSE
+    delete_capability = Capability.DELETE_KEPT_RECORDS  # discontinue instead; it stays
+    action_capabilities = {
+        # Front desk books whole courses (the booking page creates and schedules in one
+        # step), naming the prescribing psychiatrist; booking still needs a screening a
+        # psychiatrist cleared.
+        "create": Capability.CREATE_COURSE,
+        "activate": Capability.CHANGE_COURSE_STATUS,
+        "pause": Capability.CHANGE_COURSE_STATUS,
+        "resume": Capability.CHANGE_COURSE_STATUS,
+        "complete": Capability.CHANGE_COURSE_STATUS,
+        "discontinue": Capability.CHANGE_COURSE_STATUS,
+        "outcome": Capability.READ_COURSE_OUTCOME,
+        "schedule": Capability.BOOK_SESSIONS,
+        "progress": Capability.READ_CLINIC_RECORDS,
+    }
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.scope(course_queryset())
 
-    def roles_for(self, request: Request) -> Any:
-        if self.action in {"activate", "pause", "resume", "complete", "discontinue"}:
-            return (Role.PSYCHIATRIST,)
-        if self.action == "create":
-            # Front desk books whole courses (the booking page creates and schedules in
-            # one step), naming the prescribing psychiatrist; booking still needs a
-            # screening a psychiatrist cleared.
-            return COURSE_CREATORS
-        if self.action == "authorizations" and request.method == "POST":
-            return (Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
-        if self.action == "outcome":
-            return CLINICIANS
-        if self.action == "schedule":
-            return (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-        if self.action == "progress":
-            return access.ALL_ROLES
-        return super().roles_for(request)
+    def capability_for(self, action: str | None, method: str | None) -> Capability:
+        if action == "authorizations" and method == "POST":
+            return Capability.EXTEND_AUTHORIZATION  # reading them is a plain read
+        return super().capability_for(action, method)
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         data = dict(serializer.validated_data)
-        if not access.has_role(self.request.user, data["patient"].clinic_id, COURSE_CREATORS):
-            raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
+        self.require_allowed_in(data["patient"].clinic_id)
         data.setdefault("psychiatrist", self.request.user)  # others must name one
         course = services.course_create(**data)
         serializer.instance = self.get_queryset().get(pk=course.pk)
@@ -103,10 +101,10 @@ class CourseViewSet(ClinicScopedViewSet):
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
         course = cast(TreatmentCourse, serializer.instance)
         data = dict(serializer.validated_data)
-        is_psychiatrist = access.has_role(
-            self.request.user, course.patient.clinic_id, (Role.PSYCHIATRIST,)
+        prescribes = access.has_capability(
+            self.request.user, course.patient.clinic_id, Capability.PRESCRIBE
         )
-        if not is_psychiatrist and set(data) - SCHEDULING_FIELDS:
+        if not prescribes and set(data) - SCHEDULING_FIELDS:
             raise exceptions.PermissionDenied(
                 "Front desk may change only the start date, preferred time and chair."
             )

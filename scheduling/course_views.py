@@ -1,11 +1,9 @@
 """Staff HTML pages about courses and their sessions: book a course, the psychiatrist's
 dashboard and the course page (with score and motor-threshold entry). Views parse input,
-call one service or selector, and render; what a role may see follows docs/roles.md:
-
-- scores and the chart: psychiatrists, technicians and clinic admins, never front desk;
-- item answers, screening answers and safety-flag detail: psychiatrists and technicians;
-- motor thresholds: psychiatrists, technicians and clinic admins;
-- recording scores and thresholds: psychiatrists and technicians;
+call one service or selector, and render; what a viewer sees on a course's page follows
+their capabilities (``clinic.capabilities``): scores and the chart (READ_SCORES), item,
+screening and safety-flag detail (READ_CLINICAL_DETAIL), motor thresholds
+(READ_MOTOR_THRESHOLDS), and the entry forms (RECORD_MEASUREMENTS).
 
 Superusers (no role) may do everything.
 """
@@ -24,9 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from clinic import access
+from clinic.capabilities import Capability
 from clinic.errors import Refusal
-from clinic.models import Chair, Role
+from clinic.models import Chair
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
 from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, clinic_today
@@ -36,13 +34,6 @@ from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.models import SessionKind
 
-SCORE_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN, Role.CLINIC_ADMIN)
-CLINICAL_DETAIL = (Role.PSYCHIATRIST, Role.TECHNICIAN)
-THRESHOLD_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN, Role.CLINIC_ADMIN)
-RECORDERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
-FLAG_REVIEWERS = (Role.PSYCHIATRIST,)
-BOOKERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-DASHBOARD_ROLES = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
 
 
@@ -176,7 +167,7 @@ def _conflict_page(
     )
 
 
-@staff_page(*BOOKERS)
+@staff_page(Capability.BOOK_SESSIONS)
 def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
     """Preview (a dry run of the real booking), then confirm; plain posts and htmx."""
     if request.method != "POST":
@@ -222,7 +213,7 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
     return _booking_page(request, place, form, preview=rows, carried=_carried(form))
 
 
-@staff_page(*BOOKERS)
+@staff_page(Capability.BOOK_SESSIONS)
 def booking_patients(request: HttpRequest, place: Workplace) -> HttpResponse:
     """The patient picker for a search typed on the booking page (htmx fragment); the
     patient already chosen stays chosen."""
@@ -236,7 +227,7 @@ def booking_patients(request: HttpRequest, place: Workplace) -> HttpResponse:
     )
 
 
-@staff_page(*BOOKERS)
+@staff_page(Capability.BOOK_SESSIONS)
 def booking_patient_status(request: HttpRequest, place: Workplace) -> HttpResponse:
     """The chosen patient's screening status, in words (htmx fragment)."""
     patient = _patient_status(place.clinic.pk, request.GET.get("patient"))
@@ -246,9 +237,9 @@ def booking_patient_status(request: HttpRequest, place: Workplace) -> HttpRespon
 # --- Psychiatrist dashboard ------------------------------------------------------------
 
 
-@staff_page(*DASHBOARD_ROLES)
+@staff_page(Capability.OPEN_DASHBOARD)
 def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpResponse:
-    own_only = place.role == Role.PSYCHIATRIST
+    own_only = not place.can(Capability.OVERSEE_ALL_COURSES)
     dashboard = course_selectors.psychiatrist_dashboard(
         place.clinic.pk, request.user, own_only=own_only
     )
@@ -259,7 +250,7 @@ def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpRespon
             "dashboard": dashboard,
             "own_only": own_only,
             "clinic": place.clinic,
-            "can_review_flags": place.allows(FLAG_REVIEWERS),
+            "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
         },
     )
 
@@ -306,10 +297,10 @@ def _course_page(
     threshold_form: MotorThresholdForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    sees_scores = place.allows(SCORE_READERS)
-    clinical = place.allows(CLINICAL_DETAIL)
-    sees_thresholds = place.allows(THRESHOLD_READERS)
-    records = place.allows(RECORDERS)
+    sees_scores = place.can(Capability.READ_SCORES)
+    clinical = place.can(Capability.READ_CLINICAL_DETAIL)
+    sees_thresholds = place.can(Capability.READ_MOTOR_THRESHOLDS)
+    records = place.can(Capability.RECORD_MEASUREMENTS)
     page = course_selectors.course_page(course, clinical=clinical, motor_thresholds=sees_thresholds)
     clinic = course.patient.clinic
     chart = None
@@ -353,7 +344,7 @@ def _course_page(
         "clinical": clinical,
         "sees_thresholds": sees_thresholds,
         "records": records,
-        "can_review_flags": place.allows(FLAG_REVIEWERS),
+        "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (
             threshold_form or MotorThresholdForm(clinic=clinic) if records else None
@@ -362,13 +353,13 @@ def _course_page(
     return render(request, "courses/course.html", context, status=status)
 
 
-@staff_page(*access.ALL_ROLES)
+@staff_page(Capability.READ_CLINIC_RECORDS)
 def course_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     course = get_object_or_404(_scoped_courses(place), pk=pk)
     return _course_page(request, place, course)
 
 
-@staff_page(*RECORDERS)
+@staff_page(Capability.RECORD_MEASUREMENTS)
 @require_POST
 def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     course = get_object_or_404(_scoped_courses(place), pk=pk)
@@ -401,7 +392,7 @@ def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
     return _course_page(request, place, course, assessment_form=form, status=status)
 
 
-@staff_page(*RECORDERS)
+@staff_page(Capability.RECORD_MEASUREMENTS)
 @require_POST
 def motor_threshold_add(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     course = get_object_or_404(_scoped_courses(place), pk=pk)

@@ -17,12 +17,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic.models import Clinic, Role
+from clinic.capabilities import Capability
+from clinic.models import Clinic
 from clinic.web import Workplace, staff_page
 from courses.report_charts import Series, bar_chart
 from scheduling import reports
 
-REPORT_READERS = (Role.PSYCHIATRIST, Role.CLINIC_ADMIN)
 TEMPLATE = "courses/outcomes_report.html"
 
 
@@ -117,7 +117,7 @@ def _charts(report: reports.OutcomesReport) -> dict[str, Any]:
 
 
 @require_GET
-@staff_page(*REPORT_READERS)
+@staff_page(Capability.READ_OUTCOMES)
 def outcomes_report(request: HttpRequest, place: Workplace) -> HttpResponse:
     form = _read_range(request, place.clinic)
     if not form.is_valid():
@@ -135,7 +135,7 @@ def outcomes_report(request: HttpRequest, place: Workplace) -> HttpResponse:
 
 
 @require_GET
-@staff_page(*REPORT_READERS)
+@staff_page(Capability.READ_OUTCOMES)
 def outcomes_report_csv(request: HttpRequest, place: Workplace) -> HttpResponse:
     form = _read_range(request, place.clinic)
     if not form.is_valid():

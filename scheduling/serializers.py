@@ -6,12 +6,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic import access
-from clinic.models import Chair, Role
+from clinic.capabilities import Capability
+from clinic.models import Chair
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
 from scheduling.models import Session, SessionKind, SideEffect, TreatmentRecord
-
-CLINICAL_READERS = (Role.PSYCHIATRIST, Role.TECHNICIAN)
 
 
 class TreatmentRecordSerializer(serializers.ModelSerializer):
@@ -94,8 +93,8 @@ class SessionSerializer(serializers.ModelSerializer):
     def get_record(self, session: Session) -> dict[str, Any] | None:
         record = getattr(session, "record", None)
         clinic_id = session.chair.clinic_id
-        if record is None or not access.has_role(
-            self.context["request"].user, clinic_id, CLINICAL_READERS
+        if record is None or not access.has_capability(
+            self.context["request"].user, clinic_id, Capability.READ_CLINICAL_DETAIL
         ):
             return None
         return dict(TreatmentRecordSerializer(record).data)

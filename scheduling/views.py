@@ -3,7 +3,7 @@ actions and moves), the closures page, and the technician's list of today's sess
 
 Views stay thin: reads come from ``scheduling.selectors``, every change goes through
 ``scheduling.services`` (or ``clinic.services`` for closures), and who may do what
-mirrors the API (``scheduling.api.ACTION_ROLES``, docs/roles.md). Actions answer htmx
+follows the same capabilities as the API (``clinic.capabilities``). Actions answer htmx
 with the re-rendered block or row (a 409 or 400 shows its message in place) and plain
 form posts with a redirect back and a message. Messages never name a patient: they
 are kept in a cookie or the session between requests.
@@ -27,19 +27,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic import services as clinic_services
-from clinic.models import Closure, Role
+from clinic.capabilities import Capability
+from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import selectors, services
-from scheduling.api import ACTION_ROLES, BOOKERS
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
 from scheduling.models import UPCOMING, Session, SessionStatus
-
-BOARD_ROLES = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-TODAY_ROLES = (Role.TECHNICIAN, Role.CLINIC_ADMIN)
-CLOSURE_READERS = (Role.FRONT_DESK, Role.CLINIC_ADMIN)
-# docs/roles.md: closures are created by clinic admins (the API's rule); front desk
-# sees them, the sessions they hit, and re-books those.
-CLOSURE_EDITORS = (Role.CLINIC_ADMIN,)
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
 FRAGMENT_ROW = "row"  # a session row of the technician's list
@@ -109,13 +102,13 @@ def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[s
     return {
         "check_in": scheduled
         and _local_day(entry["starts_at"], place) == _today(place)
-        and place.allows(ACTION_ROLES["check_in"]),
+        and place.can(Capability.CHECK_IN),
         "mark_missed": scheduled
         and entry["starts_at"] <= now
-        and place.allows(ACTION_ROLES["mark_missed"]),
-        "cancel": status in UPCOMING and place.allows(ACTION_ROLES["cancel"]),
-        "move": scheduled and place.allows(BOOKERS),
-        "complete": status == SessionStatus.CHECKED_IN and place.allows(ACTION_ROLES["complete"]),
+        and place.can(Capability.MARK_MISSED),
+        "cancel": status in UPCOMING and place.can(Capability.CANCEL_SESSION),
+        "move": scheduled and place.can(Capability.BOOK_SESSIONS),
+        "complete": status == SessionStatus.CHECKED_IN and place.can(Capability.RECORD_TREATMENT),
     }
 
 
@@ -128,7 +121,7 @@ def _with_offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> d
 
 
 @require_http_methods(["GET", "HEAD"])
-@staff_page(*BOARD_ROLES)
+@staff_page(Capability.OPEN_BOARD)
 def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
     day = _requested_day(request, place)
     if isinstance(day, str):
@@ -202,7 +195,7 @@ def _when_where(session: Session, place: Workplace) -> str:
 
 
 @require_POST
-@staff_page(*ACTION_ROLES["check_in"])
+@staff_page(Capability.CHECK_IN)
 def session_check_in(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     session = _session_or_404(place, pk)
     _, error, status = _attempt(lambda: services.session_check_in(session))
@@ -217,7 +210,7 @@ def session_check_in(request: HttpRequest, place: Workplace, pk: int) -> HttpRes
 
 
 @require_POST
-@staff_page(*ACTION_ROLES["mark_missed"])
+@staff_page(Capability.MARK_MISSED)
 def session_mark_missed(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     session = _session_or_404(place, pk)
     _, error, status = _attempt(lambda: services.session_mark_missed(session))
@@ -232,7 +225,7 @@ def session_mark_missed(request: HttpRequest, place: Workplace, pk: int) -> Http
 
 
 @require_POST
-@staff_page(*ACTION_ROLES["cancel"])
+@staff_page(Capability.CANCEL_SESSION)
 def session_cancel(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     session = _session_or_404(place, pk)
     form = CancelForm(request.POST)
@@ -252,7 +245,7 @@ def session_cancel(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_page(*BOOKERS)
+@staff_page(Capability.BOOK_SESSIONS)
 def session_move(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     """Choose a new time for a session among the free places of a chosen day."""
     session = get_object_or_404(
@@ -343,21 +336,20 @@ def _today_page(
             "today": today,
             "tz": place.clinic.tz,
             "back": reverse("technician-today"),
-            "may_act": place.allows(ACTION_ROLES["check_in"])
-            or place.allows(ACTION_ROLES["complete"]),
+            "may_act": place.can(Capability.CHECK_IN) or place.can(Capability.RECORD_TREATMENT),
         },
         status=status,
     )
 
 
 @require_http_methods(["GET", "HEAD"])
-@staff_page(*TODAY_ROLES)
+@staff_page(Capability.OPEN_TODAY)
 def technician_today(request: HttpRequest, place: Workplace) -> HttpResponse:
     return _today_page(request, place)
 
 
 @require_POST
-@staff_page(*ACTION_ROLES["complete"])
+@staff_page(Capability.RECORD_TREATMENT)
 def session_complete(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     """Record what a checked-in session delivered and complete it."""
     session = _session_or_404(place, pk)
@@ -408,8 +400,8 @@ def _closures_page(
         {
             "closures": selectors.upcoming_closures(place.clinic, today),
             "form": form or ClosureForm(today=today),
-            "may_add": place.allows(CLOSURE_EDITORS),
-            "may_rebook": place.allows(BOOKERS),
+            "may_add": place.can(Capability.SET_UP_CLINIC),
+            "may_rebook": place.can(Capability.REBOOK_CLOSURE),
             "rebooked": rebooked,
             "tz": place.clinic.tz,
         },
@@ -418,12 +410,12 @@ def _closures_page(
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_page(*CLOSURE_READERS)
+@staff_page(Capability.OPEN_CLOSURES)
 def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
     """Upcoming closures with the sessions each still hits; clinic admins add them here."""
     if request.method != "POST":
         return _closures_page(request, place)
-    if not place.allows(CLOSURE_EDITORS):
+    if not place.can(Capability.SET_UP_CLINIC):
         raise PermissionDenied("Closures are added by a clinic admin.")
     form = ClosureForm(request.POST, today=_today(place))
     if form.is_valid():
@@ -439,7 +431,7 @@ def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
 
 
 @require_POST
-@staff_page(*BOOKERS)
+@staff_page(Capability.REBOOK_CLOSURE)
 def closure_rebook(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     """Move every session still booked on a closed day (all or nothing) and show where
     each went."""

@@ -1,0 +1,410 @@
+"""The tables of docs/roles.md, written from the capability table.
+
+The document keeps its prose; each table sits between a pair of markers
+(``<!-- roles_doc:NAME -->`` ... ``<!-- /roles_doc:NAME -->``) and is replaced by
+:func:`render`. ``python manage.py roles_doc`` writes the file, ``--check`` only
+compares, and a test fails when the committed file is not what :func:`render` gives.
+
+Every cell that says who may do something names a capability, never roles: the roles
+come from :data:`clinic.capabilities.CAPABILITIES`. A note may name another capability in
+braces (``{READ_CLINICAL_DETAIL}``); it is written out as that capability's roles. Which
+capability each endpoint and page needs is checked against the views by
+tests/clinic/test_capabilities.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from clinic.capabilities import CAPABILITIES, Capability, roles_for
+from clinic.models import Role
+
+# A cell: a capability (its roles), a capability with a note after the roles, or text.
+Cell = Capability | tuple[Capability, str] | str
+NONE = "—"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A row of the API's resource table; paths are full (``/api/v1/...``)."""
+
+    paths: tuple[str, ...]
+    read: Cell
+    create: Cell
+    update: Cell
+    delete: Cell
+    note: str = ""  # after the paths
+
+
+@dataclass(frozen=True)
+class Action:
+    """A row of the API's action table; paths follow ``/api/v1``."""
+
+    method: str
+    paths: tuple[str, ...]
+    who: Cell
+    note: str = ""  # after the paths
+
+
+@dataclass(frozen=True)
+class Page:
+    """A row of the staff page table; a path may start with its method (``POST /x/``)."""
+
+    paths: tuple[str, ...]
+    who: Cell
+    label: str = ""
+
+
+READ = Capability.READ_CLINIC_RECORDS
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        ("/api/v1/clinics/",),
+        (READ, " (own clinics)"),
+        "superusers only",
+        Capability.SET_UP_CLINIC,
+        (Capability.DELETE_KEPT_RECORDS, " (409 `in_use` while it has patients)"),
+    ),
+    Resource(
+        ("/api/v1/closures/",),
+        READ,
+        Capability.SET_UP_CLINIC,
+        Capability.SET_UP_CLINIC,
+        Capability.SET_UP_CLINIC,
+    ),
+    Resource(
+        ("/api/v1/chairs/",),
+        READ,
+        Capability.SET_UP_CLINIC,
+        Capability.SET_UP_CLINIC,
+        Capability.SET_UP_CLINIC,
+    ),
+    Resource(
+        ("/api/v1/chair-blocks/",),
+        READ,
+        Capability.BLOCK_CHAIRS,
+        Capability.BLOCK_CHAIRS,
+        Capability.BLOCK_CHAIRS,
+    ),
+    Resource(
+        ("/api/v1/staff/",),
+        (READ, " (names and roles, to pick a psychiatrist)"),
+        Capability.MANAGE_STAFF,
+        Capability.MANAGE_STAFF,
+        Capability.MANAGE_STAFF,
+    ),
+    Resource(
+        ("/api/v1/patients/",),
+        READ,
+        Capability.EDIT_PATIENTS,
+        Capability.EDIT_PATIENTS,
+        Capability.DELETE_PATIENTS,
+    ),
+    Resource(
+        ("/api/v1/protocols/",),
+        (READ, " (the shared catalog plus own clinics')"),
+        (Capability.SET_UP_CLINIC, " (own clinic; the catalog: superusers)"),
+        Capability.SET_UP_CLINIC,
+        (Capability.DELETE_KEPT_RECORDS, " (retire with `active: false`)"),
+    ),
+    Resource(
+        ("/api/v1/screenings/",),
+        (READ, "; answers and trials: {READ_CLINICAL_DETAIL}"),
+        Capability.RECORD_SCREENING,
+        Capability.RECORD_SCREENING,
+        Capability.DELETE_KEPT_RECORDS,
+    ),
+    Resource(
+        ("/api/v1/courses/",),
+        READ,
+        (
+            Capability.CREATE_COURSE,
+            " (naming the prescribing psychiatrist; the booking page creates and "
+            "schedules in one step)",
+        ),
+        (
+            Capability.EDIT_COURSE,
+            "; fields other than start date, preferred time and chair: {PRESCRIBE}",
+        ),
+        (Capability.DELETE_KEPT_RECORDS, " (discontinue instead)"),
+    ),
+    Resource(
+        ("/api/v1/assessments/",),
+        (READ, "; item answers: {READ_CLINICAL_DETAIL}"),
+        Capability.RECORD_MEASUREMENTS,
+        f"{NONE} (405: record a new score)",
+        f"{NONE} (405)",
+    ),
+    Resource(
+        ("/api/v1/motor-thresholds/",),
+        Capability.READ_MOTOR_THRESHOLDS,
+        Capability.RECORD_MEASUREMENTS,
+        f"{NONE} (405)",
+        f"{NONE} (405)",
+    ),
+    Resource(
+        ("/api/v1/safety-flags/",),
+        READ,
+        f"{NONE} (raised by a PHQ-9 with item 9 above 0)",
+        NONE,
+        NONE,
+    ),
+    Resource(
+        ("/api/v1/sessions/",),
+        (READ, "; the treatment record: {READ_CLINICAL_DETAIL}"),
+        (Capability.BOOK_SESSIONS, " (book)"),
+        (Capability.BOOK_SESSIONS, " (move)"),
+        f"{NONE} (405: cancel instead)",
+    ),
+    Resource(("/api/v1/board/", "/api/v1/availability/"), READ, NONE, NONE, NONE),
+    Resource(
+        ("/api/v1/alerts/",),
+        "your own staff alerts only (acknowledge: `POST /alerts/{id}/acknowledge/`)",
+        NONE,
+        NONE,
+        NONE,
+    ),
+    Resource(
+        ("/api/v1/notifications/",),
+        Capability.READ_OUTBOX,
+        NONE,
+        NONE,
+        NONE,
+        note=" (the outbox; no message texts)",
+    ),
+    Resource(
+        ("/api/v1/reminder-policies/{clinic}/",),
+        READ,
+        NONE,
+        Capability.SET_UP_CLINIC,
+        NONE,
+    ),
+    Resource(
+        ("/webhooks/sms/inbound/", "/webhooks/sms/status/"),
+        "no staff login: Twilio's signature (403 without it)",
+        "",
+        "",
+        "",
+    ),
+)
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "POST",
+        ("/screenings/{id}/clear/", "/screenings/{id}/decline/"),
+        Capability.CLEAR_SCREENING,
+    ),
+    Action(
+        "POST",
+        tuple(
+            f"/courses/{{id}}/{name}/"
+            for name in ("activate", "pause", "resume", "complete", "discontinue")
+        ),
+        Capability.CHANGE_COURSE_STATUS,
+    ),
+    Action("GET", ("/courses/{id}/authorizations/",), READ),
+    Action(
+        "POST",
+        ("/courses/{id}/authorizations/",),
+        Capability.EXTEND_AUTHORIZATION,
+        note=" (an extension)",
+    ),
+    Action("GET", ("/courses/{id}/outcome/",), Capability.READ_COURSE_OUTCOME),
+    Action("POST", ("/safety-flags/{id}/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
+    Action("GET", ("/outcomes/?clinic=&date_from=&date_to=",), Capability.READ_OUTCOMES),
+    Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
+    Action("GET", ("/courses/{id}/progress/",), READ),
+    Action("POST", ("/sessions/{id}/check-in/",), Capability.CHECK_IN),
+    Action("POST", ("/sessions/{id}/complete/",), Capability.RECORD_TREATMENT),
+    Action("POST", ("/sessions/{id}/cancel/",), Capability.CANCEL_SESSION),
+    Action("POST", ("/sessions/{id}/mark-missed/",), Capability.MARK_MISSED),
+    Action("GET", ("/closures/{id}/affected-sessions/",), READ),
+    Action("POST", ("/closures/{id}/rebook/",), Capability.REBOOK_CLOSURE),
+)
+
+PAGES: tuple[Page, ...] = (
+    Page(
+        ("/board/",),
+        (Capability.OPEN_BOARD, "; a session shows only the buttons its viewer may use"),
+        "day board",
+    ),
+    Page(("POST /board/sessions/<id>/check-in/",), Capability.CHECK_IN),
+    Page(("POST /board/sessions/<id>/mark-missed/",), Capability.MARK_MISSED),
+    Page(("POST /board/sessions/<id>/cancel/",), Capability.CANCEL_SESSION),
+    Page(("/board/sessions/<id>/move/",), Capability.BOOK_SESSIONS),
+    Page(("/today/",), Capability.OPEN_TODAY, "technician's list"),
+    Page(("POST /today/sessions/<id>/complete/",), Capability.RECORD_TREATMENT),
+    Page(
+        ("/closures/",),
+        (Capability.OPEN_CLOSURES, "; adding a closure: {SET_UP_CLINIC}"),
+    ),
+    Page(("POST /closures/<id>/rebook/",), Capability.REBOOK_CLOSURE),
+    Page(
+        ("/courses/book/", "/courses/book/patients/", "/courses/book/patient-status/"),
+        (Capability.BOOK_SESSIONS, "; the search lists only the current clinic's patients"),
+        "book a course",
+    ),
+    Page(
+        ("/courses/mine/",),
+        (
+            Capability.OPEN_DASHBOARD,
+            "; every course of the clinic: {OVERSEE_ALL_COURSES}; the others see the "
+            "courses they prescribe",
+        ),
+        "dashboard",
+    ),
+    Page(
+        ("/courses/<id>/",),
+        (
+            READ,
+            "; scores and the chart: {READ_SCORES}; item and screening answers: "
+            "{READ_CLINICAL_DETAIL}; motor thresholds: {READ_MOTOR_THRESHOLDS}",
+        ),
+        "course page",
+    ),
+    Page(
+        ("POST /courses/<id>/assessments/", "POST /courses/<id>/motor-thresholds/"),
+        Capability.RECORD_MEASUREMENTS,
+        "score and motor-threshold entry on the course page",
+    ),
+    Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
+    Page(
+        ("POST /courses/alerts/<id>/acknowledge/",),
+        (Capability.ACKNOWLEDGE_ALERTS, " (your own alerts only)"),
+    ),
+    Page(
+        ("/reports/outcomes/", "/reports/outcomes.csv"),
+        Capability.READ_OUTCOMES,
+        "outcomes report and its CSV",
+    ),
+    Page(
+        ("/outbox/",),
+        (
+            Capability.READ_OUTBOX,
+            " (the messages of every clinic where the viewer's role holds it)",
+        ),
+    ),
+)
+
+
+# --- rendering -------------------------------------------------------------------------
+
+
+def roles_text(capability: Capability) -> str:
+    roles = roles_for(capability)
+    if roles == frozenset(Role.values):
+        return "all roles"
+    if not roles:
+        return "superusers only"
+    return ", ".join(role for role in Role.values if role in roles)
+
+
+def _with_roles(note: str) -> str:
+    """Write each ``{CAPABILITY}`` of a note as its roles."""
+    return re.sub(r"\{([A-Z_]+)\}", lambda m: roles_text(Capability[m.group(1)]), note)
+
+
+def cell_capability(cell: Cell) -> Capability | None:
+    if isinstance(cell, Capability):
+        return cell
+    if isinstance(cell, tuple):
+        return cell[0]
+    return None
+
+
+def _cell(cell: Cell) -> str:
+    if isinstance(cell, Capability):
+        return roles_text(cell)
+    if isinstance(cell, tuple):
+        capability, note = cell
+        return roles_text(capability) + _with_roles(note)
+    return cell
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _action_paths(action: Action) -> str:
+    first, *others = action.paths
+    shown = [_code(f"{action.method} {first}")]
+    shown += [_code("/" + path.rstrip("/").rsplit("/", 1)[1] + "/") for path in others]
+    return ", ".join(shown) + action.note
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def capability_table() -> str:
+    header = ("capability", "what it lets a person do", *(_code(role) for role in Role.values))
+    rows = [
+        (
+            _code(capability.name),
+            grant.what,
+            *("✓" if role in grant.roles else "" for role in Role.values),
+        )
+        for capability, grant in CAPABILITIES.items()
+    ]
+    return _table(header, rows)
+
+
+def resource_table() -> str:
+    rows = [
+        (
+            ", ".join(_code(path) for path in resource.paths) + resource.note,
+            *(
+                _cell(cell)
+                for cell in (resource.read, resource.create, resource.update, resource.delete)
+            ),
+        )
+        for resource in RESOURCES
+    ]
+    return _table(("resource", "read", "create", "update", "delete"), rows)
+
+
+def _capability_name(cell: Cell) -> str:
+    capability = cell_capability(cell)
+    return _code(capability.name) if capability else ""
+
+
+def action_table() -> str:
+    rows = [(_action_paths(a), _cell(a.who), _capability_name(a.who)) for a in ACTIONS]
+    return _table(("action", "who", "capability"), rows)
+
+
+def page_table() -> str:
+    rows = [
+        (
+            ", ".join(_code(path) for path in page.paths)
+            + (f" {page.label}" if page.label else ""),
+            _cell(page.who),
+            _capability_name(page.who),
+        )
+        for page in PAGES
+    ]
+    return _table(("page", "who", "capability"), rows)
+
+
+SECTIONS = {
+    "capabilities": capability_table,
+    "api-resources": resource_table,
+    "api-actions": action_table,
+    "pages": page_table,
+}
+
+
+def render(document: str) -> str:
+    """``document`` with every marked section written afresh from the tables."""
+    for name, build in SECTIONS.items():
+        start, end = f"<!-- roles_doc:{name} -->", f"<!-- /roles_doc:{name} -->"
+        found = re.search(re.escape(start) + r".*?" + re.escape(end), document, re.DOTALL)
+        if found is None:
+            raise ValueError(f"docs/roles.md lacks the markers of the {name!r} section.")
+        section = f"{start}\n{build()}\n{end}"
+        document = document[: found.start()] + section + document[found.end() :]
+    return document
