@@ -290,8 +290,10 @@ def test_scripts_run_path_books_sweeps_and_sends_on_sqlite(
         assert first["kind"] == "mapping"
         assert dt.datetime.fromisoformat(first["ends_at"]) < dt.datetime.now(dt.UTC)
 
+        # Beat may have sent one of them meanwhile (at a round minute): the effects are
+        # checked, not the counts each run returns.
         results = json.loads(_manage(embedded_env, "shell", "-c", SEND_TASKS).splitlines()[-1])
-        assert results[TASKS[0]] >= 1, results  # courses with sessions marked missed
+        assert all(isinstance(results[name], int) for name in TASKS), results
 
         sessions = api.rows(f"/api/v1/sessions/?course={booked['course']}")
         assert {s["id"]: s["status"] for s in sessions}[first["id"]] == "missed"
