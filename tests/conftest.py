@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +86,22 @@ def bearer_client(user: Any | None) -> APIClient:
 @pytest.fixture
 def api() -> Callable[[Any | None], APIClient]:
     return bearer_client
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, request: pytest.FixtureRequest
+) -> None:
+    """On SQLite, test in a file (one per xdist worker) under CADENCE_VAR_DIR instead of
+    Django's shared-cache memory database: the threads of the concurrency tests then
+    wait on the file's lock with the busy timeout, as the processes of the embedded
+    default do, instead of failing at once with "database table is locked"."""
+    from django.conf import settings as django_settings
+
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    test_name = Path(django_settings.VAR_DIR) / f"test-{worker}.sqlite3"
+    assert str(test_name) != database["NAME"], "the test database must not be the real one"
+    database.setdefault("TEST", {})["NAME"] = str(test_name)

@@ -327,6 +327,9 @@ def _update_returning_courses(candidates: Any, now: dt.datetime) -> list[tuple[i
         f"UPDATE {table} SET status = %s, missed_at = %s, updated_at = %s "  # noqa: S608
         f"WHERE status = %s AND id IN ({inner_sql}) RETURNING id, course_id"
     )
+    # A plain cursor skips the ORM's adaptation: on SQLite the driver would store the
+    # instant as '... 17:00:00+00:00', text that the ORM's lookups (missed_at=now) miss.
+    stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [SessionStatus.MISSED, now, now, SessionStatus.SCHEDULED, *params])
+        cursor.execute(sql, [SessionStatus.MISSED, stamp, stamp, SessionStatus.SCHEDULED, *params])
         return [(row[0], row[1]) for row in cursor.fetchall()]

@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,8 @@ def _sessions(clinic: Any, chairs: list[Any]) -> list[Session]:
     return made
 
 
+# Compares the PostgreSQL reader (tstzrange, the exclusion index) with the portable one.
+@pytest.mark.postgres
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

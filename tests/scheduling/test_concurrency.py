@@ -1,5 +1,7 @@
-"""Concurrent bookings on real PostgreSQL: one winner, clean 409s for the rest, and the
-database never holds two occupying sessions on a chair (or for a patient) at once.
+"""Concurrent bookings on the real database: one winner, clean 409s for the rest, and the
+database never holds two occupying sessions on a chair (or for a patient) at once. On
+PostgreSQL the exclusion constraints back the services' checks; on SQLite (a file, see
+tests/conftest.py) IMMEDIATE transactions make the racing writers take turns.
 
 Each thread runs its request on its own connection (Django gives every thread one) and
 closes it when done. Dates are a few weeks ahead of the real clock, so nothing here
@@ -211,6 +213,9 @@ def test_one_patient_booked_twice_at_once_on_two_chairs(
     assert _overlapping_pairs("patient", course.patient_id) == []
 
 
+# Watches pg_stat_activity for the blocked booking and needs PostgreSQL's deadlock
+# detector; SQLite's IMMEDIATE transactions never deadlock, they wait their turn.
+@pytest.mark.postgres
 def test_a_deadlock_victim_gets_a_409_not_a_500(
     clinic: Any, staff: Callable[..., Any], make_course: Callable[..., Any]
 ) -> None:
