@@ -109,3 +109,21 @@ def test_demo_month_has_sessions_attendance_and_risk(
         for session in Session.objects.select_related("chair__clinic")
     }
     assert not closed_days & booked_days
+
+
+def test_demo_courses_change_status_through_the_public_transition(
+    db: None, settings: Any, tmp_path: Path
+) -> None:
+    """A paused course keeps its bookings (docs/scheduling.md); an ended one gave them up."""
+    from courses.models import CourseStatus, TreatmentCourse
+    from scheduling.models import SessionStatus
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=open(tmp_path / "out", "w"))  # noqa: SIM115
+    paused = TreatmentCourse.objects.get(status=CourseStatus.PAUSED)
+    assert paused.sessions.filter(status=SessionStatus.SCHEDULED).exists()
+    assert not paused.sessions.filter(cancel_reason__startswith="Course").exists()
+    for ended in TreatmentCourse.objects.filter(
+        status__in=[CourseStatus.COMPLETED, CourseStatus.DISCONTINUED]
+    ):
+        assert not ended.sessions.filter(status=SessionStatus.SCHEDULED).exists()
