@@ -58,12 +58,13 @@ def raise_for_safety_flag(flag: SafetyFlag) -> None:
 
 
 def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> None:
-    """``changed``: (course, previous level) of courses whose stored level changed."""
+    """``changed``: (course, previous level) of courses whose stored level changed. A
+    course alerts at most once a day, by the clinic's own date."""
     alerts = []
-    today = timezone.now().date()
     for course, previous in changed:
         if course.risk_level != RiskLevel.AT_RISK or previous == RiskLevel.AT_RISK:
             continue
+        today = timezone.localdate(timezone=course.patient.clinic.tz)
         alerts.append(
             StaffAlert(
                 recipient_id=course.psychiatrist_id,
@@ -73,8 +74,16 @@ def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> No
                 key=f"at_risk:{course.pk}:{today.isoformat()}",
             )
         )
-    created = StaffAlert.objects.bulk_create(alerts, ignore_conflicts=True)
-    _enqueue_email([alert.pk for alert in created if alert.pk])
+    if not alerts:
+        return
+    StaffAlert.objects.bulk_create(alerts, ignore_conflicts=True)
+    # ignore_conflicts leaves every pk unset on PostgreSQL: read the rows back by key.
+    # An alert of the same day emailed already is not queued again; one still waiting is
+    # (emailing claims each alert once).
+    waiting = StaffAlert.objects.filter(
+        key__in=[alert.key for alert in alerts], emailed_at__isnull=True
+    ).values_list("pk", flat=True)
+    _enqueue_email(list(waiting))
 
 
 def email_alerts(alert_ids: Iterable[int]) -> int:

@@ -34,6 +34,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
+from scheduling.models import Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
 LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT_RISK: 2}
@@ -123,8 +124,6 @@ class Progress:
 
 def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
     """Everything risk and progress need for these courses, in ten queries."""
-    from scheduling.models import Session  # scheduling depends on courses, not back
-
     ids = list(course_ids)
     if not ids:
         return []

@@ -4,6 +4,7 @@ once; a daily digest reaches front desk and psychiatrists; patients never get th
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -97,3 +98,94 @@ def test_daily_digest_at_seven_local(course: Any, clinic: Any, mailoutbox: Any) 
     recipients = sorted(message.to[0] for message in mailoutbox)
     assert recipients == ["desk@example.com", "dr@example.com"]
     assert "1 course(s) at risk" in mailoutbox[0].subject
+
+
+def test_the_once_a_day_key_is_the_clinics_date(course: Any) -> None:
+    """At 23:30 in New York it is already tomorrow in UTC: the key is New York's day."""
+    late_evening = dt.datetime(2026, 11, 27, 4, 30, tzinfo=dt.UTC)  # 26 Nov, 23:30 local
+    course.risk_level = "at_risk"
+    with time_machine.travel(late_evening, tick=False):
+        alerts.raise_for_risk_changes([(course, "watch")])
+    assert StaffAlert.objects.get(kind="at_risk").key == f"at_risk:{course.pk}:2026-11-26"
+
+
+def test_turning_at_risk_queues_the_email(
+    course: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    """bulk_create(ignore_conflicts=True) sets no pk on PostgreSQL: the alert must still
+    be queued for email (it never was)."""
+    from courses import tasks
+
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks.email_staff_alerts, "delay", queued.append)
+    course.risk_level = "at_risk"
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts.raise_for_risk_changes([(course, "watch")])
+        alerts.raise_for_risk_changes([(course, "watch")])  # same day: one alert
+    alert = StaffAlert.objects.get(kind="at_risk")
+    assert queued == [[alert.pk], [alert.pk]]  # still waiting: emailing claims it once
+    assert alerts.email_alerts(queued[0]) == 1
+    assert alerts.email_alerts(queued[1]) == 0
+
+
+@pytest.mark.celery
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_course_turning_at_risk_reaches_the_psychiatrist_by_email(
+    clinic: Any, monkeypatch: Any
+) -> None:
+    """The whole path: a PHQ-9 answered with item 9 above 0 turns the course at risk;
+    after the commit both alerts go to a real Celery worker, which emails them through
+    a real SMTP server."""
+    from clinic.celery import app as celery_app
+    from courses import tasks
+    from tests.celery_worker import celery_worker, require_redis, unique_queue
+    from tests.smtp import start_smtp_server
+
+    smtp = start_smtp_server()
+    for name, value in {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_USE_TLS": "false",
+        "DEFAULT_FROM_EMAIL": "alerts@cadence.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    queue = unique_queue("alerts")
+    real_task = tasks.email_staff_alerts
+    broker = require_redis()
+
+    class ToOurQueue:
+        @staticmethod
+        def delay(alert_ids: list[int]) -> None:
+            with celery_app.connection_for_write(broker) as connection:
+                real_task.apply_async((alert_ids,), queue=queue, connection=connection)
+
+    monkeypatch.setattr(tasks, "email_staff_alerts", ToOurQueue)
+    psychiatrist = MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user
+    psychiatrist.email = "dr@example.com"
+    psychiatrist.save()
+    course = CourseFactory(patient=PatientFactory(clinic=clinic), psychiatrist=psychiatrist)
+    try:
+        with celery_worker(queue):
+            services.assessment_record(
+                course,
+                instrument="phq9",
+                items=SELF_HARM,
+                administered_on=course.start_date,
+                by=None,
+            )
+            course.refresh_from_db()
+            assert course.risk_level == "at_risk"
+            deadline = time.monotonic() + 60
+            while len(smtp.handler.messages) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+    finally:
+        smtp.stop()
+    subjects = sorted(message["Subject"] for _, _, message in smtp.handler.messages)
+    assert subjects == [
+        f"Cadence: Course at risk (course {course.pk})",
+        f"Cadence: Safety flag (course {course.pk})",
+    ]
+    assert all(rcpt == ["dr@example.com"] for _, rcpt, _ in smtp.handler.messages)
+    assert course.patient.email not in {r for _, rcpt, _ in smtp.handler.messages for r in rcpt}

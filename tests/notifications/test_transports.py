@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email
-import email.policy
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +15,6 @@ from urllib.parse import parse_qs
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from clinic.models import Role
@@ -37,6 +33,7 @@ from tests.factories import (
     SessionFactory,
 )
 from tests.sms_fakes import midday_timezone
+from tests.smtp import SmtpServer, free_port, start_smtp_server
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "f" * 32
@@ -172,57 +169,12 @@ def twilio_settings(settings: Any, fake_twilio: FakeTwilio) -> Iterator[Any]:
 # --- a real SMTP server on loopback -----------------------------------------------------
 
 
-class CollectingHandler:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.refused: set[str] = set()
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        if address in self.refused:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            (
-                envelope.mail_from,
-                list(envelope.rcpt_tos),
-                email.message_from_bytes(envelope.content, policy=email.policy.default),
-            )
-        )
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class SmtpServer:
-    controller: Controller
-    handler: CollectingHandler
-    running: bool = True
-
-    def stop(self) -> None:
-        if self.running:
-            self.controller.stop()
-            self.running = False
-
-
 @pytest.fixture
 def smtp_server(settings: Any) -> Iterator[SmtpServer]:
-    handler = CollectingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    server = SmtpServer(controller, handler)
+    server = start_smtp_server()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_PORT = server.port
     settings.EMAIL_HOST_USER = ""
     settings.EMAIL_HOST_PASSWORD = ""
     settings.EMAIL_USE_TLS = False
