@@ -169,3 +169,15 @@ class ConsentEvent(models.Model):
         return (
             f"{'grant' if self.granted else 'revoke'} {self.channel} for patient {self.patient_id}"
         )
+
+
+class InboundMessage(models.Model):
+    """A provider message id seen at the inbound webhook, so each text is processed
+    once: a replayed request (a captured, validly signed START posted again) changes
+    nothing. Neither the number nor the text is kept."""
+
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.provider_message_id

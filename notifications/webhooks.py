@@ -7,7 +7,7 @@ the SDK's RequestValidator against the configured auth token) proves the origin.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
@@ -36,7 +36,12 @@ def _twiml(reply: str | None) -> HttpResponse:
 def inbound_sms(request: HttpRequest) -> HttpResponse:
     if not _signed(request):
         return HttpResponseForbidden("invalid signature")
-    reply = services.handle_inbound_sms(request.POST.get("From", ""), request.POST.get("Body", ""))
+    message_id = request.POST.get("MessageSid", "")
+    if not message_id or len(message_id) > 64:
+        return HttpResponseBadRequest("MessageSid is missing or malformed")
+    reply = services.handle_inbound_sms(
+        message_id, request.POST.get("From", ""), request.POST.get("Body", "")
+    )
     return _twiml(reply)
 
 

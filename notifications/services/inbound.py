@@ -6,21 +6,12 @@ from django.db import transaction
 
 from clinic.models import Patient
 from notifications import content
-from notifications.models import (
-    Channel,
-    ConsentEvent,
-)
+from notifications.models import Channel, ConsentEvent, InboundMessage
 from notifications.services.consent import consent_record
 
 STOP_ANYWHERE = {"STOP", "STOPALL", "UNSUBSCRIBE", "REVOKE", "OPTOUT"}
-
-
 STOP_FIRST = {"END", "QUIT", "CANCEL"}
-
-
 START_WORDS = {"START", "UNSTOP", "YES", "SUBSCRIBE"}
-
-
 HELP_WORDS = {"HELP", "INFO"}
 
 
@@ -40,9 +31,13 @@ def keyword_of(body: str) -> str | None:
 
 
 @transaction.atomic
-def handle_inbound_sms(from_number: str, body: str) -> str | None:
+def handle_inbound_sms(message_id: str, from_number: str, body: str) -> str | None:
     """Apply a patient's keyword to every patient with that number; returns the reply
-    to send back (None: no reply, e.g. an unknown number or no keyword)."""
+    to send back (None: no reply, e.g. an unknown number or no keyword). Each provider
+    message id is processed once: a replay is answered with nothing and changes nothing."""
+    _, first_time = InboundMessage.objects.get_or_create(provider_message_id=message_id)
+    if not first_time:
+        return None
     patients = list(Patient.objects.filter(phone=from_number).select_related("clinic"))
     keyword = keyword_of(body)
     if not patients or keyword is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -55,14 +56,17 @@ def post(
     )
 
 
-def inbound(body: str, from_number: str = PATIENT_PHONE) -> dict[str, str]:
+def inbound(
+    body: str, from_number: str = PATIENT_PHONE, message_id: str | None = None
+) -> dict[str, str]:
+    """A text as Twilio posts it; each gets a message id of its own unless one is given."""
     return {
         "AccountSid": ACCOUNT_SID,
         "ApiVersion": "2010-04-01",
         "Body": body,
         "From": from_number,
         "FromCountry": "US",
-        "MessageSid": "SM" + "9" * 32,
+        "MessageSid": message_id or "SM" + uuid.uuid4().hex,
         "NumMedia": "0",
         "NumSegments": "1",
         "SmsStatus": "received",
@@ -385,3 +389,38 @@ def test_callback_without_a_sid_changes_nothing(sent_row: Any) -> None:
 
     assert response.status_code == 204
     assert snapshot(sent_row) == before
+
+
+# --- each inbound message once -------------------------------------------------------------
+
+
+def test_a_replayed_start_after_a_stop_changes_nothing(patient: Any) -> None:
+    """A captured, validly signed START posted again after the patient's STOP must not
+    switch texts back on: the provider's message id was processed already."""
+    captured = inbound("START", message_id="SM" + "a" * 32)
+    assert messages_in(post(INBOUND_URL, captured)) == 1
+    assert messages_in(post(INBOUND_URL, inbound("STOP"))) == 1
+    assert consent_of(patient) is False
+
+    replay = post(INBOUND_URL, captured)
+
+    assert messages_in(replay) == 0  # 200, nothing to say, nothing done
+    assert consent_of(patient) is False
+    assert list(ConsentEvent.objects.values_list("granted", flat=True)) == [False]
+
+
+def test_a_replayed_stop_writes_no_second_revocation(patient: Any) -> None:
+    stop = inbound("STOP", message_id="SM" + "b" * 32)
+    assert messages_in(post(INBOUND_URL, stop)) == 1
+    assert messages_in(post(INBOUND_URL, inbound("START"))) == 1
+    assert messages_in(post(INBOUND_URL, stop)) == 0
+    assert consent_of(patient) is True
+    assert list(ConsentEvent.objects.values_list("granted", flat=True)) == [False, True]
+
+
+@pytest.mark.parametrize("message_id", ["", "SM" + "c" * 80])
+def test_an_inbound_text_without_a_sound_message_id_is_400(patient: Any, message_id: str) -> None:
+    params = inbound("STOP")
+    params["MessageSid"] = message_id
+    assert post(INBOUND_URL, params).status_code == 400
+    assert consent_of(patient) is True
