@@ -175,6 +175,14 @@ RESOURCES: tuple[Resource, ...] = (
         note=" (the outbox; no message texts)",
     ),
     Resource(
+        ("/api/v1/consents/",),
+        READ,
+        Capability.EDIT_PATIENTS,
+        NONE,
+        NONE,
+        note=" (the consent ledger; a POST records written consent)",
+    ),
+    Resource(
         ("/api/v1/reminder-policies/{clinic}/",),
         READ,
         NONE,

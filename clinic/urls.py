@@ -31,6 +31,7 @@ router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-
 router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+router.register("consents", notifications_api.ConsentEventViewSet, basename="consent")
 router.register(
     "reminder-policies", notifications_api.ReminderPolicyViewSet, basename="reminder-policy"
 )

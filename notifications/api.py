@@ -9,14 +9,19 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from clinic import access
 from clinic.capabilities import Capability
 from clinic.models import Clinic
-from clinic.viewsets import ClinicScopedReadOnlyViewSet
+from clinic.viewsets import ClinicScopedReadOnlyViewSet, ClinicScopedRecordViewSet
 from notifications import services
-from notifications.models import Channel, Kind, Notification, Status
-from notifications.serializers import NotificationSerializer, ReminderPolicySerializer
+from notifications.models import Channel, ConsentEvent, Kind, Notification, Status
+from notifications.serializers import (
+    ConsentEventSerializer,
+    NotificationSerializer,
+    ReminderPolicySerializer,
+)
 
 
 class NotificationFilter(filters.FilterSet):
@@ -37,6 +42,31 @@ class NotificationViewSet(ClinicScopedReadOnlyViewSet):
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
     read_capability = Capability.READ_OUTBOX
+
+
+class ConsentEventViewSet(ClinicScopedRecordViewSet):
+    """The consent ledger, oldest first; filter by ``patient``. A POST records a consent
+    the patient gave or withdrew in writing (the only way, besides the patient texting
+    START, to switch texts back on after they opted out)."""
+
+    queryset = ConsentEvent.objects.select_related("patient").order_by("at", "id")
+    serializer_class = ConsentEventSerializer
+    filterset_fields = ["patient", "channel"]
+    clinic_lookup = "patient__clinic"
+    write_capability = Capability.EDIT_PATIENTS
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        data = serializer.validated_data
+        self.require_allowed_in(data["patient"].clinic_id)
+        serializer.instance = services.consent_record(
+            data["patient"],
+            data["channel"],
+            granted=data["granted"],
+            source=ConsentEvent.Source.WRITTEN,
+            by=self.request.user,
+            document=data.get("document", ""),
+            given_on=data.get("given_on"),
+        )
 
 
 CLINIC_PATH = OpenApiParameter("clinic", int, OpenApiParameter.PATH)

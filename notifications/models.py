@@ -151,12 +151,16 @@ class ConsentEvent(models.Model):
         API = "api", "Via the API"
         INBOUND_SMS = "inbound_sms", "Patient's SMS keyword"
         IMPORT = "import", "Imported"
+        WRITTEN = "written", "Written consent, recorded by staff"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consent_events")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     granted = models.BooleanField()
     source = models.CharField(max_length=20, choices=Source.choices)
     text_version = models.CharField(max_length=20, default="2026-11")
+    # Written consent: which document the patient signed, and on which day.
+    document = models.CharField(max_length=200, blank=True)
+    given_on = models.DateField(null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,7 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from notifications.models import Notification, ReminderPolicy
+from clinic.models import Patient
+from clinic.serializers import ScopedPrimaryKeyRelatedField
+from notifications.models import ConsentEvent, Notification, ReminderPolicy
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -61,3 +63,26 @@ class ReminderPolicySerializer(serializers.ModelSerializer):
                 {"window_end": ["The send window must end after it starts."]}
             )
         return attrs
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    """An entry of the consent ledger. Staff add one for a consent the patient gave (or
+    withdrew) in writing: the form they signed and the day; the rest is read-only."""
+
+    patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.all())
+
+    class Meta:
+        model = ConsentEvent
+        fields = [
+            "id",
+            "patient",
+            "channel",
+            "granted",
+            "source",
+            "document",
+            "given_on",
+            "text_version",
+            "recorded_by",
+            "at",
+        ]
+        read_only_fields = ["source", "text_version", "recorded_by", "at"]
