@@ -27,7 +27,8 @@ LOOKALIKES = {
 }  # fmt: skip
 # Words a display name must not contain: the treatment, the condition, the specialty.
 DISCLOSING = re.compile(
-    r"\b(r?tms|ect|ocd)\b|magnet|stimulat|depress|psychiatr|mental|mood disorder",
+    r"\b(r?tms|ect|ocd)\b|\bmind|magnet|stimulat|depress|psych|mental|mood disorder"
+    r"|neuro|brain|behaviou?ral",
     re.IGNORECASE,
 )
 

@@ -67,6 +67,7 @@ def render(
         "date": human_date(local.date()) if local else "",
         "time": human_time(local.time()) if local else "",
         "opt_out": channel == Channel.SMS,
+        "greet": True,  # an email greets in its first line and includes the text without
         # Links only in email: in an SMS they would not fit one 160-character segment.
         "link": link if channel == Channel.EMAIL else "",
         "calendar_link": calendar_link if channel == Channel.EMAIL else "",

@@ -250,6 +250,14 @@ def test_a_patch_still_needs_whole_opening_hours_rows(
         ("Depression Care Partners", "disclosing_name"),
         ("Park Slope Psychiatry", "disclosing_name"),
         ("Magnetic Health", "disclosing_name"),
+        ("Bay Ridge Neuro Care", "disclosing_name"),
+        ("Brain Health Partners", "disclosing_name"),
+        ("Psych Associates", "disclosing_name"),
+        ("Behavioral Health of Queens", "disclosing_name"),
+        ("Behavioural Wellness", "disclosing_name"),
+        ("Mental Wellness Co", "disclosing_name"),
+        ("Mind & Body Clinic", "disclosing_name"),
+        ("Mindful Health", "disclosing_name"),
         ("Zoë Wellness", "not_gsm7"),
         ("Park Slope Wellness ✓", "not_gsm7"),
     ],
@@ -268,7 +276,14 @@ def test_display_name_must_be_neutral_and_fit_a_text(
 
 
 @pytest.mark.parametrize(
-    "display_name", ["Atmosphere Wellness", "Select Care", "Magnolia Health", "Café Søren & Co"]
+    "display_name",
+    [
+        "Atmosphere Wellness",
+        "Select Care",
+        "Magnolia Health",
+        "Café Søren & Co",
+        "Reminder Street Clinic",
+    ],
 )
 def test_neutral_display_names_pass(clinic: Any, admin_client: Any, display_name: str) -> None:
     response = admin_client.patch(

@@ -106,6 +106,12 @@ def test_email_has_clinic_contact_no_sms_opt_out_and_discloses_nothing(
     assert LONG_DISPLAY_NAME in message.body
     assert CLINIC_PHONE_NATIONAL in message.body
     assert "Bartholomew" in message.body
+    # Greeted once ("Hello Bartholomew,"), and the text it shares with the SMS then
+    # starts as a sentence of its own, not with a second "Hi Bartholomew,".
+    assert message.body.startswith("Hello Bartholomew,\n\n")
+    assert "Hi " not in message.body
+    second_paragraph = message.body.split("\n\n")[1]
+    assert second_paragraph[0].isupper()
     assert disclosures(message.body, protocol_terms) == []
     assert disclosures(message.subject, protocol_terms) == []
 
