@@ -74,7 +74,9 @@ def course_calendar(request: HttpRequest, token: str) -> HttpResponse:
     calendar = Calendar()
     calendar.add("prodid", "-//Cadence//appointments//EN")
     calendar.add("version", "2.0")
-    sessions = Session.objects.filter(course=course, status__in=UPCOMING).order_by("starts_at")
+    sessions = list(
+        Session.objects.filter(course=course, status__in=UPCOMING).order_by("starts_at")
+    )
     for session in sessions:
         event = Event()
         event.add("uid", f"session-{session.pk}@cadence")
@@ -84,6 +86,12 @@ def course_calendar(request: HttpRequest, token: str) -> HttpResponse:
         event.add("dtstamp", timezone.now())
         event.add("description", f"Questions or changes: {content.display_phone(clinic.phone)}")
         calendar.add_component(event)
+    # Each TZID the events name is defined in the file (VTIMEZONE), so a calendar that
+    # does not know the zone by name still places the visits right across DST; only
+    # the course's years, to keep the file small.
+    if sessions:
+        first, last = sessions[0].starts_at.date(), sessions[len(sessions) - 1].ends_at.date()
+        calendar.add_missing_timezones(dt.date(first.year, 1, 1), dt.date(last.year + 1, 1, 1))
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="appointments.ics"'
     return response

@@ -4,25 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0004_inbound_message_once'),
+        ("notifications", "0004_inbound_message_once"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='consentevent',
-            name='document',
+            model_name="consentevent",
+            name="document",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='consentevent',
-            name='given_on',
+            model_name="consentevent",
+            name="given_on",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='consentevent',
-            name='source',
-            field=models.CharField(choices=[('staff', 'Recorded by staff'), ('api', 'Via the API'), ('inbound_sms', "Patient's SMS keyword"), ('import', 'Imported'), ('written', 'Written consent, recorded by staff')], max_length=20),
+            model_name="consentevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("staff", "Recorded by staff"),
+                    ("api", "Via the API"),
+                    ("inbound_sms", "Patient's SMS keyword"),
+                    ("import", "Imported"),
+                    ("written", "Written consent, recorded by staff"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

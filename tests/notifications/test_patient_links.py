@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import ics
 import pytest
 from django.core import signing
 from django.test import Client
@@ -117,6 +119,27 @@ def test_calendar_download(booked: Any) -> None:
     text = response.content.decode().lower()
     assert not any(word in text for word in BANNED)
     assert Client().get("/p/calendar/nope/appointments.ics").status_code == 404
+
+
+def test_an_independent_parser_reads_the_calendars_times_across_dst(
+    make_course: Any, chairs: list[Any]
+) -> None:
+    """The file defines the time zone it names (VTIMEZONE), so a parser that is not the
+    library that wrote it (ics.py, on dateutil's VTIMEZONE reader) places every visit
+    at the right instant, before and after the clocks change on 14 March 2027."""
+    course = make_course(start=dt.date(2027, 3, 1))
+    course_schedule(course)
+    response = Client().get(f"/p/calendar/{links.calendar_token(course)}/appointments.ics")
+    text = response.content.decode()
+    assert text.count("BEGIN:VTIMEZONE") == 1
+    assert "TZID:America/New_York" in text
+    parsed = ics.Calendar(text)
+    starts = sorted(event.begin.datetime.astimezone(dt.UTC) for event in parsed.events)
+    sessions = Session.objects.filter(course=course).order_by("starts_at")
+    assert starts == [session.starts_at for session in sessions]
+    new_york = ZoneInfo("America/New_York")
+    assert {start.astimezone(new_york).time() for start in starts[1:]} == {dt.time(9, 30)}
+    assert {start.hour for start in starts[1:]} == {13, 14}  # 14:30 UTC in EST, 13:30 in EDT
 
 
 def test_email_reminders_carry_the_link(booked: Any, settings: Any) -> None:
