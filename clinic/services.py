@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -109,6 +109,18 @@ def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
     return chair
 
 
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def _check_date_of_birth(clinic: Clinic, born: date) -> None:
+    if not EARLIEST_BIRTH <= born <= timezone.localdate(timezone=clinic.tz):
+        raise _field_error(
+            "date_of_birth",
+            f"A date of birth lies between {EARLIEST_BIRTH:%Y} and today.",
+            "out_of_range",
+        )
+
+
 @transaction.atomic
 def patient_save(
     patient: Patient | None = None, *, by: Any = None, consent_source: str = "staff", **fields: Any
@@ -121,6 +133,10 @@ def patient_save(
         else {"sms_consent": False, "email_consent": False}
     )
     patient = patient or Patient()
+    clinic = fields.get("clinic") or getattr(patient, "clinic", None)
+    born = fields.get("date_of_birth")
+    if clinic is not None and born is not None:
+        _check_date_of_birth(clinic, born)
     _ensure_unique_in_clinic(patient, fields, "mrn", "patient_mrn_unique_in_clinic")
     _apply(patient, fields)
     signals.announce_consent_changes(patient, before, source=consent_source, by=by)

@@ -218,12 +218,6 @@ class AssessmentForm(forms.Form):
         if not self.is_bound:
             self.initial.setdefault("administered_on", clinic_today(clinic))
 
-    def clean_administered_on(self) -> dt.date:
-        day: dt.date = self.cleaned_data["administered_on"]
-        if day > clinic_today(self.clinic):
-            raise ValidationError("A score cannot be dated in the future.", code="future")
-        return day
-
     def clean_items(self) -> list[int] | None:
         text = self.cleaned_data["items"].strip()
         if not text:
@@ -261,9 +255,3 @@ class MotorThresholdForm(forms.Form):
         self.clinic = clinic
         if not self.is_bound:
             self.initial.setdefault("measured_on", clinic_today(clinic))
-
-    def clean_measured_on(self) -> dt.date:
-        day: dt.date = self.cleaned_data["measured_on"]
-        if day > clinic_today(self.clinic):
-            raise ValidationError("A measurement cannot be dated in the future.", code="future")
-        return day

@@ -211,6 +211,29 @@ def default_instrument(indication: str) -> str:
     return InstrumentCode.GAD7 if indication == Indication.GAD else InstrumentCode.PHQ9
 
 
+COURSE_START_WITHIN_DAYS = 365
+
+
+def _clinic_today(patient: Patient) -> dt.date:
+    return timezone.localdate(timezone=patient.clinic.tz)
+
+
+def _check_day_that_has_been(patient: Patient, day: dt.date, field: str) -> None:
+    """A score or a measurement is dated on a day that has been: not after the clinic's
+    today, not before the patient was born (a far date would stay "latest" for good)."""
+    if day > _clinic_today(patient):
+        raise _invalid(field, "This date is in the future.", "out_of_range")
+    if patient.date_of_birth and day < patient.date_of_birth:
+        raise _invalid(field, "This date is before the patient was born.", "out_of_range")
+
+
+def _check_start_date(patient: Patient, start_date: dt.date) -> None:
+    today = _clinic_today(patient)
+    window = dt.timedelta(days=COURSE_START_WITHIN_DAYS)
+    if not today - window <= start_date <= today + window:
+        raise _invalid("start_date", "A course starts within a year of today.", "out_of_range")
+
+
 def _check_course_refs(
     patient: Patient, psychiatrist: Any, protocol: Protocol, chair: Chair | None
 ) -> None:
@@ -255,6 +278,7 @@ def course_create(
     authorization: Mapping[str, Any] | None = None,
 ) -> TreatmentCourse:
     _check_course_refs(patient, psychiatrist, protocol, preferred_chair)
+    _check_start_date(patient, start_date)
     # Serialize course creation per patient so two requests cannot both pass the check.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     _ensure_no_open_course(patient)
@@ -284,6 +308,8 @@ def course_update(course: TreatmentCourse, **fields: Any) -> TreatmentCourse:
         fields.get("protocol", course.protocol),
         fields.get("preferred_chair", course.preferred_chair),
     )
+    if "start_date" in fields and fields["start_date"] != course.start_date:
+        _check_start_date(course.patient, fields["start_date"])
     for name, value in fields.items():
         setattr(course, name, value)
     course.save()
@@ -336,6 +362,7 @@ def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
 
 
 def motor_threshold_record(course: TreatmentCourse, *, by: Any, **fields: Any) -> MotorThreshold:
+    _check_day_that_has_been(course.patient, fields["measured_on"], "measured_on")
     return MotorThreshold.objects.create(course=course, measured_by=by, **fields)
 
 
@@ -375,6 +402,7 @@ def assessment_record(
     items: list[int] | None = None,
 ) -> Assessment:
     total = assessment_total(instrument, score, items)
+    _check_day_that_has_been(course.patient, administered_on, "administered_on")
     assessment = Assessment.objects.create(
         course=course,
         instrument=instrument,

@@ -799,7 +799,7 @@ def test_recording_items_raises_a_safety_flag(login: Any, client: Any, make_cour
         ({"instrument": "phq9", "score": "10", "items": ITEM_TEXT}, "The items add up to 14"),
         (
             {"instrument": "phq9", "score": "10", "administered_on": "2026-12-30"},
-            "A score cannot be dated in the future.",
+            "This date is in the future.",
         ),
         ({"instrument": "nope", "score": "3"}, "Select a valid choice."),
     ],
@@ -845,14 +845,14 @@ def test_course_page_shows_progress_timeline_chart_and_outcomes(
         ends_at=sessions[-1].ends_at + dt.timedelta(days=1),
         makeup_for=sessions[3],
     )
-    services.assessment_record(  # after session 1, so the baseline stays 14
-        booked_course,
-        instrument="phq9",
-        administered_on=dt.date(2026, 12, 7),
-        by=psychiatrist,
-        score=6,
-    )
     with time_machine.travel(dt.datetime(2026, 12, 8, 17, tzinfo=dt.UTC)):
+        services.assessment_record(  # after session 1, so the baseline stays 14
+            booked_course,
+            instrument="phq9",
+            administered_on=dt.date(2026, 12, 7),
+            by=psychiatrist,
+            score=6,
+        )
         login(Role.PSYCHIATRIST)
         text = _course_page(client, booked_course)
     assert 'role="progressbar"' in text
