@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clinic.capabilities import Capability, roles_for
 from clinic.models import Clinic, StaffMembership
+from courses.instruments import INSTRUMENTS
 from courses.models import (
     AlertKind,
     DigestSent,
@@ -41,6 +42,7 @@ def _safety_key(flag: SafetyFlag) -> str:
 
 def raise_for_safety_flag(flag: SafetyFlag) -> None:
     course = flag.course
+    scale = INSTRUMENTS[flag.assessment.instrument]
     alert, created = StaffAlert.objects.get_or_create(
         key=_safety_key(flag),
         defaults={
@@ -48,8 +50,9 @@ def raise_for_safety_flag(flag: SafetyFlag) -> None:
             "course": course,
             "kind": AlertKind.SAFETY_FLAG,
             "detail": (
-                f"PHQ-9 item 9 (thoughts of self-harm) answered {flag.item_value} on "
-                f"{flag.assessment.administered_on:%d %b %Y}. Review today."
+                f"{scale.name} item {scale.suicide_item} (thoughts of self-harm) answered "
+                f"{flag.item_value} on {flag.assessment.administered_on:%d %b %Y}. "
+                "Review today."
             ),
         },
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clinic.models import Chair, Clinic
 from courses import selectors
-from courses.instruments import INSTRUMENTS, InstrumentCode
+from courses.instruments import InstrumentCode
 from courses.models import Indication, MotorThresholdMethod, ScreeningStatus
 
 SCREENING_WORDS = {
@@ -199,6 +199,8 @@ ITEM_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 class AssessmentForm(forms.Form):
+    """A score as typed; courses.services.assessment_record checks it (the API's rules)."""
+
     instrument = forms.ChoiceField(choices=InstrumentCode.choices)
     administered_on = forms.DateField(widget=DateInput, label="Date given")
     score = forms.IntegerField(
@@ -210,6 +212,12 @@ class AssessmentForm(forms.Form):
         max_length=200,
         help_text="In the questionnaire's order, separated by spaces or commas "
         "(PHQ-9: 9 answers 0-3; item 9 above 0 raises a safety flag).",
+    )
+    suicide_item = forms.IntegerField(
+        label="Answer to the suicide item",
+        required=False,
+        help_text="PHQ-9 item 9, HAM-D17 item 3, MADRS item 10 or BDI-II item 9: needed "
+        "when you enter the total only.",
     )
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
@@ -228,18 +236,6 @@ class AssessmentForm(forms.Form):
             raise ValidationError(
                 "Enter whole numbers separated by spaces or commas.", code="invalid"
             ) from None
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("score") is None and not data.get("items") and not self.errors:
-            raise ValidationError("Enter the total score, the item answers, or both.")
-        instrument = INSTRUMENTS.get(data.get("instrument", ""))
-        score = data.get("score")
-        if instrument is not None and score is not None and score > instrument.max_total:
-            self.add_error(
-                "score", f"A {instrument.name} total is between 0 and {instrument.max_total}."
-            )
-        return data
 
 
 class MotorThresholdForm(forms.Form):

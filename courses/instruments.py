@@ -38,6 +38,10 @@ class Instrument:
     remission_below: int  # remission when total < remission_below
     bands: tuple[Band, ...]
     loinc: str | None = None
+    # The item asking about suicidal thoughts (1-based) and the answer from which on it
+    # raises the safety flag; None for a scale without one (GAD-7).
+    suicide_item: int | None = None
+    suicide_cutoff: int = 1
 
     @property
     def max_total(self) -> int:
@@ -52,6 +56,11 @@ class Instrument:
 
     def in_remission(self, total: int) -> bool:
         return total < self.remission_below
+
+    def raises_safety_flag(self, answer: int | None) -> bool:
+        return (
+            self.suicide_item is not None and answer is not None and answer >= self.suicide_cutoff
+        )
 
     def item_errors(self, items: list[int]) -> list[str]:
         """Messages for every problem with a list of item scores (empty when valid)."""
@@ -85,6 +94,10 @@ INSTRUMENTS: dict[str, Instrument] = {
             Band(20, "severe"),
         ),
         loinc="44261-6",
+        # Item 9, "thoughts that you would be better off dead or of hurting yourself":
+        # any answer above "not at all" (Kroenke 2001; Simon 2013, Psychiatr Serv 64:1195).
+        suicide_item=9,
+        suicide_cutoff=1,
     ),
     InstrumentCode.GAD7: Instrument(
         code=InstrumentCode.GAD7,
@@ -107,6 +120,9 @@ INSTRUMENTS: dict[str, Instrument] = {
             Band(19, "severe"),
             Band(23, "very severe"),
         ),
+        # Item 3, suicide: 1 = "feels life is not worth living" and above (Hamilton 1960).
+        suicide_item=3,
+        suicide_cutoff=1,
     ),
     InstrumentCode.MADRS: Instrument(
         code=InstrumentCode.MADRS,
@@ -114,6 +130,10 @@ INSTRUMENTS: dict[str, Instrument] = {
         item_maxima=(6,) * 10,
         remission_below=10,
         bands=(Band(0, "normal"), Band(7, "mild"), Band(20, "moderate"), Band(35, "severe")),
+        # Item 10, suicidal thoughts: 2 = "weary of life, only fleeting suicidal thoughts"
+        # and above (Montgomery & Asberg 1979); 0-1 describe no suicidal thoughts.
+        suicide_item=10,
+        suicide_cutoff=2,
     ),
     InstrumentCode.BDI2: Instrument(
         code=InstrumentCode.BDI2,
@@ -121,8 +141,12 @@ INSTRUMENTS: dict[str, Instrument] = {
         item_maxima=(3,) * 21,
         remission_below=14,
         bands=(Band(0, "minimal"), Band(14, "mild"), Band(20, "moderate"), Band(29, "severe")),
+        # Item 9, suicidal thoughts or wishes: 1 = "thoughts of killing myself, but I would
+        # not carry them out" and above (Beck, Steer & Brown 1996).
+        suicide_item=9,
+        suicide_cutoff=1,
     ),
 }
 
 # PHQ-9 item 9 asks about thoughts of self-harm; any answer above 0 is a safety flag.
-PHQ9_SELF_HARM_ITEM = 9
+PHQ9_SELF_HARM_ITEM = INSTRUMENTS[InstrumentCode.PHQ9].suicide_item

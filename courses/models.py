@@ -393,6 +393,9 @@ class Assessment(models.Model):
     instrument = models.CharField(max_length=10, choices=InstrumentCode.choices)
     score = models.PositiveSmallIntegerField()
     items = models.JSONField(null=True, blank=True)
+    # The answer to the scale's suicide item (PHQ-9 item 9, HAM-D17 item 3, MADRS item
+    # 10, BDI-II item 9), kept even when only the total was entered.
+    suicide_item = models.PositiveSmallIntegerField(null=True, blank=True)
     administered_on = models.DateField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"

@@ -337,6 +337,15 @@ class AssessmentSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Item scores in the instrument's order.",
     )
+    suicide_item = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "The answer to the scale's suicide item (PHQ-9 item 9, HAM-D17 item 3, MADRS "
+            "item 10, BDI-II item 9). Required when the items are not sent; taken from "
+            "them when they are."
+        ),
+    )
     severity = serializers.SerializerMethodField()
     safety_flag = serializers.SerializerMethodField()
 
@@ -348,6 +357,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "instrument",
             "score",
             "items",
+            "suicide_item",
             "severity",
             "safety_flag",
             "administered_on",
@@ -361,6 +371,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
         if not sees_clinical_detail(self.context, instance.course.patient.clinic_id):
             # Item answers (PHQ-9 item 9 asks about self-harm) stay with clinicians.
             data.pop("items")
+            data.pop("suicide_item")
         return data
 
     def get_severity(self, assessment: Assessment) -> str:

@@ -14,7 +14,7 @@ from clinic.capabilities import Capability, roles_for
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, StaffMembership
 from courses import alerts, selectors, signals
-from courses.instruments import INSTRUMENTS, PHQ9_SELF_HARM_ITEM, InstrumentCode
+from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
     OPEN_STATUSES,
@@ -383,12 +383,46 @@ def assessment_total(instrument: str, score: int | None, items: list[int] | None
             raise _invalid("score", f"The items add up to {total}, not {score}.", "score_mismatch")
         return total
     if score is None:
-        raise _invalid("score", "Send the total score, the items, or both.", "required")
+        raise _invalid("score", "Enter the total score, the item answers, or both.", "required")
     if not 0 <= score <= scale.max_total:
         raise _invalid(
             "score", f"A {scale.name} total is between 0 and {scale.max_total}.", "out_of_range"
         )
     return score
+
+
+def suicide_answer(
+    instrument: str, items: list[int] | None, suicide_item: int | None
+) -> int | None:
+    """The answer to the scale's suicide item: from the items when they are sent, else
+    as sent on its own, which a scale with such an item always needs (a total alone
+    could hide thoughts of self-harm)."""
+    scale = INSTRUMENTS[instrument]
+    number = scale.suicide_item
+    if number is None:
+        if suicide_item is not None:
+            raise _invalid("suicide_item", f"{scale.name} has no suicide item.")
+        return None
+    if items is not None:
+        answer = items[number - 1]
+        if suicide_item is not None and suicide_item != answer:
+            raise _invalid(
+                "suicide_item",
+                f"Item {number} is answered {answer} in the items, not {suicide_item}.",
+                "score_mismatch",
+            )
+        return answer
+    if suicide_item is None:
+        raise _invalid(
+            "suicide_item",
+            f"Give the answer to {scale.name} item {number} (thoughts of self-harm), "
+            "even with the total only.",
+            "required",
+        )
+    maximum = scale.item_maxima[number - 1]
+    if not 0 <= suicide_item <= maximum:
+        raise _invalid("suicide_item", f"Item {number} is answered 0 to {maximum}.", "out_of_range")
+    return suicide_item
 
 
 @transaction.atomic
@@ -400,28 +434,31 @@ def assessment_record(
     by: Any,
     score: int | None = None,
     items: list[int] | None = None,
+    suicide_item: int | None = None,
 ) -> Assessment:
+    """Record a score. A suicide item answered at or above its scale's cut-off raises a
+    safety flag and alerts the psychiatrist at once."""
     total = assessment_total(instrument, score, items)
+    answer = suicide_answer(instrument, items, suicide_item)
     _check_day_that_has_been(course.patient, administered_on, "administered_on")
     assessment = Assessment.objects.create(
         course=course,
         instrument=instrument,
         score=total,
         items=items,
+        suicide_item=answer,
         administered_on=administered_on,
         recorded_by=by,
     )
-    if instrument == InstrumentCode.PHQ9 and items is not None:
-        self_harm = items[PHQ9_SELF_HARM_ITEM - 1]
-        if self_harm > 0:
-            flag = SafetyFlag.objects.create(
-                course=course,
-                assessment=assessment,
-                item_value=self_harm,
-                raised_at=timezone.now(),
-                raised_by=by,
-            )
-            alerts.raise_for_safety_flag(flag)
+    if answer is not None and INSTRUMENTS[instrument].raises_safety_flag(answer):
+        flag = SafetyFlag.objects.create(
+            course=course,
+            assessment=assessment,
+            item_value=answer,
+            raised_at=timezone.now(),
+            raised_by=by,
+        )
+        alerts.raise_for_safety_flag(flag)
     signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return assessment
 

@@ -374,6 +374,7 @@ def assessment_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
                 administered_on=form.cleaned_data["administered_on"],
                 score=form.cleaned_data["score"],
                 items=form.cleaned_data["items"],
+                suicide_item=form.cleaned_data["suicide_item"],
             )
         )
         if refusal is not None:

@@ -412,7 +412,7 @@ def _reasons(
         add(
             "safety_flag",
             AT_RISK,
-            "A PHQ-9 reported thoughts of self-harm; a psychiatrist must review it.",
+            "A rating reported thoughts of self-harm; a psychiatrist must review it.",
         )
     return reasons
 

@@ -35,6 +35,7 @@ def test_psychiatrist_sees_the_chart_and_the_risk_reasons(
             administered_on=start + dt.timedelta(days=days),
             by=psychiatrist,
             score=score,
+            suicide_item=0,
         )
     recompute_risk([course.pk])
     reasons = course_progress(course)["risk"]["details"]

@@ -64,12 +64,18 @@ def test_a_score_dated_outside_the_patients_life_so_far_is_refused(
     day: str,
     message: str,
 ) -> None:
-    body = {"course": course.pk, "instrument": "phq9", "score": 12, "administered_on": day}
+    body = {
+        "course": course.pk,
+        "instrument": "phq9",
+        "score": 12,
+        "suicide_item": 0,
+        "administered_on": day,
+    }
     response = rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"administered_on": [message]}
 
-    form = {"instrument": "phq9", "score": "12", "administered_on": day}
+    form = {"instrument": "phq9", "score": "12", "suicide_item": "0", "administered_on": day}
     response = page(Role.PSYCHIATRIST).post(f"/courses/{course.pk}/assessments/", form)
     assert response.status_code == 400
     assert message in unescape(response.content.decode())
@@ -77,10 +83,15 @@ def test_a_score_dated_outside_the_patients_life_so_far_is_refused(
 
 
 def test_a_score_of_today_is_recorded(course: Any, rest: Callable[[str], APIClient]) -> None:
-    body = {"course": course.pk, "instrument": "phq9", "score": 12, "administered_on": "2026-11-25"}
-    assert (
-        rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json").status_code == 201
-    )
+    body = {
+        "course": course.pk,
+        "instrument": "phq9",
+        "score": 12,
+        "suicide_item": 0,
+        "administered_on": "2026-11-25",
+    }
+    response = rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
+    assert response.status_code == 201
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "1970-01-01"])

@@ -328,31 +328,75 @@ def test_phq9_with_item_9_zero_raises_no_safety_flag(
     assert not SafetyFlag.objects.exists()
 
 
-def test_other_instruments_never_raise_a_safety_flag(
-    make_course: Callable[..., TreatmentCourse], psychiatrist: Any
+@pytest.mark.parametrize(
+    ("instrument", "items", "raised"),
+    [
+        # HAM-D17 item 3 (suicide) from 1; MADRS item 10 (suicidal thoughts) from 2;
+        # BDI-II item 9 (suicidal thoughts or wishes) from 1; GAD-7 has no such item.
+        (InstrumentCode.HAMD17, [0, 0, 1, *[0] * 14], True),
+        (InstrumentCode.HAMD17, [4, 4, 0, *[2] * 14], False),
+        (InstrumentCode.MADRS, [*[0] * 9, 2], True),
+        (InstrumentCode.MADRS, [*[6] * 9, 1], False),
+        (InstrumentCode.BDI2, [*[0] * 8, 1, *[0] * 12], True),
+        (InstrumentCode.BDI2, [*[3] * 8, 0, *[3] * 12], False),
+        (InstrumentCode.GAD7, [3] * 7, False),
+    ],
+)
+def test_every_scales_suicide_item_raises_the_safety_flag(
+    make_course: Callable[..., TreatmentCourse],
+    psychiatrist: Any,
+    instrument: str,
+    items: list[int],
+    raised: bool,
 ) -> None:
     course = make_course()
     services.assessment_record(
-        course, instrument=GAD7, administered_on=FIRST_DAY, by=psychiatrist, items=[3] * 7
+        course, instrument=instrument, administered_on=FIRST_DAY, by=psychiatrist, items=items
     )
+    assert SafetyFlag.objects.filter(course=course).exists() is raised
+
+
+def test_a_phq9_total_needs_item_9_answered(
+    make_course: Callable[..., TreatmentCourse], psychiatrist: Any
+) -> None:
+    """A total alone could hide thoughts of self-harm: item 9 is always answered."""
+    course = make_course()
+    with pytest.raises(ValidationError) as refused:
+        services.assessment_record(
+            course, instrument=PHQ9, administered_on=FIRST_DAY, by=psychiatrist, score=27
+        )
+    assert refused.value.message_dict == {
+        "suicide_item": [
+            "Give the answer to PHQ-9 item 9 (thoughts of self-harm), even with the total only."
+        ]
+    }
+    assert not Assessment.objects.exists()
     services.assessment_record(
         course,
-        instrument=InstrumentCode.BDI2,
+        instrument=PHQ9,
         administered_on=FIRST_DAY,
         by=psychiatrist,
-        items=[3] * 21,
+        score=27,
+        suicide_item=2,
     )
-    assert not SafetyFlag.objects.exists()
+    flag = SafetyFlag.objects.get(course=course)
+    assert flag.item_value == 2
 
 
-def test_phq9_total_without_items_raises_no_safety_flag(
+def test_the_suicide_item_must_agree_with_the_items(
     make_course: Callable[..., TreatmentCourse], psychiatrist: Any
 ) -> None:
     course = make_course()
-    services.assessment_record(
-        course, instrument=PHQ9, administered_on=FIRST_DAY, by=psychiatrist, score=27
-    )
-    assert not SafetyFlag.objects.exists()
+    with pytest.raises(ValidationError) as refused:
+        services.assessment_record(
+            course,
+            instrument=PHQ9,
+            administered_on=FIRST_DAY,
+            by=psychiatrist,
+            items=[1] * 9,
+            suicide_item=0,
+        )
+    assert list(refused.value.message_dict) == ["suicide_item"]
 
 
 def test_assessment_record_rejects_an_invalid_score_and_stores_nothing(
@@ -377,6 +421,7 @@ def test_course_outcomes_tracks_gad7_as_well_for_anxious_depression(
             administered_on=FIRST_DAY + dt.timedelta(days=day),
             by=psychiatrist,
             score=value,
+            suicide_item=None if instrument == GAD7 else 0,
         )
     phq, gad = selectors.course_outcomes(course)
     assert phq.instrument == PHQ9
@@ -410,6 +455,7 @@ def record(psychiatrist: Any) -> Callable[..., None]:
                 administered_on=course.start_date + dt.timedelta(days=day),
                 by=psychiatrist,
                 score=value,
+                suicide_item=None if instrument == GAD7 else 0,
             )
 
     return add

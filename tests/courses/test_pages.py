@@ -591,6 +591,7 @@ def _course_with_level(make_course: Any, level: str, psychiatrist: Any, **fields
             administered_on=dt.date(2026, 11, 24),
             by=psychiatrist,
             score=16,
+            suicide_item=0,
         )
     elif level == "at_risk":
         services.assessment_record(
@@ -758,7 +759,7 @@ def test_recording_roles(
     else:
         login(actor)
     data = (
-        {"instrument": "phq9", "administered_on": "2026-11-24", "score": "12"}
+        {"instrument": "phq9", "administered_on": "2026-11-24", "score": "12", "suicide_item": "0"}
         if what == "assessments"
         else {"measured_on": "2026-11-24", "machine_output_pct": "58", "method": "visual"}
     )
@@ -798,7 +799,12 @@ def test_recording_items_raises_a_safety_flag(login: Any, client: Any, make_cour
         ({"instrument": "phq9"}, "Enter the total score, the item answers, or both."),
         ({"instrument": "phq9", "score": "10", "items": ITEM_TEXT}, "The items add up to 14"),
         (
-            {"instrument": "phq9", "score": "10", "administered_on": "2026-12-30"},
+            {
+                "instrument": "phq9",
+                "score": "10",
+                "suicide_item": "0",
+                "administered_on": "2026-12-30",
+            },
             "This date is in the future.",
         ),
         ({"instrument": "nope", "score": "3"}, "Select a valid choice."),
@@ -852,6 +858,7 @@ def test_course_page_shows_progress_timeline_chart_and_outcomes(
             administered_on=dt.date(2026, 12, 7),
             by=psychiatrist,
             score=6,
+            suicide_item=0,
         )
         login(Role.PSYCHIATRIST)
         text = _course_page(client, booked_course)

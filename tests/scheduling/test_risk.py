@@ -396,7 +396,9 @@ def test_no_baseline_until_a_score_in_the_week_before_session_one(
     assert _reasons(course) == {"no_baseline": "watch"}  # too early, and the wrong scale
     assert _refresh(course) == "watch"
 
-    assessment_record(course, instrument="phq9", score=19, administered_on=TODAY, by=psychiatrist)
+    assessment_record(
+        course, instrument="phq9", score=19, suicide_item=0, administered_on=TODAY, by=psychiatrist
+    )
     assert _reasons(course) == {}
     assert course_progress(course)["baseline"] == {"score": 19, "administered_on": TODAY}
     assert _refresh(course) == "ok"
@@ -418,7 +420,9 @@ def test_assessment_overdue_after_a_week_without_a_primary_score(
 
     assessment_record(course, instrument="gad7", score=8, administered_on=TODAY, by=psychiatrist)
     assert "assessment_overdue" in _reasons(course)  # not the course's primary scale
-    assessment_record(course, instrument="phq9", score=11, administered_on=TODAY, by=psychiatrist)
+    assessment_record(
+        course, instrument="phq9", score=11, suicide_item=0, administered_on=TODAY, by=psychiatrist
+    )
     assert _reasons(course) == {}
     assert _refresh(course) == "ok"
 
