@@ -279,8 +279,8 @@ PAGES: tuple[Page, ...] = (
     ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Page(
-        ("POST /courses/alerts/<id>/acknowledge/",),
-        (Capability.ACKNOWLEDGE_ALERTS, " (your own alerts only)"),
+        ("POST /courses/alerts/<id>/acknowledge/", "POST /courses/alerts/acknowledge/"),
+        (Capability.ACKNOWLEDGE_ALERTS, " (your own alerts only; several at once: the second)"),
     ),
     Page(
         ("/reports/outcomes/", "/reports/outcomes.csv"),

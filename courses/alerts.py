@@ -64,7 +64,10 @@ def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> No
     """``changed``: (course, previous level) of courses whose stored level changed. A
     course alerts at most once a day, by the clinic's own date."""
     alerts = []
+    calmer: dict[str, list[int]] = {}
     for course, previous in changed:
+        if previous == RiskLevel.AT_RISK and course.risk_level != RiskLevel.AT_RISK:
+            calmer.setdefault(course.risk_level, []).append(course.pk)
         if course.risk_level != RiskLevel.AT_RISK or previous == RiskLevel.AT_RISK:
             continue
         today = timezone.localdate(timezone=course.patient.clinic.tz)
@@ -77,6 +80,9 @@ def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> No
                 key=f"at_risk:{course.pk}:{today.isoformat()}",
             )
         )
+    for level, course_ids in calmer.items():
+        label = RiskLevel(level).label.lower() if level == RiskLevel.WATCH else "on track"
+        settle_risk_alerts(course_ids, f"Settled: the course is {label} again.")
     if not alerts:
         return
     StaffAlert.objects.bulk_create(alerts, ignore_conflicts=True)
@@ -108,6 +114,21 @@ def email_alerts(alert_ids: Iterable[int]) -> int:
         )
         sent += 1
     return sent
+
+
+def settle_risk_alerts(course_ids: Iterable[int], reason: str) -> int:
+    """The at-risk alerts of these courses that nobody acknowledged settle themselves:
+    their cause went away (risk back to watch or ok, the course ended)."""
+    return StaffAlert.objects.filter(
+        course_id__in=list(course_ids), kind=AlertKind.AT_RISK, acknowledged_at__isnull=True
+    ).update(acknowledged_at=timezone.now(), settled_reason=reason)
+
+
+def acknowledge_many(recipient: Any, alert_ids: Iterable[int]) -> int:
+    """Acknowledge several of ``recipient``'s alerts at once (others' ids change nothing)."""
+    return StaffAlert.objects.filter(
+        recipient=recipient, pk__in=list(alert_ids), acknowledged_at__isnull=True
+    ).update(acknowledged_at=timezone.now())
 
 
 def settle_safety_flag(flag: SafetyFlag) -> int:

@@ -393,8 +393,7 @@ class Assessment(models.Model):
     instrument = models.CharField(max_length=10, choices=InstrumentCode.choices)
     score = models.PositiveSmallIntegerField()
     items = models.JSONField(null=True, blank=True)
-    # The answer to the scale's suicide item (PHQ-9 item 9, HAM-D17 item 3, MADRS item
-    # 10, BDI-II item 9), kept even when only the total was entered.
+    # The answer to the scale's suicide item, kept even when only the total was entered.
     suicide_item = models.PositiveSmallIntegerField(null=True, blank=True)
     administered_on = models.DateField()
     recorded_by = models.ForeignKey(
@@ -471,6 +470,8 @@ class StaffAlert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Why the alert settled itself when its cause went away (nobody acknowledged it).
+    settled_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -449,5 +449,13 @@ class CourseOutcomeSerializer(serializers.Serializer):
 class StaffAlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = StaffAlert
-        fields = ["id", "course", "kind", "detail", "created_at", "acknowledged_at"]
+        fields = [
+            "id",
+            "course",
+            "kind",
+            "detail",
+            "created_at",
+            "acknowledged_at",
+            "settled_reason",
+        ]
         read_only_fields = fields

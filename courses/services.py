@@ -345,6 +345,8 @@ def course_transition(
     if target == CourseStatus.COMPLETED:
         course.completed_on = timezone.localdate(timezone=course.patient.clinic.tz)
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
+    if target not in OPEN_STATUSES:
+        alerts.settle_risk_alerts([course.pk], f"Settled: the course was {target}.")
     signals.course_status_changed.send(
         sender=TreatmentCourse, course=course, previous=previous, target=target
     )

@@ -14,6 +14,11 @@ urlpatterns: list[URLPattern] = [
         name="safety-flag-acknowledge",
     ),
     path(
+        "courses/alerts/acknowledge/",
+        views.staff_alerts_acknowledge,
+        name="staff-alerts-acknowledge",
+    ),
+    path(
         "courses/alerts/<int:pk>/acknowledge/",
         views.staff_alert_acknowledge,
         name="staff-alert-acknowledge",

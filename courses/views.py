@@ -55,3 +55,13 @@ def staff_alert_acknowledge(request: HttpRequest, place: Workplace, pk: int) -> 
         return render(request, "courses/_acknowledged.html", {"text": text})
     messages.success(request, text)
     return redirect(_next_url(request, reverse("psychiatrist-dashboard")))
+
+
+@staff_page(Capability.ACKNOWLEDGE_ALERTS)
+@require_POST
+def staff_alerts_acknowledge(request: HttpRequest, place: Workplace) -> HttpResponse:
+    """Acknowledge the selected alerts at once (only the viewer's own count)."""
+    ids = [int(v) for v in request.POST.getlist("alert") if v.isdigit() and len(v) <= 12]
+    done = alerts.acknowledge_many(request.user, ids)
+    messages.success(request, f"{done} alert(s) acknowledged.")
+    return redirect(_next_url(request, reverse("psychiatrist-dashboard")))

@@ -49,8 +49,11 @@ def test_reviewing_the_flag_settles_its_alert(course: Any) -> None:
     services.safety_flag_acknowledge(flag, by=course.psychiatrist)
     settled = StaffAlert.objects.get(kind="safety_flag")
     assert settled.acknowledged_at is not None
-    # Only that flag's alert: the at-risk alert is a separate matter.
-    assert StaffAlert.objects.get(kind="at_risk").acknowledged_at is None
+    # The flag was all that put the course at risk: its at-risk alert settles too, and
+    # says why (nobody acknowledged it).
+    at_risk = StaffAlert.objects.get(kind="at_risk")
+    assert at_risk.acknowledged_at is not None
+    assert at_risk.settled_reason.startswith("Settled: the course is")
     services.safety_flag_acknowledge(flag, by=course.psychiatrist)  # idempotent
     assert StaffAlert.objects.get(kind="safety_flag").acknowledged_at == settled.acknowledged_at
 
@@ -189,3 +192,53 @@ def test_a_course_turning_at_risk_reaches_the_psychiatrist_by_email(
     ]
     assert all(rcpt == ["dr@example.com"] for _, rcpt, _ in smtp.handler.messages)
     assert course.patient.email not in {r for _, rcpt, _ in smtp.handler.messages for r in rcpt}
+
+
+def test_an_at_risk_alert_settles_when_the_risk_goes_away(course: Any) -> None:
+    course.risk_level = "at_risk"
+    alerts.raise_for_risk_changes([(course, "watch")])
+    course.risk_level = "watch"
+    alerts.raise_for_risk_changes([(course, "at_risk")])
+    alert = StaffAlert.objects.get(kind="at_risk")
+    assert alert.acknowledged_at is not None
+    assert alert.settled_reason == "Settled: the course is watch again."
+
+
+@pytest.mark.parametrize("target", ["completed", "discontinued"])
+def test_an_at_risk_alert_settles_when_the_course_ends(course: Any, target: str) -> None:
+    TreatmentCourse.objects.filter(pk=course.pk).update(status="active", risk_level="at_risk")
+    course.refresh_from_db()
+    alerts.raise_for_risk_changes([(course, "watch")])
+    services.course_transition(course, target, by=course.psychiatrist, reason="done")
+    alert = StaffAlert.objects.get(kind="at_risk")
+    assert alert.acknowledged_at is not None
+    assert alert.settled_reason == f"Settled: the course was {target}."
+
+
+def test_the_dashboard_acknowledges_several_alerts_at_once(
+    course: Any, client: Any, staff: Any
+) -> None:
+    other_course = CourseFactory(patient=PatientFactory(clinic=course.patient.clinic))
+    mine = [
+        StaffAlert.objects.create(
+            recipient=course.psychiatrist, course=c, kind="at_risk", detail="d", key=f"k{c.pk}"
+        )
+        for c in (course, other_course)
+    ]
+    someone_elses = StaffAlert.objects.create(
+        recipient=staff(Role.PSYCHIATRIST), course=course, kind="at_risk", detail="d", key="x"
+    )
+    client.force_login(course.psychiatrist)
+    page = client.get("/courses/mine/").content.decode()
+    assert 'form="acknowledge-many"' in page
+    response = client.post(
+        "/courses/alerts/acknowledge/",
+        {"alert": [mine[0].pk, mine[1].pk, someone_elses.pk, "99999999999999999999999"]},
+    )
+    assert response.status_code == 302
+    assert StaffAlert.objects.filter(pk__in=[a.pk for a in mine], acknowledged_at=None).count() == 0
+    someone_elses.refresh_from_db()
+    assert someone_elses.acknowledged_at is None
+    client.logout()
+    assert client.post("/courses/alerts/acknowledge/", {"alert": [mine[0].pk]}).status_code == 302
+    assert client.post("/courses/alerts/acknowledge/").url.startswith("/accounts/login/")

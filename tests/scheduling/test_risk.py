@@ -11,7 +11,7 @@ import pytest
 from django.db.models import F
 
 from clinic.models import Closure, Role
-from courses.models import Assessment, CourseStatus, SafetyFlag, TreatmentCourse
+from courses.models import Assessment, CourseStatus, SafetyFlag, StaffAlert, TreatmentCourse
 from courses.services import (
     assessment_record,
     authorization_add,
@@ -182,6 +182,10 @@ def test_missed_consecutive_appears_at_two_in_a_row_and_clears_on_attendance(
     attend(_on(course, dt.date(2026, 11, 26)))
     assert "missed_consecutive" not in _reasons(course)
     assert _stored(course) == course_progress(course)["risk"]["level"] != "at_risk"
+    # The alert the streak raised settles itself with the risk, and says why.
+    alert = StaffAlert.objects.get(course=course, kind="at_risk")
+    assert alert.acknowledged_at is not None
+    assert alert.settled_reason.startswith("Settled: the course is")
 
 
 def test_cancelled_sessions_do_not_break_or_make_a_missed_streak(under_way: Any) -> None:
