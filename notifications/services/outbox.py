@@ -28,7 +28,7 @@ from notifications.services.policy import (
     reminder_time,
     within_window,
 )
-from scheduling.models import Session, SessionKind, SessionStatus
+from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 
 LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED)
 
@@ -223,7 +223,9 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     horizon = now + dt.timedelta(hours=settings.REMINDER_HORIZON_HOURS)
     coming = Q(status=SessionStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=horizon)
-    sessions = list(Session.objects.filter(coming).values_list(*_SESSION_CONTACT))
+    sessions = list(
+        Session.objects.filter(coming).order_by("starts_at", "id").values_list(*_SESSION_CONTACT)
+    )
     # Keys already written (a planner runs every few minutes): skip them up front.
     existing = set(
         Notification.objects.filter(session__in=Session.objects.filter(coming)).values_list(
@@ -231,6 +233,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         )
     )
     places = _clinics_with_policies({row[-1] for row in sessions})
+    reminded_days = _days_begun(coming, now, places)
     too_late = now - dt.timedelta(hours=1)
     rows: list[PlannedRow] = []
     for (
@@ -245,6 +248,12 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         clinic_id,
     ) in sessions:
         clinic, policy = places[clinic_id]
+        # One reminder a day per patient, about the day's first session: an accelerated
+        # course has up to ten sessions a day, and ten texts would help nobody.
+        patient_day = (patient_id, starts_at.astimezone(clinic.tz).date())
+        if patient_day in reminded_days:
+            continue
+        reminded_days.add(patient_day)
         # The mapping session opens a course: its eve gets the first-session message.
         first = session_kind == SessionKind.MAPPING
         for kind in (Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY):
@@ -274,6 +283,24 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
                     )
     _insert_ignoring_existing(rows)
     return len(rows)
+
+
+def _days_begun(
+    coming: Q, now: dt.datetime, places: dict[int, tuple[Clinic, ReminderPolicy]]
+) -> set[tuple[int, dt.date]]:
+    """(patient, clinic-local day) of the coming sessions' patients whose day has begun
+    with a session already: their later sessions that day need no reminder."""
+    begun = Session.objects.filter(
+        status__in=OCCUPYING,
+        starts_at__gt=now - dt.timedelta(days=1),
+        starts_at__lte=now,
+        patient_id__in=Session.objects.filter(coming).values("patient_id"),
+    ).values_list("patient_id", "starts_at", "chair__clinic_id")
+    return {
+        (patient_id, starts_at.astimezone(places[clinic_id][0].tz).date())
+        for patient_id, starts_at, clinic_id in begun
+        if clinic_id in places
+    }
 
 
 class PlannedRow(NamedTuple):

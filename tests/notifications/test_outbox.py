@@ -223,6 +223,36 @@ def test_plan_reminders_writes_first_session_day_before_and_same_day_rows(
     assert not Notification.objects.filter(session__in=sessions[2:]).exists()
 
 
+def test_an_accelerated_day_gets_one_reminder_about_its_first_session(
+    make_course: Callable[..., Any], chairs: list[Any], frozen_now: Any
+) -> None:
+    """Ten sessions a day (SNT) are one day-before message and one same-day message,
+    about the first of them; once the day has begun, later sessions get none."""
+    course = make_course(protocol="snt-accelerated", at=dt.time(7, 30))
+    booked = sorted(scheduling.course_schedule(course), key=lambda s: s.starts_at)
+    tuesday = [s for s in booked if s.starts_at.astimezone(NEW_YORK).date() == TUE]
+    assert len(tuesday) == 10
+    frozen_now.move_to(_local(MON, 10))  # the horizon (48 h) covers all of Tuesday
+    services.plan_reminders()
+    reminded = set(
+        Notification.objects.filter(
+            session__in=tuesday, kind__in=[Kind.DAY_BEFORE, Kind.SAME_DAY]
+        ).values_list("session_id", "kind", "channel")
+    )
+    first = tuesday[0].pk
+    assert reminded == {
+        (first, kind, channel) for kind in (Kind.DAY_BEFORE, Kind.SAME_DAY) for channel in BOTH
+    }
+    # Tuesday 08:00: the day's first session has begun; the planner adds nothing for
+    # the nine others.
+    Session.objects.filter(pk=first).update(status=SessionStatus.CHECKED_IN)
+    frozen_now.move_to(tuesday[0].starts_at + dt.timedelta(minutes=30))
+    services.plan_reminders()
+    assert not Notification.objects.filter(
+        session__in=tuesday[1:], kind__in=[Kind.DAY_BEFORE, Kind.SAME_DAY]
+    ).exists()
+
+
 def test_plan_reminders_is_idempotent(sessions: list[Session], frozen_now: Any) -> None:
     frozen_now.move_to(_local(SUN, 10))
     services.plan_reminders()
