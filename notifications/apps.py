@@ -16,6 +16,7 @@ class NotificationsConfig(AppConfig):
             (scheduling_signals.sessions_missed, receivers.sessions_missed),
             (scheduling_signals.sessions_released, receivers.sessions_released),
             (scheduling_signals.sessions_withdrawn, receivers.sessions_withdrawn),
+            (scheduling_signals.makeups_booked, receivers.makeups_booked),
         )
         for signal, receiver in connections:
             signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")

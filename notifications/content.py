@@ -25,6 +25,7 @@ SUBJECTS = {
     Kind.DAY_BEFORE: "Appointment reminder",
     Kind.SAME_DAY: "See you today",
     Kind.MISSED_FOLLOWUP: "We missed you",
+    Kind.MAKEUP_BOOKED: "An extra appointment for you",
 }
 
 SMS_LIMIT = 160  # GSM-7 characters in one segment
@@ -58,6 +59,7 @@ def render(
     at: dt.datetime | None,
     link: str = "",
     calendar_link: str = "",
+    makeup_booked: bool = False,
 ) -> Message:
     local = at.astimezone(clinic.tz) if at is not None else None
     context = {
@@ -67,6 +69,7 @@ def render(
         "date": human_date(local.date()) if local else "",
         "time": human_time(local.time()) if local else "",
         "opt_out": channel == Channel.SMS,
+        "makeup_booked": makeup_booked,  # a missed visit already made up: no "call us"
         "greet": True,  # an email greets in its first line and includes the text without
         # Links only in email: in an SMS they would not fit one 160-character segment.
         "link": link if channel == Channel.EMAIL else "",

@@ -22,10 +22,11 @@ class Kind(models.TextChoices):
     DAY_BEFORE = "day_before", "Day-before reminder"
     SAME_DAY = "same_day", "Same-day reminder"
     MISSED_FOLLOWUP = "missed_followup", "Missed-session follow-up"
+    MAKEUP_BOOKED = "makeup_booked", "Make-up booked"
 
 
 # Changes always go out; routine reminders give way when a frequency cap is reached.
-CHANGE_KINDS = (Kind.COURSE_BOOKED, Kind.SESSION_MOVED)
+CHANGE_KINDS = (Kind.COURSE_BOOKED, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
 
 
 class Status(models.TextChoices):
@@ -51,6 +52,7 @@ class ReminderPolicy(models.Model):
     day_before = models.BooleanField(default=True)
     same_day = models.BooleanField(default=True)
     missed_followup = models.BooleanField(default=True)
+    makeup_booked = models.BooleanField(default=True)
     day_before_at = models.TimeField(
         default=dt.time(17, 0), help_text="Patient-local time the day before the session."
     )

@@ -37,3 +37,7 @@ def sessions_released(sender: Any, *, session_ids: list[int], reason: str, **_: 
 
 def sessions_withdrawn(sender: Any, *, session_ids: list[int], **_: Any) -> None:
     services.sessions_withdrawn(session_ids)
+
+
+def makeups_booked(sender: Any, *, session_ids: list[int], **_: Any) -> None:
+    services.notify_makeups(session_ids)

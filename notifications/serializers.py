@@ -44,6 +44,7 @@ class ReminderPolicySerializer(serializers.ModelSerializer):
             "day_before",
             "same_day",
             "missed_followup",
+            "makeup_booked",
             "day_before_at",
             "same_day_minutes_before",
             "window_start",

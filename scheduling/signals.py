@@ -23,6 +23,7 @@ session_changed = Signal()  # session, moved: one session moved to another time,
 sessions_missed = Signal()  # session_ids: sessions just marked missed
 sessions_released = Signal()  # session_ids, reason: cancelled because their course ended
 sessions_withdrawn = Signal()  # session_ids: about to be deleted (an unstarted course re-planned)
+makeups_booked = Signal()  # session_ids: make-up sessions just booked
 
 
 def announce_sessions_booked(
@@ -45,3 +46,7 @@ def announce_sessions_released(session_ids: Iterable[int], reason: str) -> None:
 
 def announce_sessions_withdrawn(session_ids: Iterable[int]) -> None:
     sessions_withdrawn.send(sender=Session, session_ids=list(session_ids))
+
+
+def announce_makeups_booked(session_ids: Iterable[int]) -> None:
+    makeups_booked.send(sender=Session, session_ids=list(session_ids))

@@ -24,6 +24,7 @@ from notifications.services.inbound import handle_inbound_sms, keyword_of
 from notifications.services.outbox import (
     cancel_pending,
     notify_course_booked,
+    notify_makeups,
     notify_missed,
     plan_reminders,
     session_changed,
@@ -46,6 +47,7 @@ __all__ = [
     "handle_inbound_sms",
     "keyword_of",
     "notify_course_booked",
+    "notify_makeups",
     "notify_missed",
     "plan_reminders",
     "policy_for",

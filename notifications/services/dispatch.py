@@ -28,7 +28,7 @@ from notifications.models import (
 from notifications.services.outbox import LINKED_KINDS, suppression
 from notifications.services.policy import policy_for, reachable_channels, within_window
 from notifications.transports import Outgoing, PermanentError, TransientError, transport_for
-from scheduling.models import SessionStatus
+from scheduling.models import UPCOMING, Session, SessionStatus
 
 MAX_ATTEMPTS = 6
 
@@ -152,6 +152,9 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> 
         calendar_link=links.calendar_link(session.course)
         if session is not None and notification.kind == Kind.COURSE_BOOKED
         else "",
+        makeup_booked=notification.kind == Kind.MISSED_FOLLOWUP
+        and session is not None
+        and Session.objects.filter(makeup_for=session, status__in=UPCOMING).exists(),
     )
     outgoing = Outgoing(
         to=patient.phone if notification.channel == Channel.SMS else patient.email,

@@ -30,7 +30,7 @@ from notifications.services.policy import (
 )
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 
-LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED)
+LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
 
 
 def _session_key(kind: str, channel: str, session_id: int, starts_at: dt.datetime) -> str:
@@ -167,24 +167,34 @@ def sessions_withdrawn(session_ids: list[int]) -> None:
 def notify_missed(session_ids: Iterable[int]) -> int:
     """Missed-session follow-ups, one per session and channel (idempotent). The sweep
     can miss a thousand sessions at once: rows, not model instances."""
+    return _notify_now(Kind.MISSED_FOLLOWUP, session_ids)
+
+
+def notify_makeups(session_ids: Iterable[int]) -> int:
+    """Tell patients the date and time of make-up sessions just booked for them."""
+    return _notify_now(Kind.MAKEUP_BOOKED, session_ids)
+
+
+def _notify_now(kind: str, session_ids: Iterable[int]) -> int:
+    """A message of ``kind`` about each session, due now (within the send window)."""
     sessions = list(Session.objects.filter(pk__in=list(session_ids)).values_list(*_SESSION_CONTACT))
     places = _clinics_with_policies({row[-1] for row in sessions})
     now = timezone.now()
     rows: list[PlannedRow] = []
     for session_id, starts_at, _, patient_id, *contact, clinic_id in sessions:
         clinic, policy = places[clinic_id]
-        if not policy.missed_followup:
+        if not policy.kind_enabled(kind):
             continue
         scheduled_for = within_window(now, clinic, policy)
         for channel in reachable(*contact):
-            key = _session_key(Kind.MISSED_FOLLOWUP, channel, session_id, starts_at)
+            key = _session_key(kind, channel, session_id, starts_at)
             rows.append(
                 PlannedRow(
                     clinic_id,
                     patient_id,
                     session_id,
                     channel,
-                    Kind.MISSED_FOLLOWUP,
+                    kind,
                     Status.PENDING,
                     "",
                     key,

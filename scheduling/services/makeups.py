@@ -18,6 +18,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.selectors import window_end_date
+from scheduling import signals
 from scheduling.calendar import ClinicCalendar, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 from scheduling.planner import (
@@ -131,6 +132,7 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
         last_by_phase[session.phase] = start
         held += 1
     Session.objects.bulk_create(created)
+    signals.announce_makeups_booked(session.pk for session in created)
     return len(created)
 
 

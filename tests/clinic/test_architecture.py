@@ -28,6 +28,7 @@ SIGNALS = [
     (scheduling_signals.sessions_missed, Session),
     (scheduling_signals.sessions_released, Session),
     (scheduling_signals.sessions_withdrawn, Session),
+    (scheduling_signals.makeups_booked, Session),
 ]
 
 

@@ -23,9 +23,9 @@ from django.db import connection
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import Closure, Patient
+from clinic.models import Clinic, Closure, Patient
 from clinic.patient_text import GSM7
-from notifications import services, tasks
+from notifications import content, services, tasks
 from notifications.models import Channel, Kind, Notification, ReminderPolicy, Status
 from notifications.services import dispatch
 from notifications.transports import LocmemTransport, Outgoing, TransientError, reset_transports
@@ -707,6 +707,45 @@ def test_marking_a_session_missed_writes_a_followup(
     followup = Notification.objects.get(kind=Kind.MISSED_FOLLOWUP, channel=Channel.SMS)
     assert services.send(followup.pk) == Status.SENT  # the session is past: still goes
     assert "Mon Nov 30" in outbox[0].body
+
+
+def test_a_missed_visit_made_up_is_told_its_new_time_and_not_asked_to_call(
+    sessions: list[Session], frozen_now: Any, outbox: list[Outgoing]
+) -> None:
+    """The make-up booked for a missed visit is announced with its date and time, even
+    past the day's cap (a change, not a routine reminder); the missed-visit text then
+    does not ask the patient to call to rebook."""
+    first = sessions[0]
+    frozen_now.move_to(_local(MON, 11))
+    routine = _notification(sessions[2], Kind.DAY_BEFORE)
+    assert services.send(routine.pk) == Status.SENT  # the day's one routine SMS
+    scheduling.session_mark_missed(first)
+    makeup = Session.objects.get(makeup_for=first)
+    announced = Notification.objects.get(
+        kind=Kind.MAKEUP_BOOKED, channel=Channel.SMS, session=makeup
+    )
+    assert Notification.objects.filter(kind=Kind.MAKEUP_BOOKED).count() == 2  # SMS, email
+    assert services.send(announced.pk) == Status.SENT  # not held back by the cap
+    local = makeup.starts_at.astimezone(NEW_YORK)
+    when = f"{content.human_date(local.date())} at {content.human_time(local.time())}"
+    assert when in outbox[-1].body
+    missed = Notification.objects.get(kind=Kind.MISSED_FOLLOWUP, channel=Channel.EMAIL)
+    assert services.send(missed.pk) == Status.SENT
+    assert "We booked a visit to make up for it." in outbox[-1].body
+    assert "to rebook" not in outbox[-1].body
+
+
+def test_a_missed_visit_without_a_make_up_asks_the_patient_to_call(
+    sessions: list[Session], frozen_now: Any, outbox: list[Outgoing]
+) -> None:
+    first = sessions[0]
+    Clinic.objects.filter(pk=first.chair.clinic_id).update(auto_makeup=False)
+    frozen_now.move_to(_local(MON, 11))
+    scheduling.session_mark_missed(first)
+    assert not Notification.objects.filter(kind=Kind.MAKEUP_BOOKED).exists()
+    missed = Notification.objects.get(kind=Kind.MISSED_FOLLOWUP, channel=Channel.SMS)
+    assert services.send(missed.pk) == Status.SENT
+    assert "to rebook" in outbox[-1].body
 
 
 # --- claims and leases -----------------------------------------------------------------
