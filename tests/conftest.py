@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.apps import apps as django_apps
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -105,3 +106,22 @@ def django_db_modify_db_settings(
     test_name = Path(django_settings.VAR_DIR) / f"test-{worker}.sqlite3"
     assert str(test_name) != database["NAME"], "the test database must not be the real one"
     database.setdefault("TEST", {})["NAME"] = str(test_name)
+
+
+@pytest.fixture
+def api_as(
+    api: Callable[[Any | None], APIClient], staff: Callable[..., Any]
+) -> Callable[..., APIClient]:
+    """An API client of a new staff member with ``role`` (``staff``'s keywords too)."""
+    return lambda role, **kwargs: api(staff(role, **kwargs))
+
+
+@pytest.fixture
+def page_as(client: Client, staff: Callable[..., Any]) -> Callable[[str], Client]:
+    """The test client, logged in as a new staff member with ``role``."""
+
+    def as_role(role: str) -> Client:
+        client.force_login(staff(role))
+        return client
+
+    return as_role

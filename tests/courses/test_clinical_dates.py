@@ -28,20 +28,6 @@ pytestmark = pytest.mark.usefixtures("frozen_now")  # Wednesday 25 November 2026
 
 
 @pytest.fixture
-def rest(api: Callable[[Any], APIClient], staff: Callable[..., Any]) -> Callable[[str], APIClient]:
-    return lambda role: api(staff(role))
-
-
-@pytest.fixture
-def page(client: Client, staff: Callable[..., Any]) -> Callable[[str], Client]:
-    def as_role(role: str) -> Client:
-        client.force_login(staff(role))
-        return client
-
-    return as_role
-
-
-@pytest.fixture
 def course(make_course: Callable[..., Any]) -> Any:
     course = make_course()
     Patient.objects.filter(pk=course.patient_id).update(date_of_birth=dt.date(1980, 5, 1))
@@ -59,8 +45,8 @@ def course(make_course: Callable[..., Any]) -> Any:
 )
 def test_a_score_dated_outside_the_patients_life_so_far_is_refused(
     course: Any,
-    rest: Callable[[str], APIClient],
-    page: Callable[[str], Client],
+    api_as: Callable[[str], APIClient],
+    page_as: Callable[[str], Client],
     day: str,
     message: str,
 ) -> None:
@@ -71,18 +57,18 @@ def test_a_score_dated_outside_the_patients_life_so_far_is_refused(
         "suicide_item": 0,
         "administered_on": day,
     }
-    response = rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
+    response = api_as(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"administered_on": [message]}
 
     form = {"instrument": "phq9", "score": "12", "suicide_item": "0", "administered_on": day}
-    response = page(Role.PSYCHIATRIST).post(f"/courses/{course.pk}/assessments/", form)
+    response = page_as(Role.PSYCHIATRIST).post(f"/courses/{course.pk}/assessments/", form)
     assert response.status_code == 400
     assert message in unescape(response.content.decode())
     assert not Assessment.objects.exists()
 
 
-def test_a_score_of_today_is_recorded(course: Any, rest: Callable[[str], APIClient]) -> None:
+def test_a_score_of_today_is_recorded(course: Any, api_as: Callable[[str], APIClient]) -> None:
     body = {
         "course": course.pk,
         "instrument": "phq9",
@@ -90,28 +76,28 @@ def test_a_score_of_today_is_recorded(course: Any, rest: Callable[[str], APIClie
         "suicide_item": 0,
         "administered_on": "2026-11-25",
     }
-    response = rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
+    response = api_as(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 201
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "1970-01-01"])
 def test_a_motor_threshold_dated_outside_the_patients_life_so_far_is_refused(
-    course: Any, rest: Callable[[str], APIClient], page: Callable[[str], Client], day: str
+    course: Any, api_as: Callable[[str], APIClient], page_as: Callable[[str], Client], day: str
 ) -> None:
     body = {"course": course.pk, "measured_on": day, "machine_output_pct": 58, "method": "visual"}
-    response = rest(Role.TECHNICIAN).post("/api/v1/motor-thresholds/", body, format="json")
+    response = api_as(Role.TECHNICIAN).post("/api/v1/motor-thresholds/", body, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["measured_on"]
 
     form = {"measured_on": day, "machine_output_pct": "58", "method": "visual"}
-    response = page(Role.TECHNICIAN).post(f"/courses/{course.pk}/motor-thresholds/", form)
+    response = page_as(Role.TECHNICIAN).post(f"/courses/{course.pk}/motor-thresholds/", form)
     assert response.status_code == 400
     assert not MotorThreshold.objects.exists()
 
 
 @pytest.mark.parametrize("born", ["0001-01-01", "1899-12-31", "2026-11-26"])
 def test_a_date_of_birth_lies_between_1900_and_today(
-    clinic: Any, rest: Callable[[str], APIClient], born: str
+    clinic: Any, api_as: Callable[[str], APIClient], born: str
 ) -> None:
     body = {
         "clinic": clinic.pk,
@@ -121,11 +107,11 @@ def test_a_date_of_birth_lies_between_1900_and_today(
         "date_of_birth": born,
         "phone": "+13475550111",
     }
-    response = rest(Role.FRONT_DESK).post("/api/v1/patients/", body, format="json")
+    response = api_as(Role.FRONT_DESK).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["date_of_birth"]
     assert (
-        rest(Role.FRONT_DESK)
+        api_as(Role.FRONT_DESK)
         .post("/api/v1/patients/", {**body, "date_of_birth": "1900-01-01"}, format="json")
         .status_code
         == 201
@@ -134,7 +120,7 @@ def test_a_date_of_birth_lies_between_1900_and_today(
 
 @pytest.mark.parametrize("start", ["1900-01-04", "2025-11-24", "2027-11-26", "9999-12-31"])
 def test_a_course_starts_within_a_year_of_today(
-    course: Any, rest: Callable[[str], APIClient], psychiatrist: Any, start: str
+    course: Any, api_as: Callable[[str], APIClient], psychiatrist: Any, start: str
 ) -> None:
     patient = course.patient
     TreatmentCourse.objects.filter(pk=course.pk).update(status="completed")
@@ -146,10 +132,10 @@ def test_a_course_starts_within_a_year_of_today(
         "start_date": start,
         "preferred_time": "09:30",
     }
-    response = rest(Role.PSYCHIATRIST).post("/api/v1/courses/", body, format="json")
+    response = api_as(Role.PSYCHIATRIST).post("/api/v1/courses/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"start_date": ["A course starts within a year of today."]}
-    moved = rest(Role.PSYCHIATRIST).patch(
+    moved = api_as(Role.PSYCHIATRIST).patch(
         f"/api/v1/courses/{course.pk}/", {"start_date": start}, format="json"
     )
     assert moved.status_code in (400, 409)  # a completed course cannot change at all

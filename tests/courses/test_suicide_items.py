@@ -25,17 +25,12 @@ pytestmark = pytest.mark.usefixtures("frozen_now")
 REQUIRED = "Give the answer to PHQ-9 item 9 (thoughts of self-harm), even with the total only."
 
 
-@pytest.fixture
-def rest(api: Callable[[Any], APIClient], staff: Callable[..., Any]) -> Callable[[str], APIClient]:
-    return lambda role: api(staff(role))
-
-
 def test_a_phq9_total_alone_is_refused_by_the_api_and_the_page(
-    make_course: Callable[..., Any], rest: Callable[[str], APIClient], client: Client, staff: Any
+    make_course: Callable[..., Any], api_as: Callable[[str], APIClient], client: Client, staff: Any
 ) -> None:
     course = make_course()
     body = {"course": course.pk, "instrument": "phq9", "score": 20, "administered_on": "2026-11-24"}
-    response = rest(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
+    response = api_as(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 400
     assert response.json() == {"suicide_item": [REQUIRED]}
 
@@ -48,7 +43,7 @@ def test_a_phq9_total_alone_is_refused_by_the_api_and_the_page(
 
 
 def test_a_total_with_item_9_above_0_raises_the_flag_and_alerts(
-    make_course: Callable[..., Any], rest: Callable[[str], APIClient]
+    make_course: Callable[..., Any], api_as: Callable[[str], APIClient]
 ) -> None:
     course = make_course()
     body = {
@@ -58,14 +53,14 @@ def test_a_total_with_item_9_above_0_raises_the_flag_and_alerts(
         "suicide_item": 1,
         "administered_on": "2026-11-24",
     }
-    response = rest(Role.TECHNICIAN).post("/api/v1/assessments/", body, format="json")
+    response = api_as(Role.TECHNICIAN).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 201
     assert response.json()["suicide_item"] == 1
     flag = SafetyFlag.objects.get(course=course)
     assert flag.item_value == 1
     alert = StaffAlert.objects.get(kind="safety_flag")
     assert alert.detail.startswith("PHQ-9 item 9 (thoughts of self-harm) answered 1 on")
-    listed = rest(Role.FRONT_DESK).get(f"/api/v1/assessments/{response.json()['id']}/")
+    listed = api_as(Role.FRONT_DESK).get(f"/api/v1/assessments/{response.json()['id']}/")
     assert "suicide_item" not in listed.json()  # an item answer: clinicians only
 
 

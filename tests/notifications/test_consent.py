@@ -40,11 +40,6 @@ def patient(clinic: Any) -> Any:
     return PatientFactory(clinic=clinic, phone=PATIENT_PHONE, sms_consent=True)
 
 
-@pytest.fixture
-def as_role(api: Callable[[Any], APIClient], staff: Callable[..., Any]) -> Callable[..., APIClient]:
-    return lambda role, **kwargs: api(staff(role, **kwargs))
-
-
 def _sms_consent(patient: Any) -> bool:
     patient.refresh_from_db()
     return bool(patient.sms_consent)
@@ -57,10 +52,10 @@ def _opt_out(patient: Any) -> None:
 
 @pytest.mark.parametrize("role", [Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN])
 def test_after_stop_a_plain_edit_cannot_switch_texts_back_on(
-    patient: Any, as_role: Callable[..., APIClient], role: str
+    patient: Any, api_as: Callable[..., APIClient], role: str
 ) -> None:
     _opt_out(patient)
-    response = as_role(role).patch(
+    response = api_as(role).patch(
         f"/api/v1/patients/{patient.pk}/", {"sms_consent": True}, format="json"
     )
     assert response.status_code == 409
@@ -70,10 +65,10 @@ def test_after_stop_a_plain_edit_cannot_switch_texts_back_on(
 
 
 def test_after_stop_other_fields_and_email_consent_still_change(
-    patient: Any, as_role: Callable[..., APIClient]
+    patient: Any, api_as: Callable[..., APIClient]
 ) -> None:
     _opt_out(patient)
-    response = as_role(Role.FRONT_DESK).patch(
+    response = api_as(Role.FRONT_DESK).patch(
         f"/api/v1/patients/{patient.pk}/",
         {"first_name": "Rosa", "email_consent": True},
         format="json",
@@ -83,10 +78,10 @@ def test_after_stop_other_fields_and_email_consent_still_change(
 
 
 def test_a_staff_recorded_opt_out_holds_the_same_way(
-    patient: Any, as_role: Callable[..., APIClient]
+    patient: Any, api_as: Callable[..., APIClient]
 ) -> None:
     """A patient who asks at the desk to get no more texts is an opt-out as well."""
-    desk = as_role(Role.FRONT_DESK)
+    desk = api_as(Role.FRONT_DESK)
     url = f"/api/v1/patients/{patient.pk}/"
     assert desk.patch(url, {"sms_consent": False}, format="json").status_code == 200
     assert desk.patch(url, {"sms_consent": True}, format="json").status_code == 409
@@ -99,7 +94,7 @@ def test_the_patients_start_switches_texts_back_on(patient: Any) -> None:
 
 
 def test_written_consent_switches_texts_back_on_and_is_in_the_ledger(
-    patient: Any, as_role: Callable[..., APIClient], staff: Callable[..., Any], api: Any
+    patient: Any, api_as: Callable[..., APIClient], staff: Callable[..., Any], api: Any
 ) -> None:
     _opt_out(patient)
     desk = staff(Role.FRONT_DESK)
@@ -117,7 +112,7 @@ def test_written_consent_switches_texts_back_on_and_is_in_the_ledger(
     )
     assert body["recorded_by"] == desk.pk
     assert _sms_consent(patient) is True
-    ledger = as_role(Role.TECHNICIAN).get("/api/v1/consents/", {"patient": patient.pk}).json()
+    ledger = api_as(Role.TECHNICIAN).get("/api/v1/consents/", {"patient": patient.pk}).json()
     assert [(e["granted"], e["source"]) for e in ledger["results"]] == [
         (False, "inbound_sms"),
         (True, "written"),
@@ -134,10 +129,10 @@ def test_written_consent_switches_texts_back_on_and_is_in_the_ledger(
     ],
 )
 def test_written_consent_needs_the_form_and_a_sensible_day(
-    patient: Any, as_role: Callable[..., APIClient], change: dict[str, Any], field: str
+    patient: Any, api_as: Callable[..., APIClient], change: dict[str, Any], field: str
 ) -> None:
     _opt_out(patient)
-    response = as_role(Role.FRONT_DESK).post(
+    response = api_as(Role.FRONT_DESK).post(
         "/api/v1/consents/",
         {**WRITTEN, "patient": patient.pk, "given_on": "2026-11-24", **change},
         format="json",
@@ -148,11 +143,11 @@ def test_written_consent_needs_the_form_and_a_sensible_day(
 
 
 def test_who_may_read_and_record_consents(
-    patient: Any, as_role: Callable[..., APIClient], api: Any, other_clinic: Any
+    patient: Any, api_as: Callable[..., APIClient], api: Any, other_clinic: Any
 ) -> None:
     body = {**WRITTEN, "patient": patient.pk, "given_on": "2026-11-24"}
     for role in Role:
-        client = as_role(role)
+        client = api_as(role)
         assert client.get("/api/v1/consents/").status_code == 200
         expected = 403 if role == Role.TECHNICIAN else 201
         assert client.post("/api/v1/consents/", body, format="json").status_code == expected
@@ -160,22 +155,22 @@ def test_who_may_read_and_record_consents(
     assert event is not None
     assert api(None).get("/api/v1/consents/").status_code == 401
     assert api(None).post("/api/v1/consents/", body, format="json").status_code == 401
-    stranger = as_role(Role.CLINIC_ADMIN, in_clinic=other_clinic)
+    stranger = api_as(Role.CLINIC_ADMIN, in_clinic=other_clinic)
     assert stranger.get("/api/v1/consents/").json()["count"] == 0
     assert stranger.get(f"/api/v1/consents/{event.pk}/").status_code == 404
     refused = stranger.post("/api/v1/consents/", body, format="json")
     assert refused.status_code == 400  # another clinic's patient is as good as none
-    admin = as_role(Role.CLINIC_ADMIN)
+    admin = api_as(Role.CLINIC_ADMIN)
     assert admin.patch(f"/api/v1/consents/{event.pk}/", {}, format="json").status_code == 405
     assert admin.delete(f"/api/v1/consents/{event.pk}/").status_code == 405
 
 
 def test_a_new_patient_may_be_registered_with_consent(
-    clinic: Any, as_role: Callable[..., APIClient]
+    clinic: Any, api_as: Callable[..., APIClient]
 ) -> None:
     """No opt-out yet: registering with consent is the first entry of the ledger."""
     MembershipFactory(clinic=ClinicFactory(), role=Role.FRONT_DESK)
-    response = as_role(Role.FRONT_DESK).post(
+    response = api_as(Role.FRONT_DESK).post(
         "/api/v1/patients/",
         {
             "clinic": clinic.pk,

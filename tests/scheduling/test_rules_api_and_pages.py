@@ -31,20 +31,6 @@ TODAY = dt.date(2026, 11, 25)  # frozen_now: Wednesday, 12:00 in New York
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def page(client: Client, staff: Callable[..., Any]) -> Callable[[str], Client]:
-    def as_role(role: str) -> Client:
-        client.force_login(staff(role))
-        return client
-
-    return as_role
-
-
-@pytest.fixture
-def rest(api: Callable[[Any], APIClient], staff: Callable[..., Any]) -> Callable[[str], APIClient]:
-    return lambda role: api(staff(role))
-
-
 def _text(response: Any) -> str:
     return unescape(response.content.decode())
 
@@ -64,35 +50,35 @@ def _checked_in(make_course: Callable[..., Any], chairs: list[Any]) -> Session:
 
 
 def test_a_closure_in_the_past_is_refused_by_the_api_and_the_page(
-    clinic: Any, rest: Callable[[str], APIClient], page: Callable[[str], Client]
+    clinic: Any, api_as: Callable[[str], APIClient], page_as: Callable[[str], Client]
 ) -> None:
     message = "A closure cannot be in the past."
-    response = rest(Role.CLINIC_ADMIN).post(
+    response = api_as(Role.CLINIC_ADMIN).post(
         "/api/v1/closures/", {"clinic": clinic.pk, "date": "2026-11-24"}, format="json"
     )
     assert response.status_code == 400
     assert response.json() == {"date": [message]}
 
-    response = page(Role.CLINIC_ADMIN).post("/closures/", {"date": "2026-11-24"})
+    response = page_as(Role.CLINIC_ADMIN).post("/closures/", {"date": "2026-11-24"})
     assert response.status_code == 400
     assert message in _text(response)
     assert not Closure.objects.exists()
 
 
 def test_today_is_not_the_past_in_the_clinics_own_time_zone(
-    clinic: Any, rest: Callable[[str], APIClient]
+    clinic: Any, api_as: Callable[[str], APIClient]
 ) -> None:
-    response = rest(Role.CLINIC_ADMIN).post(
+    response = api_as(Role.CLINIC_ADMIN).post(
         "/api/v1/closures/", {"clinic": clinic.pk, "date": TODAY.isoformat()}, format="json"
     )
     assert response.status_code == 201
 
 
 def test_a_past_closure_may_not_move_to_another_past_day_but_keeps_its_reason_editable(
-    clinic: Any, rest: Callable[[str], APIClient]
+    clinic: Any, api_as: Callable[[str], APIClient]
 ) -> None:
     past = ClosureFactory(clinic=clinic, date=dt.date(2026, 11, 20), reason="Storm")
-    client = rest(Role.CLINIC_ADMIN)
+    client = api_as(Role.CLINIC_ADMIN)
     url = f"/api/v1/closures/{past.pk}/"
     moved = client.patch(url, {"date": "2026-11-19"}, format="json")
     assert moved.status_code == 400
@@ -107,26 +93,26 @@ def test_a_past_closure_may_not_move_to_another_past_day_but_keeps_its_reason_ed
 
 
 def test_rebooking_a_past_closure_is_409_closure_past_through_both(
-    clinic: Any, rest: Callable[[str], APIClient], page: Callable[[str], Client]
+    clinic: Any, api_as: Callable[[str], APIClient], page_as: Callable[[str], Client]
 ) -> None:
     past = ClosureFactory(clinic=clinic, date=dt.date(2026, 11, 20))
     message = "Friday 20 November 2026 has passed: its sessions are kept as they happened."
 
-    response = rest(Role.FRONT_DESK).post(f"/api/v1/closures/{past.pk}/rebook/")
+    response = api_as(Role.FRONT_DESK).post(f"/api/v1/closures/{past.pk}/rebook/")
     assert response.status_code == 409
     assert response.json() == {"code": "closure_past", "detail": message, "conflicts": []}
 
-    response = page(Role.FRONT_DESK).post(f"/closures/{past.pk}/rebook/")
+    response = page_as(Role.FRONT_DESK).post(f"/closures/{past.pk}/rebook/")
     assert response.status_code == 409
     assert message in _text(response)
 
 
 def test_a_closure_of_today_is_still_rebooked(
-    clinic: Any, rest: Callable[[str], APIClient], page: Callable[[str], Client]
+    clinic: Any, api_as: Callable[[str], APIClient], page_as: Callable[[str], Client]
 ) -> None:
     today = ClosureFactory(clinic=clinic, date=TODAY)
-    assert rest(Role.FRONT_DESK).post(f"/api/v1/closures/{today.pk}/rebook/").status_code == 200
-    assert page(Role.FRONT_DESK).post(f"/closures/{today.pk}/rebook/").status_code == 200
+    assert api_as(Role.FRONT_DESK).post(f"/api/v1/closures/{today.pk}/rebook/").status_code == 200
+    assert page_as(Role.FRONT_DESK).post(f"/closures/{today.pk}/rebook/").status_code == 200
 
 
 # --- a treatment record stays within its limits ----------------------------------------
@@ -151,14 +137,14 @@ RECORD = {
 def test_a_record_outside_its_limits_is_refused_by_the_api_and_the_page(
     make_course: Callable[..., Any],
     chairs: list[Any],
-    rest: Callable[[str], APIClient],
-    page: Callable[[str], Client],
+    api_as: Callable[[str], APIClient],
+    page_as: Callable[[str], Client],
     change: dict[str, Any],
     field: str,
     message: str,
 ) -> None:
     session = _checked_in(make_course, chairs)
-    response = rest(Role.TECHNICIAN).post(
+    response = api_as(Role.TECHNICIAN).post(
         f"/api/v1/sessions/{session.pk}/complete/", {**RECORD, **change}, format="json"
     )
     assert response.status_code == 400
@@ -166,7 +152,7 @@ def test_a_record_outside_its_limits_is_refused_by_the_api_and_the_page(
 
     form = {f"s{session.pk}-{name}": value for name, value in {**RECORD, **change}.items()}
     for headers in (HTMX, {}):
-        response = page(Role.TECHNICIAN).post(
+        response = page_as(Role.TECHNICIAN).post(
             f"/today/sessions/{session.pk}/complete/", form, headers=headers
         )
         assert response.status_code == 400
@@ -211,8 +197,8 @@ def _lost_race() -> IntegrityError:
 def test_a_booking_that_lost_the_race_is_slot_conflict_on_the_page_and_the_api(
     make_course: Callable[..., Any],
     chairs: list[Any],
-    rest: Callable[[str], APIClient],
-    page: Callable[[str], Client],
+    api_as: Callable[[str], APIClient],
+    page_as: Callable[[str], Client],
     monkeypatch: Any,
 ) -> None:
     def lose(*args: Any, **kwargs: Any) -> Any:
@@ -223,7 +209,7 @@ def test_a_booking_that_lost_the_race_is_slot_conflict_on_the_page_and_the_api(
     monkeypatch.setattr(services, "course_book", lose)
     message = "That chair was just booked by someone else."
 
-    response = rest(Role.FRONT_DESK).post(
+    response = api_as(Role.FRONT_DESK).post(
         f"/api/v1/courses/{course.pk}/schedule/", {}, format="json"
     )
     assert response.status_code == 409
@@ -239,7 +225,7 @@ def test_a_booking_that_lost_the_race_is_slot_conflict_on_the_page_and_the_api(
         "time_flex_minutes": "0",
         "action": "confirm",
     }
-    response = page(Role.FRONT_DESK).post("/courses/book/", fields)
+    response = page_as(Role.FRONT_DESK).post("/courses/book/", fields)
     assert response.status_code == 409
     assert message in _text(response)
     assert "concurrent_booking" not in _text(response)
