@@ -5,7 +5,7 @@ and cancelling what no longer holds."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -186,8 +186,31 @@ def _notify_now(kind: str, session_ids: Iterable[int]) -> int:
         if not policy.kind_enabled(kind):
             continue
         scheduled_for = within_window(now, clinic, policy)
-        for channel in reachable(*contact):
-            key = _session_key(kind, channel, session_id, starts_at)
+        rows += _session_rows(
+            kind, (session_id, starts_at, patient_id, clinic_id), contact, scheduled_for
+        )
+    _insert_ignoring_existing(rows)
+    return len(rows)
+
+
+def _session_rows(
+    kind: str,
+    session: tuple[int, dt.datetime, int, int],
+    contact: Sequence[Any],
+    scheduled_for: dt.datetime,
+    *,
+    reason: str = "",
+    skip: Container[str] = frozenset(),
+) -> list[PlannedRow]:
+    """The rows of one message about a session (id, start, patient, clinic), one per
+    channel that reaches the patient (``contact``: phone, email and the two consents);
+    suppressed when ``reason`` says why; keys in ``skip`` are written already."""
+    session_id, starts_at, patient_id, clinic_id = session
+    status = Status.SUPPRESSED if reason else Status.PENDING
+    rows = []
+    for channel in reachable(*contact):
+        key = _session_key(kind, channel, session_id, starts_at)
+        if key not in skip:
             rows.append(
                 PlannedRow(
                     clinic_id,
@@ -195,14 +218,13 @@ def _notify_now(kind: str, session_ids: Iterable[int]) -> int:
                     session_id,
                     channel,
                     kind,
-                    Status.PENDING,
-                    "",
+                    status,
+                    reason,
                     key,
                     scheduled_for,
                 )
             )
-    _insert_ignoring_existing(rows)
-    return len(rows)
+    return rows
 
 
 _SESSION_CONTACT = (
@@ -274,23 +296,14 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
                 continue  # planned too late to be useful
             scheduled_for = within_window(max(due, now), clinic, policy)
             reason = suppression(kind, scheduled_for, starts_at)
-            status = Status.SUPPRESSED if reason else Status.PENDING
-            for channel in reachable(phone, email, sms_consent, email_consent):
-                key = _session_key(kind, channel, session_id, starts_at)
-                if key not in existing:
-                    rows.append(
-                        PlannedRow(
-                            clinic_id,
-                            patient_id,
-                            session_id,
-                            channel,
-                            kind,
-                            status,
-                            reason,
-                            key,
-                            scheduled_for,
-                        )
-                    )
+            rows += _session_rows(
+                kind,
+                (session_id, starts_at, patient_id, clinic_id),
+                (phone, email, sms_consent, email_consent),
+                scheduled_for,
+                reason=reason,
+                skip=existing,
+            )
     _insert_ignoring_existing(rows)
     return len(rows)
 
