@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
@@ -77,6 +79,10 @@ class Clinic(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def today(self) -> dt.date:
+        """The date on the clinic's own wall clock (not UTC's)."""
+        return timezone.localdate(timezone=self.tz)
 
 
 class OpeningHours(models.Model):

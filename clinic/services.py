@@ -84,7 +84,7 @@ def _ensure_unique_in_clinic(
 
 
 def _refuse_past_day(clinic: Clinic, day: Any) -> None:
-    if day < timezone.localdate(timezone=clinic.tz):
+    if day < clinic.today():
         raise _field_error("date", "A closure cannot be in the past.", "past")
 
 
@@ -113,7 +113,7 @@ EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 def _check_date_of_birth(clinic: Clinic, born: date) -> None:
-    if not EARLIEST_BIRTH <= born <= timezone.localdate(timezone=clinic.tz):
+    if not EARLIEST_BIRTH <= born <= clinic.today():
         raise _field_error(
             "date_of_birth",
             f"A date of birth lies between {EARLIEST_BIRTH:%Y} and today.",

@@ -70,7 +70,7 @@ def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> No
             calmer.setdefault(course.risk_level, []).append(course.pk)
         if course.risk_level != RiskLevel.AT_RISK or previous == RiskLevel.AT_RISK:
             continue
-        today = timezone.localdate(timezone=course.patient.clinic.tz)
+        today = course.patient.clinic.today()
         alerts.append(
             StaffAlert(
                 recipient_id=course.psychiatrist_id,

@@ -10,7 +10,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from clinic.models import Chair, Clinic
 from courses import selectors
@@ -71,10 +70,6 @@ class ProtocolChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         total = selectors.sessions_total(obj)
         return f"{obj.name} · {total} sessions · {obj.slot_minutes} min"
-
-
-def clinic_today(clinic: Clinic) -> dt.date:
-    return timezone.localdate(timezone=clinic.tz)
 
 
 class CourseBookingForm(forms.Form):
@@ -152,7 +147,7 @@ class CourseBookingForm(forms.Form):
 
     def clean_start_date(self) -> dt.date:
         start: dt.date = self.cleaned_data["start_date"]
-        if start < clinic_today(self.clinic):
+        if start < self.clinic.today():
             raise ValidationError("The course cannot start in the past.", code="past")
         return start
 
@@ -224,7 +219,7 @@ class AssessmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         if not self.is_bound:
-            self.initial.setdefault("administered_on", clinic_today(clinic))
+            self.initial.setdefault("administered_on", clinic.today())
 
     def clean_items(self) -> list[int] | None:
         text = self.cleaned_data["items"].strip()
@@ -250,4 +245,4 @@ class MotorThresholdForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         if not self.is_bound:
-            self.initial.setdefault("measured_on", clinic_today(clinic))
+            self.initial.setdefault("measured_on", clinic.today())

@@ -214,21 +214,17 @@ def default_instrument(indication: str) -> str:
 COURSE_START_WITHIN_DAYS = 365
 
 
-def _clinic_today(patient: Patient) -> dt.date:
-    return timezone.localdate(timezone=patient.clinic.tz)
-
-
 def _check_day_that_has_been(patient: Patient, day: dt.date, field: str) -> None:
     """A score or a measurement is dated on a day that has been: not after the clinic's
     today, not before the patient was born (a far date would stay "latest" for good)."""
-    if day > _clinic_today(patient):
+    if day > patient.clinic.today():
         raise _invalid(field, "This date is in the future.", "out_of_range")
     if patient.date_of_birth and day < patient.date_of_birth:
         raise _invalid(field, "This date is before the patient was born.", "out_of_range")
 
 
 def _check_start_date(patient: Patient, start_date: dt.date) -> None:
-    today = _clinic_today(patient)
+    today = patient.clinic.today()
     window = dt.timedelta(days=COURSE_START_WITHIN_DAYS)
     if not today - window <= start_date <= today + window:
         raise _invalid("start_date", "A course starts within a year of today.", "out_of_range")
@@ -343,7 +339,7 @@ def course_transition(
     course.status_changed_at = timezone.now()
     course.status_reason = reason
     if target == CourseStatus.COMPLETED:
-        course.completed_on = timezone.localdate(timezone=course.patient.clinic.tz)
+        course.completed_on = course.patient.clinic.today()
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
     if target not in OPEN_STATUSES:
         alerts.settle_risk_alerts([course.pk], f"Settled: the course was {target}.")

@@ -27,7 +27,7 @@ from clinic.errors import Refusal
 from clinic.models import Chair
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
-from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, clinic_today
+from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm
 from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
 from scheduling import course_selectors
@@ -172,7 +172,7 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
     """Preview (a dry run of the real booking), then confirm; plain posts and htmx."""
     if request.method != "POST":
         initial: dict[str, Any] = {
-            "start_date": clinic_today(place.clinic) + dt.timedelta(days=1),
+            "start_date": place.clinic.today() + dt.timedelta(days=1),
             "time_flex_minutes": 0,
         }
         if request.GET.get("patient"):
@@ -319,7 +319,7 @@ def _course_page(
                 page.progress.first_session_date or course.start_date,
                 page.progress.projected_end_date,
             ),
-            today=clinic_today(clinic),
+            today=clinic.today(),
         )
     context = {
         "page": page,

@@ -42,7 +42,7 @@ def seed_closures(clinic: Clinic, today: dt.date) -> None:
 
 @transaction.atomic
 def seed_month(clinic: Clinic, *, psychiatrist: Any, technician: Any) -> int:
-    today = timezone.localdate(timezone=clinic.tz)
+    today = clinic.today()
     seed_closures(clinic, today)
     created = []
     for spec in DEMO_COURSES:

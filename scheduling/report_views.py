@@ -14,7 +14,6 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.capabilities import Capability
@@ -66,7 +65,7 @@ class ReportRangeForm(forms.Form):
 
 
 def _read_range(request: HttpRequest, clinic: Clinic) -> ReportRangeForm:
-    return ReportRangeForm(request.GET, today=timezone.localdate(timezone=clinic.tz))
+    return ReportRangeForm(request.GET, today=clinic.today())
 
 
 def _bad_range(request: HttpRequest, form: ReportRangeForm) -> HttpResponse:

@@ -42,7 +42,7 @@ FRAGMENT_ROW = "row"  # a session row of the technician's list
 
 
 def _today(place: Workplace) -> dt.date:
-    return timezone.localdate(timezone=place.clinic.tz)
+    return place.clinic.today()
 
 
 def _local_day(moment: dt.datetime, place: Workplace) -> dt.date:

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import Patient
@@ -37,7 +36,7 @@ def _check_written(patient: Patient, document: str, given_on: dt.date | None, by
     errors = {}
     if not document.strip():
         errors["document"] = ValidationError("Name the form the patient signed.", code="required")
-    today = timezone.localdate(timezone=patient.clinic.tz)
+    today = patient.clinic.today()
     if given_on is None:
         errors["given_on"] = ValidationError("Give the day it was signed.", code="required")
     elif not today - dt.timedelta(days=WRITTEN_CONSENT_OLDEST_DAYS) <= given_on <= today:

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from clinic.errors import Conflict
 from courses.models import (
@@ -148,7 +147,7 @@ def course_schedule(
             "This course already has sessions; move or book single sessions instead.",
             code="already_scheduled",
         )
-    today = timezone.localdate(timezone=clinic.tz)
+    today = clinic.today()
     if course.start_date < today and not allow_past:
         raise ValidationError(
             {"start_date": "The course starts in the past; pick a new start date."}

@@ -110,7 +110,7 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
     no place. Only a closure from the clinic's today on: a past day's sessions were
     attended or missed, not moved (409 ``closure_past``).
     """
-    if day < timezone.localdate(timezone=clinic.tz):
+    if day < clinic.today():
         raise Conflict(
             f"{day:%A %d %B %Y} has passed: its sessions are kept as they happened.",
             code="closure_past",
@@ -161,7 +161,7 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     signals.announce_sessions_withdrawn(old)
     Session.objects.filter(pk__in=old).delete()
     clinic = course.patient.clinic
-    first_day = max(course.start_date, timezone.localdate(timezone=clinic.tz))
+    first_day = max(course.start_date, clinic.today())
     limit = planning_limit(course)
     calendar = load_calendar(clinic, first_day, limit, patient_id=course.patient_id)
     planner = Planner(

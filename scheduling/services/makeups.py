@@ -81,7 +81,7 @@ def arrange_makeups(course_ids: Iterable[int]) -> int:
 def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
     clinic = course.patient.clinic
     protocol = course.protocol
-    today = timezone.localdate(timezone=clinic.tz)
+    today = clinic.today()
     authorizations = list(course.authorizations.all())
     authorized = sum(a.sessions_authorized for a in authorizations)
     # Within the course window, and the authorization's dates when there is one.
