@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from clinic.db import EpochMicroseconds, instant
 from clinic.models import Closure, OpeningHours
+from courses.instruments import InstrumentCode
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
     Authorization,
     CourseStatus,
-    InstrumentCode,
     Protocol,
     ProtocolPhase,
     RiskLevel,

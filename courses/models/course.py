@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from clinic.models import Chair, Patient
+from courses.instruments import INSTRUMENTS, InstrumentCode
+from courses.models.protocols import Protocol
+
+
+class Indication(models.TextChoices):
+    MDD = "mdd", "Major depressive disorder"
+    MDD_ANXIETY = "mdd_anxiety", "MDD with anxious distress"
+    GAD = "gad", "Generalized anxiety disorder"
+    OCD = "ocd", "Obsessive-compulsive disorder"
+    OTHER = "other", "Other"
+
+
+ANXIETY_INDICATIONS = {Indication.MDD_ANXIETY, Indication.GAD}
+
+
+class CourseStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    DISCONTINUED = "discontinued", "Discontinued"
+
+
+OPEN_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.PAUSED)
+
+# Allowed status moves: from -> set of targets.
+COURSE_TRANSITIONS: dict[str, set[str]] = {
+    CourseStatus.PLANNED: {CourseStatus.ACTIVE, CourseStatus.DISCONTINUED},
+    CourseStatus.ACTIVE: {CourseStatus.PAUSED, CourseStatus.COMPLETED, CourseStatus.DISCONTINUED},
+    CourseStatus.PAUSED: {CourseStatus.ACTIVE, CourseStatus.DISCONTINUED},
+    CourseStatus.COMPLETED: set(),
+    CourseStatus.DISCONTINUED: set(),
+}
+
+
+class RiskLevel(models.TextChoices):
+    OK = "ok", "OK"
+    WATCH = "watch", "Watch"
+    AT_RISK = "at_risk", "At risk"
+
+
+class TreatmentCourse(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    psychiatrist = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="prescribed_courses"
+    )
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
+    indication = models.CharField(max_length=20, choices=Indication.choices)
+    primary_instrument = models.CharField(
+        max_length=10, choices=InstrumentCode.choices, default=InstrumentCode.PHQ9
+    )
+    start_date = models.DateField()
+    preferred_time = models.TimeField(help_text="Clinic-local wall-clock time.")
+    preferred_chair = models.ForeignKey(
+        Chair, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20, choices=CourseStatus.choices, default=CourseStatus.PLANNED
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True)
+    completed_on = models.DateField(null=True, blank=True)
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.OK)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status__in=["planned", "active", "paused"]),
+                name="course_one_open_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=Q(primary_instrument__in=list(INSTRUMENTS)),
+                name="course_primary_instrument_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "risk_level"])]
+
+    def __str__(self) -> str:
+        return f"Course {self.pk}"
+
+    @property
+    def tracked_instruments(self) -> list[str]:
+        """The primary instrument, plus GAD-7 for anxiety indications."""
+        instruments = [self.primary_instrument]
+        if self.indication in ANXIETY_INDICATIONS and InstrumentCode.GAD7 not in instruments:
+            instruments.append(InstrumentCode.GAD7)
+        return instruments
+
+
+class Authorization(models.Model):
+    """A payer's authorization; an extension is another row on the same course."""
+
+    course = models.ForeignKey(
+        TreatmentCourse, on_delete=models.CASCADE, related_name="authorizations"
+    )
+    payer = models.CharField(max_length=120)
+    number = models.CharField(max_length=60)
+    sessions_authorized = models.PositiveSmallIntegerField()
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["valid_from", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__gte=F("valid_from")), name="authorization_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_authorized__gte=1), name="authorization_sessions_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer} {self.number}"

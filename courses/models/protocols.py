@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import math
+
+from django.db import models
+from django.db.models import F, Q
+
+from clinic.models import Clinic
+
+
+class PhaseKind(models.TextChoices):
+    TREATMENT = "treatment", "Treatment"
+    TAPER = "taper", "Taper"
+
+
+class Protocol(models.Model):
+    """A stimulation protocol and its schedule. Rows without a clinic are the seeded
+    catalog every clinic sees; a clinic's own protocols are visible to it alone."""
+
+    clinic = models.ForeignKey(
+        Clinic, null=True, blank=True, on_delete=models.CASCADE, related_name="protocols"
+    )
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=120)
+    slot_minutes = models.PositiveSmallIntegerField(help_text="Treatment plus set-up.")
+    mapping_minutes = models.PositiveSmallIntegerField(
+        default=60, help_text="Slot for the first (motor-threshold mapping) session."
+    )
+    sessions_per_day = models.PositiveSmallIntegerField(default=1)
+    min_gap_minutes = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Minimum time between one same-day session's end and the next one's start.",
+    )
+    # Stimulation parameters
+    stimulation = models.CharField(max_length=40, help_text="e.g. 10 Hz, iTBS, 18 Hz")
+    frequency_hz = models.DecimalField(max_digits=5, decimal_places=1)
+    pulses_per_session = models.PositiveIntegerField()
+    intensity_pct_mt = models.PositiveSmallIntegerField(
+        help_text="Intensity, % of motor threshold."
+    )
+    target = models.CharField(max_length=80, default="left DLPFC")
+    coil = models.CharField(max_length=80, default="figure-8")
+    treatment_minutes = models.PositiveSmallIntegerField(help_text="Stimulation time.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "code"], name="protocol_code_unique_in_clinic"
+            ),
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(clinic__isnull=True),
+                name="protocol_code_unique_in_catalog",
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_per_day__gte=1), name="protocol_sessions_per_day_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_per_day=1) | Q(min_gap_minutes__gt=0),
+                name="protocol_gap_when_several_a_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gt=0) & Q(mapping_minutes__gte=F("slot_minutes")),
+                name="protocol_slot_lengths",
+            ),
+            models.CheckConstraint(
+                condition=Q(intensity_pct_mt__gt=0, intensity_pct_mt__lte=200),
+                name="protocol_intensity_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProtocolPhase(models.Model):
+    """``per_week`` counts treatment days a week; each day holds ``sessions_per_day``."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
+    order = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=PhaseKind.choices, default=PhaseKind.TREATMENT)
+    sessions = models.PositiveSmallIntegerField()
+    per_week = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["protocol_id", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "order"], name="phase_order_unique"),
+            models.CheckConstraint(condition=Q(sessions__gte=1), name="phase_sessions_positive"),
+            models.CheckConstraint(
+                condition=Q(per_week__gte=1, per_week__lte=7), name="phase_per_week_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sessions} at {self.per_week}/week"
+
+
+def planned_weeks(phases: list[ProtocolPhase], sessions_per_day: int) -> int:
+    return sum(math.ceil(p.sessions / (p.per_week * sessions_per_day)) for p in phases)
