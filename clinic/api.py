@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import QuerySet
@@ -177,6 +178,7 @@ class StaffViewSet(ClinicScopedViewSet):
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
         serializer.instance = services.staff_save(
             managed_clinics=access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF),
+            invite_base_url=settings.PUBLIC_BASE_URL or self.request.build_absolute_uri("/"),
             **serializer.validated_data,
         )
 

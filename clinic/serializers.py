@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
@@ -221,6 +221,12 @@ def visible_memberships(user: Any, context: Mapping[str, Any]) -> list[Any]:
     return [m for m in user.memberships.all() if visible is None or m.clinic_id in visible]
 
 
+SET_BY_THEIR_OWNER = (
+    "Nobody sets another person's password. A new staff member gets an email with a "
+    "one-time link to choose theirs; anyone can ask for a new link at /accounts/password/reset/."
+)
+
+
 class StaffRoleField(serializers.ChoiceField):
     def get_attribute(self, instance: Any) -> Any:
         memberships = visible_memberships(instance, self.context)
@@ -238,9 +244,6 @@ class StaffSerializer(serializers.ModelSerializer):
     )
     clinics = StaffClinicsField(child=serializers.IntegerField(), help_text="Clinic ids.")
     memberships = serializers.SerializerMethodField()
-    password = serializers.CharField(
-        write_only=True, required=False, style={"input_type": "password"}, trim_whitespace=False
-    )
 
     class Meta:
         model = User
@@ -253,10 +256,16 @@ class StaffSerializer(serializers.ModelSerializer):
             "role",
             "clinics",
             "memberships",
-            "password",
             "is_active",
         ]
         read_only_fields = ["is_active"]
+        extra_kwargs = {
+            "username": {"help_text": "Chosen when the person is added; never changed here."},
+            "email": {
+                "help_text": "Where their set-password link goes: needed to add a person, "
+                "never changed here."
+            },
+        }
 
     @extend_schema_field(MembershipSerializer(many=True))
     def get_memberships(self, user: Any) -> list[dict[str, Any]]:
@@ -281,21 +290,15 @@ class StaffSerializer(serializers.ModelSerializer):
         return clinics
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.instance is None and not attrs.get("password"):
+        if isinstance(self.initial_data, Mapping) and "password" in self.initial_data:
             raise serializers.ValidationError(
-                {"password": ["A new staff member needs a password."]}, code="required"
+                {"password": [SET_BY_THEIR_OWNER]}, code="password_not_settable"
             )
-        if attrs.get("password"):
-            candidate = self.instance or User(
-                username=attrs.get("username", ""),
-                first_name=attrs.get("first_name", ""),
-                last_name=attrs.get("last_name", ""),
-                email=attrs.get("email", ""),
+        if self.instance is None and not attrs.get("email"):
+            raise serializers.ValidationError(
+                {"email": ["A new staff member needs an email address for their password link."]},
+                code="required",
             )
-            try:
-                password_validation.validate_password(attrs["password"], candidate)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError({"password": exc.messages}) from None
         if self.instance is not None and ("role" in attrs) != ("clinics" in attrs):
             raise serializers.ValidationError(
                 {"role": ["Send role and clinics together."]}, code="role_with_clinics"

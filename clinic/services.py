@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -143,6 +144,11 @@ def patient_save(
     return patient
 
 
+# A person's credentials and the address their reset links go to are theirs: an admin
+# names them once, for a new person, and never changes them (issue 15, item 1).
+OWN_FIELDS = ("username", "email")
+
+
 @transaction.atomic
 def staff_save(
     user: Any | None = None,
@@ -150,17 +156,30 @@ def staff_save(
     managed_clinics: set[int] | None,
     role: str | None = None,
     clinics: Iterable[Clinic] | None = None,
-    password: str | None = None,
+    invite_base_url: str = "",
     **fields: Any,
 ) -> Any:
     """Create or update a staff member and their role in ``clinics``.
 
     ``managed_clinics`` are the clinics the acting user administers (None: all). Only
     memberships there are added, changed or removed; others are left untouched.
+
+    Nobody sets a password here. A new person gets none and, after the commit, an email
+    with a one-time link to choose it (``invite_base_url`` is where the link points). An
+    existing person's username and email cannot be changed: with them an admin of one
+    clinic could take over an account that also works in clinics they do not run.
     """
     is_new = user is None
     if user is None:
         user = User()
+    else:
+        for name in OWN_FIELDS:
+            if name in fields and fields[name] != getattr(user, name):
+                raise _field_error(
+                    name,
+                    f"A person's {name} is theirs: an admin cannot change it.",
+                    f"{name}_not_settable",
+                )
     if "username" in fields:
         clash = User.objects.filter(username__iexact=fields["username"])
         if not is_new:
@@ -169,9 +188,13 @@ def staff_save(
             raise _field_error("username", "That username is taken.", "duplicate_username")
     for name, value in fields.items():
         setattr(user, name, value)
-    if password:
-        user.set_password(password)
+    if is_new:
+        user.set_unusable_password()
     user.save()
+    if is_new:
+        from clinic.tasks import send_staff_invitation
+
+        transaction.on_commit(partial(send_staff_invitation.delay, user.pk, invite_base_url))
 
     if clinics is not None and role is not None:
         wanted = {clinic.pk for clinic in clinics}

@@ -147,6 +147,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# A staff member's set-password and reset links (clinic/accounts.py) work once and for
+# this long. One day: a link sitting in an inbox is a credential, and a person whose
+# first link expired asks for a new one on the login page's "forgot" link.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_LINK_HOURS", 24, minimum=1) * 3600
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -15,3 +15,16 @@ def purge_expired_logins() -> dict[str, int]:
 def ping(value: int) -> int:
     """Round trip used by operators and the smoke test to prove a worker answers."""
     return value + 1
+
+
+@shared_task(
+    name="clinic.tasks.send_staff_invitation",
+    autoretry_for=(OSError,),  # smtplib's errors are OSErrors
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_staff_invitation(user_id: int, base_url: str) -> bool:
+    """Email a new staff member their set-password link (made here, never a task argument)."""
+    from clinic import accounts
+
+    return accounts.send_invitation(user_id, base_url)

@@ -42,6 +42,7 @@ urlpatterns = [
     path("switch-clinic/", web.switch_clinic, name="switch-clinic"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("clinic.account_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", api.TokenView.as_view(), name="api-token"),
     path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),

@@ -75,7 +75,7 @@ RESOURCES = {
             "last_name": "Tech",
             "role": Role.TECHNICIAN,
             "clinics": [clinic.pk],
-            "password": "a long passphrase 42",
+            "email": "newtech@example.com",
         },
         patch={"first_name": "Renamed"},
     ),
