@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from clinic.models import (
+    AuditEvent,
     Chair,
     ChairBlock,
     Clinic,
@@ -68,3 +72,22 @@ class StaffMembershipAdmin(admin.ModelAdmin):
     list_filter = ["clinic", "role"]
     list_select_related = ["user", "clinic"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is append-only."""
+
+    list_display = ["at", "action", "outcome", "username", "client_address", "channel"]
+    list_filter = ["action", "outcome", "channel"]
+    search_fields = ["username", "client_address"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -4,6 +4,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
@@ -20,6 +21,7 @@ from clinic import access, selectors, services
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import token_expired
 from clinic.capabilities import Capability
+from clinic.client_address import client_address
 from clinic.models import Chair, Clinic, Patient, Role
 from clinic.serializers import (
     ChairSerializer,
@@ -32,12 +34,23 @@ from clinic.serializers import (
 from clinic.viewsets import ClinicScopedViewSet
 
 
+class LoginRateThrottle(ScopedRateThrottle):
+    """The login rate per client address, found behind our trusted proxies only."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_address(request) or ""
+
+
 class TokenView(APIView):
-    """Exchange a username and password for an API token."""
+    """Exchange a username and password for an API token.
+
+    Locked out (too many failures for the username or from the address): 429
+    ``locked_out`` with ``retry_after`` seconds, answered by django-axes' middleware.
+    """
 
     authentication_classes: list[type] = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginRateThrottle]
     throttle_scope = "login"
     schema_conflicts = False
 
@@ -62,6 +75,8 @@ class TokenView(APIView):
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with that username and password.", code="invalid_credentials"
             )
+        # As django.contrib.auth.login does for a page: the audit trail and last_login.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         with transaction.atomic():
             token, _ = Token.objects.select_for_update().get_or_create(user=user)
             if token_expired(token):

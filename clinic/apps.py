@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinic"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from clinic import audit
+
+        user_logged_in.connect(audit.record_login, dispatch_uid="clinic.audit.login")
+        user_login_failed.connect(
+            audit.record_login_failure, dispatch_uid="clinic.audit.login_failed"
+        )

@@ -212,3 +212,62 @@ class StaffMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit event records. Logins for now; the audit trail of patient reads and
+    writes (issue 15, item 3) adds its actions here."""
+
+    LOGIN = "login", "Logged in"
+    LOGIN_FAILED = "login_failed", "Login refused"
+
+
+class AuditOutcome(models.TextChoices):
+    OK = "ok", "Allowed"
+    REFUSED = "refused", "Wrong username or password, or an inactive account"
+    LOCKED_OUT = "locked_out", "Too many failed logins: locked out for a while"
+
+
+class AuditEvent(models.Model):
+    """One thing that happened, kept as it was written: who, when, what, from where, how
+    it ended. Append-only: the model refuses updates and deletes (the database role's own
+    refusal comes with the audit trail, issue 15 item 3)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who; empty when nobody was recognised (a login with an unknown name).",
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="The name as given.")
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    outcome = models.CharField(max_length=16, choices=AuditOutcome.choices)
+    client_address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Per TRUSTED_PROXY_COUNT (clinic/client_address.py)."
+    )
+    channel = models.CharField(max_length=16, help_text="page, admin or api.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=AuditOutcome.values), name="audit_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.username} ({self.outcome})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit events are append-only.")

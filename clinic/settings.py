@@ -7,6 +7,7 @@ default: SQLite and Celery's filesystem transport, both under ``var/``.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",  # before clinic: its login-failure receiver marks a lockout before ours reads it
     "clinic",
     "courses",
     "scheduling",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a login refused for a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -140,6 +144,35 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Logins: lockout (django-axes) and the client address ---------------------------------
+# Every login path (/accounts/login/, /admin/login/, POST /api/v1/auth/token/) goes
+# through authenticate(); the axes backend first refuses a locked-out username or address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# How many reverse proxies of our own stand in front of Cadence: 0 believes no
+# X-Forwarded-For at all (clinic/client_address.py). The docker example runs behind one.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
+# Locked out after this many failures for one username (from anywhere) or from one
+# address (for any usernames), until LOGIN_LOCKOUT_MINUTES after the last failure.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# A try during a lockout neither counts nor extends it: the unlock time we announce holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success must not wipe the failures: it would wipe its address's failures against
+# other usernames too, letting anyone with an account reset an attack's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "clinic.lockout.lockout_response"
+# The database handler works alike on PostgreSQL and the embedded SQLite default, and
+# every process sees the same counts (the cache is per process without CACHE_URL).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Logins (successes and failures) go to Cadence's own audit trail (clinic.audit).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -193,6 +226,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"login": env.required_str("LOGIN_THROTTLE_RATE", "20/min")},
+    # DRF's throttles find the client as clinic/client_address.py does.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
