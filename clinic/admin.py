@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from clinic import user_admin  # noqa: F401  (its own user pages: nobody sets another's password)
 from clinic.models import (
     AuditEvent,
     Chair,

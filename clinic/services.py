@@ -192,9 +192,7 @@ def staff_save(
         user.set_unusable_password()
     user.save()
     if is_new:
-        from clinic.tasks import send_staff_invitation
-
-        transaction.on_commit(partial(send_staff_invitation.delay, user.pk, invite_base_url))
+        staff_invite(user, invite_base_url)
 
     if clinics is not None and role is not None:
         wanted = {clinic.pk for clinic in clinics}
@@ -207,6 +205,13 @@ def staff_save(
                 user=user, clinic_id=clinic_id, defaults={"role": role}
             )
     return user
+
+
+def staff_invite(user: Any, base_url: str) -> None:
+    """After the commit, email ``user`` (who has no password yet) the link to choose one."""
+    from clinic.tasks import send_staff_invitation
+
+    transaction.on_commit(partial(send_staff_invitation.delay, user.pk, base_url))
 
 
 @transaction.atomic

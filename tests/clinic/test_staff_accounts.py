@@ -87,6 +87,7 @@ def test_an_admin_of_one_clinic_cannot_take_over_a_person_of_another(
     )
     assert response.status_code == 400
     assert response.json()["password"][0].startswith("Nobody sets another person's password")
+    assert response.data["password"][0].code == "password_not_settable"
     for payload, field in (
         ({"email": "attacker@evil.test"}, "email"),
         ({"username": "dual2"}, "username"),
@@ -94,6 +95,7 @@ def test_an_admin_of_one_clinic_cannot_take_over_a_person_of_another(
         response = client.patch(f"/api/v1/staff/{person.pk}/", payload, format="json")
         assert response.status_code == 400, payload
         assert field in response.json()
+        assert response.data[field][0].code == f"{field}_not_settable"
 
     person.refresh_from_db()
     assert person.username == "dual" and person.email == "dual@example.com"
@@ -284,3 +286,50 @@ def test_account_pages_by_role(role: str | None, clinic: Any, staff: Any) -> Non
         assert change.status_code == 302 and change["Location"].startswith("/accounts/login/")
     else:
         assert change.status_code == 200
+
+
+# --- the Django admin (superusers) -----------------------------------------------------------
+
+
+def test_a_superuser_sets_no_other_persons_password_in_the_admin(
+    superuser: Any, staff: Any
+) -> None:
+    person = staff(Role.TECHNICIAN)
+    client = Client()
+    client.force_login(superuser)
+    url = f"/admin/auth/user/{person.pk}/password/"
+    assert client.get(url).status_code == 403
+    posted = client.post(url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert posted.status_code == 403
+    person.refresh_from_db()
+    assert person.check_password(PASSWORD)
+    # Their own, yes.
+    assert client.get(f"/admin/auth/user/{superuser.pk}/password/").status_code == 200
+
+
+def test_a_person_added_in_the_admin_is_invited(
+    superuser: Any,
+    clinic: Any,
+    invitations_run_now: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    client = Client()
+    client.force_login(superuser)
+    form = client.get("/admin/auth/user/add/")
+    assert b'name="password1"' not in form.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/auth/user/add/",
+            {
+                "username": "viaadmin",
+                "first_name": "Ada",
+                "last_name": "Min",
+                "email": "ada@example.com",
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    added = User.objects.get(username="viaadmin")
+    assert not added.has_usable_password()
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"]
+    assert "http://testserver/accounts/reset/" in message.body
