@@ -21,6 +21,25 @@ def test_the_login_page_has_no_serious_violations(page: Page) -> None:
     assert axe_violations(page) == []
 
 
+def test_the_account_pages_have_no_serious_violations(
+    page: Page, login: Any, staff: Any, settings: Any
+) -> None:
+    """The reset form, the page a lockout shows, and the password change page."""
+    settings.AXES_FAILURE_LIMIT = 1
+    page.goto("/accounts/password/reset/")
+    assert axe_violations(page) == []
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "nobody")
+    page.fill("#id_password", "wrong")
+    page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "Login blocked for now"
+    assert axe_violations(page) == []
+    settings.AXES_FAILURE_LIMIT = 5
+    login(staff(Role.FRONT_DESK))  # one failure is under the limit again
+    page.goto("/accounts/password/change/")
+    assert axe_violations(page) == []
+
+
 def test_every_staff_page_has_no_serious_violations(
     page: Page, login: Any, staff: Any, make_course: Any, chairs: list[Any]
 ) -> None:
