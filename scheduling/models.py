@@ -80,6 +80,9 @@ class Session(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
     patient_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Booked beyond the course's payer authorization (scheduling.coverage); kept up to
+    # date by scheduling.services.authorization whenever sessions or authorizations change.
+    pending_authorization = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
