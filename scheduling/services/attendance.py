@@ -23,6 +23,8 @@ from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
 from scheduling.services.authorization import (
+    books_beyond,
+    check_move,
     check_single_session,
     refresh_pending_authorization,
 )
@@ -80,6 +82,8 @@ def _check_slot(
 def _check_authorization(course: TreatmentCourse, starts_at: dt.datetime) -> None:
     """Refused (409 ``authorization_exceeded``) when the clinic leaves sessions beyond
     the authorization unbooked; else booked, and marked by the refresh after it."""
+    if books_beyond(course.patient.clinic):
+        return
     held = list(
         Session.objects.filter(course=course, status__in=OCCUPYING).values_list(
             "starts_at", flat=True
@@ -169,6 +173,15 @@ def session_move(
     if starts_at is not None and starts_at < timezone.now():
         raise ValidationError({"starts_at": "Sessions cannot be moved into the past."})
     end = start + (session.ends_at - session.starts_at)
+    if not books_beyond(course.patient.clinic):
+        others = Session.objects.filter(course=course, status__in=OCCUPYING).exclude(pk=session.pk)
+        check_move(
+            course.patient.clinic,
+            list(others.values_list("starts_at", flat=True)),
+            session.starts_at,
+            start,
+            list(course.authorizations.all()),
+        )
     day = start.astimezone(course.patient.clinic.tz).date()
     calendar = load_calendar(
         course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]

@@ -114,6 +114,31 @@ def check_single_session(
         )
 
 
+def check_move(
+    clinic: Clinic,
+    others: Sequence[dt.datetime],
+    old_start: dt.datetime,
+    new_start: dt.datetime,
+    authorizations: Sequence[AuthorizationTerms],
+) -> None:
+    """Moving a session may take it (or a later one) outside the authorization, e.g.
+    past its end date: refused like a booking when the clinic leaves such sessions
+    unbooked (the caller asks only then). ``others``: the starts of the course's other
+    occupying sessions."""
+    if not authorizations:
+        return
+    before = sessions_outside(_local_days(sorted([*others, old_start]), clinic.tz), authorizations)
+    starts = sorted([*others, new_start])
+    after = sessions_outside(_local_days(starts, clinic.tz), authorizations)
+    if len(after) > len(before):
+        outside = after.get(starts.index(new_start)) or after[max(after)]
+        raise Conflict(
+            f"Not moved: the session would fall {outside.detail}. The clinic leaves "
+            "sessions beyond the authorization unbooked.",
+            code="authorization_exceeded",
+        )
+
+
 def refresh_pending_authorization(course_ids: Iterable[int]) -> int:
     """Mark exactly the occupying sessions of these courses that their authorizations
     do not cover (in time order), and unmark the rest; returns how many changed.

@@ -388,3 +388,26 @@ def test_board_and_technician_list_show_pending_authorization(
     frozen_now.move_to(dt.datetime.combine(_day(covered), dt.time(8), tzinfo=NY))
     assert "Pending authorization" not in page_as(Role.FRONT_DESK).get("/board/").content.decode()
     assert covered.status == SessionStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(("setting", "status"), [(PENDING, 200), (LEAVE, 409)])
+def test_a_move_past_the_authorization_follows_the_setting(
+    make_course: Any, chairs: list[Any], clinic: Any, api_as: Any, setting: str, status: int
+) -> None:
+    _setting(clinic, setting)
+    course = make_course()
+    _authorize(course, 36, until=dt.date(2027, 1, 15))
+    course_schedule(course)
+    second = _booked(course)[1]  # Tuesday 1 December
+    response = api_as(Role.FRONT_DESK).patch(
+        f"/api/v1/sessions/{second.pk}/", {"starts_at": "2027-01-18T09:30:00-05:00"}, format="json"
+    )
+    assert response.status_code == status, response.content
+    second.refresh_from_db()
+    if setting == LEAVE:
+        assert response.json()["code"] == "authorization_exceeded"
+        assert "18 Jan 2027 is outside the authorization's dates" in response.json()["detail"]
+        assert _day(second) == dt.date(2026, 12, 1)
+    else:
+        assert response.json()["pending_authorization"] is True
+        assert _day(second) == dt.date(2027, 1, 18) and second.pending_authorization
