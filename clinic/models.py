@@ -40,6 +40,14 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+class BeyondAuthorization(models.TextChoices):
+    """What booking does with a course's sessions that no payer authorization covers
+    (scheduling.coverage): the count is used up, or the day is outside its dates."""
+
+    PENDING = "pending", "Book them, marked pending authorization"
+    LEAVE = "leave", "Leave them unbooked"
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -69,9 +77,27 @@ class Clinic(models.Model):
     patient_cancel_hours = models.PositiveSmallIntegerField(
         default=24, help_text="Patients may cancel from a reminder link until this long before."
     )
+    # Pending by default: the patient keeps their chair and daily rhythm while the
+    # extension is requested (routine for the taper), and the board shows every such
+    # session; "leave" suits payers that refuse to pay for any session booked without one.
+    book_beyond_authorization = models.CharField(
+        max_length=10,
+        choices=BeyondAuthorization.choices,
+        default=BeyondAuthorization.PENDING,
+        help_text=(
+            "Sessions of a course beyond its authorization's count or dates: booked and "
+            "marked pending authorization, or left unbooked."
+        ),
+    )
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(book_beyond_authorization__in=BeyondAuthorization.values),
+                name="clinic_book_beyond_authorization_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

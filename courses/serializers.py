@@ -37,6 +37,9 @@ class PhaseSerializer(WholeItemSerializer):
         min_value=1, max_value=7, help_text="Treatment days a week."
     )
     kind = serializers.ChoiceField(choices=PhaseKind.choices, required=False)
+    kind_label = serializers.CharField(
+        source="get_kind_display", read_only=True, help_text="The phase's kind in words."
+    )
 
 
 class ProtocolSerializer(serializers.ModelSerializer):

@@ -355,7 +355,8 @@ def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
     if fields["valid_until"] < fields["valid_from"]:
         raise _invalid("valid_until", "An authorization cannot end before it starts.")
     authorization = Authorization.objects.create(course=course, **fields)
-    signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
+    # Sent as Authorization: scheduling also re-marks which sessions it covers.
+    signals.announce_risk_inputs_changed(Authorization, [course.pk])
     return authorization
 
 

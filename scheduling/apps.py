@@ -7,6 +7,7 @@ class SchedulingConfig(AppConfig):
     def ready(self) -> None:
         from clinic.errors import ConstraintError, register_constraint
         from courses import signals as course_signals
+        from courses.models import Authorization
         from scheduling import receivers
 
         register_constraint(
@@ -20,6 +21,12 @@ class SchedulingConfig(AppConfig):
         # Before the risk receiver: risk is computed after the sessions are released.
         course_signals.course_status_changed.connect(
             receivers.release_sessions_if_ended, dispatch_uid="scheduling.release_sessions"
+        )
+        # Before the risk receiver, which is then computed on the marks as they stand.
+        course_signals.risk_inputs_changed.connect(
+            receivers.refresh_pending_authorization,
+            sender=Authorization,
+            dispatch_uid="scheduling.refresh_pending_authorization",
         )
         course_signals.risk_inputs_changed.connect(
             receivers.recompute_risk, dispatch_uid="scheduling.recompute_risk"

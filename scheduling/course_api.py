@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,13 @@ from courses.serializers import (
 from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
 from scheduling.models import Session
-from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
+from scheduling.serializers import (
+    OutsideAuthorizationSerializer,
+    PlannedSessionSerializer,
+    ProgressSerializer,
+    ScheduleSerializer,
+    SessionSerializer,
+)
 
 SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
 
@@ -172,24 +178,54 @@ class CourseViewSet(ClinicScopedViewSet):
     @extend_schema(
         request=ScheduleSerializer,
         responses={
-            201: inline_serializer("ScheduledSessions", {"sessions": SessionSerializer(many=True)})
+            201: inline_serializer(
+                "ScheduledSessions",
+                {
+                    "sessions": SessionSerializer(many=True),
+                    "outside_authorization": OutsideAuthorizationSerializer(many=True),
+                    "book_beyond_authorization": serializers.CharField(),
+                },
+            ),
+            200: inline_serializer(
+                "SchedulePreview",
+                {
+                    "sessions": PlannedSessionSerializer(many=True),
+                    "outside_authorization": OutsideAuthorizationSerializer(many=True),
+                    "book_beyond_authorization": serializers.CharField(),
+                },
+            ),
         },
     )
     @action(detail=True, methods=["post"])
     def schedule(self, request: Request, pk: str | None = None) -> Response:
         """Book every session of the course at once (all or nothing). 409 lists the
-        dates that could not be placed, each with its reason."""
+        dates that could not be placed, each with its reason. Sessions beyond the
+        course's authorization (its count or dates) are listed in
+        ``outside_authorization`` and booked marked ``pending_authorization`` or left
+        unbooked, as the clinic's ``book_beyond_authorization`` says. ``dry_run``:
+        the same, booking nothing (200)."""
         course = self.get_object()
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        sessions = scheduling_services.course_schedule(course, **body.validated_data)
+        booking = scheduling_services.course_schedule_booking(course, **body.validated_data)
+        summary = {
+            "outside_authorization": OutsideAuthorizationSerializer(
+                booking.outside_authorization, many=True
+            ).data,
+            "book_beyond_authorization": course.patient.clinic.book_beyond_authorization,
+        }
+        if body.validated_data["dry_run"]:
+            ordered = sorted(booking.sessions, key=lambda session: session.starts_at)
+            planned = [{"sequence": n, "session": s} for n, s in enumerate(ordered, 1)]
+            data = PlannedSessionSerializer(planned, many=True).data
+            return Response({"sessions": data, **summary})
         listed = (
-            Session.objects.filter(pk__in=[s.pk for s in sessions])
+            Session.objects.filter(pk__in=[s.pk for s in booking.sessions])
             .with_sequence()
             .select_related("chair")
         )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
-        return Response({"sessions": data}, status=status.HTTP_201_CREATED)
+        return Response({"sessions": data, **summary}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=ProgressSerializer)
     @action(detail=True, methods=["get"])

@@ -275,6 +275,7 @@ class CoursePage:
     screening: Any | None  # courses.models.Screening
     adequate_trials: int | None
     authorizations: list[Any]
+    phases: list[Any]  # courses.models.ProtocolPhase, in order
 
     @property
     def percent_done(self) -> int:
@@ -380,4 +381,5 @@ def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bo
         screening=screening,
         adequate_trials=adequate,
         authorizations=list(facts.course.authorizations.all()),
+        phases=facts.phase_list,
     )

@@ -33,6 +33,7 @@ from courses.models import Screening, TreatmentCourse
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.models import SessionKind
+from scheduling.services.booking import CourseBooking
 
 PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
 
@@ -56,12 +57,23 @@ class PreviewRow:
     chair: str
     kind: str
     moved: bool  # not at the preferred time (the time flex moved it)
+    # Outside the authorization: why, in words ("" when covered), and whether it is
+    # booked (marked pending authorization) or left unbooked.
+    outside: str = ""
+    booked: bool = True
 
 
-def _preview_rows(sessions: list[Any], chairs: dict[int, str], form: Any) -> list[PreviewRow]:
+def _preview_rows(booking: CourseBooking, chairs: dict[int, str], form: Any) -> list[PreviewRow]:
+    """Every planned session in time order: the booked ones and those the clinic's
+    authorization rule leaves unbooked."""
     tz = form.clinic.tz
     preferred = form.cleaned_data["preferred_time"]
-    ordered = sorted(sessions, key=lambda session: session.starts_at)
+    outside = {entry.placement.starts_at: entry for entry in booking.outside_authorization}
+    planned: list[Any] = [
+        *booking.sessions,
+        *(e.placement for e in outside.values() if not e.booked),
+    ]
+    ordered = sorted(planned, key=lambda session: session.starts_at)
     return [
         PreviewRow(
             number=number,
@@ -71,6 +83,8 @@ def _preview_rows(sessions: list[Any], chairs: dict[int, str], form: Any) -> lis
             kind=SessionKind(session.kind).label,
             moved=session.starts_at.astimezone(tz).time() != preferred
             and form.cleaned_data["protocol"].sessions_per_day == 1,
+            outside=outside[session.starts_at].detail if session.starts_at in outside else "",
+            booked=session.starts_at not in outside or outside[session.starts_at].booked,
         )
         for number, session in enumerate(ordered, 1)
     ]
@@ -199,18 +213,29 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
             return _conflict_page(request, place, form, refusal)
         refusal_on_form(form, refusal)
         return _booking_page(request, place, form, status=refusal.status)
-    course, sessions = cast(tuple[TreatmentCourse, list[Any]], booked)
+    course, booking = cast(tuple[TreatmentCourse, CourseBooking], booked)
+    sessions = booking.sessions
     if confirm:
+        pending = sum(1 for session in sessions if session.pending_authorization)
         messages.success(
             request,
             f"Course booked: {len(sessions)} sessions for {course.patient.first_name} "
-            f"{course.patient.last_name}.",
+            f"{course.patient.last_name}."
+            + (f" {pending} of them are pending authorization." if pending else ""),
         )
         url = reverse("course-detail", args=[course.pk])
         return HttpResponseClientRedirect(url) if is_htmx(request) else redirect(url)
     chairs = dict(Chair.objects.filter(clinic=place.clinic).values_list("id", "name"))
-    rows = _preview_rows(sessions, chairs, form)
-    return _booking_page(request, place, form, preview=rows, carried=_carried(form))
+    rows = _preview_rows(booking, chairs, form)
+    return _booking_page(
+        request,
+        place,
+        form,
+        preview=rows,
+        booked_count=len(sessions),
+        outside_rows=[row for row in rows if row.outside],
+        carried=_carried(form),
+    )
 
 
 @staff_page(Capability.BOOK_SESSIONS)

@@ -28,6 +28,7 @@ class SessionKind(models.TextChoices):
     MAPPING = "mapping", "Mapping (motor threshold)"
     TREATMENT = "treatment", "Treatment"
     TAPER = "taper", "Taper"
+    CONTINUATION = "continuation", "Continuation"
     MAKEUP = "makeup", "Make-up"
 
 
@@ -68,7 +69,7 @@ class Session(models.Model):
     status = models.CharField(
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
     )
-    kind = models.CharField(max_length=10, choices=SessionKind.choices)
+    kind = models.CharField(max_length=20, choices=SessionKind.choices)
     phase = models.PositiveSmallIntegerField(help_text="The protocol phase (1 = acute).")
     makeup_for = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="makeup"
@@ -79,6 +80,9 @@ class Session(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
     patient_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Booked beyond the course's payer authorization (scheduling.coverage); kept up to
+    # date by scheduling.services.authorization whenever sessions or authorizations change.
+    pending_authorization = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

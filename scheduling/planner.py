@@ -2,7 +2,8 @@
 
 Rules (documented for front desk in docs/scheduling.md):
 - The first session is the mapping session (the protocol's mapping slot); the rest are
-  treatment sessions, and taper sessions in taper phases.
+  treatment sessions, taper sessions in taper phases and continuation sessions in
+  continuation phases (a session's kind is its phase's kind).
 - Each phase places its sessions on its weekdays: 5/week Mon-Fri, 4/week Mon, Tue,
   Thu, Fri, 3/week Mon/Wed/Fri, 2/week Tue/Thu, 1/week on the weekday the course
   started; 6 and 7 a week add Saturday and Sunday. A closed day (weekend, closure, no
@@ -38,7 +39,7 @@ FLEX_STEP_MINUTES = 5
 @dataclass(frozen=True)
 class PhasePlan:
     number: int
-    kind: str  # "treatment" | "taper"
+    kind: str  # "treatment" | "taper" | "continuation"
     sessions: int
     per_week: int
 

@@ -15,6 +15,11 @@ def recompute_risk(sender: Any, *, course_ids: list[int], **kwargs: Any) -> None
     risk.recompute_risk(course_ids)
 
 
+def refresh_pending_authorization(sender: Any, *, course_ids: list[int], **kwargs: Any) -> None:
+    """A new authorization (an extension) may cover sessions booked pending it."""
+    services.refresh_pending_authorization(course_ids)
+
+
 def release_sessions_if_ended(
     sender: Any, *, course: TreatmentCourse, target: str, **kwargs: Any
 ) -> None:

@@ -51,6 +51,7 @@ def _board_entry(session: Session) -> dict[str, Any]:
         "ends_at": session.ends_at,
         "status": session.status,
         "kind": session.kind,
+        "pending_authorization": session.pending_authorization,
         "patient": {
             "id": session.patient_id,
             "name": patient_board_name(session.patient.first_name, session.patient.last_name),
@@ -81,6 +82,7 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
             "ends_at",
             "status",
             "kind",
+            "pending_authorization",
             "patient__first_name",
             "patient__last_name",
             "course__risk_level",
@@ -291,6 +293,7 @@ def _cards_query(clinic: Clinic) -> QuerySet[Session]:
             "ends_at",
             "status",
             "kind",
+            "pending_authorization",
             "patient__first_name",
             "patient__last_name",
             "chair__name",

@@ -68,6 +68,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "sequence",
             "kind",
             "phase",
+            "pending_authorization",
             "makeup_for",
             "checked_in_at",
             "completed_at",
@@ -81,6 +82,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "ends_at",
             "status",
             "phase",
+            "pending_authorization",
             "makeup_for",
             "checked_in_at",
             "completed_at",
@@ -121,6 +123,40 @@ class CancelSerializer(serializers.Serializer):
 class ScheduleSerializer(serializers.Serializer):
     time_flex_minutes = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=240
+    )
+    dry_run = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Preview: run the same rules, book nothing, answer 200 with the plan.",
+    )
+
+
+class PlannedSessionSerializer(serializers.Serializer):
+    """A session of a whole-course booking's preview (nothing is stored yet)."""
+
+    sequence = serializers.IntegerField()
+    starts_at = serializers.DateTimeField(source="session.starts_at")
+    ends_at = serializers.DateTimeField(source="session.ends_at")
+    chair = serializers.IntegerField(source="session.chair_id")
+    kind = serializers.CharField(source="session.kind")
+    phase = serializers.IntegerField(source="session.phase")
+    pending_authorization = serializers.BooleanField(source="session.pending_authorization")
+
+
+class OutsideAuthorizationSerializer(serializers.Serializer):
+    """A planned session the course's authorization does not cover."""
+
+    starts_at = serializers.DateTimeField(source="placement.starts_at")
+    ends_at = serializers.DateTimeField(source="placement.ends_at")
+    chair = serializers.IntegerField(source="placement.chair_id")
+    kind = serializers.CharField(source="placement.kind")
+    reason = serializers.ChoiceField(
+        choices=["count", "dates"],
+        help_text="count: beyond the sessions authorized; dates: outside its dates.",
+    )
+    detail = serializers.CharField()
+    booked = serializers.BooleanField(
+        help_text="True: booked, marked pending authorization; false: left unbooked."
     )
 
 
@@ -168,6 +204,9 @@ class BoardSessionSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField()
     status = serializers.CharField()
     kind = serializers.CharField()
+    pending_authorization = serializers.BooleanField(
+        help_text="Booked beyond the course's payer authorization (its count or dates)."
+    )
     patient = BoardPatientSerializer()
     course = BoardCourseSerializer()
 

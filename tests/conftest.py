@@ -48,6 +48,8 @@ def _protocol_catalog(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("transactional_db")
     seed = importlib.import_module("courses.migrations.0002_seed_protocols").seed
     seed(django_apps, None)
+    continuation = importlib.import_module("courses.migrations.0007_phase_kind_continuation")
+    continuation.mark_continuation(django_apps, None)
 
 
 @pytest.fixture

@@ -11,6 +11,9 @@ from clinic.models import Clinic
 class PhaseKind(models.TextChoices):
     TREATMENT = "treatment", "Treatment"
     TAPER = "taper", "Taper"
+    # Sessions at a lower, steady cadence that keep a response going (deep TMS: 2 a
+    # week for 12 weeks); a taper steps the cadence down to the end of the course.
+    CONTINUATION = "continuation", "Continuation"
 
 
 class Protocol(models.Model):
@@ -80,7 +83,7 @@ class ProtocolPhase(models.Model):
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
     order = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=10, choices=PhaseKind.choices, default=PhaseKind.TREATMENT)
+    kind = models.CharField(max_length=20, choices=PhaseKind.choices, default=PhaseKind.TREATMENT)
     sessions = models.PositiveSmallIntegerField()
     per_week = models.PositiveSmallIntegerField()
 
@@ -96,6 +99,12 @@ class ProtocolPhase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sessions} at {self.per_week}/week"
+
+    @property
+    def in_words(self) -> str:
+        """The phase as a person reads it: "24 continuation sessions, 2 a week"."""
+        kind = self.get_kind_display().lower()
+        return f"{self.sessions} {kind} sessions, {self.per_week} a week"
 
 
 def planned_weeks(phases: list[ProtocolPhase], sessions_per_day: int) -> int:

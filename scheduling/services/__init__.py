@@ -4,6 +4,8 @@
 - ``attendance``: single sessions (book, move, check in, complete, cancel, mark missed)
   and the sweep that marks overdue sessions missed;
 - ``makeups``: make-up sessions and authorization extensions;
+- ``authorization``: sessions beyond a course's payer authorization (booked marked
+  pending, or left unbooked: the clinic's setting), and their marks kept up to date;
 - ``closures``: closures re-booked, chair blocks, an ended course's bookings released.
 
 Callers use ``from scheduling import services`` and the names below.
@@ -20,7 +22,13 @@ from scheduling.services.attendance import (
     session_move,
     sweep_missed_sessions,
 )
-from scheduling.services.booking import course_book, course_schedule, course_shape
+from scheduling.services.authorization import refresh_pending_authorization
+from scheduling.services.booking import (
+    course_book,
+    course_schedule,
+    course_schedule_booking,
+    course_shape,
+)
 from scheduling.services.closures import (
     chair_block_save,
     closure_rebook,
@@ -41,7 +49,9 @@ __all__ = [
     "closure_rebook",
     "course_book",
     "course_schedule",
+    "course_schedule_booking",
     "course_shape",
+    "refresh_pending_authorization",
     "release_sessions_of_ended_course",
     "session_book",
     "session_cancel",

@@ -22,6 +22,12 @@ from scheduling import signals
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
+from scheduling.services.authorization import (
+    books_beyond,
+    check_move,
+    check_single_session,
+    refresh_pending_authorization,
+)
 from scheduling.services.booking import lock_course, require_bookable
 from scheduling.services.makeups import arrange_makeups_and_refresh
 
@@ -73,17 +79,17 @@ def _check_slot(
     )
 
 
-def _check_authorization(course: TreatmentCourse, extra: int = 1) -> None:
-    authorizations = list(course.authorizations.all())
-    if not authorizations:
+def _check_authorization(course: TreatmentCourse, starts_at: dt.datetime) -> None:
+    """Refused (409 ``authorization_exceeded``) when the clinic leaves sessions beyond
+    the authorization unbooked; else booked, and marked by the refresh after it."""
+    if books_beyond(course.patient.clinic):
         return
-    authorized = sum(a.sessions_authorized for a in authorizations)
-    held = Session.objects.filter(course=course, status__in=OCCUPYING).count()
-    if held + extra > authorized:
-        raise Conflict(
-            f"The authorization covers {authorized} sessions and {held} are booked or done.",
-            code="authorization_exceeded",
+    held = list(
+        Session.objects.filter(course=course, status__in=OCCUPYING).values_list(
+            "starts_at", flat=True
         )
+    )
+    check_single_session(course.patient.clinic, held, starts_at, list(course.authorizations.all()))
 
 
 def _next_phase_for(course: TreatmentCourse, start: dt.datetime) -> int:
@@ -115,7 +121,7 @@ def session_book(
         ).exists()
     ):
         raise ValidationError({"kind": "The course already has a mapping session."})
-    _check_authorization(course)
+    _check_authorization(course, starts_at)
     end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
     day = starts_at.astimezone(course.patient.clinic.tz).date()
     calendar = load_calendar(course.patient.clinic, day, day, patient_id=course.patient_id)
@@ -129,6 +135,7 @@ def session_book(
         kind=kind,
         phase=_next_phase_for(course, starts_at),
     )
+    refresh_pending_authorization([course.pk])
     session.refresh_from_db()
     recompute_risk([course.pk])
     return session
@@ -166,6 +173,15 @@ def session_move(
     if starts_at is not None and starts_at < timezone.now():
         raise ValidationError({"starts_at": "Sessions cannot be moved into the past."})
     end = start + (session.ends_at - session.starts_at)
+    if not books_beyond(course.patient.clinic):
+        others = Session.objects.filter(course=course, status__in=OCCUPYING).exclude(pk=session.pk)
+        check_move(
+            course.patient.clinic,
+            list(others.values_list("starts_at", flat=True)),
+            session.starts_at,
+            start,
+            list(course.authorizations.all()),
+        )
     day = start.astimezone(course.patient.clinic.tz).date()
     calendar = load_calendar(
         course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]
@@ -174,6 +190,7 @@ def session_move(
     Session.objects.filter(pk=session.pk).update(
         starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
     )
+    refresh_pending_authorization([course.pk])  # a new order may change what is covered
     recompute_risk([course.pk])
     previous_start = session.starts_at
     session.refresh_from_db()
@@ -313,6 +330,7 @@ def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
         flipped = _update_returning_courses(candidates, now)
         course_ids = sorted({course_id for _, course_id in flipped})
         if course_ids:
+            refresh_pending_authorization(course_ids)  # a missed session uses none
             recompute_risk(course_ids)
             signals.announce_sessions_missed(session_id for session_id, _ in flipped)
     return course_ids

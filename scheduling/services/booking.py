@@ -4,7 +4,8 @@ in one transaction (all or nothing), with the outbox rows and risk that go with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ from scheduling.planner import (
     Planner,
 )
 from scheduling.risk import CourseFacts, SessionFact, store_risk
+from scheduling.services.authorization import OutsidePlacement, split_placements
 
 FAILURE_MESSAGES = {
     "slot_conflict": "no chair is free at that time",
@@ -109,7 +111,11 @@ def failure_conflict(failures: Sequence[Failure]) -> Conflict:
     )
 
 
-def sessions_from(course: TreatmentCourse, placements: Iterable[Placement]) -> list[Session]:
+def sessions_from(
+    course: TreatmentCourse, placements: Iterable[Placement], pending: Collection[int] = ()
+) -> list[Session]:
+    """Unsaved sessions for ``placements``; those at the positions in ``pending`` are
+    marked pending authorization."""
     return [
         Session(
             course=course,
@@ -119,16 +125,55 @@ def sessions_from(course: TreatmentCourse, placements: Iterable[Placement]) -> l
             ends_at=placement.ends_at,
             kind=placement.kind,
             phase=placement.phase,
+            pending_authorization=position in pending,
         )
-        for placement in placements
+        for position, placement in enumerate(placements)
     ]
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class CourseBooking:
+    """What booking a whole course booked, and the planned sessions its authorization
+    does not cover (booked marked pending, or left unbooked: the clinic's setting)."""
+
+    sessions: list[Session]
+    outside_authorization: list[OutsidePlacement] = field(default_factory=list)
+
+
+def book_placements(
+    course: TreatmentCourse, placements: Sequence[Placement], authorizations: Sequence[Any]
+) -> CourseBooking:
+    """Write a new course's planned sessions, after the authorization rule: a step
+    of its own, applied to the planner's whole list once planning is done."""
+    clinic = course.patient.clinic
+    to_book, pending, outside = split_placements(clinic, placements, authorizations)
+    sessions = Session.objects.bulk_create(sessions_from(course, to_book, pending))
+    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
+    return CourseBooking(sessions, outside)
+
+
 def course_schedule(
     course: TreatmentCourse, *, time_flex_minutes: int = 0, allow_past: bool = False
 ) -> list[Session]:
-    """Book every session of a course in one go: all of them, or none (409).
+    """Book every session of a course in one go (``course_schedule_booking``); the
+    sessions booked."""
+    return course_schedule_booking(
+        course, time_flex_minutes=time_flex_minutes, allow_past=allow_past
+    ).sessions
+
+
+@transaction.atomic
+def course_schedule_booking(
+    course: TreatmentCourse,
+    *,
+    time_flex_minutes: int = 0,
+    allow_past: bool = False,
+    dry_run: bool = False,
+) -> CourseBooking:
+    """Book every session of a course in one go: all of them, or none (409). Sessions
+    beyond the course's authorization are booked marked pending, or left unbooked,
+    as the clinic chose (``services.authorization``). ``dry_run`` runs exactly the
+    same rules and rolls everything back (the preview).
 
     A fixed number of queries whatever the course's length: the locked course, what
     planning needs (one), the calendar (four), one INSERT, and the risk facts not
@@ -177,8 +222,9 @@ def course_schedule(
             break
     if failures:
         raise failure_conflict(failures)
-    sessions = Session.objects.bulk_create(sessions_from(course, placements))
-    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
+    authorizations = list(Authorization.objects.filter(course=course))
+    booking = book_placements(course, placements, authorizations)
+    sessions = booking.sessions
     store_risk(
         [
             CourseFacts(
@@ -188,7 +234,7 @@ def course_schedule(
                     key=lambda fact: fact.starts_at,
                 ),
                 assessments=list(Assessment.objects.filter(course=course)),
-                authorizations=list(Authorization.objects.filter(course=course)),
+                authorizations=authorizations,
                 open_safety_flags=planning.open_safety_flags,
                 closures=calendar.closures,
                 open_weekdays=set(calendar.hours),
@@ -196,21 +242,23 @@ def course_schedule(
             )
         ]
     )
-    return sessions
+    if dry_run:
+        transaction.set_rollback(True)
+    return booking
 
 
 def course_book(
     *, time_flex_minutes: int = 0, dry_run: bool = False, **course_fields: Any
-) -> tuple[TreatmentCourse, list[Session]]:
+) -> tuple[TreatmentCourse, CourseBooking]:
     """Create a course and book all its sessions in one transaction (the web page's
     "book a course"). ``dry_run`` runs exactly the same rules and rolls everything back,
     so a preview can never disagree with what confirming it will book."""
     with transaction.atomic():
         course = course_create(**course_fields)
-        sessions = course_schedule(course, time_flex_minutes=time_flex_minutes)
+        booking = course_schedule_booking(course, time_flex_minutes=time_flex_minutes)
         if dry_run:
             transaction.set_rollback(True)
-    return course, sessions
+    return course, booking
 
 
 def _time_of_day(

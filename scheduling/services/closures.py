@@ -24,12 +24,13 @@ from scheduling.planner import (
     cadence_weekdays,
 )
 from scheduling.risk import recompute_risk
+from scheduling.services.authorization import refresh_pending_authorization
 from scheduling.services.booking import (
+    book_placements,
     course_shape,
     failure_conflict,
     lock_course,
     planning_limit,
-    sessions_from,
 )
 
 
@@ -146,6 +147,7 @@ def closure_rebook(clinic: Clinic, day: dt.date) -> list[Session]:
             conflicts=unplaced,
         )
     course_ids = {session.course_id for session in moved}
+    refresh_pending_authorization(course_ids)
     recompute_risk(course_ids)
     return moved
 
@@ -172,9 +174,7 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     placements, failures = planner.plan(course_shape(course.protocol), first_day, until=limit)
     if failures:
         raise failure_conflict(failures)
-    sessions = Session.objects.bulk_create(sessions_from(course, placements))
-    signals.announce_sessions_booked(sessions, patient=course.patient, clinic=clinic)
-    return sessions
+    return book_placements(course, placements, list(course.authorizations.all())).sessions
 
 
 def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:

@@ -20,11 +20,17 @@ from courses.models import (
 from courses.selectors import window_end_date
 from scheduling import signals
 from scheduling.calendar import ClinicCalendar, load_calendar
+from scheduling.coverage import COUNT
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 from scheduling.planner import (
     Planner,
 )
 from scheduling.risk import recompute_risk
+from scheduling.services.authorization import (
+    books_beyond,
+    outside_if_added,
+    refresh_pending_authorization,
+)
 
 ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
 
@@ -33,6 +39,7 @@ ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
 def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
     course_ids = list(course_ids)
     booked = arrange_makeups(course_ids)
+    refresh_pending_authorization(course_ids)
     recompute_risk(course_ids)
     return booked
 
@@ -40,7 +47,8 @@ def arrange_makeups_and_refresh(course_ids: Iterable[int]) -> int:
 @transaction.atomic
 def authorization_extend(course: TreatmentCourse, **fields: Any) -> Authorization:
     """Add an authorization (an extension) to a course; sessions lost earlier that found
-    no make-up within the old one get theirs now, if they fit."""
+    no make-up within the old one get theirs now, if they fit, and sessions booked
+    pending authorization that it covers are pending no more."""
     authorization = course_services.authorization_add(course, **fields)
     arrange_makeups_and_refresh([course.pk])
     return authorization
@@ -79,14 +87,15 @@ def arrange_makeups(course_ids: Iterable[int]) -> int:
 
 
 def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
+    """Within the course window; beyond the authorization only when the clinic books
+    such sessions (marked pending by the refresh after it), as for any booking."""
     clinic = course.patient.clinic
     protocol = course.protocol
     today = clinic.today()
-    authorizations = list(course.authorizations.all())
-    authorized = sum(a.sessions_authorized for a in authorizations)
-    # Within the course window, and the authorization's dates when there is one.
+    beyond = books_beyond(clinic)
+    authorizations = [] if beyond else list(course.authorizations.all())
     window_end = window_end_date(course)
-    if authorizations:
+    if authorizations:  # no need to look past the authorization's last day
         window_end = min(window_end, max(a.valid_until for a in authorizations))
     if window_end < today:
         return 0
@@ -97,14 +106,12 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
     occupying = list(
         Session.objects.filter(course=course, status__in=OCCUPYING).order_by("starts_at")
     )
-    held = len(occupying)
+    held = [session.starts_at for session in occupying]
     last_by_phase: dict[int, dt.datetime] = {}
     for session in occupying:
         last_by_phase[session.phase] = session.starts_at
     created = []
     for session in lost:
-        if authorized and held >= authorized:
-            break
         if session.kind == SessionKind.MAPPING:
             # The next session takes over the motor-threshold determination; the lost
             # slot is made up as an ordinary treatment at the end of the phase.
@@ -117,6 +124,11 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
         if found is None:
             continue
         _, start, chair_id = found
+        outside = outside_if_added(clinic, held, start, authorizations)
+        if outside is not None:
+            if outside.reason == COUNT:
+                break  # every later make-up would be beyond the count too
+            continue
         created.append(
             Session(
                 course=course,
@@ -130,7 +142,7 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
             )
         )
         last_by_phase[session.phase] = start
-        held += 1
+        held.append(start)
     Session.objects.bulk_create(created)
     signals.announce_makeups_booked(session.pk for session in created)
     return len(created)

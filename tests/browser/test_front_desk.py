@@ -68,3 +68,39 @@ def test_front_desk_books_a_course_sees_it_on_the_board_and_checks_in(
         expect(block).to_contain_text("Checked in")
         first = Session.objects.filter(course=course).order_by("starts_at").first()
         assert first is not None and first.status == SessionStatus.CHECKED_IN
+
+
+def test_front_desk_sees_the_sessions_beyond_the_authorization_before_booking(
+    page: Page, login: Any, front_desk: Any, chairs: list[Any], psychiatrist: Any
+) -> None:
+    """A 30-session authorization for a 36-session course: the preview says which six
+    fall outside it and that they are booked pending authorization (the default)."""
+    with time_machine.travel(MONDAY_MORNING, tick=True):
+        patient = PatientFactory(clinic=front_desk.memberships.get().clinic)
+        cleared_screening(patient, by=psychiatrist)
+        login(front_desk)
+        page.goto(f"/courses/book/?patient={patient.pk}")
+        page.get_by_label("Protocol").select_option(str(catalog_protocol("10hz-standard").pk))
+        page.get_by_label("Psychiatrist").select_option(str(psychiatrist.pk))
+        page.get_by_label("Indication").select_option("mdd")
+        page.get_by_label("Start date").fill("2027-01-11")
+        page.get_by_label("Preferred time").fill("10:00")
+        page.get_by_label("Payer").fill("Aetna")
+        page.get_by_label("Authorization number").fill("PA-1")
+        page.get_by_label("Sessions authorized").fill("30")
+        page.get_by_label("Valid from").fill("2027-01-01")
+        page.get_by_label("Valid until").fill("2027-12-31")
+        page.get_by_role("button", name="Preview").click()
+
+        notice = page.locator("#outside-authorization")
+        expect(notice).to_contain_text("6 sessions fall outside the payer authorization")
+        expect(notice).to_contain_text("pending authorization")
+        rows = page.locator("tr.outside-authorization")
+        expect(rows).to_have_count(6)
+        expect(rows.first).to_contain_text("Beyond the 30 authorized sessions")
+        screenshot(page, "booking-beyond-authorization")
+        assert axe_violations(page) == []
+        page.get_by_role("button", name="Confirm booking of 36 sessions").click()
+        expect(page.get_by_text("6 of them are pending authorization")).to_be_visible()
+        course = TreatmentCourse.objects.get(patient=patient)
+        assert Session.objects.filter(course=course, pending_authorization=True).count() == 6

@@ -86,8 +86,8 @@ def test_clinic_protocol_round_trip(clinic: Any, admin: Any) -> None:
     body = response.json()
     assert body["sessions_total"] == 25
     assert body["phases"] == [
-        {"sessions": 20, "per_week": 5, "kind": "treatment"},
-        {"sessions": 5, "per_week": 2, "kind": "taper"},
+        {"sessions": 20, "per_week": 5, "kind": "treatment", "kind_label": "Treatment"},
+        {"sessions": 5, "per_week": 2, "kind": "taper", "kind_label": "Taper"},
     ]
 
 
@@ -144,6 +144,40 @@ def test_seeded_catalog_matches_design(db: None) -> None:
     assert Protocol.objects.get(code="snt-accelerated").min_gap_minutes == 50
 
 
+def test_seeded_continuation_phases_are_not_tapers(db: None) -> None:
+    """Deep TMS goes on at 2 a week for 12 weeks (continuation); the figure-8 protocols'
+    3, 2, 1 a week step down (taper)."""
+    from courses.models import Protocol
+
+    kinds = {
+        protocol.code: [phase.kind for phase in protocol.phases.all()]
+        for protocol in Protocol.objects.filter(clinic=None)
+    }
+    assert kinds["deep-tms-h1"] == ["treatment", "continuation"]
+    assert kinds["10hz-standard"] == ["treatment", "taper", "taper", "taper"]
+    assert kinds["snt-accelerated"] == ["treatment"]
+
+
+def test_the_api_names_a_phase_kind_in_words(clinic: Any, admin: Any) -> None:
+    listed = admin.get("/api/v1/protocols/", {"page_size": 100}).json()["results"]
+    deep = next(p for p in listed if p["code"] == "deep-tms-h1")
+    assert [(p["kind"], p["kind_label"]) for p in deep["phases"]] == [
+        ("treatment", "Treatment"),
+        ("continuation", "Continuation"),
+    ]
+    payload = _protocol(
+        clinic,
+        phases=[
+            {"sessions": 20, "per_week": 5},
+            {"sessions": 5, "per_week": 2, "kind": "continuation"},
+        ],
+        sessions_total=25,
+    )
+    created = admin.post("/api/v1/protocols/", payload, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["phases"][1]["kind_label"] == "Continuation"
+
+
 def test_a_patch_still_needs_whole_phases(clinic: Any, admin: Any) -> None:
     created = admin.post("/api/v1/protocols/", _protocol(clinic), format="json").json()
     response = admin.patch(
@@ -161,4 +195,6 @@ def test_a_patch_still_needs_whole_phases(clinic: Any, admin: Any) -> None:
         format="json",
     )
     assert response.status_code == 200, response.content
-    assert response.json()["phases"] == [{"sessions": 25, "per_week": 5, "kind": "treatment"}]
+    assert response.json()["phases"] == [
+        {"sessions": 25, "per_week": 5, "kind": "treatment", "kind_label": "Treatment"}
+    ]

@@ -966,3 +966,15 @@ def test_dashboard_query_count_is_fixed(
         _fill(course, psychiatrist, scores=5)
     with django_assert_num_queries(expected):
         assert client.get("/courses/mine/").status_code == 200
+
+
+def test_course_page_names_the_phases_and_continuation_sessions_in_words(
+    login: Any, client: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    course = make_course(protocol="deep-tms-h1")
+    course_schedule(course)
+    login(Role.FRONT_DESK)
+    text = _text(client.get(f"/courses/{course.pk}/"))
+    assert "20 treatment sessions, 5 a week, then 24 continuation sessions, 2 a week" in text
+    assert text.count("<td>Continuation</td>") == 24
+    assert "Taper" not in text

@@ -100,6 +100,8 @@ def test_deep_tms_continuation_is_twice_a_week(make_course: Any, chairs: list[An
     continuation = [_local(s).date() for s in _sessions(course)][20:]
     assert len(continuation) == 24
     assert {day.weekday() for day in continuation} == {1, 3}
+    kinds = [s.kind for s in _sessions(course)]
+    assert kinds[20:] == ["continuation"] * 24  # not "taper": it keeps a steady cadence
 
 
 def test_preferred_chair_then_any_free_chair(make_course: Any, chairs: list[Any]) -> None:

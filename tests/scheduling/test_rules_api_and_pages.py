@@ -206,6 +206,7 @@ def test_a_booking_that_lost_the_race_is_slot_conflict_on_the_page_and_the_api(
 
     course = make_course()
     monkeypatch.setattr(services, "course_schedule", lose)
+    monkeypatch.setattr(services, "course_schedule_booking", lose)
     monkeypatch.setattr(services, "course_book", lose)
     message = "That chair was just booked by someone else."
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clinic.models import Role
+from clinic.models import BeyondAuthorization, Role
 from courses import services as course_services
 from scheduling.models import Session
 from scheduling.services import course_schedule
@@ -112,7 +112,9 @@ def test_screening_must_be_cleared(desk: Any, make_course: Any, chairs: list[Any
     assert response.json()["code"] == "screening_required"
 
 
-def test_authorization_limit(desk: Any, make_course: Any, chairs: list[Any]) -> None:
+def test_authorization_limit(desk: Any, make_course: Any, chairs: list[Any], clinic: Any) -> None:
+    clinic.book_beyond_authorization = BeyondAuthorization.LEAVE  # else booked, pending
+    clinic.save()
     course = make_course()
     course_services.authorization_add(
         course,

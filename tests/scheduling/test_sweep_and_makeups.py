@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
 
-from clinic.models import ChairBlock, Closure, Role
+from clinic.models import BeyondAuthorization, ChairBlock, Closure, Role
 from courses.models import TreatmentCourse
 from courses.services import authorization_add
 from notifications.models import Notification
@@ -354,8 +354,10 @@ def test_a_lost_session_gets_one_makeup_after_its_phase(
 
 
 def test_an_extension_of_the_authorization_books_the_makeup_that_did_not_fit(
-    booked: Any, frozen_now: Any, staff: Any, api: Any
+    booked: Any, frozen_now: Any, staff: Any, api: Any, clinic: Any
 ) -> None:
+    clinic.book_beyond_authorization = BeyondAuthorization.LEAVE  # else booked, pending
+    clinic.save()
     course = booked()
     authorization = {
         "payer": "Cigna",
@@ -402,8 +404,12 @@ def test_no_makeup_when_the_clinic_turned_auto_makeup_off(booked: Any, clinic: A
     ],
 )
 def test_makeups_stay_within_the_authorization(
-    booked: Any, frozen_now: Any, authorized: int, valid_until: dt.date, makeups: int
+    booked: Any, frozen_now: Any, authorized: int, valid_until: dt.date, makeups: int, clinic: Any
 ) -> None:
+    # A clinic that leaves sessions beyond the authorization unbooked (the other
+    # setting books them, marked pending: tests/scheduling/test_authorization_rule.py).
+    clinic.book_beyond_authorization = BeyondAuthorization.LEAVE
+    clinic.save()
     course = booked()
     authorization_add(
         course,
