@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0007_display_name_neutral"),
+        ("clinic", "0008_audit_event_for_logins"),
     ]
 
     operations = [
