@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from clinic import access
 from clinic.capabilities import Capability
-from clinic.models import Chair
+from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
 from scheduling.models import Session, SessionKind, SideEffect, TreatmentRecord
@@ -131,6 +131,11 @@ class DayQuerySerializer(serializers.Serializer):
 
 class AvailabilityQuerySerializer(DayQuerySerializer):
     minutes = serializers.IntegerField(min_value=5, max_value=720, default=30, required=False)
+    coil = serializers.ChoiceField(
+        choices=Coil.choices,
+        required=False,
+        help_text="Only chairs fitted with this coil (a protocol's coil).",
+    )
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -141,6 +146,7 @@ class IntervalSerializer(serializers.Serializer):
 class ChairAvailabilitySerializer(serializers.Serializer):
     chair = serializers.IntegerField()
     name = serializers.CharField()
+    coils = serializers.ListField(child=serializers.CharField())
     free = IntervalSerializer(many=True)
 
 

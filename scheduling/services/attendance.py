@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import Chair, Clinic
+from clinic.models import Chair, Clinic, Coil
 from courses.models import (
     CourseStatus,
     TreatmentCourse,
@@ -54,16 +54,23 @@ def _check_slot(
             f"The protocol allows {protocol.sessions_per_day} session(s) a day.",
             code="patient_conflict",
         )
-    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    gap = dt.timedelta(minutes=protocol.start_spacing)
     if not keeps_gap(start, end, same_day, gap):
         raise Conflict(
-            f"Same-day sessions must be at least {protocol.min_gap_minutes} minutes apart.",
+            f"Same-day sessions need {protocol.min_gap_minutes} minutes from the end of one "
+            f"session's {protocol.treatment_minutes}-minute stimulation to the next start.",
             code="patient_conflict",
+        )
+    if chair is not None and not chair.fits(protocol.coil):
+        raise Conflict(
+            f"{chair.name} has no {Coil(protocol.coil).label} coil, which this protocol needs.",
+            code="chair_incompatible",
         )
     in_service = [c.pk for c in calendar.chairs]
     if chair is not None and chair.pk not in in_service:
         raise Conflict("That chair is not in service.", code="slot_conflict")
-    candidates = [chair.pk] if chair is not None else in_service
+    compatible = [c.pk for c in calendar.chairs if c.fits(protocol.coil)]
+    candidates = [chair.pk] if chair is not None else compatible
     for chair_id in candidates:
         if calendar.chair_free(chair_id, start, end):
             return chair_id
@@ -118,7 +125,9 @@ def session_book(
     _check_authorization(course)
     end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
     day = starts_at.astimezone(course.patient.clinic.tz).date()
-    calendar = load_calendar(course.patient.clinic, day, day, patient_id=course.patient_id)
+    calendar = load_calendar(
+        course.patient.clinic, day, day, coil=None, patient_id=course.patient_id
+    )
     chair_id = _check_slot(calendar, course, chair, starts_at, end)
     session = Session.objects.create(
         course=course,
@@ -168,7 +177,12 @@ def session_move(
     end = start + (session.ends_at - session.starts_at)
     day = start.astimezone(course.patient.clinic.tz).date()
     calendar = load_calendar(
-        course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]
+        course.patient.clinic,
+        day,
+        day,
+        coil=None,
+        patient_id=course.patient_id,
+        ignore_sessions=[session.pk],
     )
     chair_id = _check_slot(calendar, course, chair or session.chair, start, end)
     Session.objects.filter(pk=session.pk).update(

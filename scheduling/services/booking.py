@@ -161,6 +161,7 @@ def course_schedule(
             clinic,
             course.start_date,
             until,
+            coil=course.protocol.coil,
             patient_id=course.patient_id,
             time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
             hours=planning.hours,
