@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +34,7 @@ from courses.serializers import (
 )
 from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
+from scheduling.accelerated import treatment_breaks
 from scheduling.models import Session
 from scheduling.serializers import ProgressSerializer, ScheduleSerializer, SessionSerializer
 
@@ -172,13 +173,30 @@ class CourseViewSet(ClinicScopedViewSet):
     @extend_schema(
         request=ScheduleSerializer,
         responses={
-            201: inline_serializer("ScheduledSessions", {"sessions": SessionSerializer(many=True)})
+            201: inline_serializer(
+                "ScheduledSessions",
+                {
+                    "sessions": SessionSerializer(many=True),
+                    "warnings": inline_serializer(
+                        "ScheduleWarning",
+                        {
+                            "code": serializers.CharField(),
+                            "detail": serializers.CharField(),
+                            "stops_after": serializers.DateField(),
+                            "resumes_on": serializers.DateField(),
+                        },
+                        many=True,
+                    ),
+                },
+            )
         },
     )
     @action(detail=True, methods=["post"])
     def schedule(self, request: Request, pk: str | None = None) -> Response:
         """Book every session of the course at once (all or nothing). 409 lists the
-        dates that could not be placed, each with its reason."""
+        dates that could not be placed, each with its reason. ``warnings`` names what
+        was booked against the protocol's rhythm (an accelerated course whose treatment
+        days a weekend or closure interrupts)."""
         course = self.get_object()
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -189,7 +207,13 @@ class CourseViewSet(ClinicScopedViewSet):
             .select_related("chair")
         )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
-        return Response({"sessions": data}, status=status.HTTP_201_CREATED)
+        breaks = treatment_breaks(
+            sessions, course.patient.clinic.tz, course.protocol.sessions_per_day
+        )
+        return Response(
+            {"sessions": data, "warnings": [entry.as_dict() for entry in breaks]},
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(responses=ProgressSerializer)
     @action(detail=True, methods=["get"])

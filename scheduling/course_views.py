@@ -32,6 +32,7 @@ from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
+from scheduling.accelerated import treatment_breaks
 from scheduling.models import SessionKind
 
 PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
@@ -142,9 +143,10 @@ def _conflict_page(
     free: list[course_selectors.FreeStretch] = []
     alternatives: list[dict[str, Any]] = []
     first_day = form.cleaned_data["start_date"]
-    minutes = form.cleaned_data["protocol"].mapping_minutes
+    protocol = form.cleaned_data["protocol"]
+    minutes = protocol.mapping_minutes
     if conflict.code in PLANNING_CODES:
-        free = course_selectors.first_day_free_time(place.clinic, first_day, minutes)
+        free = course_selectors.first_day_free_time(place.clinic, first_day, minutes, protocol.coil)
         found = course_selectors.booking_alternatives(
             form.booking_fields(),
             time_flex_minutes=form.cleaned_data["time_flex_minutes"],
@@ -210,7 +212,8 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
         return HttpResponseClientRedirect(url) if is_htmx(request) else redirect(url)
     chairs = dict(Chair.objects.filter(clinic=place.clinic).values_list("id", "name"))
     rows = _preview_rows(sessions, chairs, form)
-    return _booking_page(request, place, form, preview=rows, carried=_carried(form))
+    breaks = treatment_breaks(sessions, place.clinic.tz, course.protocol.sessions_per_day)
+    return _booking_page(request, place, form, preview=rows, carried=_carried(form), breaks=breaks)
 
 
 @staff_page(Capability.BOOK_SESSIONS)

@@ -220,7 +220,8 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     course = facts.course
     today = now.astimezone(facts.tz).date()
     protocol = course.protocol
-    total = sum(phase.sessions for phase in facts.phase_list)
+    # A mapping session of its own (accelerated protocols) is a session of the course too.
+    total = sum(phase.sessions for phase in facts.phase_list) + int(protocol.separate_mapping)
     by_status: dict[str, int] = defaultdict(int)
     for session in facts.sessions:
         by_status[session.status] += 1

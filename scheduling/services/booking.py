@@ -53,6 +53,8 @@ def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = No
         mapping_minutes=protocol.mapping_minutes,
         sessions_per_day=protocol.sessions_per_day,
         min_gap_minutes=protocol.min_gap_minutes,
+        start_spacing_minutes=protocol.start_spacing,
+        mapping_schedule=protocol.mapping_schedule,
     )
 
 
