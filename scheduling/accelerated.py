@@ -9,10 +9,37 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from typing import Protocol as Typed
 from zoneinfo import ZoneInfo
 
-from scheduling.models import SessionKind
+from courses.models import MappingSchedule
+from scheduling.calendar import day_bounds
+from scheduling.models import OCCUPYING, Session, SessionKind
+
+
+def sessions_allowed_on(
+    course: Any, day: dt.date, tz: ZoneInfo, *, placing: str, ignore: int | None = None
+) -> int:
+    """How many sessions the patient may hold on ``day``: the protocol's sessions a day,
+    and the mapping session besides on the day it shares with treatments ("same_day"
+    protocols: it is not one of the ten). ``placing``: the kind of session being booked
+    or moved; ``ignore``: the session being moved. One query, for such protocols only."""
+    protocol = course.protocol
+    if protocol.mapping_schedule != MappingSchedule.SAME_DAY:
+        return protocol.sessions_per_day
+    if placing == SessionKind.MAPPING:
+        return protocol.sessions_per_day + 1
+    start, end = day_bounds(day, tz)
+    mappings = Session.objects.filter(
+        course=course,
+        kind=SessionKind.MAPPING,
+        status__in=OCCUPYING,
+        starts_at__gte=start,
+        starts_at__lt=end,
+    )
+    mapping_that_day = (mappings if ignore is None else mappings.exclude(pk=ignore)).exists()
+    return protocol.sessions_per_day + int(mapping_that_day)
 
 
 class _Timed(Typed):

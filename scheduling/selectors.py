@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
 from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentCourse
+from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import Session, SessionKind, SessionStatus
 from scheduling.risk import load_facts, progress
@@ -365,7 +366,9 @@ def move_options(
         ignore_sessions=[session.pk],
     )
     same_day = calendar.patient_sessions_on(day)
-    day_full = len(same_day) >= protocol.sessions_per_day
+    day_full = len(same_day) >= sessions_allowed_on(
+        session.course, day, clinic.tz, placing=session.kind, ignore=session.pk
+    )
     gap = dt.timedelta(minutes=protocol.start_spacing)
     now = timezone.now()
     step = dt.timedelta(minutes=step_minutes)

@@ -19,6 +19,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from scheduling import signals
+from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
@@ -37,8 +38,12 @@ def _check_slot(
     chair: Chair | None,
     start: dt.datetime,
     end: dt.datetime,
+    *,
+    placing: str,
+    moving: int | None = None,
 ) -> int:
-    """Explain why a slot cannot be booked (409), or return the chair to use."""
+    """Explain why a slot cannot be booked (409), or return the chair to use.
+    ``placing``: the session's kind; ``moving``: the session being moved."""
     clinic = calendar.clinic
     day = start.astimezone(clinic.tz).date()
     if day in calendar.closures:
@@ -49,7 +54,7 @@ def _check_slot(
         raise Conflict("The patient already has a session at that time.", code="patient_conflict")
     protocol = course.protocol
     same_day = calendar.patient_sessions_on(day)
-    if len(same_day) >= protocol.sessions_per_day:
+    if len(same_day) >= sessions_allowed_on(course, day, clinic.tz, placing=placing, ignore=moving):
         raise Conflict(
             f"The protocol allows {protocol.sessions_per_day} session(s) a day.",
             code="patient_conflict",
@@ -128,7 +133,7 @@ def session_book(
     calendar = load_calendar(
         course.patient.clinic, day, day, coil=None, patient_id=course.patient_id
     )
-    chair_id = _check_slot(calendar, course, chair, starts_at, end)
+    chair_id = _check_slot(calendar, course, chair, starts_at, end, placing=kind)
     session = Session.objects.create(
         course=course,
         patient_id=course.patient_id,
@@ -184,7 +189,15 @@ def session_move(
         patient_id=course.patient_id,
         ignore_sessions=[session.pk],
     )
-    chair_id = _check_slot(calendar, course, chair or session.chair, start, end)
+    chair_id = _check_slot(
+        calendar,
+        course,
+        chair or session.chair,
+        start,
+        end,
+        placing=session.kind,
+        moving=session.pk,
+    )
     Session.objects.filter(pk=session.pk).update(
         starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
     )

@@ -76,9 +76,9 @@ def test_an_eight_to_six_clinic_books_a_whole_snt_course(
     assert "unscheduled_remaining" not in progress["risk"]["reasons"]
 
 
-def test_mapping_first_thing_on_day_one_is_not_one_of_the_ten(
-    make_course: Any, chairs: list[Any], clinic: Any
-) -> None:
+@pytest.fixture
+def same_day_course(make_course: Any, clinic: Any) -> Any:
+    """An SNT course whose protocol determines the motor threshold first thing on day 1."""
     protocol = catalog_protocol("snt-accelerated")
     same_day = Protocol.objects.create(
         clinic=clinic,
@@ -99,6 +99,13 @@ def test_mapping_first_thing_on_day_one_is_not_one_of_the_ten(
     course = make_course("snt-accelerated", start=MONDAY, at=dt.time(7, 30))
     course.protocol = same_day
     course.save()
+    return course
+
+
+def test_mapping_first_thing_on_day_one_is_not_one_of_the_ten(
+    same_day_course: Any, chairs: list[Any], clinic: Any
+) -> None:
+    course = same_day_course
     course_schedule(course)
     tz = clinic.tz
     days = _by_day(_sessions(course), tz)
@@ -227,3 +234,25 @@ def test_booking_page_previews_snt_and_says_when_a_weekend_interrupts(
         "The treatment days are not consecutive: the weekend (Sat 05 Dec, Sun 06 Dec) falls "
         "between Fri 04 Dec and Mon 07 Dec."
     ) in page
+
+
+def test_day_one_holds_the_mapping_session_besides_the_ten(
+    api_as: Callable[..., APIClient], same_day_course: Any, chairs: list[Any], clinic: Any
+) -> None:
+    course_schedule(same_day_course)
+    days = _by_day(_sessions(same_day_course), clinic.tz)
+    desk = api_as(Role.FRONT_DESK)
+    # Day 1 has the mapping session and ten treatments: the last may still move an hour.
+    last = days[MONDAY][-1]
+    moved = desk.patch(
+        f"/api/v1/sessions/{last.pk}/", {"starts_at": "2026-11-30T18:30:00-05:00"}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    # Any other day has its ten already: an eleventh treatment is refused.
+    extra = desk.post(
+        "/api/v1/sessions/",
+        {"course": same_day_course.pk, "starts_at": "2026-12-01T18:30:00-05:00"},
+        format="json",
+    )
+    assert extra.status_code == 409
+    assert extra.json()["detail"] == "The protocol allows 10 session(s) a day."
