@@ -146,6 +146,10 @@ def test_an_uninterrupted_snt_week_over_the_api_has_no_warning(
     assert response.json()["warnings"] == []
     assert len(response.json()["sessions"]) == 51
     assert client.get(f"/api/v1/courses/{course.pk}/").json()["sessions_total"] == 51
+    board = client.get(f"/api/v1/board/?clinic={eight_to_six.pk}&date=2026-11-27").json()
+    [mapping] = [entry for chair in board["chairs"] for entry in chair["sessions"]]
+    assert (mapping["kind"], mapping["course"]["sequence"]) == ("mapping", 1)
+    assert mapping["course"]["sessions_total"] == 51
     protocol = client.get("/api/v1/protocols/?page_size=50").json()["results"]
     snt = next(entry for entry in protocol if entry["code"] == "snt-accelerated")
     assert snt["sessions_total"] == 50  # the treatments; the mapping session is apart
