@@ -135,18 +135,28 @@ def main() -> None:
 
         # Where the time goes: the calendar load, the planning in memory, the risk update.
         limit = planning_limit(course)
-        calendar = load_calendar(year.clinic, start, limit, patient_id=course.patient_id)
+        calendar = load_calendar(
+            year.clinic, start, limit, coil=course.protocol.coil, patient_id=course.patient_id
+        )
         loaded = sum(len(busy.intervals) for busy in calendar.chair_busy.values())
         calendar_figures = measure(
             f"part: load_calendar {start} .. {limit} ({loaded:,} busy intervals)",
-            lambda: load_calendar(year.clinic, start, limit, patient_id=course.patient_id),
+            lambda: load_calendar(
+                year.clinic, start, limit, coil=course.protocol.coil, patient_id=course.patient_id
+            ),
             repeat=REPEAT,
         )
         shape = course_shape(course.protocol)
         plan_times = []
         for _ in range(REPEAT):
             planner = Planner(
-                load_calendar(year.clinic, start, limit, patient_id=course.patient_id),
+                load_calendar(
+                    year.clinic,
+                    start,
+                    limit,
+                    coil=course.protocol.coil,
+                    patient_id=course.patient_id,
+                ),
                 preferred_time=course.preferred_time,
                 preferred_chair_id=None,
             )

@@ -45,7 +45,7 @@ class ClosureAdmin(admin.ModelAdmin):
 
 @admin.register(Chair)
 class ChairAdmin(admin.ModelAdmin):
-    list_display = ["name", "clinic", "device", "active"]
+    list_display = ["name", "clinic", "device", "coils", "active"]
     list_filter = ["clinic", "active"]
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from clinic.models import Chair, Clinic, OpeningHours, Patient, Role, StaffMembership
+from clinic.models import Chair, Clinic, Coil, OpeningHours, Patient, Role, StaffMembership
 
 User = get_user_model()
 
@@ -157,8 +157,17 @@ def seed_clinic(*, password: str | None = None, patients: int = 25) -> list[Demo
         Chair.objects.update_or_create(
             clinic=clinic,
             name=f"Chair {number}",
-            defaults={"device": "MagVenture MagPro R30" if number % 2 else "Neuronetics NeuroStar"},
+            defaults={
+                "device": "MagVenture MagPro R30" if number % 2 else "Neuronetics NeuroStar",
+                "coils": [Coil.FIGURE_8],
+            },
         )
+    # The deep TMS courses need an H-coil chair: no figure-8 chair may take them.
+    Chair.objects.update_or_create(
+        clinic=clinic,
+        name="Chair 5",
+        defaults={"device": "BrainsWay Deep TMS 104", "coils": [Coil.H1, Coil.H7]},
+    )
     for row in _patients(patients):
         Patient.objects.update_or_create(clinic=clinic, mrn=row["mrn"], defaults=row)
 

@@ -149,10 +149,44 @@ class Closure(models.Model):
         return f"{self.clinic} closed {self.date}"
 
 
+class Coil(models.TextChoices):
+    """Coil types a chair can be fitted with and a protocol can need. H1, H4 and H7 are
+    the deep TMS coils (H1: depression; H4: smoking cessation; H7: OCD); they fit only
+    their maker's device, so a protocol for one never runs on a figure-8 chair."""
+
+    FIGURE_8 = "figure-8", "Figure-8"
+    H1 = "H1", "H1 (deep TMS, depression)"
+    H4 = "H4", "H4 (deep TMS, smoking cessation)"
+    H7 = "H7", "H7 (deep TMS, OCD)"
+
+
+def default_coils() -> list[str]:
+    return [Coil.FIGURE_8.value]
+
+
+def validate_coils(value: object) -> None:
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(item not in Coil.values for item in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValidationError(
+            "List the chair's coils, each once, from: %(choices)s.",
+            code="unknown_coil",
+            params={"choices": ", ".join(Coil.values)},
+        )
+
+
 class Chair(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="chairs")
     name = models.CharField(max_length=60)
-    device = models.CharField(max_length=120, blank=True)
+    device = models.CharField(max_length=120, blank=True, help_text="The device model.")
+    coils = models.JSONField(
+        default=default_coils,
+        validators=[validate_coils],
+        help_text="Coil types this chair's device can use; a protocol's coil must be one.",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -163,6 +197,9 @@ class Chair(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def fits(self, coil: str) -> bool:
+        return coil in self.coils
 
 
 class ChairBlock(models.Model):

@@ -18,6 +18,7 @@ from clinic.models import (
     ChairBlock,
     Clinic,
     Closure,
+    Coil,
     OpeningHours,
     Patient,
     Role,
@@ -160,10 +161,16 @@ class ClosureSerializer(serializers.ModelSerializer):
 
 class ChairSerializer(serializers.ModelSerializer):
     clinic = clinic_field()
+    coils = serializers.ListField(
+        child=serializers.ChoiceField(choices=Coil.choices),
+        allow_empty=False,
+        required=False,
+        help_text="Coil types the chair's device can use (default: figure-8).",
+    )
 
     class Meta:
         model = Chair
-        fields = ["id", "clinic", "name", "device", "active"]
+        fields = ["id", "clinic", "name", "device", "coils", "active"]
         validators: list[Any] = []  # the service names the clashing field
 
 

@@ -252,6 +252,8 @@ SPECTACULAR_SETTINGS = {
         "CourseStatusEnum": "courses.models.CourseStatus",
         "ScreeningStatusEnum": "courses.models.ScreeningStatus",
         "PhaseKindEnum": "courses.models.PhaseKind",
+        "CoilEnum": "clinic.models.Coil",
+        "MappingScheduleEnum": "courses.models.MappingSchedule",
     },
 }
 

@@ -40,7 +40,14 @@ def protocols_visible(user: Any) -> QuerySet[Protocol]:
 
 
 def sessions_total(protocol: Protocol) -> int:
+    """The protocol's sessions by its phases (SNT: 50 treatments)."""
     return sum(phase.sessions for phase in protocol.phases.all())
+
+
+def course_sessions_total(protocol: Protocol) -> int:
+    """The sessions a course of ``protocol`` books: its phases' sessions, and the
+    mapping session when that is one of its own (SNT: 1 + 50)."""
+    return sessions_total(protocol) + int(protocol.separate_mapping)
 
 
 def window_end_date(

@@ -59,6 +59,7 @@ class ProtocolSerializer(serializers.ModelSerializer):
             "name",
             "slot_minutes",
             "mapping_minutes",
+            "mapping_schedule",
             "sessions_total",
             "phases",
             "sessions_per_day",
@@ -274,7 +275,7 @@ class CourseSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
     def get_sessions_total(self, course: TreatmentCourse) -> int:
-        return selectors.sessions_total(course.protocol)
+        return selectors.course_sessions_total(course.protocol)
 
     def get_window_end_date(self, course: TreatmentCourse) -> Any:
         return selectors.window_end_date(course)

@@ -245,6 +245,10 @@ def _check_course_refs(
         raise _invalid("protocol", "This protocol is retired.")
     if chair is not None and chair.clinic_id != clinic_id:
         raise _invalid("preferred_chair", "Choose a chair of the patient's clinic.")
+    if chair is not None and not chair.fits(protocol.coil):
+        raise _invalid(
+            "preferred_chair", f"{chair.name} has no {protocol.coil} coil.", "chair_incompatible"
+        )
 
 
 def _ensure_no_open_course(patient: Patient, exclude: int | None = None) -> None:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from clinic import access
 from clinic import services as clinic_services
 from clinic.capabilities import Capability
-from clinic.models import ChairBlock, Clinic, Closure
+from clinic.models import ChairBlock, Clinic, Closure, Coil
 from clinic.serializers import ChairBlockSerializer, ClosureSerializer
 from clinic.viewsets import ClinicScopedGenericViewSet, ClinicScopedViewSet
 from scheduling import selectors, services
@@ -145,12 +145,17 @@ class AvailabilityView(APIView):
             OpenApiParameter("clinic", int, required=True),
             OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
             OpenApiParameter("minutes", int, description="Slot length (default 30)"),
+            OpenApiParameter(
+                "coil", str, enum=Coil.values, description="Only chairs fitted with this coil"
+            ),
         ],
         responses=AvailabilitySerializer,
     )
     def get(self, request: Request) -> Response:
         query = _visible_clinic_query(request, AvailabilityQuerySerializer)
-        body = selectors.availability(query["clinic"], query["date"], query["minutes"])
+        body = selectors.availability(
+            query["clinic"], query["date"], query["minutes"], query.get("coil")
+        )
         return Response(AvailabilitySerializer(body).data)
 
 

@@ -124,6 +124,7 @@ def load_calendar(
     first_day: dt.date,
     last_day: dt.date,
     *,
+    coil: str | None,
     patient_id: int | None = None,
     ignore_sessions: Iterable[int] = (),
     chair_ids: Iterable[int] | None = None,
@@ -134,6 +135,9 @@ def load_calendar(
     sessions, blocks and closures in one more query on PostgreSQL (four on SQLite);
     one more when the clinic's opening hours are neither given nor prefetched.
 
+    ``coil``: only chairs fitted with it count (the protocol's coil; None: every chair
+    in service, for reads not about one course). Every booking path passes it, so a
+    protocol never lands on a chair without its coil.
     ``ignore_sessions`` are left out of the busy time (a session being moved).
     ``time_of_day`` (clinic-local) limits the other patients' sessions read to those
     touching that stretch of each day: a course booked at 09:30 every day need not
@@ -148,7 +152,9 @@ def load_calendar(
     chairs_query = Chair.objects.filter(clinic=clinic, active=True).order_by("name", "id")
     if chair_ids is not None:
         chairs_query = chairs_query.filter(id__in=list(chair_ids))
-    chairs = list(chairs_query)
+    # Filtered here rather than in SQL: a JSON list's "contains" has no SQLite lookup,
+    # and a clinic has a handful of chairs.
+    chairs = [chair for chair in chairs_query if coil is None or chair.fits(coil)]
     if time_of_day is None:
         windows = [(start, end)]
     else:
@@ -322,12 +328,17 @@ def keeps_gap(
     start: dt.datetime,
     end: dt.datetime,
     same_day: Iterable[tuple[dt.datetime, dt.datetime]],
-    gap: dt.timedelta,
+    spacing: dt.timedelta,
 ) -> bool:
-    """``[start, end)`` stays at least ``gap`` away from each of the patient's other
-    sessions that day (the protocol's minimum gap between same-day sessions)."""
+    """``[start, end)`` overlaps none of the patient's other sessions that day and starts
+    at least ``spacing`` (``Protocol.start_spacing``: treatment minutes plus the minimum
+    gap) from each one's start. So the gap runs from the end of one session's
+    stimulation to the next one's start, as published for accelerated iTBS (10-minute
+    sessions, 50 minutes apart: hourly starts); the slot's set-up time is not counted
+    against it."""
     return not any(
-        start < other_end + gap and other_start < end + gap for other_start, other_end in same_day
+        (start < other_end and other_start < end) or abs(start - other_start) < spacing
+        for other_start, other_end in same_day
     )
 
 

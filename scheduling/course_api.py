@@ -34,12 +34,14 @@ from courses.serializers import (
 )
 from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
+from scheduling.accelerated import treatment_breaks
 from scheduling.models import Session
 from scheduling.serializers import (
     OutsideAuthorizationSerializer,
     PlannedSessionSerializer,
     ProgressSerializer,
     ScheduleSerializer,
+    ScheduleWarningSerializer,
     SessionSerializer,
 )
 
@@ -184,6 +186,7 @@ class CourseViewSet(ClinicScopedViewSet):
                     "sessions": SessionSerializer(many=True),
                     "outside_authorization": OutsideAuthorizationSerializer(many=True),
                     "book_beyond_authorization": serializers.CharField(),
+                    "warnings": ScheduleWarningSerializer(many=True),
                 },
             ),
             200: inline_serializer(
@@ -192,6 +195,7 @@ class CourseViewSet(ClinicScopedViewSet):
                     "sessions": PlannedSessionSerializer(many=True),
                     "outside_authorization": OutsideAuthorizationSerializer(many=True),
                     "book_beyond_authorization": serializers.CharField(),
+                    "warnings": ScheduleWarningSerializer(many=True),
                 },
             ),
         },
@@ -202,8 +206,10 @@ class CourseViewSet(ClinicScopedViewSet):
         dates that could not be placed, each with its reason. Sessions beyond the
         course's authorization (its count or dates) are listed in
         ``outside_authorization`` and booked marked ``pending_authorization`` or left
-        unbooked, as the clinic's ``book_beyond_authorization`` says. ``dry_run``:
-        the same, booking nothing (200)."""
+        unbooked, as the clinic's ``book_beyond_authorization`` says. ``warnings`` names
+        what was booked against the protocol's rhythm (an accelerated course whose
+        treatment days a weekend or closure interrupts). ``dry_run``: the same, booking
+        nothing (200)."""
         course = self.get_object()
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -213,6 +219,12 @@ class CourseViewSet(ClinicScopedViewSet):
                 booking.outside_authorization, many=True
             ).data,
             "book_beyond_authorization": course.patient.clinic.book_beyond_authorization,
+            "warnings": [
+                entry.as_dict()
+                for entry in treatment_breaks(
+                    booking.sessions, course.patient.clinic.tz, course.protocol.sessions_per_day
+                )
+            ],
         }
         if body.validated_data["dry_run"]:
             ordered = sorted(booking.sessions, key=lambda session: session.starts_at)

@@ -52,9 +52,12 @@ ALTERNATIVE_LIMIT = 3
 ALTERNATIVE_DAYS_AHEAD = 14
 
 
-def first_day_free_time(clinic: Any, day: dt.date, minutes: int) -> list[FreeStretch]:
-    """Stretches of ``day`` with a chair free for at least ``minutes`` (four queries)."""
-    free = availability(clinic, day, minutes)
+def first_day_free_time(
+    clinic: Any, day: dt.date, minutes: int, coil: str | None = None
+) -> list[FreeStretch]:
+    """Stretches of ``day`` with a chair (fitted with ``coil``) free for at least
+    ``minutes`` (four queries)."""
+    free = availability(clinic, day, minutes, coil)
     return [
         FreeStretch(chair["name"], stretch["starts_at"], stretch["ends_at"])
         for chair in free["chairs"]
@@ -132,7 +135,9 @@ def booking_alternatives(
         + clinic.course_window_grace_weeks
     )
     latest_start = max([start, *(c["start_date"] for _, c in candidates if "start_date" in c)])
-    calendar = load_calendar(clinic, start, latest_start + 2 * window, patient_id=patient.pk)
+    calendar = load_calendar(
+        clinic, start, latest_start + 2 * window, coil=protocol.coil, patient_id=patient.pk
+    )
     shape = course_shape(protocol)
     found: list[BookingAlternative] = []
     for label, changes in candidates:

@@ -32,6 +32,7 @@ from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
+from scheduling.accelerated import treatment_breaks
 from scheduling.models import SessionKind
 from scheduling.services.booking import CourseBooking
 
@@ -156,9 +157,10 @@ def _conflict_page(
     free: list[course_selectors.FreeStretch] = []
     alternatives: list[dict[str, Any]] = []
     first_day = form.cleaned_data["start_date"]
-    minutes = form.cleaned_data["protocol"].mapping_minutes
+    protocol = form.cleaned_data["protocol"]
+    minutes = protocol.mapping_minutes
     if conflict.code in PLANNING_CODES:
-        free = course_selectors.first_day_free_time(place.clinic, first_day, minutes)
+        free = course_selectors.first_day_free_time(place.clinic, first_day, minutes, protocol.coil)
         found = course_selectors.booking_alternatives(
             form.booking_fields(),
             time_flex_minutes=form.cleaned_data["time_flex_minutes"],
@@ -235,6 +237,7 @@ def course_book(request: HttpRequest, place: Workplace) -> HttpResponse:
         booked_count=len(sessions),
         outside_rows=[row for row in rows if row.outside],
         carried=_carried(form),
+        breaks=treatment_breaks(sessions, place.clinic.tz, course.protocol.sessions_per_day),
     )
 
 

@@ -18,7 +18,7 @@ from clinic.models import Clinic, Closure, Patient
 from courses import services as course_services
 from courses.demo import DEMO_COURSES, DemoCourse, phq9_items, this_monday
 from courses.models import CourseStatus, Protocol, TreatmentCourse
-from courses.selectors import sessions_total
+from courses.selectors import course_sessions_total
 from scheduling import services
 from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
@@ -90,7 +90,7 @@ def _seed_course(
         authorization={
             "payer": "Empire BlueCross" if patient.pk % 2 else "Medicare",
             "number": f"PA-{240000 + patient.pk}",
-            "sessions_authorized": spec.authorized or sessions_total(protocol),
+            "sessions_authorized": spec.authorized or course_sessions_total(protocol),
             "valid_from": start - dt.timedelta(days=7),
             "valid_until": start + dt.timedelta(weeks=spec.authorization_weeks),
         },

@@ -3,15 +3,21 @@
 Rules (documented for front desk in docs/scheduling.md):
 - The first session is the mapping session (the protocol's mapping slot); the rest are
   treatment sessions, taper sessions in taper phases and continuation sessions in
-  continuation phases (a session's kind is its phase's kind).
+  continuation phases (a session's kind is its phase's kind). Accelerated protocols
+  keep the mapping session apart from the treatments (``mapping_schedule``): on the
+  course's start date with treatment from the next clinic day ("day_before"), or first
+  thing on the first treatment day ("same_day"); either way it is not one of the
+  phases' sessions.
 - Each phase places its sessions on its weekdays: 5/week Mon-Fri, 4/week Mon, Tue,
   Thu, Fri, 3/week Mon/Wed/Fri, 2/week Tue/Thu, 1/week on the weekday the course
   started; 6 and 7 a week add Saturday and Sunday. A closed day (weekend, closure, no
   opening hours) moves its session to the phase's next weekday, so no session is lost.
 - The first phase starts on the course's start date; each later phase starts in the
   week after the previous phase's last session.
-- Protocols with several sessions a day place them back to back from the preferred time,
-  each starting the protocol's minimum gap after the previous one ends.
+- Protocols with several sessions a day place them from the preferred time, each
+  starting the protocol's minimum gap after the previous one's stimulation ends (its
+  treatment minutes; the slot's set-up time is not counted): SNT's 10-minute sessions
+  with 50 minutes between start on the hour, as published.
 - Each session goes on the preferred chair, else the chair of the previous session
   (continuity), else any free active chair; with a time flex of N minutes it may move
   up to N minutes earlier or later (in 5-minute steps, nearest first) to find one.
@@ -59,6 +65,11 @@ class Failure:
     reason: str  # "slot_conflict" | "outside_hours" | "patient_conflict"
 
 
+MAPPING_WITH_FIRST_TREATMENT = "first_treatment"
+MAPPING_DAY_BEFORE = "day_before"
+MAPPING_SAME_DAY = "same_day"
+
+
 @dataclass(frozen=True)
 class CourseShape:
     phases: Sequence[PhasePlan]
@@ -66,6 +77,16 @@ class CourseShape:
     mapping_minutes: int
     sessions_per_day: int
     min_gap_minutes: int
+    # Start to start of same-day sessions at least (treatment minutes + minimum gap);
+    # None: the whole slot plus the gap.
+    start_spacing_minutes: int | None = None
+    mapping_schedule: str = MAPPING_WITH_FIRST_TREATMENT
+
+    @property
+    def spacing(self) -> dt.timedelta:
+        if self.start_spacing_minutes is None:
+            return dt.timedelta(minutes=self.slot_minutes + self.min_gap_minutes)
+        return dt.timedelta(minutes=self.start_spacing_minutes)
 
 
 def cadence_weekdays(per_week: int, start_weekday: int) -> tuple[int, ...]:
@@ -150,8 +171,21 @@ class Planner:
             start, chair_id = found
             end = start + dt.timedelta(minutes=minutes)
             placements.append(Placement(start, end, chair_id, kind, phase))
-            earliest = not_before = end + dt.timedelta(minutes=shape.min_gap_minutes)
+            earliest = not_before = max(end, start + shape.spacing)
         return placements, None
+
+    def place_mapping_day(
+        self, start_date: dt.date, shape: CourseShape, *, until: dt.date
+    ) -> tuple[Placement | None, Failure | None, dt.date]:
+        """The mapping session on its own day: the first open day from ``start_date``.
+        Returns it (or why it failed) and the day treatment may start (the next day)."""
+        day = start_date
+        while not self.calendar.is_open(day):
+            day += dt.timedelta(days=1)
+            if day > until:
+                return None, Failure(day, "outside_hours"), day
+        placed, failure = self.place_day(day, 1, shape, ["mapping"], 1)
+        return (placed[0] if placed else None), failure, day + dt.timedelta(days=1)
 
     def plan(
         self, shape: CourseShape, start_date: dt.date, *, until: dt.date
@@ -159,7 +193,14 @@ class Planner:
         placements: list[Placement] = []
         failures: list[Failure] = []
         day = start_date
-        first_session = True
+        first_session = shape.mapping_schedule != MAPPING_DAY_BEFORE
+        separate_mapping = shape.mapping_schedule == MAPPING_SAME_DAY
+        if shape.mapping_schedule == MAPPING_DAY_BEFORE:
+            mapping, failure, day = self.place_mapping_day(start_date, shape, until=until)
+            if mapping is not None:
+                placements.append(mapping)
+            if failure is not None:
+                failures.append(failure)
         for phase in shape.phases:
             weekdays = cadence_weekdays(phase.per_week, start_date.weekday())
             remaining = phase.sessions
@@ -170,10 +211,12 @@ class Planner:
                 if day.weekday() in weekdays and self.calendar.is_open(day):
                     count = min(shape.sessions_per_day, remaining)
                     kinds = [phase.kind] * count
-                    if first_session:
+                    if first_session and separate_mapping:
+                        kinds.insert(0, "mapping")  # before the day's treatments, not one
+                    elif first_session:
                         kinds[0] = "mapping"
-                        first_session = False
-                    placed, failure = self.place_day(day, count, shape, kinds, phase.number)
+                    first_session = False
+                    placed, failure = self.place_day(day, len(kinds), shape, kinds, phase.number)
                     placements += placed
                     if failure is not None:
                         failures.append(failure)

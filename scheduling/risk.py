@@ -220,7 +220,8 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     course = facts.course
     today = now.astimezone(facts.tz).date()
     protocol = course.protocol
-    total = sum(phase.sessions for phase in facts.phase_list)
+    # A mapping session of its own (accelerated protocols) is a session of the course too.
+    total = sum(phase.sessions for phase in facts.phase_list) + int(protocol.separate_mapping)
     by_status: dict[str, int] = defaultdict(int)
     for session in facts.sessions:
         by_status[session.status] += 1
@@ -325,9 +326,10 @@ def _reasons(
         add("missed_share", level, f"{missed} of {total} planned sessions missed ({share}%).")
 
     acute = next(iter(facts.phase_list), None)
+    # A mapping session of its own is in the first phase but is not one of its sessions.
     acute_done = acute is not None and (
         sum(1 for s in facts.sessions if s.phase == acute.order and s.status == "completed")
-        >= acute.sessions
+        >= acute.sessions + int(facts.course.protocol.separate_mapping)
     )
     # Counted from the first session of any status: a patient who has missed or
     # cancelled everything so far is the most urgent gap of all (and their course is

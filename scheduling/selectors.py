@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
-from courses.models import ProtocolPhase, RiskLevel, TreatmentCourse
+from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentCourse
+from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import Session, SessionKind, SessionStatus
 from scheduling.risk import load_facts, progress
@@ -33,7 +34,11 @@ def _with_course_totals(queryset: QuerySet[Session]) -> QuerySet[Session]:
         .annotate(total=Sum("sessions"))
         .values("total")
     )
-    return queryset.annotate(sessions_total=Subquery(total))
+    separate_mapping = Case(
+        When(course__protocol__mapping_schedule=MappingSchedule.FIRST_TREATMENT, then=Value(0)),
+        default=Value(1),
+    )
+    return queryset.annotate(sessions_total=Subquery(total) + separate_mapping)
 
 
 def patient_board_name(first_name: str, last_name: str) -> str:
@@ -113,8 +118,11 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
     }
 
 
-def availability(clinic: Clinic, day: dt.date, minutes: int) -> dict[str, Any]:
-    calendar = load_calendar(clinic, day, day)
+def availability(
+    clinic: Clinic, day: dt.date, minutes: int, coil: str | None = None
+) -> dict[str, Any]:
+    """Free stretches per chair in service (only chairs fitted with ``coil``, if given)."""
+    calendar = load_calendar(clinic, day, day, coil=coil)
     return {
         "date": day,
         "minutes": minutes,
@@ -122,6 +130,7 @@ def availability(clinic: Clinic, day: dt.date, minutes: int) -> dict[str, Any]:
             {
                 "chair": chair.pk,
                 "name": chair.name,
+                "coils": chair.coils,
                 "free": [
                     {"starts_at": start, "ends_at": end}
                     for start, end in calendar.free_intervals(chair.pk, day, minutes)
@@ -352,11 +361,18 @@ def move_options(
     length = session.ends_at - session.starts_at
     minutes = -(-int(length.total_seconds()) // 60)
     calendar = load_calendar(
-        clinic, day, day, patient_id=session.patient_id, ignore_sessions=[session.pk]
+        clinic,
+        day,
+        day,
+        coil=protocol.coil,
+        patient_id=session.patient_id,
+        ignore_sessions=[session.pk],
     )
     same_day = calendar.patient_sessions_on(day)
-    day_full = len(same_day) >= protocol.sessions_per_day
-    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    day_full = len(same_day) >= sessions_allowed_on(
+        session.course, day, clinic.tz, placing=session.kind, ignore=session.pk
+    )
+    gap = dt.timedelta(minutes=protocol.start_spacing)
     now = timezone.now()
     step = dt.timedelta(minutes=step_minutes)
     chairs = []

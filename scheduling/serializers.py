@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from clinic import access
 from clinic.capabilities import Capability
-from clinic.models import Chair
+from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
 from scheduling.models import Session, SessionKind, SideEffect, TreatmentRecord
@@ -143,6 +143,16 @@ class PlannedSessionSerializer(serializers.Serializer):
     pending_authorization = serializers.BooleanField(source="session.pending_authorization")
 
 
+class ScheduleWarningSerializer(serializers.Serializer):
+    """Something booked against the protocol's rhythm: an accelerated course whose
+    treatment days a weekend or closure interrupts."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    stops_after = serializers.DateField()
+    resumes_on = serializers.DateField()
+
+
 class OutsideAuthorizationSerializer(serializers.Serializer):
     """A planned session the course's authorization does not cover."""
 
@@ -167,6 +177,11 @@ class DayQuerySerializer(serializers.Serializer):
 
 class AvailabilityQuerySerializer(DayQuerySerializer):
     minutes = serializers.IntegerField(min_value=5, max_value=720, default=30, required=False)
+    coil = serializers.ChoiceField(
+        choices=Coil.choices,
+        required=False,
+        help_text="Only chairs fitted with this coil (a protocol's coil).",
+    )
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -177,6 +192,7 @@ class IntervalSerializer(serializers.Serializer):
 class ChairAvailabilitySerializer(serializers.Serializer):
     chair = serializers.IntegerField()
     name = serializers.CharField()
+    coils = serializers.ListField(child=serializers.CharField())
     free = IntervalSerializer(many=True)
 
 

@@ -24,6 +24,7 @@ from courses.models.course import (
     TreatmentCourse,
 )
 from courses.models.protocols import (
+    MappingSchedule,
     PhaseKind,
     Protocol,
     ProtocolPhase,
@@ -51,6 +52,7 @@ __all__ = [
     "DigestSent",
     "FailedTrial",
     "Indication",
+    "MappingSchedule",
     "MotorThreshold",
     "MotorThresholdMethod",
     "PhaseKind",

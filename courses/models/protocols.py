@@ -5,7 +5,18 @@ import math
 from django.db import models
 from django.db.models import F, Q
 
-from clinic.models import Clinic
+from clinic.models import Clinic, Coil
+
+
+class MappingSchedule(models.TextChoices):
+    """Where the motor-threshold (mapping) session goes. Once-a-day protocols make the
+    first treatment the mapping session (a longer slot). Accelerated protocols (ten a
+    day) determine the motor threshold before treatment starts, as published for SNT
+    (Cole et al. 2020, 2022): a session of its own, not counted among the treatments."""
+
+    FIRST_TREATMENT = "first_treatment", "The first treatment session, in a longer slot"
+    DAY_BEFORE = "day_before", "Its own session, on the clinic day before treatment starts"
+    SAME_DAY = "same_day", "Its own session, first thing on the first treatment day"
 
 
 class PhaseKind(models.TextChoices):
@@ -30,9 +41,18 @@ class Protocol(models.Model):
         default=60, help_text="Slot for the first (motor-threshold mapping) session."
     )
     sessions_per_day = models.PositiveSmallIntegerField(default=1)
+    mapping_schedule = models.CharField(
+        max_length=20,
+        choices=MappingSchedule.choices,
+        default=MappingSchedule.FIRST_TREATMENT,
+        help_text="Where the motor-threshold (mapping) session goes.",
+    )
     min_gap_minutes = models.PositiveSmallIntegerField(
         default=0,
-        help_text="Minimum time between one same-day session's end and the next one's start.",
+        help_text=(
+            "Minimum time from the end of one same-day session's stimulation (its treatment "
+            "minutes; the rest of the slot is set-up) to the next one's start."
+        ),
     )
     # Stimulation parameters
     stimulation = models.CharField(max_length=40, help_text="e.g. 10 Hz, iTBS, 18 Hz")
@@ -42,7 +62,12 @@ class Protocol(models.Model):
         help_text="Intensity, % of motor threshold."
     )
     target = models.CharField(max_length=80, default="left DLPFC")
-    coil = models.CharField(max_length=80, default="figure-8")
+    coil = models.CharField(
+        max_length=20,
+        choices=Coil.choices,
+        default=Coil.FIGURE_8,
+        help_text="The coil the protocol needs; only chairs fitted with it are booked.",
+    )
     treatment_minutes = models.PositiveSmallIntegerField(help_text="Stimulation time.")
     active = models.BooleanField(default=True)
 
@@ -72,10 +97,25 @@ class Protocol(models.Model):
                 condition=Q(intensity_pct_mt__gt=0, intensity_pct_mt__lte=200),
                 name="protocol_intensity_range",
             ),
+            models.CheckConstraint(condition=Q(coil__in=Coil.values), name="protocol_coil_known"),
+            models.CheckConstraint(
+                condition=Q(mapping_schedule__in=MappingSchedule.values),
+                name="protocol_mapping_schedule_known",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def separate_mapping(self) -> bool:
+        """The mapping session is one of its own, besides the phases' sessions."""
+        return self.mapping_schedule != MappingSchedule.FIRST_TREATMENT
+
+    @property
+    def start_spacing(self) -> int:
+        """Minutes from one same-day session's start to the next one's, at least."""
+        return min(self.treatment_minutes, self.slot_minutes) + self.min_gap_minutes
 
 
 class ProtocolPhase(models.Model):

@@ -13,12 +13,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import Chair, Clinic
+from clinic.models import Chair, Clinic, Coil
 from courses.models import (
     CourseStatus,
     TreatmentCourse,
 )
 from scheduling import signals
+from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
@@ -43,8 +44,12 @@ def _check_slot(
     chair: Chair | None,
     start: dt.datetime,
     end: dt.datetime,
+    *,
+    placing: str,
+    moving: int | None = None,
 ) -> int:
-    """Explain why a slot cannot be booked (409), or return the chair to use."""
+    """Explain why a slot cannot be booked (409), or return the chair to use.
+    ``placing``: the session's kind; ``moving``: the session being moved."""
     clinic = calendar.clinic
     day = start.astimezone(clinic.tz).date()
     if day in calendar.closures:
@@ -55,21 +60,28 @@ def _check_slot(
         raise Conflict("The patient already has a session at that time.", code="patient_conflict")
     protocol = course.protocol
     same_day = calendar.patient_sessions_on(day)
-    if len(same_day) >= protocol.sessions_per_day:
+    if len(same_day) >= sessions_allowed_on(course, day, clinic.tz, placing=placing, ignore=moving):
         raise Conflict(
             f"The protocol allows {protocol.sessions_per_day} session(s) a day.",
             code="patient_conflict",
         )
-    gap = dt.timedelta(minutes=protocol.min_gap_minutes)
+    gap = dt.timedelta(minutes=protocol.start_spacing)
     if not keeps_gap(start, end, same_day, gap):
         raise Conflict(
-            f"Same-day sessions must be at least {protocol.min_gap_minutes} minutes apart.",
+            f"Same-day sessions need {protocol.min_gap_minutes} minutes from the end of one "
+            f"session's {protocol.treatment_minutes}-minute stimulation to the next start.",
             code="patient_conflict",
+        )
+    if chair is not None and not chair.fits(protocol.coil):
+        raise Conflict(
+            f"{chair.name} has no {Coil(protocol.coil).label} coil, which this protocol needs.",
+            code="chair_incompatible",
         )
     in_service = [c.pk for c in calendar.chairs]
     if chair is not None and chair.pk not in in_service:
         raise Conflict("That chair is not in service.", code="slot_conflict")
-    candidates = [chair.pk] if chair is not None else in_service
+    compatible = [c.pk for c in calendar.chairs if c.fits(protocol.coil)]
+    candidates = [chair.pk] if chair is not None else compatible
     for chair_id in candidates:
         if calendar.chair_free(chair_id, start, end):
             return chair_id
@@ -124,8 +136,10 @@ def session_book(
     _check_authorization(course, starts_at)
     end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
     day = starts_at.astimezone(course.patient.clinic.tz).date()
-    calendar = load_calendar(course.patient.clinic, day, day, patient_id=course.patient_id)
-    chair_id = _check_slot(calendar, course, chair, starts_at, end)
+    calendar = load_calendar(
+        course.patient.clinic, day, day, coil=None, patient_id=course.patient_id
+    )
+    chair_id = _check_slot(calendar, course, chair, starts_at, end, placing=kind)
     session = Session.objects.create(
         course=course,
         patient_id=course.patient_id,
@@ -184,9 +198,22 @@ def session_move(
         )
     day = start.astimezone(course.patient.clinic.tz).date()
     calendar = load_calendar(
-        course.patient.clinic, day, day, patient_id=course.patient_id, ignore_sessions=[session.pk]
+        course.patient.clinic,
+        day,
+        day,
+        coil=None,
+        patient_id=course.patient_id,
+        ignore_sessions=[session.pk],
     )
-    chair_id = _check_slot(calendar, course, chair or session.chair, start, end)
+    chair_id = _check_slot(
+        calendar,
+        course,
+        chair or session.chair,
+        start,
+        end,
+        placing=session.kind,
+        moving=session.pk,
+    )
     Session.objects.filter(pk=session.pk).update(
         starts_at=start, ends_at=end, chair_id=chair_id, updated_at=timezone.now()
     )

@@ -55,6 +55,8 @@ def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = No
         mapping_minutes=protocol.mapping_minutes,
         sessions_per_day=protocol.sessions_per_day,
         min_gap_minutes=protocol.min_gap_minutes,
+        start_spacing_minutes=protocol.start_spacing,
+        mapping_schedule=protocol.mapping_schedule,
     )
 
 
@@ -206,6 +208,7 @@ def course_schedule_booking(
             clinic,
             course.start_date,
             until,
+            coil=course.protocol.coil,
             patient_id=course.patient_id,
             time_of_day=_time_of_day(course.preferred_time, shape, time_flex_minutes),
             hours=planning.hours,

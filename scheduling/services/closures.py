@@ -165,7 +165,9 @@ def _replan_unstarted(course: TreatmentCourse) -> list[Session]:
     clinic = course.patient.clinic
     first_day = max(course.start_date, clinic.today())
     limit = planning_limit(course)
-    calendar = load_calendar(clinic, first_day, limit, patient_id=course.patient_id)
+    calendar = load_calendar(
+        clinic, first_day, limit, coil=course.protocol.coil, patient_id=course.patient_id
+    )
     planner = Planner(
         calendar,
         preferred_time=course.preferred_time,
@@ -183,7 +185,12 @@ def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
     course = session.course
     window_end = planning_limit(course)
     calendar = load_calendar(
-        clinic, day, window_end, patient_id=course.patient_id, ignore_sessions=[session.pk]
+        clinic,
+        day,
+        window_end,
+        coil=course.protocol.coil,
+        patient_id=course.patient_id,
+        ignore_sessions=[session.pk],
     )
     planner = Planner(
         calendar, preferred_time=course.preferred_time, preferred_chair_id=session.chair_id

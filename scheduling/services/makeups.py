@@ -99,7 +99,9 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
         window_end = min(window_end, max(a.valid_until for a in authorizations))
     if window_end < today:
         return 0
-    calendar = load_calendar(clinic, today, window_end, patient_id=course.patient_id)
+    calendar = load_calendar(
+        clinic, today, window_end, coil=protocol.coil, patient_id=course.patient_id
+    )
     planner = Planner(
         calendar, preferred_time=course.preferred_time, preferred_chair_id=course.preferred_chair_id
     )

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from clinic.models import Chair, Clinic, Patient, Role, StaffMembership
+from scheduling.models import Session
 
 
 def test_seed_demo_is_idempotent_and_complete(db: None, settings: Any, tmp_path: Path) -> None:
@@ -21,7 +22,12 @@ def test_seed_demo_is_idempotent_and_complete(db: None, settings: Any, tmp_path:
     hours = list(clinic.opening_hours.values_list("weekday", "opens", "closes"))
     assert [day for day, *_ in hours] == [0, 1, 2, 3, 4]
     assert all(f"{opens:%H:%M}-{closes:%H:%M}" == "07:30-19:00" for _, opens, closes in hours)
-    assert Chair.objects.filter(clinic=clinic).count() == 4
+    chairs = dict(Chair.objects.filter(clinic=clinic).values_list("name", "coils"))
+    assert len(chairs) == 5
+    assert chairs["Chair 5"] == ["H1", "H7"]  # the deep TMS courses need an H-coil chair
+    assert all(coils == ["figure-8"] for name, coils in chairs.items() if name != "Chair 5")
+    deep = Session.objects.filter(course__protocol__code="deep-tms-h1")
+    assert deep.exists() and set(deep.values_list("chair__name", flat=True)) == {"Chair 5"}
     patients = Patient.objects.filter(clinic=clinic)
     assert patients.count() == 25
     for patient in patients:

@@ -80,6 +80,18 @@ def admin(staff: Any, api: Any) -> Any:
     return api(staff(Role.CLINIC_ADMIN))
 
 
+def test_a_clinic_protocol_names_its_coil_and_mapping_schedule(clinic: Any, admin: Any) -> None:
+    sent = _protocol(clinic, coil="H7", mapping_schedule="same_day")
+    response = admin.post("/api/v1/protocols/", sent, format="json")
+    assert response.status_code == 201, response.content
+    assert (response.json()["coil"], response.json()["mapping_schedule"]) == ("H7", "same_day")
+    plain = admin.post("/api/v1/protocols/", _protocol(clinic, code="plain"), format="json")
+    assert (plain.json()["coil"], plain.json()["mapping_schedule"]) == (
+        "figure-8",
+        "first_treatment",
+    )
+
+
 def test_clinic_protocol_round_trip(clinic: Any, admin: Any) -> None:
     response = admin.post("/api/v1/protocols/", _protocol(clinic), format="json")
     assert response.status_code == 201, response.content
@@ -102,6 +114,9 @@ def test_clinic_protocol_round_trip(clinic: Any, admin: Any) -> None:
         ({"sessions_per_day": 3, "min_gap_minutes": 0}, "min_gap_minutes"),
         ({"code": "10hz-standard"}, "code"),
         ({"mapping_minutes": 10}, "mapping_minutes"),
+        ({"coil": "H9"}, "coil"),
+        ({"coil": "figure 8 coil"}, "coil"),
+        ({"mapping_schedule": "week_before"}, "mapping_schedule"),
     ],
 )
 def test_protocol_validation(

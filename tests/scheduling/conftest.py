@@ -34,6 +34,14 @@ def chairs(clinic: Any) -> list[Any]:
 
 
 @pytest.fixture
+def h1_chair(clinic: Any) -> Any:
+    """A deep TMS chair: the only kind an H1 protocol may be booked on."""
+    return ChairFactory(
+        clinic=clinic, name="Deep TMS", device="BrainsWay Deep TMS 104", coils=["H1", "H7"]
+    )
+
+
+@pytest.fixture
 def psychiatrist(clinic: Any) -> Any:
     return MembershipFactory(clinic=clinic, role=Role.PSYCHIATRIST).user
 

@@ -117,7 +117,9 @@ def test_both_readers_agree(
 
 def test_a_course_time_window_reads_only_what_touches_it(clinic: Any, chairs: list[Any]) -> None:
     _sessions(clinic, chairs)
-    calendar = load_calendar(clinic, FIRST, LAST, time_of_day=(dt.time(9, 0), dt.time(10, 0)))
+    calendar = load_calendar(
+        clinic, FIRST, LAST, coil=None, time_of_day=(dt.time(9, 0), dt.time(10, 0))
+    )
     read = [
         start.astimezone(clinic.tz).time()
         for busy in calendar.chair_busy.values()

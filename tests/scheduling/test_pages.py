@@ -533,7 +533,8 @@ def test_move_page_lists_free_times(
 def test_move_page_follows_the_patients_protocol(
     login: Callable[..., Client], book: Callable[..., Session], chairs: list[Any], make_course: Any
 ) -> None:
-    # snt-accelerated: 15-minute slots, up to 10 a day, at least 50 minutes apart.
+    # snt-accelerated: 15-minute slots, up to 10 a day, 50 minutes from the end of one
+    # 10-minute stimulation to the next start (hourly starts).
     course = make_course("snt-accelerated")
     session = book(at=local(NEXT_MONDAY, 9, 30), minutes=15, course=course)
     book(at=local(dt.date(2026, 12, 1), 10), minutes=15, course=course, chair=chairs[2])
@@ -542,10 +543,12 @@ def test_move_page_follows_the_patients_protocol(
         dt.datetime.fromisoformat(start)
         for start in re.findall(r'name="slot" value="\d+\|([^"]+)"', page)
     }
-    assert local(dt.date(2026, 12, 1), 8, 45) in starts  # ends 09:00, 60 minutes before
-    assert local(dt.date(2026, 12, 1), 9) not in starts  # ends 09:15: under 50 minutes
+    assert local(dt.date(2026, 12, 1), 8, 45) in starts
+    assert local(dt.date(2026, 12, 1), 9) in starts  # stimulation ends 09:10, 50 minutes
+    assert local(dt.date(2026, 12, 1), 9, 15) not in starts  # 09:25: under 50 minutes
     assert local(dt.date(2026, 12, 1), 10) not in starts
-    assert local(dt.date(2026, 12, 1), 11) not in starts  # starts 45 minutes after 10:15
+    assert local(dt.date(2026, 12, 1), 10, 45) not in starts  # 35 minutes after 10:10
+    assert local(dt.date(2026, 12, 1), 11) in starts  # the hour after 10:00
     assert local(dt.date(2026, 12, 1), 11, 15) in starts
 
 

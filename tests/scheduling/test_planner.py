@@ -70,10 +70,16 @@ def test_closures_and_weekends_lose_no_session(
 
 @pytest.mark.parametrize(
     ("protocol", "total", "per_day"),
-    [("10hz-dash", 36, 1), ("itbs", 36, 1), ("deep-tms-h1", 44, 1), ("snt-accelerated", 50, 10)],
+    # SNT: its motor-threshold session on a day of its own, then 50 treatments.
+    [("10hz-dash", 36, 1), ("itbs", 36, 1), ("deep-tms-h1", 44, 1), ("snt-accelerated", 51, 10)],
 )
 def test_every_protocol_gets_its_number_of_sessions(
-    make_course: Any, chairs: list[Any], protocol: str, total: int, per_day: int
+    make_course: Any,
+    chairs: list[Any],
+    h1_chair: Any,
+    protocol: str,
+    total: int,
+    per_day: int,
 ) -> None:
     course = make_course(protocol=protocol, at=dt.time(7, 30))
     course_schedule(course)
@@ -87,14 +93,18 @@ def test_accelerated_sessions_keep_the_gap(make_course: Any, chairs: list[Any]) 
     course = make_course(protocol="snt-accelerated", at=dt.time(7, 30))
     course_schedule(course)
     sessions = _sessions(course)
-    first_day = [s for s in sessions if _local(s).date() == dt.date(2026, 11, 30)]
+    first_day = [s for s in sessions if _local(s).date() == dt.date(2026, 12, 1)]
     assert len(first_day) == 10
     for earlier, later in itertools.pairwise(first_day):
-        assert later.starts_at - earlier.ends_at >= dt.timedelta(minutes=50)
-    assert len({_local(s).date() for s in sessions}) == 5
+        # 50 minutes from the end of one 10-minute stimulation to the next start
+        stimulation_ends = earlier.starts_at + dt.timedelta(minutes=10)
+        assert later.starts_at - stimulation_ends >= dt.timedelta(minutes=50)
+        assert later.starts_at >= earlier.ends_at
+    treatment_days = {_local(s).date() for s in sessions if s.kind != "mapping"}
+    assert len(treatment_days) == 5
 
 
-def test_deep_tms_continuation_is_twice_a_week(make_course: Any, chairs: list[Any]) -> None:
+def test_deep_tms_continuation_is_twice_a_week(make_course: Any, h1_chair: Any) -> None:
     course = make_course(protocol="deep-tms-h1")
     course_schedule(course)
     continuation = [_local(s).date() for s in _sessions(course)][20:]
@@ -151,7 +161,9 @@ def test_late_preferred_time_is_outside_hours(make_course: Any, chairs: list[Any
     assert raised.value.code == "outside_hours"
 
 
-def test_query_count_does_not_grow_with_course_length(make_course: Any, chairs: list[Any]) -> None:
+def test_query_count_does_not_grow_with_course_length(
+    make_course: Any, chairs: list[Any], h1_chair: Any
+) -> None:
     def queries(protocol: str) -> int:
         course = make_course(protocol=protocol, at=dt.time(7, 30))
         with CaptureQueriesContext(connection) as captured:
