@@ -76,7 +76,7 @@ def adverse_event_review(
         status = refusal.status
     context = adverse_event_context(place, course, form=form, form_event_id=event.pk)
     # Above the list: a refusal of a decision already recorded has no form to sit on.
-    context["error"] = " ".join(form.non_field_errors())
+    context["error"] = " ".join(str(message) for message in form.non_field_errors())
     return render(
         request,
         SECTION if is_htmx(request) else "scheduling/adverse_event_review.html",
