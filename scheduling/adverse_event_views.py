@@ -1,6 +1,6 @@
 """The course page's adverse-event review: a psychiatrist records the decision that
-lifts the hold an adverse event put on the course (htmx replaces the section; a plain
-form post returns to the course page)."""
+lifts the hold an adverse event put on the course. Done, the course page is shown again
+(htmx: a client redirect); refused, htmx gets the section with the reasons in it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from clinic.capabilities import Capability
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
@@ -66,12 +67,13 @@ def adverse_event_review(
             text = "Decision recorded: the course's sessions can go ahead again."
             if form.cleaned_data["decision"] == "discontinue":
                 text = "Decision recorded: the course is discontinued."
-            if not is_htmx(request):
-                messages.success(request, text)
-                return redirect(reverse("course-detail", args=[course.pk]) + "#adverse-events")
-            course.refresh_from_db()
-            context = {**adverse_event_context(place, course), "notice": text}
-            return render(request, SECTION, context)
+            messages.success(request, text)
+            # The whole page again: the risk, the status and the sessions change too. (A
+            # client redirect to the same page with only a #fragment would not reload.)
+            page = reverse("course-detail", args=[course.pk])
+            if is_htmx(request):
+                return HttpResponseClientRedirect(page)
+            return redirect(page + "#adverse-events")
         refusal_on_form(form, refusal)
         status = refusal.status
     context = adverse_event_context(place, course, form=form, form_event_id=event.pk)

@@ -36,8 +36,9 @@ def require_no_review_hold(course_id: int) -> None:
         )
 
 
-def _description(record: TreatmentRecord) -> str:
-    labels = [SideEffect(effect).label for effect in record.side_effects]
+def _description(record: TreatmentRecord, kind: str) -> str:
+    """The record's other side effects and its free text (the kind says the rest)."""
+    labels = [SideEffect(effect).label for effect in record.side_effects if effect != kind]
     parts = [", ".join(labels)] if labels else []
     if record.side_effects_other:
         parts.append(record.side_effects_other)
@@ -58,7 +59,7 @@ def save_record(session: Session, record: TreatmentRecord, *, by: Any) -> Advers
         course_id=session.course_id,
         session=session,
         kind=kind,
-        description=_description(record),
+        description=_description(record, kind),
         raised_at=timezone.now(),
         raised_by=by,
     )

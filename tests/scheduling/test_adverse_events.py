@@ -142,7 +142,9 @@ def test_a_seizure_alerts_holds_the_course_and_a_decision_releases_it(
     course = make_course()
     first = _book(desk, course, MONDAY_1000)
     second = _book(desk, course, TUESDAY_1000)
-    _treated_with(tech, first, side_effects=["seizure"], side_effects_other="30 s, recovered")
+    _treated_with(
+        tech, first, side_effects=["seizure", "headache"], side_effects_other="30 s, recovered"
+    )
 
     # The psychiatrist is alerted at once.
     alert = StaffAlert.objects.get(kind="adverse_event")
@@ -164,7 +166,7 @@ def test_a_seizure_alerts_holds_the_course_and_a_decision_releases_it(
     # The course's events, and the decision.
     listed = doctor.get(f"/api/v1/courses/{course.pk}/adverse-events/").json()
     assert [(e["kind"], e["on_hold"]) for e in listed] == [("seizure", True)]
-    assert listed[0]["description"] == "Seizure; 30 s, recovered"
+    assert listed[0]["description"] == "Headache; 30 s, recovered"
     event_id = listed[0]["id"]
     review = doctor.post(
         f"/api/v1/courses/{course.pk}/adverse-events/{event_id}/review/",
@@ -318,8 +320,11 @@ def test_the_course_page_shows_the_event_and_takes_the_decision(
     assert "Say which treatment parameters change." in unescape(bad.content.decode())
     done = client.post(action, {"decision": "continue", "note": "Ate no breakfast"}, headers=HTMX)
     assert done.status_code == 200
-    fragment = unescape(done.content.decode())
-    assert "Decision recorded" in fragment and "Continue treatment" in fragment
+    assert done["HX-Redirect"] == f"/courses/{course.pk}/"
+    page = unescape(client.get(f"/courses/{course.pk}/").content.decode())
+    assert "Decision recorded" in page
+    assert "Decision: <strong>Continue treatment</strong>" in page
+    assert "Adverse event awaiting review" not in page  # the risk reason went with it
     services.session_check_in(upcoming)  # released
 
 
