@@ -54,6 +54,8 @@ class Capability(StrEnum):
     CLEAR_SCREENING = "clear_screening"
     RECORD_MEASUREMENTS = "record_measurements"
     REVIEW_SAFETY_FLAGS = "review_safety_flags"
+    REVIEW_ADVERSE_EVENTS = "review_adverse_events"
+    RECEIVE_ESCALATIONS = "receive_escalations"
     RECEIVE_RISK_DIGEST = "receive_risk_digest"
     ACKNOWLEDGE_ALERTS = "acknowledge_alerts"
     # The clinic itself
@@ -197,6 +199,16 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.REVIEW_SAFETY_FLAGS: _grant(
             {Role.PSYCHIATRIST},
             "Acknowledge a safety flag",
+        ),
+        Capability.REVIEW_ADVERSE_EVENTS: _grant(
+            {Role.PSYCHIATRIST},
+            "Record the decision on an adverse event (continue, continue with changed "
+            "parameters, discontinue), which lifts the hold on the course's sessions",
+        ),
+        Capability.RECEIVE_ESCALATIONS: _grant(
+            {Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
+            "Be alerted (in the app and by email) when another psychiatrist leaves a safety "
+            "flag or adverse event unacknowledged past the clinic's escalation time",
         ),
         Capability.RECEIVE_RISK_DIGEST: _grant(
             {Role.FRONT_DESK, Role.PSYCHIATRIST},

@@ -51,6 +51,10 @@ app.conf.update(
             "task": "courses.tasks.send_daily_digests",
             "schedule": crontab(minute=0),  # hourly; each clinic at 07:00 its own time
         },
+        "escalate-overdue-alerts": {
+            "task": "courses.tasks.escalate_overdue_alerts",
+            "schedule": crontab(minute="*/5"),
+        },
         "purge-expired-logins": {
             "task": "clinic.tasks.purge_expired_logins",
             "schedule": crontab(minute=17, hour="*/6"),

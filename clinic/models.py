@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -21,6 +22,9 @@ def validate_timezone(value: str) -> None:
             code="invalid_timezone",
             params={"value": value},
         )
+
+
+MAX_ESCALATION_MINUTES = 10080  # a week of opening hours
 
 
 class Role(models.TextChoices):
@@ -89,6 +93,14 @@ class Clinic(models.Model):
             "marked pending authorization, or left unbooked."
         ),
     )
+    escalation_minutes = models.PositiveSmallIntegerField(
+        default=120,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ESCALATION_MINUTES)],
+        help_text=(
+            "A safety flag or adverse event alert nobody acknowledged after this many "
+            "minutes of opening hours alerts the clinic's other psychiatrists and admins."
+        ),
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -96,6 +108,10 @@ class Clinic(models.Model):
             models.CheckConstraint(
                 condition=Q(book_beyond_authorization__in=BeyondAuthorization.values),
                 name="clinic_book_beyond_authorization_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(escalation_minutes__gte=1, escalation_minutes__lte=10080),
+                name="clinic_escalation_minutes_range",
             ),
         ]
 

@@ -224,6 +224,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("GET", ("/outcomes/?clinic=&date_from=&date_to=",), Capability.READ_OUTCOMES),
     Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
     Action("GET", ("/courses/{id}/progress/",), READ),
+    Action("GET", ("/courses/{id}/adverse-events/",), Capability.READ_CLINICAL_DETAIL),
+    Action(
+        "POST",
+        ("/courses/{id}/adverse-events/{event_id}/review/",),
+        Capability.REVIEW_ADVERSE_EVENTS,
+        note=" (`discontinue` also discontinues the course)",
+    ),
     Action("POST", ("/sessions/{id}/check-in/",), Capability.CHECK_IN),
     Action("POST", ("/sessions/{id}/complete/",), Capability.RECORD_TREATMENT),
     Action("POST", ("/sessions/{id}/cancel/",), Capability.CANCEL_SESSION),
@@ -276,6 +283,11 @@ PAGES: tuple[Page, ...] = (
         ("POST /courses/<id>/assessments/", "POST /courses/<id>/motor-thresholds/"),
         Capability.RECORD_MEASUREMENTS,
         "score and motor-threshold entry on the course page",
+    ),
+    Page(
+        ("POST /courses/<id>/adverse-events/<event_id>/review/",),
+        Capability.REVIEW_ADVERSE_EVENTS,
+        "adverse-event decision on the course page",
     ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Page(

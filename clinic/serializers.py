@@ -139,6 +139,7 @@ class ClinicSerializer(serializers.ModelSerializer):
             "phone",
             "opening_hours",
             "book_beyond_authorization",
+            "escalation_minutes",
         ]
 
     def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,6 +1,8 @@
-"""Staff alerts: a course turning at risk, and any safety flag, alert the course's
-psychiatrist at once (in the app and by email); a daily digest of at-risk courses goes
-to front desk and psychiatrists at 07:00 clinic-local. Never sent to patients."""
+"""Staff alerts: a course turning at risk, any safety flag and any adverse event alert
+the course's psychiatrist at once (in the app and by email); a daily digest of at-risk
+courses goes to front desk and psychiatrists at 07:00 clinic-local. A safety flag or
+adverse event nobody acknowledges in time escalates (courses.escalation). Never sent to
+patients."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.capabilities import Capability, roles_for
@@ -29,7 +32,7 @@ from courses.models import (
 DIGEST_HOUR = 7
 
 
-def _enqueue_email(alert_ids: list[int]) -> None:
+def enqueue_email(alert_ids: list[int]) -> None:
     if alert_ids:
         from courses.tasks import email_staff_alerts
 
@@ -57,7 +60,39 @@ def raise_for_safety_flag(flag: SafetyFlag) -> None:
         },
     )
     if created:
-        _enqueue_email([alert.pk])
+        enqueue_email([alert.pk])
+
+
+def _adverse_event_key(event_id: int) -> str:
+    return f"adverse_event:{event_id}"
+
+
+def raise_for_adverse_event(
+    course: TreatmentCourse, event_id: int, what: str, day: dt.date
+) -> StaffAlert:
+    """``what``: the kind of event, in words; ``day``: the clinic-local date of its
+    session. The event itself lives with the sessions (scheduling.models.AdverseEvent)."""
+    alert, created = StaffAlert.objects.get_or_create(
+        key=_adverse_event_key(event_id),
+        defaults={
+            "recipient_id": course.psychiatrist_id,
+            "course": course,
+            "kind": AlertKind.ADVERSE_EVENT,
+            "detail": (
+                f"{what} recorded with the session of {day:%d %b %Y}. The course is on hold: "
+                "its sessions cannot be checked in or completed until a psychiatrist records "
+                "a decision on the course page."
+            ),
+        },
+    )
+    if created:
+        enqueue_email([alert.pk])
+    return alert
+
+
+def settle_adverse_event(event_id: int) -> int:
+    """A decided adverse event's alert needs no second acknowledgement."""
+    return _acknowledge(StaffAlert.objects.filter(key=_adverse_event_key(event_id)))
 
 
 def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> None:
@@ -92,7 +127,7 @@ def raise_for_risk_changes(changed: Iterable[tuple[TreatmentCourse, str]]) -> No
     waiting = StaffAlert.objects.filter(
         key__in=[alert.key for alert in alerts], emailed_at__isnull=True
     ).values_list("pk", flat=True)
-    _enqueue_email(list(waiting))
+    enqueue_email(list(waiting))
 
 
 def email_alerts(alert_ids: Iterable[int]) -> int:
@@ -124,24 +159,40 @@ def settle_risk_alerts(course_ids: Iterable[int], reason: str) -> int:
     ).update(acknowledged_at=timezone.now(), settled_reason=reason)
 
 
+def _acknowledge(alerts: QuerySet[StaffAlert]) -> int:
+    """Acknowledge these alerts; someone has seen the cause, so its escalations settle:
+    those of an acknowledged alert, and the other recipients' copies of an acknowledged
+    escalation."""
+    ids = list(alerts.filter(acknowledged_at__isnull=True).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    done = StaffAlert.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
+        acknowledged_at=now
+    )
+    causes = set(ids) | set(
+        StaffAlert.objects.filter(pk__in=ids, escalates__isnull=False).values_list(
+            "escalates_id", flat=True
+        )
+    )
+    StaffAlert.objects.filter(escalates_id__in=causes, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, settled_reason="Settled: someone else acknowledged it."
+    )
+    return done
+
+
 def acknowledge_many(recipient: Any, alert_ids: Iterable[int]) -> int:
     """Acknowledge several of ``recipient``'s alerts at once (others' ids change nothing)."""
-    return StaffAlert.objects.filter(
-        recipient=recipient, pk__in=list(alert_ids), acknowledged_at__isnull=True
-    ).update(acknowledged_at=timezone.now())
+    return _acknowledge(StaffAlert.objects.filter(recipient=recipient, pk__in=list(alert_ids)))
 
 
 def settle_safety_flag(flag: SafetyFlag) -> int:
     """A reviewed safety flag's alert needs no second acknowledgement."""
-    return StaffAlert.objects.filter(key=_safety_key(flag), acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now()
-    )
+    return _acknowledge(StaffAlert.objects.filter(key=_safety_key(flag)))
 
 
 def acknowledge(alert: StaffAlert) -> StaffAlert:
-    StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now()
-    )
+    _acknowledge(StaffAlert.objects.filter(pk=alert.pk))
     alert.refresh_from_db()
     return alert
 

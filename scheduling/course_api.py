@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -35,8 +36,11 @@ from courses.serializers import (
 from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
-from scheduling.models import Session
+from scheduling.adverse_events import course_adverse_events
+from scheduling.models import AdverseEvent, Session
 from scheduling.serializers import (
+    AdverseEventReviewSerializer,
+    AdverseEventSerializer,
     OutsideAuthorizationSerializer,
     PlannedSessionSerializer,
     ProgressSerializer,
@@ -89,6 +93,8 @@ class CourseViewSet(ClinicScopedViewSet):
         "outcome": Capability.READ_COURSE_OUTCOME,
         "schedule": Capability.BOOK_SESSIONS,
         "progress": Capability.READ_CLINIC_RECORDS,
+        "adverse_events": Capability.READ_CLINICAL_DETAIL,
+        "adverse_event_review": Capability.REVIEW_ADVERSE_EVENTS,
     }
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -245,3 +251,32 @@ class CourseViewSet(ClinicScopedViewSet):
         """Sessions done, missed and to come, outcome so far, and risk with reasons."""
         body = scheduling_selectors.course_progress(self.get_object())
         return Response(ProgressSerializer(body).data)
+
+    @extend_schema(responses=AdverseEventSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="adverse-events")
+    def adverse_events(self, request: Request, pk: str | None = None) -> Response:
+        """The course's adverse events, newest first; one without a decision holds the
+        course (its sessions answer 409 `needs_review` to check-in and complete)."""
+        events = course_adverse_events(self.get_object().pk)
+        return Response(AdverseEventSerializer(events, many=True).data)
+
+    @extend_schema(request=AdverseEventReviewSerializer, responses=AdverseEventSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"adverse-events/(?P<event_id>[0-9]{1,12})/review",
+    )
+    def adverse_event_review(
+        self, request: Request, pk: str | None = None, event_id: str | None = None
+    ) -> Response:
+        """A psychiatrist's decision (`continue`, `continue_changed` with a note,
+        `discontinue`): it lifts the hold; `discontinue` discontinues the course. 409
+        `already_reviewed` for a second decision."""
+        course = self.get_object()
+        event = get_object_or_404(AdverseEvent, pk=event_id, course=course)
+        body = AdverseEventReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reviewed = scheduling_services.adverse_event_review(
+            event, by=request.user, **body.validated_data
+        )
+        return Response(AdverseEventSerializer(reviewed).data)

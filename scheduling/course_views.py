@@ -33,6 +33,7 @@ from courses.models import Screening, TreatmentCourse
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
+from scheduling.adverse_event_views import adverse_event_context
 from scheduling.models import SessionKind
 from scheduling.services.booking import CourseBooking
 
@@ -373,6 +374,7 @@ def _course_page(
         "sees_thresholds": sees_thresholds,
         "records": records,
         "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
+        **adverse_event_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (
             threshold_form or MotorThresholdForm(clinic=clinic) if records else None

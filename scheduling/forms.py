@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from clinic.models import Chair, Clinic
-from scheduling.models import SideEffect
+from scheduling.models import ReviewDecision, SideEffect
 
 # The board and the closure list accept dates in this range: enough for any real
 # schedule, and far from the ends of the calendar where "the next day" does not exist.
@@ -102,3 +102,15 @@ class ClosureForm(forms.Form):
     def clean_date(self) -> dt.date:
         # Past dates are refused by clinic.services.closure_save, for the API too.
         return _in_range(self.cleaned_data["date"])
+
+
+class AdverseEventReviewForm(forms.Form):
+    """A psychiatrist's decision on an adverse event (the service checks the rules)."""
+
+    decision = forms.ChoiceField(choices=ReviewDecision.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required when the parameters change: say which and how.",
+    )

@@ -162,3 +162,66 @@ class TreatmentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Record of session {self.session_id}"
+
+
+class AdverseEventKind(models.TextChoices):
+    SEIZURE = "seizure", "Seizure"
+    SYNCOPE = "syncope", "Fainting (syncope)"
+    OTHER = "other", "Other adverse event"
+
+
+class ReviewDecision(models.TextChoices):
+    CONTINUE = "continue", "Continue treatment"
+    CONTINUE_CHANGED = "continue_changed", "Continue with changed parameters"
+    DISCONTINUE = "discontinue", "Discontinue the course"
+
+
+class AdverseEvent(models.Model):
+    """A seizure, a faint or another adverse event recorded with a session. Until a
+    psychiatrist records a decision the course is on hold: its sessions can be booked
+    and moved but not checked in or completed (scheduling.adverse_events)."""
+
+    course = models.ForeignKey(
+        TreatmentCourse, on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="adverse_event")
+    kind = models.CharField(max_length=10, choices=AdverseEventKind.choices)
+    description = models.CharField(max_length=300, blank=True)
+    raised_at = models.DateTimeField()
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=20, choices=ReviewDecision.choices, blank=True)
+    decision_note = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["course"], condition=Q(reviewed_at__isnull=True), name="adverse_event_open"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=AdverseEventKind.values), name="adverse_event_kind_valid"
+            ),
+            # A decision is whole or absent: what, when and who, together.
+            models.CheckConstraint(
+                condition=(
+                    Q(decision="", reviewed_at__isnull=True, reviewed_by__isnull=True)
+                    | Q(
+                        decision__in=ReviewDecision.values,
+                        reviewed_at__isnull=False,
+                        reviewed_by__isnull=False,
+                    )
+                ),
+                name="adverse_event_review_whole",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on course {self.course_id}"

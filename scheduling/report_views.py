@@ -20,7 +20,7 @@ from clinic.capabilities import Capability
 from clinic.models import Clinic
 from clinic.web import Workplace, staff_page
 from courses.report_charts import Series, bar_chart
-from scheduling import reports
+from scheduling import report_csv, reports
 
 TEMPLATE = "courses/outcomes_report.html"
 
@@ -149,5 +149,5 @@ def outcomes_report_csv(request: HttpRequest, place: Workplace) -> HttpResponse:
             "Cache-Control": "private, no-store",
         },
     )
-    csv.writer(response).writerows(reports.csv_rows(report))
+    csv.writer(response).writerows(report_csv.csv_rows(report))
     return response

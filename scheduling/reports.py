@@ -3,7 +3,10 @@
 - response and remission of completed courses, by protocol and by indication (from
   :func:`courses.selectors.outcome_summary`, so the page and ``/api/v1/outcomes/`` agree);
 - chair utilisation per ISO week: booked session minutes over open chair-minutes;
-- missed-session rate (missed / (completed + missed)) overall, per week and per protocol.
+- missed-session rate (missed / (completed + missed)) overall, per week and per protocol;
+- adverse events per protocol, and per 1,000 delivered (completed) sessions.
+
+The CSV export is in ``scheduling.report_csv``.
 
 Every read is set-based: a report costs the same seven queries whether the clinic ran
 ten sessions or ten thousand (outcomes 2, sessions 1, open time 4). Weeks are ISO weeks
@@ -76,6 +79,14 @@ class Ratio:
         exact = Decimal(100 * self.numerator) / Decimal(self.denominator)
         return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
+    @property
+    def per_thousand(self) -> Decimal | None:
+        """Per 1,000 of the base to one decimal; None without a base."""
+        if not self.denominator:
+            return None
+        exact = Decimal(1000 * self.numerator) / Decimal(self.denominator)
+        return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
     def __str__(self) -> str:
         percent = self.percent
         return "n/a" if percent is None else f"{percent}%"
@@ -137,10 +148,16 @@ class ProtocolAttendance:
     protocol: str
     completed: int
     missed: int
+    adverse_events: int = 0  # recorded with the protocol's completed sessions
 
     @property
     def missed_rate(self) -> Ratio:
         return Ratio(self.missed, self.completed + self.missed)
+
+    @property
+    def adverse_event_rate(self) -> Ratio:
+        """Adverse events per delivered (completed) session: shown per 1,000."""
+        return Ratio(self.adverse_events, self.completed)
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,14 @@ class OutcomesReport:
     def missed_rate(self) -> Ratio:
         return Ratio(self.missed_sessions, self.completed_sessions + self.missed_sessions)
 
+    @property
+    def adverse_events(self) -> int:
+        return sum(row.adverse_events for row in self.attendance_by_protocol)
+
+    @property
+    def adverse_event_rate(self) -> Ratio:
+        return Ratio(self.adverse_events, self.completed_sessions)
+
 
 def outcomes_report(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> OutcomesReport:
     """Every figure of the report for one clinic over [date_from, date_to], clinic-local."""
@@ -204,10 +229,11 @@ def outcomes_report(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> Out
                 missed=sum(figures.missed for figures in week_rows),
             )
         )
-    per_protocol: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_protocol: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (_, protocol), figures in attendance.items():
         per_protocol[protocol][0] += figures.completed
         per_protocol[protocol][1] += figures.missed
+        per_protocol[protocol][2] += figures.adverse_events
     return OutcomesReport(
         clinic=clinic,
         date_from=date_from,
@@ -217,8 +243,8 @@ def outcomes_report(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> Out
         outcomes_total=_sum_group("all", "All completed courses", rows),
         weeks=weeks,
         attendance_by_protocol=[
-            ProtocolAttendance(protocol, completed, missed)
-            for protocol, (completed, missed) in sorted(per_protocol.items())
+            ProtocolAttendance(protocol, completed, missed, adverse)
+            for protocol, (completed, missed, adverse) in sorted(per_protocol.items())
             if completed or missed
         ],
     )
@@ -270,6 +296,7 @@ class _SessionFigures:
     booked_minutes: int = 0
     completed: int = 0
     missed: int = 0
+    adverse_events: int = 0
 
 
 def range_bounds(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> Interval:
@@ -297,6 +324,7 @@ def _session_figures(
             booked=Sum(length, filter=Q(status__in=OCCUPYING, chair__active=True)),
             completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
             missed=Count("id", filter=Q(status=SessionStatus.MISSED)),
+            adverse=Count("adverse_event"),  # one at most per session: a join, no query
         )
         .order_by()
     )
@@ -308,6 +336,7 @@ def _session_figures(
         entry.booked_minutes += round(booked.total_seconds() / 60) if booked else 0
         entry.completed += row["completed"]
         entry.missed += row["missed"]
+        entry.adverse_events += row["adverse"]
     return figures
 
 
@@ -388,105 +417,3 @@ def open_chair_minutes(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> 
             seconds[day - dt.timedelta(days=day.weekday())] += day_seconds
         day += dt.timedelta(days=1)
     return {monday: round(total / 60) for monday, total in seconds.items()}
-
-
-# --- export --------------------------------------------------------------------------
-
-CSV_HEADER = (
-    "section",
-    "protocol",
-    "indication",
-    "iso_week",
-    "period_start",
-    "period_end",
-    "courses_completed",
-    "courses_evaluable",
-    "responders",
-    "remitters",
-    "response_rate_pct",
-    "remission_rate_pct",
-    "booked_minutes",
-    "open_chair_minutes",
-    "utilisation_pct",
-    "sessions_completed",
-    "sessions_missed",
-    "missed_rate_pct",
-)
-
-
-def _percent_cell(ratio: Ratio) -> str:
-    percent = ratio.percent
-    return "" if percent is None else str(percent)
-
-
-def _outcome_cells(group: OutcomeGroup) -> dict[str, object]:
-    return {
-        "courses_completed": group.completed,
-        "courses_evaluable": group.evaluable,
-        "responders": group.responders,
-        "remitters": group.remitters,
-        "response_rate_pct": _percent_cell(group.response),
-        "remission_rate_pct": _percent_cell(group.remission),
-    }
-
-
-def csv_rows(report: OutcomesReport) -> Iterator[list[str]]:
-    """The report as CSV rows under :data:`CSV_HEADER`: one row per figure group, with
-    a ``section`` naming which (outcomes_by_protocol, outcomes_by_indication, week,
-    missed_by_protocol, total). ``period_start``/``period_end`` are a week's days in
-    the range, or the whole range on the total row. Rates are per cent to one decimal,
-    as on the page, and empty when there is nothing to divide by. Counts and minutes
-    only: no patient appears."""
-
-    def row(section: str, **cells: object) -> list[str]:
-        unknown = set(cells) - set(CSV_HEADER)
-        if unknown:
-            raise ValueError(f"Not CSV columns: {sorted(unknown)}")
-        return [section, *(_text_cell(cells.get(name, "")) for name in CSV_HEADER[1:])]
-
-    yield list(CSV_HEADER)
-    for group in report.outcomes_by_protocol:
-        yield row("outcomes_by_protocol", protocol=group.key, **_outcome_cells(group))
-    for group in report.outcomes_by_indication:
-        yield row("outcomes_by_indication", indication=group.key, **_outcome_cells(group))
-    for week in report.weeks:
-        yield row(
-            "week",
-            iso_week=week.iso_week,
-            period_start=week.first_day.isoformat(),
-            period_end=week.last_day.isoformat(),
-            booked_minutes=week.booked_minutes,
-            open_chair_minutes=week.open_minutes,
-            utilisation_pct=_percent_cell(week.utilisation),
-            sessions_completed=week.completed,
-            sessions_missed=week.missed,
-            missed_rate_pct=_percent_cell(week.missed_rate),
-        )
-    for attendance in report.attendance_by_protocol:
-        yield row(
-            "missed_by_protocol",
-            protocol=attendance.protocol,
-            sessions_completed=attendance.completed,
-            sessions_missed=attendance.missed,
-            missed_rate_pct=_percent_cell(attendance.missed_rate),
-        )
-    yield row(
-        "total",
-        period_start=report.date_from.isoformat(),
-        period_end=report.date_to.isoformat(),
-        **_outcome_cells(report.outcomes_total),
-        booked_minutes=report.booked_minutes,
-        open_chair_minutes=report.open_minutes,
-        utilisation_pct=_percent_cell(report.utilisation),
-        sessions_completed=report.completed_sessions,
-        sessions_missed=report.missed_sessions,
-        missed_rate_pct=_percent_cell(report.missed_rate),
-    )
-
-
-def _text_cell(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula (protocol codes are clinic-edited)."""
-    text = str(value)
-    if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + text
-    return text

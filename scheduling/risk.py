@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from clinic.db import EpochMicroseconds, instant
@@ -34,7 +34,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
-from scheduling.models import Session
+from scheduling.models import AdverseEvent, Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
 LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT_RISK: 2}
@@ -58,6 +58,7 @@ REASON_TITLES = {
     "no_baseline": "No baseline score",
     "assessment_overdue": "Rating overdue",
     "safety_flag": "Safety flag",
+    "adverse_event": "Adverse event awaiting review",
 }
 
 
@@ -85,6 +86,7 @@ class CourseFacts:
     # The protocol's phases in order; None: read them from the (prefetched) protocol.
     phases: list[ProtocolPhase] | None = None
     open_safety_flags: int = 0
+    adverse_event_pending: bool = False  # holds the course until a psychiatrist decides
     closures: set[dt.date] = field(default_factory=set)
     open_weekdays: set[int] = field(default_factory=set)
 
@@ -132,6 +134,11 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
     # query each and grouped here (a per-course prefetch clones a queryset per course).
     courses = list(
         TreatmentCourse.objects.filter(id__in=ids)
+        .annotate(
+            adverse_event_pending=Exists(
+                AdverseEvent.objects.filter(course=OuterRef("pk"), reviewed_at__isnull=True)
+            )
+        )
         .select_related("patient")
         .prefetch_related(
             "patient__clinic",  # one instance per clinic, shared: not one per course
@@ -189,6 +196,7 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
     for fact in facts.values():
         clinic_id = fact.course.patient.clinic_id
         fact.open_safety_flags = flags[fact.course.pk]
+        fact.adverse_event_pending = fact.course.adverse_event_pending  # type: ignore[attr-defined]
         fact.closures = closures[clinic_id]
         fact.open_weekdays = weekdays[clinic_id]
     return [facts[course_id] for course_id in ids if course_id in facts]
@@ -415,6 +423,12 @@ def _reasons(
             "safety_flag",
             AT_RISK,
             "A rating reported thoughts of self-harm; a psychiatrist must review it.",
+        )
+    if facts.adverse_event_pending:
+        add(
+            "adverse_event",
+            AT_RISK,
+            "An adverse event holds the course; a psychiatrist must record a decision.",
         )
     return reasons
 

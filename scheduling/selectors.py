@@ -11,8 +11,9 @@ from django.utils import timezone
 from clinic.models import Chair, Clinic, Closure, OpeningHours
 from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentCourse
 from scheduling.accelerated import sessions_allowed_on
+from scheduling.adverse_events import with_review_hold
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
-from scheduling.models import Session, SessionKind, SessionStatus
+from scheduling.models import UPCOMING, Session, SessionKind, SessionStatus
 from scheduling.risk import load_facts, progress
 
 
@@ -48,8 +49,9 @@ def patient_board_name(first_name: str, last_name: str) -> str:
 
 
 def _board_entry(session: Session) -> dict[str, Any]:
-    """A session as the board (API and page) shows it; needs ``with_sequence`` and
-    ``_with_course_totals`` annotations, the patient and the course."""
+    """A session as the board (API and page) shows it; needs ``with_sequence``,
+    ``_with_course_totals`` and ``with_review_hold`` annotations, the patient and the
+    course."""
     return {
         "id": session.pk,
         "starts_at": session.starts_at,
@@ -66,6 +68,9 @@ def _board_entry(session: Session) -> dict[str, Any]:
             "sequence": session.sequence,  # type: ignore[attr-defined]
             "sessions_total": session.sessions_total,  # type: ignore[attr-defined]
             "risk_level": session.course.risk_level,
+            # Held after an adverse event: no check-in or completion until a decision.
+            "needs_review": session.course_on_hold  # type: ignore[attr-defined]
+            and session.status in UPCOMING,
         },
     }
 
@@ -75,9 +80,11 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
     start, end = day_bounds(day, clinic.tz)
     sessions = list(
         _with_course_totals(
-            Session.objects.filter(
-                chair__clinic=clinic, starts_at__gte=start, starts_at__lt=end
-            ).with_sequence()
+            with_review_hold(
+                Session.objects.filter(
+                    chair__clinic=clinic, starts_at__gte=start, starts_at__lt=end
+                ).with_sequence()
+            )
         )
         .select_related("patient", "course")
         .only(
@@ -291,7 +298,9 @@ def _grid_rows(
 
 def _cards_query(clinic: Clinic) -> QuerySet[Session]:
     return (
-        _with_course_totals(Session.objects.filter(chair__clinic=clinic).with_sequence())
+        _with_course_totals(
+            with_review_hold(Session.objects.filter(chair__clinic=clinic).with_sequence())
+        )
         .select_related("patient", "chair", "course__protocol")
         .only(
             "id",

@@ -10,7 +10,14 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
-from scheduling.models import Session, SessionKind, SideEffect, TreatmentRecord
+from scheduling.models import (
+    AdverseEvent,
+    ReviewDecision,
+    Session,
+    SessionKind,
+    SideEffect,
+    TreatmentRecord,
+)
 
 
 class TreatmentRecordSerializer(serializers.ModelSerializer):
@@ -212,6 +219,10 @@ class BoardCourseSerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
     sessions_total = serializers.IntegerField()
     risk_level = serializers.CharField()
+    needs_review = serializers.BooleanField(
+        help_text="The course is on hold after an adverse event: this session cannot be "
+        "checked in or completed until a psychiatrist records a decision."
+    )
 
 
 class BoardSessionSerializer(serializers.Serializer):
@@ -283,3 +294,37 @@ class AffectedSessionSerializer(serializers.ModelSerializer):
         model = Session
         fields = ["id", "course", "patient", "chair", "starts_at", "ends_at", "status", "kind"]
         read_only_fields = fields
+
+
+class AdverseEventSerializer(serializers.ModelSerializer):
+    """An adverse event of a course; ``decision`` is empty while it holds the course."""
+
+    on_hold = serializers.SerializerMethodField(
+        help_text="True until a psychiatrist records a decision."
+    )
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "id",
+            "course",
+            "session",
+            "kind",
+            "description",
+            "raised_at",
+            "raised_by",
+            "decision",
+            "decision_note",
+            "reviewed_at",
+            "reviewed_by",
+            "on_hold",
+        ]
+        read_only_fields = fields
+
+    def get_on_hold(self, event: AdverseEvent) -> bool:
+        return event.reviewed_at is None
+
+
+class AdverseEventReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

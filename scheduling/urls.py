@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from scheduling import course_views, views
+from scheduling import adverse_event_views, course_views, views
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
@@ -36,5 +36,10 @@ urlpatterns: list[URLPattern] = [
         "courses/<int:pk>/motor-thresholds/",
         course_views.motor_threshold_add,
         name="course-motor-threshold-add",
+    ),
+    path(
+        "courses/<int:pk>/adverse-events/<int:event_id>/review/",
+        adverse_event_views.adverse_event_review,
+        name="adverse-event-review",
     ),
 ]

@@ -99,8 +99,10 @@ def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[s
     API's rules) and what makes sense for the session's state and time."""
     status = entry["status"]
     scheduled = status == SessionStatus.SCHEDULED
+    held = entry["course"]["needs_review"]  # the services refuse these; don't offer them
     return {
         "check_in": scheduled
+        and not held
         and _local_day(entry["starts_at"], place) == _today(place)
         and place.can(Capability.CHECK_IN),
         "mark_missed": scheduled
@@ -108,7 +110,9 @@ def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[s
         and place.can(Capability.MARK_MISSED),
         "cancel": status in UPCOMING and place.can(Capability.CANCEL_SESSION),
         "move": scheduled and place.can(Capability.BOOK_SESSIONS),
-        "complete": status == SessionStatus.CHECKED_IN and place.can(Capability.RECORD_TREATMENT),
+        "complete": status == SessionStatus.CHECKED_IN
+        and not held
+        and place.can(Capability.RECORD_TREATMENT),
     }
 
 

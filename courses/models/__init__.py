@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from courses.models.alerts import (
+    ESCALATING_KINDS,
     AlertKind,
     DigestSent,
     StaffAlert,
@@ -43,6 +44,7 @@ __all__ = [
     "ADEQUATE_TRIAL_WEEKS",
     "ANXIETY_INDICATIONS",
     "COURSE_TRANSITIONS",
+    "ESCALATING_KINDS",
     "OPEN_STATUSES",
     "Adherence",
     "AlertKind",

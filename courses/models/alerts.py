@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from clinic.models import Clinic
 from courses.models.course import TreatmentCourse
@@ -10,6 +11,12 @@ from courses.models.course import TreatmentCourse
 class AlertKind(models.TextChoices):
     SAFETY_FLAG = "safety_flag", "Safety flag"
     AT_RISK = "at_risk", "Course at risk"
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    ESCALATION = "escalation", "Unacknowledged alert"
+
+
+# Alerts that must be seen within the clinic's escalation time (courses.escalation).
+ESCALATING_KINDS = (AlertKind.SAFETY_FLAG, AlertKind.ADVERSE_EVENT)
 
 
 class StaffAlert(models.Model):
@@ -28,10 +35,23 @@ class StaffAlert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     # Why the alert settled itself when its cause went away (nobody acknowledged it).
     settled_reason = models.CharField(max_length=200, blank=True)
+    # An escalation names the alert nobody acknowledged in time; the original keeps when
+    # it was escalated (the claim that escalates it once).
+    escalates = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="escalations"
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "acknowledged_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "acknowledged_at"]),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(acknowledged_at__isnull=True, escalated_at__isnull=True),
+                name="staff_alert_escalation_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.recipient}"

@@ -6,11 +6,14 @@
 - ``makeups``: make-up sessions and authorization extensions;
 - ``authorization``: sessions beyond a course's payer authorization (booked marked
   pending, or left unbooked: the clinic's setting), and their marks kept up to date;
-- ``closures``: closures re-booked, chair blocks, an ended course's bookings released.
+- ``closures``: closures re-booked, chair blocks, an ended course's bookings released;
+- ``adverse_events``: an adverse event raised with a treatment record, the hold it puts
+  on its course, and the psychiatrist's decision that lifts it.
 
 Callers use ``from scheduling import services`` and the names below.
 """
 
+from scheduling.services.adverse_events import adverse_event_review, require_no_review_hold
 from scheduling.services.attendance import (
     session_book,
     session_cancel,
@@ -42,6 +45,7 @@ from scheduling.services.makeups import (
 )
 
 __all__ = [
+    "adverse_event_review",
     "arrange_makeups",
     "arrange_makeups_and_refresh",
     "authorization_extend",
@@ -53,6 +57,7 @@ __all__ = [
     "course_shape",
     "refresh_pending_authorization",
     "release_sessions_of_ended_course",
+    "require_no_review_hold",
     "session_book",
     "session_cancel",
     "session_cancel_by_patient",

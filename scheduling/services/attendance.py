@@ -23,6 +23,7 @@ from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
+from scheduling.services.adverse_events import require_no_review_hold, save_record
 from scheduling.services.authorization import (
     books_beyond,
     check_move,
@@ -242,6 +243,7 @@ def _transition(session: Session, allowed: Sequence[str], action: str, **changes
 def session_check_in(session: Session) -> Session:
     session = _lock_session(session)
     if session.status == SessionStatus.SCHEDULED:
+        require_no_review_hold(session.course_id)
         _activate_if_planned(session.course)
     session = _transition(
         session,
@@ -264,10 +266,14 @@ def _activate_if_planned(course: TreatmentCourse) -> None:
 @transaction.atomic
 def session_complete(session: Session, *, technician: Any, **record: Any) -> Session:
     """Record what a checked-in session delivered (refused with 400 outside the record's
-    limits: TreatmentRecord's validators) and complete it."""
+    limits: TreatmentRecord's validators) and complete it. Refused (409 ``needs_review``)
+    while the course is on hold after an adverse event; a record that reports one puts
+    it on hold."""
     entry = TreatmentRecord(technician=technician, **record)
     entry.full_clean(exclude=["session"], validate_unique=False, validate_constraints=False)
     session = _lock_session(session)
+    if session.status == SessionStatus.CHECKED_IN:
+        require_no_review_hold(session.course_id)
     session = _transition(
         session,
         [SessionStatus.CHECKED_IN],
@@ -275,8 +281,7 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
         status=SessionStatus.COMPLETED,
         completed_at=timezone.now(),
     )
-    entry.session = session
-    entry.save()
+    save_record(session, entry, by=technician)
     recompute_risk([session.course_id])
     return session
 

@@ -57,3 +57,43 @@ def test_psychiatrist_sees_the_chart_and_the_risk_reasons(
         expect(risk).to_contain_text(reason["detail"])
     screenshot(page, "course-page")
     assert axe_violations(page) == []
+
+
+def test_psychiatrist_records_a_decision_on_an_adverse_event(
+    page: Page, login: Any, make_course: Any, chairs: list[Any], psychiatrist: Any
+) -> None:
+    """A faint holds the course; on its page the psychiatrist chooses "continue" and the
+    page comes back with the hold and its risk reason gone, free of serious
+    accessibility problems."""
+    from scheduling import services
+    from tests.factories import SessionFactory
+
+    course = make_course()
+    starts = timezone.now() - dt.timedelta(hours=2)
+    treated = SessionFactory(
+        course=course,
+        chair=chairs[0],
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=40),
+        status=SessionStatus.CHECKED_IN,
+    )
+    services.session_complete(
+        treated,
+        technician=psychiatrist,
+        pulses_delivered=3000,
+        intensity_pct_mt=120,
+        coil_position="F3",
+        side_effects=["syncope"],
+    )
+
+    login(psychiatrist)
+    page.goto(f"/courses/{course.pk}/")
+    section = page.locator("#adverse-events")
+    expect(section).to_contain_text("Needs psychiatrist review")
+    assert axe_violations(page) == []
+    section.get_by_label("Continue treatment").check()
+    section.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_text("Decision recorded")).to_be_visible()
+    expect(page.locator("#adverse-events")).to_contain_text("Decision: Continue treatment")
+    expect(page.locator("body")).not_to_contain_text("Adverse event awaiting review")
+    screenshot(page, "adverse-event-decided")
