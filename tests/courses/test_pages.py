@@ -32,6 +32,7 @@ from scheduling.services import course_schedule
 from tests.factories import (
     AssessmentFactory,
     ChairBlockFactory,
+    ChairFactory,
     CourseFactory,
     MembershipFactory,
     MotorThresholdFactory,
@@ -514,8 +515,6 @@ def test_patient_picker_roles(
 def test_conflict_lists_each_date_with_its_reason_and_a_working_alternative(
     login: Any, client: Any, clinic: Any, cleared_patient: Any, psychiatrist: Any
 ) -> None:
-    from tests.factories import ChairFactory
-
     chair = ChairFactory(clinic=clinic, name="Chair 1")
     # Wednesday 2 December, 09:00-10:00 in New York: the 09:30 session cannot go there.
     ChairBlockFactory(
@@ -971,6 +970,7 @@ def test_dashboard_query_count_is_fixed(
 def test_course_page_names_the_phases_and_continuation_sessions_in_words(
     login: Any, client: Any, make_course: Any, chairs: list[Any]
 ) -> None:
+    ChairFactory(clinic=chairs[0].clinic, name="Deep TMS", coils=["H1"])  # the H1 protocol's
     course = make_course(protocol="deep-tms-h1")
     course_schedule(course)
     login(Role.FRONT_DESK)
