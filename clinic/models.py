@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -68,6 +69,11 @@ class Clinic(models.Model):
     )
     patient_cancel_hours = models.PositiveSmallIntegerField(
         default=24, help_text="Patients may cancel from a reminder link until this long before."
+    )
+    check_in_early_minutes = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MaxValueValidator(720)],
+        help_text="A patient may be checked in at most this many minutes before the session.",
     )
 
     class Meta:

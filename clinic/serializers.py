@@ -129,7 +129,16 @@ class ClinicSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Clinic
-        fields = ["id", "name", "slug", "timezone", "display_name", "phone", "opening_hours"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "timezone",
+            "display_name",
+            "phone",
+            "opening_hours",
+            "check_in_early_minutes",
+        ]
 
     def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         weekdays = [entry["weekday"] for entry in value]
