@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -30,6 +31,7 @@ from courses import charts, selectors, services
 from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm
 from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
+from courses.prescription import Prescription
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.models import SessionKind
@@ -248,6 +250,13 @@ def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpRespon
         "courses/dashboard.html",
         {
             "dashboard": dashboard,
+            # Treatment records are clinical detail: a clinic admin sees the courses only.
+            "deviations": course_selectors.recent_deviations(
+                place.clinic.pk, request.user, own_only=own_only, now=timezone.now()
+            )
+            if place.can(Capability.READ_CLINICAL_DETAIL)
+            else None,
+            "deviation_days": course_selectors.DEVIATION_DAYS,
             "own_only": own_only,
             "clinic": place.clinic,
             "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
@@ -281,11 +290,11 @@ def _positive_answers(screening: Screening | None) -> list[dict[str, Any]]:
     ]
 
 
-def _treatment_output(course: TreatmentCourse, thresholds: list[Any]) -> int | None:
-    """The machine output the protocol's intensity means at the latest threshold."""
+def _treatment_output(prescription: Prescription, thresholds: list[Any]) -> int | None:
+    """The machine output the prescribed intensity means at the latest threshold."""
     if not thresholds:
         return None
-    return round(thresholds[-1].machine_output_pct * course.protocol.intensity_pct_mt / 100)
+    return round(thresholds[-1].machine_output_pct * prescription.intensity_pct_mt / 100)
 
 
 def _course_page(
@@ -337,7 +346,7 @@ def _course_page(
             for outcome in page.outcomes
         ],
         "positive_answers": _positive_answers(page.screening) if clinical else [],
-        "treatment_output": _treatment_output(course, page.motor_thresholds),
+        "treatment_output": _treatment_output(page.prescription, page.motor_thresholds),
         "clinic": clinic,
         "chart": chart,
         "sees_scores": sees_scores,
