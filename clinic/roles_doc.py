@@ -277,6 +277,11 @@ PAGES: tuple[Page, ...] = (
         Capability.RECORD_MEASUREMENTS,
         "score and motor-threshold entry on the course page",
     ),
+    Page(
+        ("POST /courses/<id>/prescription/",),
+        Capability.PRESCRIBE,
+        "the prescription (pulses, intensity, coil position) on the course page",
+    ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Page(
         ("POST /courses/alerts/<id>/acknowledge/", "POST /courses/alerts/acknowledge/"),

@@ -28,7 +28,7 @@ from clinic.errors import Refusal
 from clinic.models import Chair
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
-from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm
+from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, PrescriptionForm
 from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
 from courses.prescription import Prescription
@@ -304,6 +304,7 @@ def _course_page(
     *,
     assessment_form: AssessmentForm | None = None,
     threshold_form: MotorThresholdForm | None = None,
+    prescription_form: PrescriptionForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     sees_scores = place.can(Capability.READ_SCORES)
@@ -357,6 +358,11 @@ def _course_page(
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (
             threshold_form or MotorThresholdForm(clinic=clinic) if records else None
+        ),
+        "prescription_form": (
+            prescription_form or PrescriptionForm.for_course(course)
+            if place.can(Capability.PRESCRIBE)
+            else None
         ),
     }
     return render(request, "courses/course.html", context, status=status)
@@ -418,3 +424,22 @@ def motor_threshold_add(request: HttpRequest, place: Workplace, pk: int) -> Http
         refusal_on_form(form, refusal)
         status = refusal.status
     return _course_page(request, place, course, threshold_form=form, status=status)
+
+
+@staff_page(Capability.PRESCRIBE)
+@require_POST
+def course_prescribe(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Change what the course prescribes for each session (empty: the protocol's)."""
+    course = get_object_or_404(_scoped_courses(place), pk=pk)
+    form = PrescriptionForm(request.POST)
+    status = 400
+    if form.is_valid():
+        changes = {**form.cleaned_data}
+        changes["prescribed_coil_position"] = changes["prescribed_coil_position"].strip()
+        _, refusal = attempt(lambda: services.course_update(course, **changes))
+        if refusal is None:
+            messages.success(request, "Prescription saved.")
+            return redirect(reverse("course-detail", args=[course.pk]) + "#prescription")
+        refusal_on_form(form, refusal)
+        status = refusal.status
+    return _course_page(request, place, course, prescription_form=form, status=status)

@@ -37,4 +37,9 @@ urlpatterns: list[URLPattern] = [
         course_views.motor_threshold_add,
         name="course-motor-threshold-add",
     ),
+    path(
+        "courses/<int:pk>/prescription/",
+        course_views.course_prescribe,
+        name="course-prescription",
+    ),
 ]

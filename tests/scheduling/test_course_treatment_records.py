@@ -281,3 +281,70 @@ def test_the_dashboard_query_count_is_fixed_with_deviations(
             )
     with django_assert_num_queries(len(captured)):
         assert "Moved for comfort" in _text(client.get("/courses/mine/"))
+
+
+# --- the psychiatrist prescribes on the course page -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"),
+    [
+        ("anonymous", 302),  # to the login page
+        ("superuser", 302),
+        ("outsider", 404),  # a psychiatrist of another clinic: not theirs to find
+        (Role.FRONT_DESK, 403),
+        (Role.TECHNICIAN, 403),
+        (Role.CLINIC_ADMIN, 403),
+        (Role.PSYCHIATRIST, 302),
+    ],
+)
+def test_who_may_change_the_prescription_on_the_course_page(
+    actor: str,
+    status: int,
+    client: Client,
+    course: Any,
+    staff: Callable[..., Any],
+    superuser: Any,
+    other_clinic: Any,
+) -> None:
+    if actor == "superuser":
+        client.force_login(superuser)
+    elif actor == "outsider":
+        client.force_login(staff(Role.PSYCHIATRIST, in_clinic=other_clinic))
+    elif actor != "anonymous":
+        client.force_login(staff(actor))
+    response = client.post(
+        f"/courses/{course.pk}/prescription/",
+        {"prescribed_pulses": "2400", "prescribed_coil_position": " F3 (Beam method) "},
+    )
+    assert response.status_code == status
+    if actor == "anonymous":
+        assert "/accounts/login/" in response["Location"]
+    course.refresh_from_db()
+    changed = actor in ("superuser", Role.PSYCHIATRIST)
+    assert course.prescribed_pulses == (2400 if changed else None)
+    if changed:
+        assert response["Location"] == f"/courses/{course.pk}/#prescription"
+        assert course.prescribed_coil_position == "F3 (Beam method)"
+        assert course.prescribed_intensity_pct_mt is None  # empty: the protocol's
+
+
+def test_the_prescription_form_shows_its_errors_and_the_technician_form_follows_it(
+    page_as: Callable[[str], Client], course: Any, chairs: list[Any], technician: Any
+) -> None:
+    client = page_as(Role.PSYCHIATRIST)
+    text = _text(client.get(f"/courses/{course.pk}/"))
+    assert "Change the prescription" in text and 'value="F3 (Beam)"' in text
+    response = client.post(
+        f"/courses/{course.pk}/prescription/", {"prescribed_intensity_pct_mt": "250"}
+    )
+    assert response.status_code == 400
+    assert "less than or equal to 200" in unescape(response.content.decode())
+    client.post(
+        f"/courses/{course.pk}/prescription/",
+        {"prescribed_intensity_pct_mt": "110", "prescribed_coil_position": "F3 (Beam)"},
+    )
+    session = _given(course, chairs[0], TODAY, technician, status=SessionStatus.CHECKED_IN)
+    client.force_login(technician)
+    text = _text(client.get("/today/"))
+    assert f'name="s{session.pk}-intensity_pct_mt" value="110"' in text
