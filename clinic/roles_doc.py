@@ -259,7 +259,8 @@ PAGES: tuple[Page, ...] = (
         (
             Capability.OPEN_DASHBOARD,
             "; every course of the clinic: {OVERSEE_ALL_COURSES}; the others see the "
-            "courses they prescribe",
+            "courses they prescribe; the week's deviations from the prescription: "
+            "{READ_CLINICAL_DETAIL}",
         ),
         "dashboard",
     ),
@@ -267,8 +268,9 @@ PAGES: tuple[Page, ...] = (
         ("/courses/<id>/",),
         (
             READ,
-            "; scores and the chart: {READ_SCORES}; item and screening answers: "
-            "{READ_CLINICAL_DETAIL}; motor thresholds: {READ_MOTOR_THRESHOLDS}",
+            "; scores and the chart: {READ_SCORES}; item and screening answers, "
+            "treatment records: {READ_CLINICAL_DETAIL}; motor thresholds: "
+            "{READ_MOTOR_THRESHOLDS}",
         ),
         "course page",
     ),
