@@ -101,6 +101,11 @@ class Clinic(models.Model):
             "minutes of opening hours alerts the clinic's other psychiatrists and admins."
         ),
     )
+    check_in_early_minutes = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MaxValueValidator(720)],
+        help_text="A patient may be checked in at most this many minutes before the session.",
+    )
 
     class Meta:
         ordering = ["name", "id"]

@@ -266,7 +266,8 @@ PAGES: tuple[Page, ...] = (
         (
             Capability.OPEN_DASHBOARD,
             "; every course of the clinic: {OVERSEE_ALL_COURSES}; the others see the "
-            "courses they prescribe",
+            "courses they prescribe; the week's deviations from the prescription: "
+            "{READ_CLINICAL_DETAIL}",
         ),
         "dashboard",
     ),
@@ -274,8 +275,9 @@ PAGES: tuple[Page, ...] = (
         ("/courses/<id>/",),
         (
             READ,
-            "; scores and the chart: {READ_SCORES}; item and screening answers: "
-            "{READ_CLINICAL_DETAIL}; motor thresholds: {READ_MOTOR_THRESHOLDS}",
+            "; scores and the chart: {READ_SCORES}; item and screening answers, "
+            "treatment records: {READ_CLINICAL_DETAIL}; motor thresholds: "
+            "{READ_MOTOR_THRESHOLDS}",
         ),
         "course page",
     ),
@@ -288,6 +290,11 @@ PAGES: tuple[Page, ...] = (
         ("POST /courses/<id>/adverse-events/<event_id>/review/",),
         Capability.REVIEW_ADVERSE_EVENTS,
         "adverse-event decision on the course page",
+    ),
+    Page(
+        ("POST /courses/<id>/prescription/",),
+        Capability.PRESCRIBE,
+        "the prescription (pulses, intensity, coil position) on the course page",
     ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Page(

@@ -140,6 +140,7 @@ class ClinicSerializer(serializers.ModelSerializer):
             "opening_hours",
             "book_beyond_authorization",
             "escalation_minutes",
+            "check_in_early_minutes",
         ]
 
     def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:

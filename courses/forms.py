@@ -246,3 +246,28 @@ class MotorThresholdForm(forms.Form):
         self.clinic = clinic
         if not self.is_bound:
             self.initial.setdefault("measured_on", clinic.today())
+
+
+class PrescriptionForm(forms.Form):
+    """What the psychiatrist prescribes for each session where it differs from the
+    protocol (an empty field: the protocol's value)."""
+
+    prescribed_pulses = forms.IntegerField(
+        label="Pulses per session", min_value=1, max_value=100_000, required=False
+    )
+    prescribed_intensity_pct_mt = forms.IntegerField(
+        label="Intensity (% of motor threshold)", min_value=1, max_value=200, required=False
+    )
+    prescribed_coil_position = forms.CharField(
+        label="Coil position", max_length=120, required=False, help_text="e.g. F3 (Beam method)"
+    )
+
+    @classmethod
+    def for_course(cls, course: Any) -> PrescriptionForm:
+        return cls(
+            initial={
+                "prescribed_pulses": course.prescribed_pulses,
+                "prescribed_intensity_pct_mt": course.prescribed_intensity_pct_mt,
+                "prescribed_coil_position": course.prescribed_coil_position,
+            }
+        )

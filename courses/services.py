@@ -276,6 +276,9 @@ def course_create(
     preferred_chair: Chair | None = None,
     primary_instrument: str | None = None,
     authorization: Mapping[str, Any] | None = None,
+    prescribed_pulses: int | None = None,
+    prescribed_intensity_pct_mt: int | None = None,
+    prescribed_coil_position: str = "",
 ) -> TreatmentCourse:
     _check_course_refs(patient, psychiatrist, protocol, preferred_chair)
     _check_start_date(patient, start_date)
@@ -291,6 +294,9 @@ def course_create(
         start_date=start_date,
         preferred_time=preferred_time,
         preferred_chair=preferred_chair,
+        prescribed_pulses=prescribed_pulses,
+        prescribed_intensity_pct_mt=prescribed_intensity_pct_mt,
+        prescribed_coil_position=prescribed_coil_position,
     )
     if authorization:
         authorization_add(course, **authorization)

@@ -18,6 +18,14 @@ class SchedulingConfig(AppConfig):
             "session_patient_no_overlap",
             ConstraintError("patient_conflict", "The patient already has a session at that time."),
         )
+        register_constraint(
+            "record_deviation_has_reason",
+            ConstraintError(
+                "deviation_reason_required",
+                "Give a reason for the deviation from the prescription.",
+                "deviation_reason",
+            ),
+        )
         # Before the risk receiver: risk is computed after the sessions are released.
         course_signals.course_status_changed.connect(
             receivers.release_sessions_if_ended, dispatch_uid="scheduling.release_sessions"

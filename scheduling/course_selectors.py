@@ -22,9 +22,10 @@ from courses.models import (
     TreatmentCourse,
     planned_weeks,
 )
+from courses.prescription import Prescription, describe, prescription_for
 from courses.selectors import Outcome, outcome_for, screenings_latest_first
 from scheduling.calendar import load_calendar
-from scheduling.models import OCCUPYING, Session, SessionStatus
+from scheduling.models import OCCUPYING, Session, SessionStatus, TreatmentRecord
 from scheduling.planner import Planner
 from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, load_facts, progress
 from scheduling.selectors import availability
@@ -249,6 +250,34 @@ def psychiatrist_dashboard(clinic_id: int, viewer: Any, *, own_only: bool) -> Da
     )
 
 
+DEVIATION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DeviationRow:
+    record: TreatmentRecord
+    words: str
+
+
+def recent_deviations(
+    clinic_id: int, viewer: Any, *, own_only: bool, now: dt.datetime
+) -> list[DeviationRow]:
+    """Sessions of the last ``DEVIATION_DAYS`` days whose treatment departed from the
+    prescription, newest first; ``own_only``: of the viewer's courses. One query."""
+    records = (
+        TreatmentRecord.objects.filter(
+            session__chair__clinic_id=clinic_id,
+            session__starts_at__gte=now - dt.timedelta(days=DEVIATION_DAYS),
+        )
+        .exclude(deviations=[])
+        .select_related("session__course__patient", "technician")
+        .order_by("-session__starts_at", "-id")
+    )
+    if own_only:
+        records = records.filter(session__course__psychiatrist=viewer)
+    return [DeviationRow(record, describe(record.deviations)) for record in records]
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     session: Session
@@ -257,6 +286,8 @@ class TimelineEntry:
     words: str
     makeup_for: Any | None
     made_up_by: Any | None
+    record: Any | None = None  # its TreatmentRecord (with the technician), when completed
+    deviation_words: str = ""  # how the record departs from the prescription
 
 
 @dataclass(frozen=True)
@@ -281,6 +312,7 @@ class CoursePage:
     adequate_trials: int | None
     authorizations: list[Any]
     phases: list[Any]  # courses.models.ProtocolPhase, in order
+    prescription: Prescription
 
     @property
     def percent_done(self) -> int:
@@ -310,6 +342,7 @@ def _timeline(sessions: list[Any]) -> list[TimelineEntry]:
             state, words = "missed", "Missed"
         else:
             state, words = "cancelled", "Cancelled"
+        record = getattr(session, "record", None)  # read with the session
         entries.append(
             TimelineEntry(
                 session=session,
@@ -318,6 +351,8 @@ def _timeline(sessions: list[Any]) -> list[TimelineEntry]:
                 words=words,
                 makeup_for=by_id.get(session.makeup_for_id) if session.makeup_for_id else None,
                 made_up_by=replacement,
+                record=record,
+                deviation_words=describe(record.deviations) if record is not None else "",
             )
         )
     return entries
@@ -332,7 +367,7 @@ def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bo
     result = progress(facts)
     sessions = list(
         Session.objects.filter(course_id=course.pk)
-        .select_related("chair")
+        .select_related("chair", "record__technician")
         .order_by("starts_at", "id")
     )
     flags = list(
@@ -387,4 +422,5 @@ def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bo
         adequate_trials=adequate,
         authorizations=list(facts.course.authorizations.all()),
         phases=facts.phase_list,
+        prescription=prescription_for(course),
     )

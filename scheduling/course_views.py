@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -27,9 +28,10 @@ from clinic.errors import Refusal
 from clinic.models import Chair
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
-from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm
+from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, PrescriptionForm
 from courses.instruments import INSTRUMENTS
 from courses.models import Screening, TreatmentCourse
+from courses.prescription import Prescription
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
@@ -277,6 +279,13 @@ def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpRespon
         "courses/dashboard.html",
         {
             "dashboard": dashboard,
+            # Treatment records are clinical detail: a clinic admin sees the courses only.
+            "deviations": course_selectors.recent_deviations(
+                place.clinic.pk, request.user, own_only=own_only, now=timezone.now()
+            )
+            if place.can(Capability.READ_CLINICAL_DETAIL)
+            else None,
+            "deviation_days": course_selectors.DEVIATION_DAYS,
             "own_only": own_only,
             "clinic": place.clinic,
             "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
@@ -310,11 +319,11 @@ def _positive_answers(screening: Screening | None) -> list[dict[str, Any]]:
     ]
 
 
-def _treatment_output(course: TreatmentCourse, thresholds: list[Any]) -> int | None:
-    """The machine output the protocol's intensity means at the latest threshold."""
+def _treatment_output(prescription: Prescription, thresholds: list[Any]) -> int | None:
+    """The machine output the prescribed intensity means at the latest threshold."""
     if not thresholds:
         return None
-    return round(thresholds[-1].machine_output_pct * course.protocol.intensity_pct_mt / 100)
+    return round(thresholds[-1].machine_output_pct * prescription.intensity_pct_mt / 100)
 
 
 def _course_page(
@@ -324,6 +333,7 @@ def _course_page(
     *,
     assessment_form: AssessmentForm | None = None,
     threshold_form: MotorThresholdForm | None = None,
+    prescription_form: PrescriptionForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     sees_scores = place.can(Capability.READ_SCORES)
@@ -366,7 +376,7 @@ def _course_page(
             for outcome in page.outcomes
         ],
         "positive_answers": _positive_answers(page.screening) if clinical else [],
-        "treatment_output": _treatment_output(course, page.motor_thresholds),
+        "treatment_output": _treatment_output(page.prescription, page.motor_thresholds),
         "clinic": clinic,
         "chart": chart,
         "sees_scores": sees_scores,
@@ -378,6 +388,11 @@ def _course_page(
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (
             threshold_form or MotorThresholdForm(clinic=clinic) if records else None
+        ),
+        "prescription_form": (
+            prescription_form or PrescriptionForm.for_course(course)
+            if place.can(Capability.PRESCRIBE)
+            else None
         ),
     }
     return render(request, "courses/course.html", context, status=status)
@@ -439,3 +454,22 @@ def motor_threshold_add(request: HttpRequest, place: Workplace, pk: int) -> Http
         refusal_on_form(form, refusal)
         status = refusal.status
     return _course_page(request, place, course, threshold_form=form, status=status)
+
+
+@staff_page(Capability.PRESCRIBE)
+@require_POST
+def course_prescribe(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Change what the course prescribes for each session (empty: the protocol's)."""
+    course = get_object_or_404(_scoped_courses(place), pk=pk)
+    form = PrescriptionForm(request.POST)
+    status = 400
+    if form.is_valid():
+        changes = {**form.cleaned_data}
+        changes["prescribed_coil_position"] = changes["prescribed_coil_position"].strip()
+        _, refusal = attempt(lambda: services.course_update(course, **changes))
+        if refusal is None:
+            messages.success(request, "Prescription saved.")
+            return redirect(reverse("course-detail", args=[course.pk]) + "#prescription")
+        refusal_on_form(form, refusal)
+        status = refusal.status
+    return _course_page(request, place, course, prescription_form=form, status=status)

@@ -18,10 +18,13 @@ from clinic.models import Clinic, Closure, Patient
 from courses import services as course_services
 from courses.demo import DEMO_COURSES, DemoCourse, phq9_items, this_monday
 from courses.models import CourseStatus, Protocol, TreatmentCourse
+from courses.prescription import deviations, prescription_for
 from courses.selectors import course_sessions_total
 from scheduling import services
 from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.risk import recompute_risk
+
+DEMO_COIL_POSITION = "F3 (Beam method)"
 
 
 def _thanksgiving(year: int) -> dt.date:
@@ -87,6 +90,7 @@ def _seed_course(
         indication=spec.indication,
         start_date=start,
         preferred_time=spec.at,
+        prescribed_coil_position=DEMO_COIL_POSITION,
         authorization={
             "payer": "Empire BlueCross" if patient.pk % 2 else "Medicare",
             "number": f"PA-{240000 + patient.pk}",
@@ -147,18 +151,27 @@ def _play_out_attendance(course: TreatmentCourse, spec: DemoCourse, technician: 
         session.checked_in_at = session.starts_at - dt.timedelta(minutes=5)
         session.completed_at = session.ends_at
     Session.objects.bulk_update(completed, ["status", "checked_in_at", "completed_at"])
-    protocol = course.protocol
-    TreatmentRecord.objects.bulk_create(
-        TreatmentRecord(
-            session=session,
-            pulses_delivered=protocol.pulses_per_session,
-            intensity_pct_mt=protocol.intensity_pct_mt,
-            coil_position="F3 (Beam method)",
-            side_effects=["headache"] if index % 7 == 2 else [],
-            technician=technician,
+    prescription = prescription_for(course)
+    records = []
+    for index, session in enumerate(completed):
+        # Now and then a session stopped early for scalp discomfort, with its reason.
+        stopped = index % 11 == 4
+        delivered: dict[str, Any] = {
+            "pulses_delivered": prescription.pulses * 2 // 3 if stopped else prescription.pulses,
+            "intensity_pct_mt": prescription.intensity_pct_mt,
+            "coil_position": DEMO_COIL_POSITION,
+        }
+        records.append(
+            TreatmentRecord(
+                session=session,
+                **delivered,
+                side_effects=["scalp_discomfort"] if stopped else [],
+                deviations=deviations(prescription, **delivered),
+                deviation_reason="Stopped early: scalp discomfort." if stopped else "",
+                technician=technician,
+            )
         )
-        for index, session in enumerate(completed)
-    )
+    TreatmentRecord.objects.bulk_create(records)
 
 
 def _move_to(course: TreatmentCourse, status: str, by: Any, today: dt.date) -> None:

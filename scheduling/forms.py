@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from clinic.models import Chair, Clinic
+from courses.prescription import PULSES_TOLERANCE_PCT, Prescription
 from scheduling.models import ReviewDecision, SideEffect
 
 # The board and the closure list accept dates in this range: enough for any real
@@ -86,6 +87,27 @@ class CompleteForm(forms.Form):
     side_effects_other = forms.CharField(required=False, label="Other side effects")
     adverse_event = forms.BooleanField(required=False, label="Adverse event")
     notes = forms.CharField(required=False, label="Notes", widget=forms.Textarea(attrs={"rows": 2}))
+    deviation_reason = forms.CharField(
+        required=False,
+        label="Reason for any deviation from the prescription",
+        help_text=(
+            f"Needed when pulses are more than {PULSES_TOLERANCE_PCT}% off the prescription, "
+            "the intensity is above it or the coil position differs."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    @classmethod
+    def starting_from(cls, prescription: Prescription, *, prefix: str) -> CompleteForm:
+        """An empty record that starts from what the course prescribes."""
+        return cls(
+            prefix=prefix,
+            initial={
+                "pulses_delivered": prescription.pulses,
+                "intensity_pct_mt": prescription.intensity_pct_mt,
+                "coil_position": prescription.form_coil_position,
+            },
+        )
 
 
 class ClosureForm(forms.Form):

@@ -150,6 +150,11 @@ class TreatmentRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     notes = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
+    # How the record departs from the course's prescription (courses.prescription's
+    # codes, in its order), stored when the session is completed so the psychiatrist's
+    # pages read them without recomputing; all but a lower intensity need a reason.
+    deviations = models.JSONField(default=list, blank=True)
+    deviation_reason = models.TextField(blank=True, validators=[MaxLengthValidator(1000)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -158,10 +163,21 @@ class TreatmentRecord(models.Model):
                 condition=Q(intensity_pct_mt__gte=1, intensity_pct_mt__lte=200),
                 name="record_intensity_range",
             ),
+            models.CheckConstraint(
+                condition=~Q(deviation_reason="")
+                | Q(deviations=[])
+                | Q(deviations=["intensity_below"]),
+                name="record_deviation_has_reason",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Record of session {self.session_id}"
+
+    @property
+    def side_effect_labels(self) -> list[str]:
+        labels = [str(SideEffect(code).label) for code in self.side_effects]
+        return [*labels, self.side_effects_other] if self.side_effects_other else labels
 
 
 class AdverseEventKind(models.TextChoices):

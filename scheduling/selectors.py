@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
 from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentCourse
+from courses.prescription import latest_threshold, prescription_for
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.adverse_events import with_review_hold
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
@@ -319,23 +320,31 @@ def _cards_query(clinic: Clinic) -> QuerySet[Session]:
             "course__protocol__name",
             "course__protocol__pulses_per_session",
             "course__protocol__intensity_pct_mt",
+            "course__protocol__target",
+            "course__prescribed_pulses",
+            "course__prescribed_intensity_pct_mt",
+            "course__prescribed_coil_position",
+        )
+        .annotate(
+            threshold_pct=latest_threshold("course_id"),
+            threshold_on=latest_threshold("course_id", "measured_on"),
         )
     )
 
 
 def _card(session: Session) -> dict[str, Any]:
     """A session as the staff pages show it: the board entry's shape plus its chair and
-    what its protocol prescribes."""
-    protocol = session.course.protocol
+    what its course prescribes (with the latest motor threshold)."""
     return _labels(
         {
             **_board_entry(session),
             "chair": {"id": session.chair_id, "name": session.chair.name},
-            "protocol": {
-                "name": protocol.name,
-                "pulses": protocol.pulses_per_session,
-                "intensity_pct_mt": protocol.intensity_pct_mt,
-            },
+            "protocol": {"name": session.course.protocol.name},
+            "prescription": prescription_for(
+                session.course,
+                motor_threshold_pct=session.threshold_pct,  # type: ignore[attr-defined]
+                motor_threshold_on=session.threshold_on,  # type: ignore[attr-defined]
+            ),
         }
     )
 

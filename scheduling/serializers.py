@@ -38,10 +38,20 @@ class TreatmentRecordSerializer(serializers.ModelSerializer):
             "side_effects_other",
             "adverse_event",
             "notes",
+            "deviation_reason",
+            "deviations",
             "technician",
             "created_at",
         ]
-        read_only_fields = ["technician", "created_at"]
+        read_only_fields = ["deviations", "technician", "created_at"]
+        extra_kwargs = {
+            "deviation_reason": {
+                "help_text": "Why the session departed from the prescription; required "
+                "(400 deviation_reason_required) when pulses are more than 10% off, the "
+                "intensity is above it or the coil position differs."
+            },
+            "deviations": {"help_text": "Codes of the departures from the prescription."},
+        }
 
 
 class SessionSerializer(serializers.ModelSerializer):

@@ -42,4 +42,9 @@ urlpatterns: list[URLPattern] = [
         adverse_event_views.adverse_event_review,
         name="adverse-event-review",
     ),
+    path(
+        "courses/<int:pk>/prescription/",
+        course_views.course_prescribe,
+        name="course-prescription",
+    ),
 ]

@@ -94,17 +94,23 @@ def _back(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[str, bool]:
+def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[str, Any]:
     """Which actions the viewer is offered on a session: what their role may do (the
-    API's rules) and what makes sense for the session's state and time."""
+    API's rules) and what makes sense for the session's state and time. A session of
+    today not yet open for check-in says from when it is (``check_in_from``)."""
     status = entry["status"]
     scheduled = status == SessionStatus.SCHEDULED
     held = entry["course"]["needs_review"]  # the services refuse these; don't offer them
-    return {
-        "check_in": scheduled
+    may_check_in = (
+        scheduled
         and not held
         and _local_day(entry["starts_at"], place) == _today(place)
-        and place.can(Capability.CHECK_IN),
+        and place.can(Capability.CHECK_IN)
+    )
+    opens = services.check_in_opens_at(entry["starts_at"], place.clinic)
+    return {
+        "check_in": may_check_in and now >= opens,
+        "check_in_from": opens if may_check_in and now < opens else None,
         "mark_missed": scheduled
         and entry["starts_at"] <= now
         and place.can(Capability.MARK_MISSED),
@@ -303,8 +309,9 @@ def session_move(request: HttpRequest, place: Workplace, pk: int) -> HttpRespons
 
 
 def _complete_form(entry: dict[str, Any]) -> CompleteForm:
-    """An empty treatment record form; the prefix keeps each session's fields apart."""
-    return CompleteForm(prefix=f"s{entry['id']}")
+    """A treatment record form starting from the prescription; the prefix keeps each
+    session's fields apart."""
+    return CompleteForm.starting_from(entry["prescription"], prefix=f"s{entry['id']}")
 
 
 def _today_page(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -61,6 +62,25 @@ class TreatmentCourse(models.Model):
     preferred_chair = models.ForeignKey(
         Chair, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The psychiatrist's prescription where it differs from the protocol's defaults
+    # (empty: the protocol's pulses and intensity). The coil position is the one found
+    # at mapping, e.g. "F3 (Beam method)"; empty: none prescribed beyond the protocol's
+    # target. courses.prescription reads these with their defaults.
+    prescribed_pulses = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Pulses per session; empty: the protocol's.",
+    )
+    prescribed_intensity_pct_mt = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(200)],
+        help_text="Intensity, % of motor threshold; empty: the protocol's.",
+    )
+    prescribed_coil_position = models.CharField(
+        max_length=120, blank=True, help_text="e.g. F3 (Beam method); empty: none prescribed."
+    )
     status = models.CharField(
         max_length=20, choices=CourseStatus.choices, default=CourseStatus.PLANNED
     )
@@ -81,6 +101,16 @@ class TreatmentCourse(models.Model):
             models.CheckConstraint(
                 condition=Q(primary_instrument__in=list(INSTRUMENTS)),
                 name="course_primary_instrument_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(prescribed_pulses__isnull=True)
+                | Q(prescribed_pulses__gte=1, prescribed_pulses__lte=100_000),
+                name="course_prescribed_pulses_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(prescribed_intensity_pct_mt__isnull=True)
+                | Q(prescribed_intensity_pct_mt__gte=1, prescribed_intensity_pct_mt__lte=200),
+                name="course_prescribed_intensity_range",
             ),
         ]
         indexes = [models.Index(fields=["status", "risk_level"])]

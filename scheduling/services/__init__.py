@@ -15,6 +15,7 @@ Callers use ``from scheduling import services`` and the names below.
 
 from scheduling.services.adverse_events import adverse_event_review, require_no_review_hold
 from scheduling.services.attendance import (
+    check_in_opens_at,
     session_book,
     session_cancel,
     session_cancel_by_patient,
@@ -50,6 +51,7 @@ __all__ = [
     "arrange_makeups_and_refresh",
     "authorization_extend",
     "chair_block_save",
+    "check_in_opens_at",
     "closure_rebook",
     "course_book",
     "course_schedule",

@@ -12,12 +12,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clinic.errors import Conflict
+from clinic.errors import Conflict, DomainError
 from clinic.models import Chair, Clinic, Coil
 from courses.models import (
     CourseStatus,
     TreatmentCourse,
 )
+from courses.prescription import describe, deviations, needs_reason, prescription_for
 from scheduling import signals
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
@@ -239,9 +240,24 @@ def _transition(session: Session, allowed: Sequence[str], action: str, **changes
     return session
 
 
+def check_in_opens_at(starts_at: dt.datetime, clinic: Clinic) -> dt.datetime:
+    """The earliest moment a session may be checked in (the clinic's setting)."""
+    return starts_at - dt.timedelta(minutes=clinic.check_in_early_minutes)
+
+
 @transaction.atomic
 def session_check_in(session: Session) -> Session:
+    """Check a patient in, at most the clinic's ``check_in_early_minutes`` before the
+    session (409 ``too_early``: a check-in on the wrong day or hours ahead is a slip)."""
     session = _lock_session(session)
+    clinic = session.course.patient.clinic
+    opens = check_in_opens_at(session.starts_at, clinic)
+    if session.status == SessionStatus.SCHEDULED and timezone.now() < opens:
+        raise Conflict(
+            f"Check-in opens at {opens.astimezone(clinic.tz):%H:%M on %a %d %b}, "
+            f"{clinic.check_in_early_minutes} minutes before the session.",
+            code="too_early",
+        )
     if session.status == SessionStatus.SCHEDULED:
         require_no_review_hold(session.course_id)
         _activate_if_planned(session.course)
@@ -272,8 +288,10 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
     entry = TreatmentRecord(technician=technician, **record)
     entry.full_clean(exclude=["session"], validate_unique=False, validate_constraints=False)
     session = _lock_session(session)
+    _require_started(session)
     if session.status == SessionStatus.CHECKED_IN:
         require_no_review_hold(session.course_id)
+    entry.deviations = _deviations_explained(session, entry)
     session = _transition(
         session,
         [SessionStatus.CHECKED_IN],
@@ -284,6 +302,35 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
     save_record(session, entry, by=technician)
     recompute_risk([session.course_id])
     return session
+
+
+def _require_started(session: Session) -> None:
+    """A session is completed once it has started (409 ``not_started``), whatever time
+    it was checked in: a record of a session not yet given is a slip."""
+    if session.status == SessionStatus.CHECKED_IN and session.starts_at > timezone.now():
+        local = session.starts_at.astimezone(session.course.patient.clinic.tz)
+        raise Conflict(
+            f"The session starts at {local:%H:%M}; it can be completed once it has started.",
+            code="not_started",
+        )
+
+
+def _deviations_explained(session: Session, entry: TreatmentRecord) -> list[str]:
+    """How the record departs from the course's prescription; a departure outside the
+    tolerance needs a reason (400 ``deviation_reason_required``)."""
+    found = deviations(
+        prescription_for(session.course),
+        pulses_delivered=entry.pulses_delivered,
+        intensity_pct_mt=entry.intensity_pct_mt,
+        coil_position=entry.coil_position,
+    )
+    entry.deviation_reason = entry.deviation_reason.strip()
+    if needs_reason(found) and not entry.deviation_reason:
+        raise DomainError(
+            f"Give a reason for the deviation from the prescription: {describe(found)}.",
+            code="deviation_reason_required",
+        )
+    return found
 
 
 @transaction.atomic

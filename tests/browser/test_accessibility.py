@@ -3,17 +3,20 @@ and on the login page: no serious or critical violations."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Page
 
 from clinic.models import Role
 from clinic.web import NAVIGATION
-from scheduling.models import Session
+from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.services import course_schedule
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_patient_pages import _next_monday
+from tests.factories import SessionFactory
 
 
 def test_the_login_page_has_no_serious_violations(page: Page) -> None:
@@ -86,3 +89,49 @@ def test_keyboard_focus_is_visible(page: Page, login: Any, staff: Any) -> None:
         )
         assert outline[0] in {"A", "BUTTON", "INPUT", "SELECT"}
         assert outline[1] != "none" and outline[2] not in {"0px", ""}, outline
+
+
+def test_the_treatment_record_form_and_the_records_beside_the_prescription_pass(
+    page: Page, login: Any, staff: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """The technician's record form (from the prescription, with the deviation reason)
+    and the course page's records as a psychiatrist (with the prescription form)."""
+    course = make_course(prescribed_coil_position="F3 (Beam method)")
+    now = timezone.now()
+    technician = staff(Role.TECHNICIAN)
+    done = SessionFactory(
+        course=course,
+        chair=chairs[0],
+        starts_at=now - dt.timedelta(days=1),
+        ends_at=now - dt.timedelta(days=1) + dt.timedelta(minutes=40),
+        status=SessionStatus.COMPLETED,
+    )
+    TreatmentRecord.objects.create(
+        session=done,
+        technician=technician,
+        pulses_delivered=2000,
+        intensity_pct_mt=120,
+        coil_position="F3 (Beam method)",
+        deviations=["pulses_low"],
+        deviation_reason="Stopped early: scalp discomfort",
+    )
+    SessionFactory(
+        course=course,
+        chair=chairs[0],
+        starts_at=now - dt.timedelta(minutes=10),
+        ends_at=now + dt.timedelta(minutes=30),
+        status=SessionStatus.CHECKED_IN,
+    )
+    login(technician)
+    page.goto(reverse("technician-today"))
+    page.get_by_label("Reason for any deviation from the prescription").wait_for()
+    screenshot(page, "treatment-record-form")
+    assert axe_violations(page) == []
+
+    page.context.clear_cookies()
+    login(staff(Role.PSYCHIATRIST))
+    page.goto(reverse("course-detail", args=[course.pk]))
+    page.get_by_text("Stopped early: scalp discomfort").wait_for()
+    page.get_by_text("Change the prescription").click()
+    screenshot(page, "course-records")
+    assert axe_violations(page) == []

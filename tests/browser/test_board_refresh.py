@@ -31,8 +31,11 @@ def test_the_board_refreshes_itself_but_not_while_someone_works_in_it(
     settings.BOARD_REFRESH_SECONDS = 1
     with time_machine.travel(MONDAY_MORNING, tick=True):
         start = dt.date(2027, 1, 11)
-        early, late, noon = (make_course(start=start, at=dt.time(hour)) for hour in (10, 11, 12))
-        for course in (early, late, noon):
+        # Check-in opens an hour before: the early and the soon sessions are open for it.
+        early, late, soon = (
+            make_course(start=start, at=at) for at in (dt.time(10), dt.time(11), dt.time(9, 30))
+        )
+        for course in (early, late, soon):
             course_schedule(course)
         early_session, late_session = _first_session(early), _first_session(late)
 
@@ -52,10 +55,10 @@ def test_the_board_refreshes_itself_but_not_while_someone_works_in_it(
         expect(late_block.get_by_label("Reason for cancelling")).to_be_visible()
         # ...while the refreshed board's own buttons answer in place (the block comes
         # back with the outcome in it, which only the button's answer carries)...
-        noon_block = page.locator(f"#session-{_first_session(noon).pk}")
-        noon_block.get_by_role("button", name="Check in").click()
-        expect(noon_block.get_by_role("status")).to_contain_text("Checked in")
-        expect(noon_block).to_contain_text("Checked in")
+        soon_block = page.locator(f"#session-{_first_session(soon).pk}")
+        soon_block.get_by_role("button", name="Check in").click()
+        expect(soon_block.get_by_role("status")).to_contain_text("Checked in")
+        expect(soon_block).to_contain_text("Checked in")
         session_cancel(late_session, reason="called in sick")
         page.wait_for_timeout(3_000)  # three refresh periods
         expect(late_block).to_contain_text("Scheduled")
@@ -96,10 +99,11 @@ def test_a_refresh_keeps_the_page_scrolled_where_it_was(
 ) -> None:
     settings.BOARD_REFRESH_SECONDS = 1
     page.set_viewport_size({"width": 1024, "height": 600})  # the day is longer than that
-    with time_machine.travel(MONDAY_MORNING, tick=True):
+    with time_machine.travel(MONDAY_MORNING, tick=True) as traveller:
         course = make_course(start=dt.date(2027, 1, 11), at=dt.time(15))
         course_schedule(course)
         session = _first_session(course)
+        traveller.move_to(dt.datetime(2027, 1, 11, 19, 45, tzinfo=dt.UTC))  # 14:45 New York
         login(front_desk)
         page.get_by_role("link", name="Day board").click()
         block = page.locator(f"#session-{session.pk}")

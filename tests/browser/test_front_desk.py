@@ -14,8 +14,9 @@ from scheduling.models import Session, SessionStatus
 from tests.browser.conftest import axe_violations, screenshot
 from tests.factories import PatientFactory, catalog_protocol, cleared_screening
 
-# Monday 11 January 2027, 08:00 in New York: the clinic's morning, before the first session.
-MONDAY_MORNING = dt.datetime(2027, 1, 11, 13, 0, tzinfo=dt.UTC)
+# Monday 11 January 2027, 09:15 in New York: the clinic's morning, before the first
+# session at 10:00 and within its check-in window (an hour before, by default).
+MONDAY_MORNING = dt.datetime(2027, 1, 11, 14, 15, tzinfo=dt.UTC)
 
 
 def test_front_desk_books_a_course_sees_it_on_the_board_and_checks_in(

@@ -698,6 +698,7 @@ def test_today_lists_the_days_sessions_in_time_order(
     login: Callable[..., Client], book: Callable[..., Session], chairs: list[Any], other_clinic: Any
 ) -> None:
     late = book(at=local(TODAY, 15), chair=chairs[0])
+    due = book(at=local(TODAY, 12, 30), chair=chairs[1])
     early = book(at=local(TODAY, 8), chair=chairs[3], status=SessionStatus.CHECKED_IN)
     tomorrow = book(at=local(TODAY + dt.timedelta(days=1), 8))
     html = _text(login(Role.TECHNICIAN).get("/today/"))
@@ -711,7 +712,10 @@ def test_today_lists_the_days_sessions_in_time_order(
     assert early.patient.last_name not in html
     # Checked in: the treatment record form, every input labelled; scheduled: check-in.
     assert f'id="record-{early.pk}"' in html and f'id="record-{late.pk}"' not in html
-    assert f"/board/sessions/{late.pk}/check-in/" in html
+    assert f"/board/sessions/{due.pk}/check-in/" in html
+    # Check-in opens an hour before (the clinic's setting): the list says from when.
+    assert f"/board/sessions/{late.pk}/check-in/" not in html
+    assert "Check-in from 14:00" in html
     for name in ("pulses_delivered", "intensity_pct_mt", "coil_position", "side_effects_other"):
         assert f'for="id_s{early.pk}-{name}"' in html
     assert "Scalp discomfort at the site" in html and "Adverse event" in html

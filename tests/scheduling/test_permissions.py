@@ -82,7 +82,15 @@ def test_session_role_matrix(
 
 
 def _checked_in(clinic: Any) -> Any:
-    return _session(clinic, status="checked_in")
+    """Checked in and started ten minutes ago (only a started session is completed)."""
+    return _session(
+        clinic, status="checked_in", starts_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+
+
+def _due_session(clinic: Any) -> Any:
+    """Starts in half an hour: open for check-in (at most an hour before, by default)."""
+    return _session(clinic, starts_at=timezone.now() + dt.timedelta(minutes=30))
 
 
 def _schedulable(clinic: Any) -> Any:
@@ -108,7 +116,7 @@ ACTIONS_MATRIX = {
     "check in": Action(
         "post",
         lambda s: f"/api/v1/sessions/{s.pk}/check-in/",
-        _session,
+        _due_session,
         {},
         frozenset({Role.FRONT_DESK, Role.TECHNICIAN}),
     ),

@@ -150,7 +150,9 @@ def test_only_a_started_session_can_be_marked_missed(
     assert desk.post(url, {}, format="json").json()["status"] == "missed"
 
 
-def test_move_and_wrong_state(desk: Any, tech: Any, make_course: Any, chairs: list[Any]) -> None:
+def test_move_and_wrong_state(
+    desk: Any, tech: Any, make_course: Any, chairs: list[Any], frozen_now: Any
+) -> None:
     session_id = _book(desk, make_course()).json()["id"]
     moved = desk.patch(
         f"/api/v1/sessions/{session_id}/",
@@ -159,22 +161,27 @@ def test_move_and_wrong_state(desk: Any, tech: Any, make_course: Any, chairs: li
     )
     assert moved.status_code == 200, moved.content
     assert moved.json()["chair"] == chairs[2].pk
+    frozen_now.move_to(dt.datetime(2026, 12, 1, 15, 50, tzinfo=dt.UTC))  # 10:50 New York
     assert tech.post(f"/api/v1/sessions/{session_id}/check-in/").status_code == 200
     again = desk.patch(f"/api/v1/sessions/{session_id}/", {"starts_at": MONDAY_1000}, format="json")
     assert again.status_code == 409
     assert again.json()["code"] == "invalid_transition"
 
 
-def test_attendance_flow(desk: Any, tech: Any, make_course: Any, chairs: list[Any]) -> None:
+def test_attendance_flow(
+    desk: Any, tech: Any, make_course: Any, chairs: list[Any], frozen_now: Any
+) -> None:
     course = make_course()
-    session_id = _book(desk, course).json()["id"]
+    session_id = _book(desk, course).json()["id"]  # Monday 30 November 10:00 New York
     complete_early = tech.post(
         f"/api/v1/sessions/{session_id}/complete/",
         {"pulses_delivered": 3000, "intensity_pct_mt": 120, "coil_position": "F3"},
         format="json",
     )
     assert complete_early.json()["code"] == "invalid_transition"
+    frozen_now.move_to(dt.datetime(2026, 11, 30, 14, 50, tzinfo=dt.UTC))  # 09:50 New York
     assert tech.post(f"/api/v1/sessions/{session_id}/check-in/").status_code == 200
+    frozen_now.move_to(dt.datetime(2026, 11, 30, 15, 40, tzinfo=dt.UTC))  # 10:40 New York
     course.refresh_from_db()
     assert course.status == "active"  # the first check-in starts a planned course
     bad_record = tech.post(
@@ -208,9 +215,10 @@ def test_attendance_flow(desk: Any, tech: Any, make_course: Any, chairs: list[An
 
 
 def test_front_desk_does_not_see_the_treatment_record(
-    desk: Any, tech: Any, make_course: Any, chairs: list[Any]
+    desk: Any, tech: Any, make_course: Any, chairs: list[Any], frozen_now: Any
 ) -> None:
     session_id = _book(desk, make_course()).json()["id"]
+    frozen_now.move_to(dt.datetime(2026, 11, 30, 15, 5, tzinfo=dt.UTC))  # 10:05 New York
     tech.post(f"/api/v1/sessions/{session_id}/check-in/")
     tech.post(
         f"/api/v1/sessions/{session_id}/complete/",

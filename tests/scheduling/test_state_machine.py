@@ -59,11 +59,12 @@ DAYS = (dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2))
 TIMES = (dt.time(9), dt.time(9, 30), dt.time(9, 50), dt.time(18, 30))
 GRID = [dt.datetime.combine(day, at, tzinfo=NEW_YORK) for day in DAYS for at in TIMES]
 # Instants the clock may move to (from NOW): during and after the sessions of the grid,
-# so that booking into the past and marking a started session missed both come up.
+# so that booking into the past and marking a started session missed both come up, and
+# shortly before one (18:00: the 18:30 session is open for check-in, not yet started).
 CLOCK = [
     dt.datetime.combine(day, at, tzinfo=NEW_YORK)
     for day in DAYS
-    for at in (dt.time(9, 40), dt.time(12), dt.time(20))
+    for at in (dt.time(9, 40), dt.time(12), dt.time(18), dt.time(20))
 ]
 # The one step each attendance action may take.
 NEXT_STATUS: dict[str, set[str]] = {
@@ -286,6 +287,13 @@ class BookingMachine(RuleBasedStateMachine):
         if target == SessionStatus.MISSED:  # only once the session has started
             allowed = allowed and session.starts_at <= self.now
         expected = None if allowed else "invalid_transition"
+        # The clinic's clock rules: check-in opens an hour before (the default), and a
+        # session is completed once it has started.
+        opens = session.starts_at - dt.timedelta(minutes=60)
+        if allowed and target == SessionStatus.CHECKED_IN and self.now < opens:
+            expected = "too_early"
+        if allowed and target == SessionStatus.COMPLETED and session.starts_at > self.now:
+            expected = "not_started"
         changed = self._call(target, expected, lambda: action(session))
         if changed is None:
             return
