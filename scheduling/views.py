@@ -30,7 +30,7 @@ from clinic import services as clinic_services
 from clinic.capabilities import Capability
 from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
-from scheduling import selectors, services
+from scheduling import closure_selectors, selectors, services
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
 from scheduling.models import UPCOMING, Session, SessionStatus
 
@@ -409,7 +409,7 @@ def _closures_page(
         request,
         "scheduling/closures.html",
         {
-            "closures": selectors.upcoming_closures(place.clinic, today),
+            "closures": closure_selectors.upcoming_closures(place.clinic, today),
             "form": form or ClosureForm(today=today),
             "may_add": place.can(Capability.SET_UP_CLINIC),
             "may_rebook": place.can(Capability.REBOOK_CLOSURE),
@@ -447,12 +447,14 @@ def closure_rebook(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
     """Move every session still booked on a closed day (all or nothing) and show where
     each went."""
     closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic)
-    hit = selectors.closure_hits(place.clinic, closure.date)
+    hit = closure_selectors.closure_hits(place.clinic, closure.date)
     moved, error, status = _attempt(lambda: services.closure_rebook(place.clinic, closure.date))
     result = {
         "date": closure.date,
         "error": error,
-        "rows": selectors.rebook_summary(place.clinic, hit, moved) if moved is not None else [],
+        "rows": (
+            closure_selectors.rebook_summary(place.clinic, hit, moved) if moved is not None else []
+        ),
         "count": len(hit),
     }
     return _closures_page(request, place, rebooked=result, status=status)

@@ -250,6 +250,9 @@ def session_check_in(session: Session) -> Session:
     """Check a patient in, at most the clinic's ``check_in_early_minutes`` before the
     session (409 ``too_early``: a check-in on the wrong day or hours ahead is a slip)."""
     session = _lock_session(session)
+    if session.status == SessionStatus.SCHEDULED:
+        # The hold first: "needs psychiatrist review" matters more than "too early".
+        require_no_review_hold(session.course_id)
     clinic = session.course.patient.clinic
     opens = check_in_opens_at(session.starts_at, clinic)
     if session.status == SessionStatus.SCHEDULED and timezone.now() < opens:
@@ -259,7 +262,6 @@ def session_check_in(session: Session) -> Session:
             code="too_early",
         )
     if session.status == SessionStatus.SCHEDULED:
-        require_no_review_hold(session.course_id)
         _activate_if_planned(session.course)
     session = _transition(
         session,

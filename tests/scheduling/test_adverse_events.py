@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -75,9 +77,24 @@ def _complete(tech: Any, session_id: int, **record: Any) -> Any:
     )
 
 
+@contextmanager
+def _at_start_of(session_id: int) -> Iterator[None]:
+    """The clock at the session's start: check-in opens an hour before, completion once
+    it has started."""
+    starts_at = Session.objects.get(pk=session_id).starts_at
+    with time_machine.travel(starts_at + dt.timedelta(minutes=5), tick=False):
+        yield
+
+
+def _check_in(tech: Any, session_id: int) -> Any:
+    with _at_start_of(session_id):
+        return tech.post(f"/api/v1/sessions/{session_id}/check-in/")
+
+
 def _treated_with(tech: Any, session_id: int, **record: Any) -> Any:
-    assert tech.post(f"/api/v1/sessions/{session_id}/check-in/").status_code == 200
-    response = _complete(tech, session_id, **record)
+    with _at_start_of(session_id):
+        assert _check_in(tech, session_id).status_code == 200
+        response = _complete(tech, session_id, **record)
     assert response.status_code == 200, response.content
     return response
 
@@ -182,7 +199,7 @@ def test_a_seizure_alerts_holds_the_course_and_a_decision_releases_it(
     progress = desk.get(f"/api/v1/courses/{course.pk}/progress/").json()
     assert "adverse_event" not in progress["risk"]["reasons"]
     assert _board_entry(desk, clinic, "2026-12-02", second)["course"]["needs_review"] is False
-    assert tech.post(f"/api/v1/sessions/{second}/check-in/").status_code == 200
+    assert _check_in(tech, second).status_code == 200
 
 
 def test_a_checked_in_session_of_a_held_course_cannot_be_completed(
@@ -191,9 +208,10 @@ def test_a_checked_in_session_of_a_held_course_cannot_be_completed(
     course = make_course()
     first = _book(desk, course, MONDAY_1000)
     second = _book(desk, course, TUESDAY_1000)
-    assert tech.post(f"/api/v1/sessions/{second}/check-in/").status_code == 200
+    assert _check_in(tech, second).status_code == 200
     _treated_with(tech, first, side_effects=["syncope"])
-    refused = _complete(tech, second)
+    with _at_start_of(second):
+        refused = _complete(tech, second)
     assert refused.status_code == 409
     assert refused.json()["code"] == "needs_review"
     assert Session.objects.get(pk=second).status == SessionStatus.CHECKED_IN

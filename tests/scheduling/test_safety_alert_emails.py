@@ -4,11 +4,13 @@ an adverse event recorded with a session, and an unacknowledged alert's escalati
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from clinic.models import Role
 from scheduling import services
@@ -77,7 +79,8 @@ def test_an_adverse_event_reaches_the_psychiatrist_by_email(clinic: Any, monkeyp
     technician = MembershipFactory(clinic=clinic, role=Role.TECHNICIAN).user
     course = CourseFactory(patient=PatientFactory(clinic=clinic), psychiatrist=psychiatrist)
     cleared_screening(course.patient, by=psychiatrist)
-    session = SessionFactory(course=course, status=SessionStatus.CHECKED_IN)
+    started = timezone.now() - dt.timedelta(minutes=10)  # completion once it has started
+    session = SessionFactory(course=course, status=SessionStatus.CHECKED_IN, starts_at=started)
     try:
         with celery_worker(queue):
             services.session_complete(
