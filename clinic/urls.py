@@ -54,6 +54,8 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
+    # In text messages: short, and no trailing slash to spend a character on.
+    path("p/<str:token>", patient_views.short_session_page, name="patient-short"),
     path(
         "p/calendar/<str:token>/appointments.ics",
         patient_views.course_calendar,

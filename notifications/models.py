@@ -23,10 +23,18 @@ class Kind(models.TextChoices):
     SAME_DAY = "same_day", "Same-day reminder"
     MISSED_FOLLOWUP = "missed_followup", "Missed-session follow-up"
     MAKEUP_BOOKED = "makeup_booked", "Make-up booked"
+    SESSION_CANCELLED = "session_cancelled", "Session cancelled by staff"
 
 
 # Changes always go out; routine reminders give way when a frequency cap is reached.
-CHANGE_KINDS = (Kind.COURSE_BOOKED, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
+CHANGE_KINDS = (
+    Kind.COURSE_BOOKED,
+    Kind.SESSION_MOVED,
+    Kind.MAKEUP_BOOKED,
+    Kind.SESSION_CANCELLED,
+)
+# Messages about a session that is no longer upcoming, which still go.
+PAST_SESSION_KINDS = (Kind.MISSED_FOLLOWUP, Kind.SESSION_CANCELLED)
 
 
 class Status(models.TextChoices):
@@ -53,6 +61,9 @@ class ReminderPolicy(models.Model):
     same_day = models.BooleanField(default=True)
     missed_followup = models.BooleanField(default=True)
     makeup_booked = models.BooleanField(default=True)
+    session_cancelled = models.BooleanField(
+        default=True, help_text="Tell the patient when staff cancel a visit."
+    )
     day_before_at = models.TimeField(
         default=dt.time(17, 0), help_text="Patient-local time the day before the session."
     )
@@ -109,6 +120,9 @@ class Notification(models.Model):
     provider_message_id = models.CharField(max_length=64, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="What was sent (rendered when sending).")
+    previous_starts_at = models.DateTimeField(
+        null=True, blank=True, help_text="A moved session's start before the move."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

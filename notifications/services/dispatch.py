@@ -19,6 +19,7 @@ from clinic.models import Patient
 from notifications import content, links
 from notifications.models import (
     CHANGE_KINDS,
+    PAST_SESSION_KINDS,
     Channel,
     Kind,
     Notification,
@@ -112,7 +113,7 @@ def send(notification_id: int) -> str:
         return Status.SUPPRESSED
     if (
         session is not None
-        and notification.kind != Kind.MISSED_FOLLOWUP
+        and notification.kind not in PAST_SESSION_KINDS
         and (session.status != SessionStatus.SCHEDULED or session.starts_at <= now)
     ):
         _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
@@ -138,6 +139,17 @@ def send(notification_id: int) -> str:
         return _deliver(notification, token, now)
 
 
+def _session_link(notification: Notification) -> str:
+    """The session's page for the patient: the short link in a text, the full one in an
+    email; none for messages that need no answer."""
+    session = notification.session
+    if session is None or notification.kind not in LINKED_KINDS:
+        return ""
+    if notification.channel == Channel.SMS:
+        return links.short_session_link(session)
+    return links.session_link(session)
+
+
 def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> str:
     patient, clinic, session = notification.patient, notification.clinic, notification.session
     message = content.render(
@@ -146,13 +158,12 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> 
         patient=patient,
         clinic=clinic,
         at=session.starts_at if session is not None else None,
-        link=links.session_link(session)
-        if session is not None and notification.kind in LINKED_KINDS
-        else "",
+        previous_at=notification.previous_starts_at,
+        link=_session_link(notification),
         calendar_link=links.calendar_link(session.course)
         if session is not None and notification.kind == Kind.COURSE_BOOKED
         else "",
-        makeup_booked=notification.kind == Kind.MISSED_FOLLOWUP
+        makeup_booked=notification.kind in PAST_SESSION_KINDS
         and session is not None
         and Session.objects.filter(makeup_for=session, status__in=UPCOMING).exists(),
     )

@@ -117,9 +117,16 @@ def cancel_pending(rows: Any, reason: str) -> int:
     )
 
 
-def session_changed(session: Session, *, moved: bool) -> None:
+def session_changed(
+    session: Session,
+    *,
+    moved: bool,
+    previous_start: dt.datetime | None = None,
+    by_patient: bool = False,
+) -> None:
     """A session moved or was cancelled: its pending reminders go (the planner writes
-    new ones for the new time); a move is announced."""
+    new ones for the new time). A move is announced with the time it moved from; a
+    cancellation by the clinic is announced too (the patient who cancelled knows)."""
     current = f":{int(session.starts_at.timestamp())}:"
     cancel_pending(
         Notification.objects.filter(session=session)
@@ -127,25 +134,31 @@ def session_changed(session: Session, *, moved: bool) -> None:
         .exclude(kind=Kind.SESSION_MOVED, idempotency_key__contains=current),
         "session changed",
     )
-    if not moved:
-        return
     clinic = session.chair.clinic
     policy = policy_for(clinic)
-    if not policy.session_moved:
+    if moved:
+        kind = Kind.SESSION_MOVED
+    elif by_patient or session.checked_in_at is not None or session.starts_at <= timezone.now():
+        return  # the patient cancelled it, is here already, or the visit has begun
+    else:
+        kind = Kind.SESSION_CANCELLED
+    if not policy.kind_enabled(kind):
         return
     rows = [
         _row(
-            Kind.SESSION_MOVED,
+            kind,
             channel,
             session.patient,
             clinic,
             policy,
             session=session,
             due=timezone.now(),
-            key=_key(Kind.SESSION_MOVED, channel, session),
+            key=_key(kind, channel, session),
         )
         for channel in reachable_channels(session.patient)
     ]
+    for row in rows:
+        row.previous_starts_at = previous_start
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 

@@ -677,11 +677,14 @@ def test_cancelling_a_session_cancels_its_pending_reminders(
     assert {(n.kind, n.status, n.reason) for n in Notification.objects.filter(session=second)} == {
         (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
         (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
+        (Kind.SESSION_CANCELLED, Status.PENDING, ""),  # staff cancelled: the patient is told
     }
     assert _rows(session=first) == untouched
     frozen_now.move_to(_local(MON, 17))
     services.plan_reminders()  # a cancelled session is not planned again
-    assert not Notification.objects.filter(session=second, status=Status.PENDING).exists()
+    assert not Notification.objects.filter(
+        session=second, status=Status.PENDING, kind__in=[Kind.DAY_BEFORE, Kind.SAME_DAY]
+    ).exists()
 
 
 @pytest.mark.parametrize(
