@@ -201,3 +201,32 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return self.provider_message_id
+
+
+class PatientReply(models.Model):
+    """A text from a patient that is not a keyword ("running late"), for the front desk
+    of the patient's clinic to read and mark handled. Nothing acts on it by itself."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sms_replies")
+    body = models.TextField(max_length=1600)
+    received_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "patient replies"
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The navigation counts each page view's unhandled replies of one clinic.
+            models.Index(
+                fields=["clinic"], condition=Q(handled_at__isnull=True), name="reply_unhandled_idx"
+            ),
+            models.Index(fields=["clinic", "-received_at"], name="reply_clinic_recent_idx"),
+        ]
+        # No "handled means handled_by" constraint: a staff account may be deleted later.
+
+    def __str__(self) -> str:
+        return f"Reply from patient {self.patient_id}"
