@@ -33,6 +33,9 @@ CHANGE_KINDS = (
     Kind.MAKEUP_BOOKED,
     Kind.SESSION_CANCELLED,
 )
+# Messages about one event each (a change, a missed visit): never held back by the
+# frequency caps, and not counted against them; the caps ration routine reminders.
+UNCAPPED_KINDS = (*CHANGE_KINDS, Kind.MISSED_FOLLOWUP)
 # Messages about a session that is no longer upcoming, which still go.
 PAST_SESSION_KINDS = (Kind.MISSED_FOLLOWUP, Kind.SESSION_CANCELLED)
 
@@ -64,14 +67,22 @@ class ReminderPolicy(models.Model):
     session_cancelled = models.BooleanField(
         default=True, help_text="Tell the patient when staff cancel a visit."
     )
+    every_day = models.BooleanField(
+        default=False,
+        help_text="Remind before every visit. Off: before the first visit of each run of "
+        "daily visits (each week's first), and before any changed visit; patients who "
+        "ask get every day (Patient.daily_reminders).",
+    )
     day_before_at = models.TimeField(
         default=dt.time(17, 0), help_text="Patient-local time the day before the session."
     )
     same_day_minutes_before = models.PositiveSmallIntegerField(default=120)
     window_start = models.TimeField(default=dt.time(8, 0))
     window_end = models.TimeField(default=dt.time(21, 0))
-    sms_per_day = models.PositiveSmallIntegerField(default=1)
-    sms_per_week = models.PositiveSmallIntegerField(default=3)
+    # Caps are a safety net, not the schedule: a patient with daily reminders gets a
+    # day-before and a same-day text on a treatment day, ten in a week (docs/reminders.md).
+    sms_per_day = models.PositiveSmallIntegerField(default=2)
+    sms_per_week = models.PositiveSmallIntegerField(default=10)
     email_per_day = models.PositiveSmallIntegerField(default=3)
     email_per_week = models.PositiveSmallIntegerField(default=10)
 

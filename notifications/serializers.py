@@ -46,6 +46,7 @@ class ReminderPolicySerializer(serializers.ModelSerializer):
             "missed_followup",
             "makeup_booked",
             "session_cancelled",
+            "every_day",
             "day_before_at",
             "same_day_minutes_before",
             "window_start",

@@ -18,8 +18,8 @@ from django.utils import timezone
 from clinic.models import Patient
 from notifications import content, links
 from notifications.models import (
-    CHANGE_KINDS,
     PAST_SESSION_KINDS,
+    UNCAPPED_KINDS,
     Channel,
     Kind,
     Notification,
@@ -77,7 +77,8 @@ def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> boo
 
 
 def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.datetime) -> bool:
-    if notification.kind in CHANGE_KINDS:
+    """Routine reminders already sent today or this week reach the policy's caps."""
+    if notification.kind in UNCAPPED_KINDS:
         return False
     tz = notification.clinic.tz
     local_today = now.astimezone(tz).date()
@@ -88,7 +89,9 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
         if notification.channel == Channel.SMS
         else (policy.email_per_day, policy.email_per_week)
     )
-    mine = Notification.objects.filter(patient=notification.patient, channel=notification.channel)
+    mine = Notification.objects.filter(
+        patient=notification.patient, channel=notification.channel
+    ).exclude(kind__in=UNCAPPED_KINDS)
     sent_times = [
         at for at in mine.filter(sent_at__gte=week_start).values_list("sent_at", flat=True) if at
     ]
@@ -127,7 +130,7 @@ def send(notification_id: int) -> str:
             return Status.SUPPRESSED
         _finish(notification, token, status=Status.PENDING, scheduled_for=opens)
         return Status.PENDING
-    if notification.kind in CHANGE_KINDS:  # changes always go, whatever the caps
+    if notification.kind in UNCAPPED_KINDS:  # changes and misses go, whatever the caps
         return _deliver(notification, token, now)
     # Routine reminders to one patient queue on the patient's row from the cap check to
     # the stored result, so two sent at the same moment cannot both pass the cap.

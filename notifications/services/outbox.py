@@ -28,6 +28,7 @@ from notifications.services.policy import (
     reminder_time,
     within_window,
 )
+from notifications.services.reminder_days import sessions_worth_a_reminder
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 
 LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
@@ -279,6 +280,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     )
     places = _clinics_with_policies({row[-1] for row in sessions})
     reminded_days = _days_begun(coming, now, places)
+    worth_it = sessions_worth_a_reminder(sessions, places)
     too_late = now - dt.timedelta(hours=1)
     rows: list[PlannedRow] = []
     for (
@@ -299,6 +301,8 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         if patient_day in reminded_days:
             continue
         reminded_days.add(patient_day)
+        if session_id not in worth_it:
+            continue  # a day in a run of daily visits (services/reminder_days.py)
         # The mapping session opens a course: its eve gets the first-session message.
         first = session_kind == SessionKind.MAPPING
         for kind in (Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY):

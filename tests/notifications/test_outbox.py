@@ -56,6 +56,14 @@ def outbox(settings: Any) -> Iterator[list[Outgoing]]:
     reset_transports()
 
 
+@pytest.fixture(autouse=True)
+def _every_day_and_the_former_caps(clinic: Any) -> None:
+    """These tests are about the outbox's mechanics, on a reminder before every visit
+    and the caps of one SMS a day and three a week; which visits get reminders by
+    default, and the default caps, are tested in test_reminder_days.py."""
+    services.policy_update(clinic, every_day=True, sms_per_day=1, sms_per_week=3)
+
+
 @pytest.fixture
 def book(make_course: Callable[..., Any], chairs: list[Any], frozen_now: Any) -> Any:
     """Book a course at NOW; the patient's consents can be set first."""
