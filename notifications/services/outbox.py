@@ -280,7 +280,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     )
     places = _clinics_with_policies({row[-1] for row in sessions})
     reminded_days = _days_begun(coming, now, places)
-    worth_it = sessions_worth_a_reminder(sessions, places)
+    worth_it = sessions_worth_a_reminder(sessions, coming, places)
     too_late = now - dt.timedelta(hours=1)
     rows: list[PlannedRow] = []
     for (

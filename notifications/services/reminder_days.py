@@ -16,6 +16,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Q
+
 from clinic.models import Clinic, Patient
 from notifications.models import Kind, Notification, ReminderPolicy
 from scheduling.models import OCCUPYING, Session, SessionKind
@@ -26,20 +28,23 @@ _ID, _STARTS_AT, _KIND, _PATIENT, _CLINIC = 0, 1, 2, 3, -1
 
 def sessions_worth_a_reminder(
     rows: Sequence[Sequence[Any]],
+    coming: Q,
     places: dict[int, tuple[Clinic, ReminderPolicy]],
 ) -> set[int]:
-    """The ids of the planner's coming sessions (rows of its _SESSION_CONTACT) whose
-    day gets routine reminders. Three queries, whatever the number of rows."""
+    """The ids of the planner's coming sessions (``rows`` of its _SESSION_CONTACT, the
+    sessions ``coming`` selects) whose day gets routine reminders. Three queries,
+    whatever the number of rows; ids go to the database as subqueries, never as lists
+    (a large deployment's day would pass PostgreSQL's limit on parameters)."""
     if not rows:
         return set()
-    patient_ids = {row[_PATIENT] for row in rows}
-    session_ids = [row[_ID] for row in rows]
+    coming_sessions = Session.objects.filter(coming)
+    their_patients = coming_sessions.values("patient_id")
     earliest = min(row[_STARTS_AT] for row in rows) - dt.timedelta(days=2)
     latest = max(row[_STARTS_AT] for row in rows)
     visited = {
         (patient_id, starts_at.astimezone(places[clinic_id][0].tz).date())
         for patient_id, starts_at, clinic_id in Session.objects.filter(
-            patient_id__in=patient_ids,
+            patient_id__in=their_patients,
             status__in=OCCUPYING,
             starts_at__gte=earliest,
             starts_at__lt=latest,
@@ -48,11 +53,11 @@ def sessions_worth_a_reminder(
     }
     moved = set(
         Notification.objects.filter(
-            session_id__in=session_ids, kind=Kind.SESSION_MOVED
+            session__in=coming_sessions, kind=Kind.SESSION_MOVED
         ).values_list("session_id", flat=True)
     )
     daily = set(
-        Patient.objects.filter(pk__in=patient_ids, daily_reminders=True).values_list(
+        Patient.objects.filter(pk__in=their_patients, daily_reminders=True).values_list(
             "pk", flat=True
         )
     )
