@@ -31,6 +31,7 @@ class Capability(StrEnum):
     READ_MOTOR_THRESHOLDS = "read_motor_thresholds"
     READ_OUTCOMES = "read_outcomes"
     READ_OUTBOX = "read_outbox"
+    READ_PATIENT_MESSAGES = "read_patient_messages"
     # Staff pages
     OPEN_BOARD = "open_board"
     OPEN_TODAY = "open_today"
@@ -113,6 +114,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.READ_OUTBOX: _grant(
             {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
             "Read the outbox: what went or will go to patients (the page shows the texts)",
+        ),
+        Capability.READ_PATIENT_MESSAGES: _grant(
+            {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+            'Read the texts patients send that are not keywords ("running late") and '
+            "mark them handled; the navigation shows how many are still to handle",
         ),
         # Staff pages
         Capability.OPEN_BOARD: _grant(

@@ -253,6 +253,11 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     sms_consent = models.BooleanField(default=False)
     email_consent = models.BooleanField(default=False)
+    daily_reminders = models.BooleanField(
+        default=False,
+        help_text="Remind before every visit, not only the first of each week and changed "
+        "ones (the patient asked for it).",
+    )
     contact_problem = models.CharField(
         max_length=200, blank=True, help_text="Set when a message could not be delivered."
     )

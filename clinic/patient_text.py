@@ -17,6 +17,10 @@ GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
+# The extension table: each is sent as an escape and the character, two septets.
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7_SEGMENT, GSM7_PART = 160, 153  # septets: one segment, each part of a longer text
+UCS2_SEGMENT, UCS2_PART = 70, 67  # UTF-16 code units, likewise
 # Letters without a decomposition to a GSM-7 one, and typographic punctuation.
 LOOKALIKES = {
     "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "\u0131": "i",  # dotless i
@@ -44,6 +48,22 @@ def to_gsm7(text: str) -> str:
         plain = unicodedata.normalize("NFKD", LOOKALIKES.get(char, char))
         kept.extend(part for part in plain if part in GSM7)
     return "".join(kept)
+
+
+def sms_segments(text: str) -> int:
+    """How many segments a phone network bills ``text`` as: GSM-7 when every character
+    is in the basic or extension table (extension characters take two septets), else
+    UCS-2 (UTF-16 code units); a text longer than one segment is sent in parts that
+    each lose room to the header that joins them."""
+    if all(char in GSM7 or char in GSM7_EXTENSION for char in text):
+        units = sum(2 if char in GSM7_EXTENSION else 1 for char in text)
+        single, part = GSM7_SEGMENT, GSM7_PART
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = UCS2_SEGMENT, UCS2_PART
+    if units <= single:
+        return 1
+    return -(-units // part)
 
 
 def validate_display_name(value: str) -> None:

@@ -307,6 +307,15 @@ PAGES: tuple[Page, ...] = (
         "outcomes report and its CSV",
     ),
     Page(
+        ("/messages/",),
+        (
+            Capability.READ_PATIENT_MESSAGES,
+            " (the current clinic's patient texts; the navigation counts those to handle)",
+        ),
+        "patient messages",
+    ),
+    Page(("POST /messages/<id>/handled/",), Capability.READ_PATIENT_MESSAGES),
+    Page(
         ("/outbox/",),
         (
             Capability.READ_OUTBOX,

@@ -210,6 +210,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "email",
             "sms_consent",
             "email_consent",
+            "daily_reminders",
         ]
         # The (clinic, mrn) uniqueness is checked by the service with a clear message.
         validators: list[Any] = []

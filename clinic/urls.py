@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from clinic import api, views, web
 from courses import api as courses_api
 from notifications import api as notifications_api
-from notifications import patient_views, webhooks
+from notifications import inbox_views, patient_views, webhooks
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
 from scheduling import course_api, report_views
@@ -52,9 +52,13 @@ urlpatterns = [
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
     path("outbox/", notification_views.outbox, name="outbox"),
+    path("messages/", inbox_views.inbox, name="patient-messages"),
+    path("messages/<int:pk>/handled/", inbox_views.mark_handled, name="patient-message-handled"),
     path("", include("scheduling.urls")),
     path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
+    # In text messages: short, and no trailing slash to spend a character on.
+    path("p/<str:token>", patient_views.short_session_page, name="patient-short"),
     path(
         "p/calendar/<str:token>/appointments.ics",
         patient_views.course_calendar,

@@ -194,7 +194,16 @@ NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("My courses", "psychiatrist-dashboard", Capability.OPEN_DASHBOARD),
     ("Outcomes", "outcomes-report", Capability.READ_OUTCOMES),
     ("Outbox", "outbox", Capability.READ_OUTBOX),
+    ("Patient messages", "patient-messages", Capability.READ_PATIENT_MESSAGES),
 )
+
+# A count shown next to a navigation link (url name -> count for the workplace), from
+# an app above this one, which registers it in its AppConfig.ready().
+NAV_BADGES: dict[str, Callable[[Workplace], int]] = {}
+
+
+def register_nav_badge(url_name: str, count: Callable[[Workplace], int]) -> None:
+    NAV_BADGES[url_name] = count
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -207,5 +216,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         for label, name, capability in NAVIGATION:
             if place.can(capability):
                 url = reverse(name)
-                links.append({"label": label, "url": url, "current": request.path == url})
+                badge = NAV_BADGES[name](place) if name in NAV_BADGES else 0
+                links.append(
+                    {"label": label, "url": url, "current": request.path == url, "badge": badge}
+                )
     return {"workplace": place, "nav_links": links}

@@ -6,7 +6,8 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic import signals as clinic_signals
-        from notifications import receivers
+        from clinic.web import register_nav_badge
+        from notifications import inbox_views, receivers
         from scheduling import signals as scheduling_signals
 
         connections = (
@@ -20,3 +21,5 @@ class NotificationsConfig(AppConfig):
         )
         for signal, receiver in connections:
             signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")
+        # The front desk sees in the navigation how many patient texts wait for them.
+        register_nav_badge("patient-messages", inbox_views.unhandled_badge)

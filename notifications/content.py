@@ -15,7 +15,7 @@ import phonenumbers
 from django.template.loader import render_to_string
 
 from clinic.models import Clinic, Patient
-from clinic.patient_text import to_gsm7
+from clinic.patient_text import sms_segments, to_gsm7
 from notifications.models import Channel, Kind
 
 SUBJECTS = {
@@ -26,9 +26,11 @@ SUBJECTS = {
     Kind.SAME_DAY: "See you today",
     Kind.MISSED_FOLLOWUP: "We missed you",
     Kind.MAKEUP_BOOKED: "An extra appointment for you",
+    Kind.SESSION_CANCELLED: "Your appointment is cancelled",
 }
 
-SMS_LIMIT = 160  # GSM-7 characters in one segment
+# Day-before reminders ask for a reply: YES confirms the patient's next visit.
+CONFIRM_BY_REPLY = (Kind.FIRST_SESSION, Kind.DAY_BEFORE)
 
 
 @dataclass(frozen=True)
@@ -57,40 +59,56 @@ def render(
     patient: Patient,
     clinic: Clinic,
     at: dt.datetime | None,
+    previous_at: dt.datetime | None = None,
     link: str = "",
     calendar_link: str = "",
     makeup_booked: bool = False,
 ) -> Message:
+    """The message; ``link`` is the session's page: the full link in an email, the
+    short one in a text (and only when the text still fits one segment with it)."""
     local = at.astimezone(clinic.tz) if at is not None else None
+    before = previous_at.astimezone(clinic.tz) if previous_at is not None else None
     context = {
         "first_name": patient.first_name,
         "clinic": clinic.display_name,
         "phone": display_phone(clinic.phone),
         "date": human_date(local.date()) if local else "",
         "time": human_time(local.time()) if local else "",
+        "previous_date": human_date(before.date()) if before else "",
+        "previous_time": human_time(before.time()) if before else "",
         "opt_out": channel == Channel.SMS,
-        "makeup_booked": makeup_booked,  # a missed visit already made up: no "call us"
+        "makeup_booked": makeup_booked,  # a lost visit already made up: no "call us"
         "greet": True,  # an email greets in its first line and includes the text without
-        # Links only in email: in an SMS they would not fit one 160-character segment.
         "link": link if channel == Channel.EMAIL else "",
         "calendar_link": calendar_link if channel == Channel.EMAIL else "",
     }
     template = f"notifications/{channel}/{kind}.txt"
     if channel == Channel.SMS:
-        return Message(subject=SUBJECTS[Kind(kind)], body=_sms_body(template, context))
+        body = _sms_body(template, context, link, reply_yes=kind in CONFIRM_BY_REPLY)
+        return Message(subject=SUBJECTS[Kind(kind)], body=body)
     body = render_to_string(template, context).strip()
     return Message(subject=SUBJECTS[Kind(kind)], body=body)
 
 
-def _sms_body(template: str, context: dict[str, Any]) -> str:
-    """One 160-character GSM-7 segment: names lose the accents a phone could not show
-    as they are, and a first name too long to fit is left out ("Hi, ...")."""
+def _sms_body(template: str, context: dict[str, Any], link: str, *, reply_yes: bool) -> str:
+    """One GSM-7 segment. Names lose the accents a phone could not show as they are.
+    What does not fit goes, least needed first: the "reply YES" hint, the link, then a
+    first name too long to fit ("Hi, ...")."""
     context = {
         **context,
         "first_name": to_gsm7(context["first_name"]).strip(),
         "clinic": to_gsm7(context["clinic"]),
     }
-    body = render_to_string(template, context).strip()
-    if len(body) > SMS_LIMIT:
-        body = render_to_string(template, {**context, "first_name": ""}).strip()
+    variants: list[dict[str, Any]] = [
+        {"sms_link": link, "reply_yes": reply_yes},
+        {"sms_link": link},
+        {"reply_yes": reply_yes},
+        {},
+        {"first_name": ""},
+    ]
+    body = ""
+    for variant in variants:
+        body = render_to_string(template, {**context, **variant}).strip()
+        if sms_segments(body) == 1:
+            break
     return body

@@ -1,14 +1,22 @@
 """Signed, expiring links for patients (no account): confirm or cancel one session,
 or download the course's calendar. The token names the session and its start time, so
-a link dies when the session moves."""
+a link dies when the session moves.
+
+A text message has room for a short link only (``/p/<token>``, a dozen characters):
+the session's id in base 36 and a truncated HMAC of the id and the start time. It
+carries nothing about the patient, and dies when the session moves or a day after it.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from courses.models import TreatmentCourse
 from scheduling.models import Session
@@ -16,6 +24,9 @@ from scheduling.models import Session
 SALT = "cadence.patient-link"
 SESSION_LINK_DAYS = 14
 CALENDAR_LINK_DAYS = 120
+SHORT_SALT = "cadence.patient-short-link"
+SHORT_SIGNATURE_CHARS = 10  # base64url: 60 bits, far beyond guessing one by one online
+SHORT_LINK_GRACE = dt.timedelta(days=1)  # after the session starts
 
 
 def session_token(session: Session) -> str:
@@ -44,6 +55,44 @@ def session_from_token(token: str) -> Session | None:
     return session
 
 
+def _short_signature(session_id: int, starts_at: dt.datetime) -> str:
+    digest = salted_hmac(
+        SHORT_SALT, f"{session_id}:{int(starts_at.timestamp())}", algorithm="sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:SHORT_SIGNATURE_CHARS]
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
+
+
+def short_token(session: Session) -> str:
+    return _base36(session.pk) + _short_signature(session.pk, session.starts_at)
+
+
+def session_from_short_token(token: str) -> Session | None:
+    """The session a short token names, while it is at the time the token was made for
+    and has not been over for a day."""
+    head, signature = token[:-SHORT_SIGNATURE_CHARS], token[-SHORT_SIGNATURE_CHARS:]
+    if not head or len(head) > 12 or not head.isalnum() or not head.isascii():
+        return None
+    session = (
+        Session.objects.select_related("patient", "chair__clinic", "course")
+        .filter(pk=int(head, 36))
+        .first()
+    )
+    if session is None or timezone.now() > session.starts_at + SHORT_LINK_GRACE:
+        return None
+    expected = _short_signature(session.pk, session.starts_at)
+    return session if constant_time_compare(signature, expected) else None
+
+
 def course_from_token(token: str) -> TreatmentCourse | None:
     try:
         data = signing.loads(token, salt=SALT, max_age=dt.timedelta(days=CALENDAR_LINK_DAYS))
@@ -60,6 +109,10 @@ def absolute(path: str) -> str:
 
 def session_link(session: Session) -> str:
     return absolute(reverse("patient-session", args=[session_token(session)]))
+
+
+def short_session_link(session: Session) -> str:
+    return absolute(reverse("patient-short", args=[short_token(session)]))
 
 
 def calendar_link(course: TreatmentCourse) -> str:

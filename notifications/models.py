@@ -23,10 +23,21 @@ class Kind(models.TextChoices):
     SAME_DAY = "same_day", "Same-day reminder"
     MISSED_FOLLOWUP = "missed_followup", "Missed-session follow-up"
     MAKEUP_BOOKED = "makeup_booked", "Make-up booked"
+    SESSION_CANCELLED = "session_cancelled", "Session cancelled by staff"
 
 
 # Changes always go out; routine reminders give way when a frequency cap is reached.
-CHANGE_KINDS = (Kind.COURSE_BOOKED, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
+CHANGE_KINDS = (
+    Kind.COURSE_BOOKED,
+    Kind.SESSION_MOVED,
+    Kind.MAKEUP_BOOKED,
+    Kind.SESSION_CANCELLED,
+)
+# Messages about one event each (a change, a missed visit): never held back by the
+# frequency caps, and not counted against them; the caps ration routine reminders.
+UNCAPPED_KINDS = (*CHANGE_KINDS, Kind.MISSED_FOLLOWUP)
+# Messages about a session that is no longer upcoming, which still go.
+PAST_SESSION_KINDS = (Kind.MISSED_FOLLOWUP, Kind.SESSION_CANCELLED)
 
 
 class Status(models.TextChoices):
@@ -53,14 +64,25 @@ class ReminderPolicy(models.Model):
     same_day = models.BooleanField(default=True)
     missed_followup = models.BooleanField(default=True)
     makeup_booked = models.BooleanField(default=True)
+    session_cancelled = models.BooleanField(
+        default=True, help_text="Tell the patient when staff cancel a visit."
+    )
+    every_day = models.BooleanField(
+        default=False,
+        help_text="Remind before every visit. Off: before the first visit of each run of "
+        "daily visits (each week's first), and before any changed visit; patients who "
+        "ask get every day (Patient.daily_reminders).",
+    )
     day_before_at = models.TimeField(
         default=dt.time(17, 0), help_text="Patient-local time the day before the session."
     )
     same_day_minutes_before = models.PositiveSmallIntegerField(default=120)
     window_start = models.TimeField(default=dt.time(8, 0))
     window_end = models.TimeField(default=dt.time(21, 0))
-    sms_per_day = models.PositiveSmallIntegerField(default=1)
-    sms_per_week = models.PositiveSmallIntegerField(default=3)
+    # Caps are a safety net, not the schedule: a patient with daily reminders gets a
+    # day-before and a same-day text on a treatment day, ten in a week (docs/reminders.md).
+    sms_per_day = models.PositiveSmallIntegerField(default=2)
+    sms_per_week = models.PositiveSmallIntegerField(default=10)
     email_per_day = models.PositiveSmallIntegerField(default=3)
     email_per_week = models.PositiveSmallIntegerField(default=10)
 
@@ -109,6 +131,9 @@ class Notification(models.Model):
     provider_message_id = models.CharField(max_length=64, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="What was sent (rendered when sending).")
+    previous_starts_at = models.DateTimeField(
+        null=True, blank=True, help_text="A moved session's start before the move."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -187,3 +212,32 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return self.provider_message_id
+
+
+class PatientReply(models.Model):
+    """A text from a patient that is not a keyword ("running late"), for the front desk
+    of the patient's clinic to read and mark handled. Nothing acts on it by itself."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sms_replies")
+    body = models.TextField(max_length=1600)
+    received_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "patient replies"
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # The navigation counts each page view's unhandled replies of one clinic.
+            models.Index(
+                fields=["clinic"], condition=Q(handled_at__isnull=True), name="reply_unhandled_idx"
+            ),
+            models.Index(fields=["clinic", "-received_at"], name="reply_clinic_recent_idx"),
+        ]
+        # No "handled means handled_by" constraint: a staff account may be deleted later.
+
+    def __str__(self) -> str:
+        return f"Reply from patient {self.patient_id}"

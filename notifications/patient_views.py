@@ -23,6 +23,19 @@ def session_page(request: HttpRequest, token: str) -> HttpResponse:
     session = links.session_from_token(token)
     if session is None:
         raise Http404("This link is not valid any more.")
+    return _session_page(request, session)
+
+
+@require_http_methods(["GET", "POST"])
+def short_session_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The same page from the short link a text message carries."""
+    session = links.session_from_short_token(token)
+    if session is None:
+        raise Http404("This link is not valid any more.")
+    return _session_page(request, session)
+
+
+def _session_page(request: HttpRequest, session: Session) -> HttpResponse:
     clinic = session.chair.clinic
     notice = ""
     if request.method == "POST":

@@ -4,6 +4,7 @@ in the transaction of the change. Connected in NotificationsConfig.ready()."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from clinic.models import Clinic, Patient
@@ -23,8 +24,18 @@ def sessions_booked(
     services.notify_course_booked(sessions, patient=patient, clinic=clinic)
 
 
-def session_changed(sender: Any, *, session: Session, moved: bool, **_: Any) -> None:
-    services.session_changed(session, moved=moved)
+def session_changed(
+    sender: Any,
+    *,
+    session: Session,
+    moved: bool,
+    previous_start: dt.datetime | None = None,
+    by_patient: bool = False,
+    **_: Any,
+) -> None:
+    services.session_changed(
+        session, moved=moved, previous_start=previous_start, by_patient=by_patient
+    )
 
 
 def sessions_missed(sender: Any, *, session_ids: list[int], **_: Any) -> None:

@@ -45,6 +45,8 @@ class ReminderPolicySerializer(serializers.ModelSerializer):
             "same_day",
             "missed_followup",
             "makeup_booked",
+            "session_cancelled",
+            "every_day",
             "day_before_at",
             "same_day_minutes_before",
             "window_start",

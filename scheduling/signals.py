@@ -8,6 +8,7 @@ roll back with the booking. A receiver that fails makes the service fail. Call t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from clinic.models import Clinic, Patient
 
 sessions_booked = Signal()  # sessions, patient, clinic: a course was booked (or planned anew)
-session_changed = Signal()  # session, moved: one session moved to another time, or cancelled
+# session, moved, previous_start, by_patient: one session moved to another time (from
+# previous_start), or cancelled (by the patient from their link, or by the clinic)
+session_changed = Signal()
 sessions_missed = Signal()  # session_ids: sessions just marked missed
 sessions_released = Signal()  # session_ids, reason: cancelled because their course ended
 sessions_withdrawn = Signal()  # session_ids: about to be deleted (an unstarted course re-planned)
@@ -32,8 +35,20 @@ def announce_sessions_booked(
     sessions_booked.send(sender=Session, sessions=list(sessions), patient=patient, clinic=clinic)
 
 
-def announce_session_changed(session: Session, *, moved: bool) -> None:
-    session_changed.send(sender=Session, session=session, moved=moved)
+def announce_session_changed(
+    session: Session,
+    *,
+    moved: bool,
+    previous_start: dt.datetime | None = None,
+    by_patient: bool = False,
+) -> None:
+    session_changed.send(
+        sender=Session,
+        session=session,
+        moved=moved,
+        previous_start=previous_start,
+        by_patient=by_patient,
+    )
 
 
 def announce_sessions_missed(session_ids: Iterable[int]) -> None:

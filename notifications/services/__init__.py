@@ -4,7 +4,8 @@
 - ``consent``: the consent ledger;
 - ``outbox``: the messages a change causes, and the periodic planning of reminders;
 - ``dispatch``: claiming, sending and delivery status;
-- ``inbound``: STOP / START / HELP.
+- ``inbound``: STOP / START / HELP, YES confirming the next visit, other texts to
+  the front desk's inbox.
 
 Nothing is lost or sent twice: rows are written in the same transaction as the change
 that causes them, each has a unique idempotency key, workers claim a row with a
@@ -20,7 +21,12 @@ from notifications.services.dispatch import (
     release_expired_leases,
     send,
 )
-from notifications.services.inbound import handle_inbound_sms, keyword_of
+from notifications.services.inbound import (
+    handle_inbound_sms,
+    keyword_of,
+    reply_mark_handled,
+    sender_of,
+)
 from notifications.services.outbox import (
     cancel_pending,
     notify_course_booked,
@@ -56,7 +62,9 @@ __all__ = [
     "record_delivery_status",
     "release_expired_leases",
     "reminder_time",
+    "reply_mark_handled",
     "send",
+    "sender_of",
     "session_changed",
     "sessions_released",
     "sessions_withdrawn",

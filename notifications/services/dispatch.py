@@ -18,7 +18,8 @@ from django.utils import timezone
 from clinic.models import Patient
 from notifications import content, links
 from notifications.models import (
-    CHANGE_KINDS,
+    PAST_SESSION_KINDS,
+    UNCAPPED_KINDS,
     Channel,
     Kind,
     Notification,
@@ -76,7 +77,8 @@ def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> boo
 
 
 def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.datetime) -> bool:
-    if notification.kind in CHANGE_KINDS:
+    """Routine reminders already sent today or this week reach the policy's caps."""
+    if notification.kind in UNCAPPED_KINDS:
         return False
     tz = notification.clinic.tz
     local_today = now.astimezone(tz).date()
@@ -87,7 +89,9 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
         if notification.channel == Channel.SMS
         else (policy.email_per_day, policy.email_per_week)
     )
-    mine = Notification.objects.filter(patient=notification.patient, channel=notification.channel)
+    mine = Notification.objects.filter(
+        patient=notification.patient, channel=notification.channel
+    ).exclude(kind__in=UNCAPPED_KINDS)
     sent_times = [
         at for at in mine.filter(sent_at__gte=week_start).values_list("sent_at", flat=True) if at
     ]
@@ -112,7 +116,7 @@ def send(notification_id: int) -> str:
         return Status.SUPPRESSED
     if (
         session is not None
-        and notification.kind != Kind.MISSED_FOLLOWUP
+        and notification.kind not in PAST_SESSION_KINDS
         and (session.status != SessionStatus.SCHEDULED or session.starts_at <= now)
     ):
         _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
@@ -126,7 +130,7 @@ def send(notification_id: int) -> str:
             return Status.SUPPRESSED
         _finish(notification, token, status=Status.PENDING, scheduled_for=opens)
         return Status.PENDING
-    if notification.kind in CHANGE_KINDS:  # changes always go, whatever the caps
+    if notification.kind in UNCAPPED_KINDS:  # changes and misses go, whatever the caps
         return _deliver(notification, token, now)
     # Routine reminders to one patient queue on the patient's row from the cap check to
     # the stored result, so two sent at the same moment cannot both pass the cap.
@@ -138,6 +142,17 @@ def send(notification_id: int) -> str:
         return _deliver(notification, token, now)
 
 
+def _session_link(notification: Notification) -> str:
+    """The session's page for the patient: the short link in a text, the full one in an
+    email; none for messages that need no answer."""
+    session = notification.session
+    if session is None or notification.kind not in LINKED_KINDS:
+        return ""
+    if notification.channel == Channel.SMS:
+        return links.short_session_link(session)
+    return links.session_link(session)
+
+
 def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> str:
     patient, clinic, session = notification.patient, notification.clinic, notification.session
     message = content.render(
@@ -146,13 +161,12 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> 
         patient=patient,
         clinic=clinic,
         at=session.starts_at if session is not None else None,
-        link=links.session_link(session)
-        if session is not None and notification.kind in LINKED_KINDS
-        else "",
+        previous_at=notification.previous_starts_at,
+        link=_session_link(notification),
         calendar_link=links.calendar_link(session.course)
         if session is not None and notification.kind == Kind.COURSE_BOOKED
         else "",
-        makeup_booked=notification.kind == Kind.MISSED_FOLLOWUP
+        makeup_booked=notification.kind in PAST_SESSION_KINDS
         and session is not None
         and Session.objects.filter(makeup_for=session, status__in=UPCOMING).exists(),
     )

@@ -28,6 +28,7 @@ from notifications.services.policy import (
     reminder_time,
     within_window,
 )
+from notifications.services.reminder_days import sessions_worth_a_reminder
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 
 LINKED_KINDS = (Kind.FIRST_SESSION, Kind.DAY_BEFORE, Kind.SESSION_MOVED, Kind.MAKEUP_BOOKED)
@@ -117,9 +118,16 @@ def cancel_pending(rows: Any, reason: str) -> int:
     )
 
 
-def session_changed(session: Session, *, moved: bool) -> None:
+def session_changed(
+    session: Session,
+    *,
+    moved: bool,
+    previous_start: dt.datetime | None = None,
+    by_patient: bool = False,
+) -> None:
     """A session moved or was cancelled: its pending reminders go (the planner writes
-    new ones for the new time); a move is announced."""
+    new ones for the new time). A move is announced with the time it moved from; a
+    cancellation by the clinic is announced too (the patient who cancelled knows)."""
     current = f":{int(session.starts_at.timestamp())}:"
     cancel_pending(
         Notification.objects.filter(session=session)
@@ -127,25 +135,31 @@ def session_changed(session: Session, *, moved: bool) -> None:
         .exclude(kind=Kind.SESSION_MOVED, idempotency_key__contains=current),
         "session changed",
     )
-    if not moved:
-        return
     clinic = session.chair.clinic
     policy = policy_for(clinic)
-    if not policy.session_moved:
+    if moved:
+        kind = Kind.SESSION_MOVED
+    elif by_patient or session.checked_in_at is not None or session.starts_at <= timezone.now():
+        return  # the patient cancelled it, is here already, or the visit has begun
+    else:
+        kind = Kind.SESSION_CANCELLED
+    if not policy.kind_enabled(kind):
         return
     rows = [
         _row(
-            Kind.SESSION_MOVED,
+            kind,
             channel,
             session.patient,
             clinic,
             policy,
             session=session,
             due=timezone.now(),
-            key=_key(Kind.SESSION_MOVED, channel, session),
+            key=_key(kind, channel, session),
         )
         for channel in reachable_channels(session.patient)
     ]
+    for row in rows:
+        row.previous_starts_at = previous_start
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
@@ -266,6 +280,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
     )
     places = _clinics_with_policies({row[-1] for row in sessions})
     reminded_days = _days_begun(coming, now, places)
+    worth_it = sessions_worth_a_reminder(sessions, coming, places)
     too_late = now - dt.timedelta(hours=1)
     rows: list[PlannedRow] = []
     for (
@@ -286,6 +301,8 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         if patient_day in reminded_days:
             continue
         reminded_days.add(patient_day)
+        if session_id not in worth_it:
+            continue  # a day in a run of daily visits (services/reminder_days.py)
         # The mapping session opens a course: its eve gets the first-session message.
         first = session_kind == SessionKind.MAPPING
         for kind in (Kind.FIRST_SESSION if first else Kind.DAY_BEFORE, Kind.SAME_DAY):

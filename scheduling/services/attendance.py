@@ -224,7 +224,7 @@ def session_move(
     previous_start = session.starts_at
     session.refresh_from_db()
     if session.starts_at != previous_start:  # a new chair alone changes nothing for them
-        signals.announce_session_changed(session, moved=True)
+        signals.announce_session_changed(session, moved=True, previous_start=previous_start)
     return session
 
 
@@ -336,7 +336,8 @@ def _deviations_explained(session: Session, entry: TreatmentRecord) -> list[str]
 
 
 @transaction.atomic
-def session_cancel(session: Session, *, reason: str = "") -> Session:
+def session_cancel(session: Session, *, reason: str = "", by_patient: bool = False) -> Session:
+    """Cancel a session; the patient is told unless they cancelled it themselves."""
     session = _lock_session(session)
     session = _transition(
         session,
@@ -346,7 +347,7 @@ def session_cancel(session: Session, *, reason: str = "") -> Session:
         cancelled_at=timezone.now(),
         cancel_reason=reason,
     )
-    signals.announce_session_changed(session, moved=False)
+    signals.announce_session_changed(session, moved=False, by_patient=by_patient)
     _after_lost_sessions([session])
     return session
 
@@ -365,7 +366,7 @@ def session_cancel_by_patient(session: Session) -> Session:
     clinic = session.chair.clinic
     if timezone.now() >= session.starts_at - dt.timedelta(hours=clinic.patient_cancel_hours):
         raise Conflict("It is too late to cancel online; please call us.", code="too_late")
-    return session_cancel(session, reason="cancelled by patient (link)")
+    return session_cancel(session, reason="cancelled by patient (link)", by_patient=True)
 
 
 @transaction.atomic

@@ -213,9 +213,10 @@ def _move_after_phase(session: Session, clinic: Clinic, day: dt.date) -> bool:
     if found is None:
         return False
     _, start, chair_id = found
+    previous_start = session.starts_at
     session.ends_at = start + (session.ends_at - session.starts_at)
     session.starts_at = start
     session.chair_id = chair_id
     session.save(update_fields=["starts_at", "ends_at", "chair", "updated_at"])
-    signals.announce_session_changed(session, moved=True)
+    signals.announce_session_changed(session, moved=True, previous_start=previous_start)
     return True

@@ -28,7 +28,10 @@ def _nav_labels(client: Client) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.FRONT_DESK, ["Day board", "Book a course", "Closures", "Outbox"]),
+        (
+            Role.FRONT_DESK,
+            ["Day board", "Book a course", "Closures", "Outbox", "Patient messages"],
+        ),
         (Role.TECHNICIAN, ["Today's sessions"]),
         (Role.PSYCHIATRIST, ["My courses", "Outcomes", "Outbox"]),
         (Role.CLINIC_ADMIN, [label for label, _, _ in NAVIGATION]),

@@ -513,7 +513,8 @@ def _lots_of_data(clinic: Any, other_clinic: Any) -> None:
 
 # Session and user 2, memberships and clinics 2; outcomes (courses, assessments) 2;
 # sessions grouped by week and protocol 1; open time (hours, closures, chairs, blocks) 4;
-# the idle-timeout session save 3 (savepoint, update, release).
+# the idle-timeout session save 3 (savepoint, update, release); on the page, not the CSV,
+# the navigation's count of patient messages still to handle 1.
 REPORT_QUERIES = 14
 
 
@@ -528,10 +529,11 @@ def test_query_count_is_fixed(
 ) -> None:
     client.force_login(staff(Role.CLINIC_ADMIN))
     completed_course(clinic)
-    with django_assert_num_queries(REPORT_QUERIES):
+    queries = REPORT_QUERIES + (url == PAGE)
+    with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
     _lots_of_data(clinic, other_clinic)
-    with django_assert_num_queries(REPORT_QUERIES):
+    with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
 
 

@@ -14,7 +14,11 @@ from notifications.services import keyword_of
         ("cancel", "STOP"),
         ("Quit.", "STOP"),
         ("start", "START"),
-        ("Yes", "START"),
+        ("Yes", "YES"),
+        ("yes please", "YES"),
+        (" YES! ", "YES"),
+        ("y", None),  # too easy to send by mistake
+        ("yesterday", None),
         ("help?", "HELP"),
         ("can I cancel Tuesday?", None),  # everyday words mid-message are not opt-outs
         ("see you at the end of the week", None),

@@ -56,6 +56,14 @@ def outbox(settings: Any) -> Iterator[list[Outgoing]]:
     reset_transports()
 
 
+@pytest.fixture(autouse=True)
+def _every_day_and_the_former_caps(clinic: Any) -> None:
+    """These tests are about the outbox's mechanics, on a reminder before every visit
+    and the caps of one SMS a day and three a week; which visits get reminders by
+    default, and the default caps, are tested in test_reminder_days.py."""
+    services.policy_update(clinic, every_day=True, sms_per_day=1, sms_per_week=3)
+
+
 @pytest.fixture
 def book(make_course: Callable[..., Any], chairs: list[Any], frozen_now: Any) -> Any:
     """Book a course at NOW; the patient's consents can be set first."""
@@ -677,11 +685,14 @@ def test_cancelling_a_session_cancels_its_pending_reminders(
     assert {(n.kind, n.status, n.reason) for n in Notification.objects.filter(session=second)} == {
         (Kind.DAY_BEFORE, Status.CANCELLED, "session changed"),
         (Kind.SAME_DAY, Status.CANCELLED, "session changed"),
+        (Kind.SESSION_CANCELLED, Status.PENDING, ""),  # staff cancelled: the patient is told
     }
     assert _rows(session=first) == untouched
     frozen_now.move_to(_local(MON, 17))
     services.plan_reminders()  # a cancelled session is not planned again
-    assert not Notification.objects.filter(session=second, status=Status.PENDING).exists()
+    assert not Notification.objects.filter(
+        session=second, status=Status.PENDING, kind__in=[Kind.DAY_BEFORE, Kind.SAME_DAY]
+    ).exists()
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def test_policy_defaults_and_validation(clinic: Any, staff: Any, api: Any) -> No
     client = api(staff(Role.CLINIC_ADMIN))
     body = client.get(f"/api/v1/reminder-policies/{clinic.pk}/").json()
     assert (body["window_start"], body["window_end"]) == ("08:00", "21:00")
-    assert (body["sms_per_day"], body["sms_per_week"]) == (1, 3)
+    assert (body["sms_per_day"], body["sms_per_week"], body["every_day"]) == (2, 10, False)
     bad = client.patch(
         f"/api/v1/reminder-policies/{clinic.pk}/",
         {"window_start": "22:00", "window_end": "07:00"},

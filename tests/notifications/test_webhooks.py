@@ -12,7 +12,14 @@ from django.test import Client
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from notifications.models import Channel, ConsentEvent, Kind, Notification, Status
+from notifications.models import (
+    Channel,
+    ConsentEvent,
+    Kind,
+    Notification,
+    PatientReply,
+    Status,
+)
 from tests.factories import ClinicFactory, PatientFactory
 
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -278,14 +285,24 @@ def test_unknown_number_gets_an_empty_response(patient: Any, body: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", ["See you tomorrow!", "ok", "", "Stopping by at 10", "What time is my visit?"]
+    "body", ["See you tomorrow!", "ok", "Stopping by at 10", "What time is my visit?"]
 )
-def test_a_message_without_a_keyword_gets_no_reply(patient: Any, body: str) -> None:
+def test_a_message_without_a_keyword_is_kept_for_the_front_desk(patient: Any, body: str) -> None:
+    """Not a keyword: the front desk reads it (tests/notifications/test_inbox.py); the
+    patient is told so, once, and nothing about consent changes."""
     response = post(INBOUND_URL, inbound(body))
 
-    assert messages_in(response) == 0
+    assert messages_in(response) == 1
+    assert "front desk will read your message" in response.content.decode()
+    assert list(PatientReply.objects.values_list("patient_id", "body")) == [(patient.pk, body)]
     assert consent_of(patient) is True
     assert ConsentEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n"])
+def test_an_empty_message_gets_no_reply_and_is_not_kept(patient: Any, body: str) -> None:
+    assert messages_in(post(INBOUND_URL, inbound(body))) == 0
+    assert not PatientReply.objects.exists()
 
 
 def test_an_opt_out_is_not_overridden_by_an_earlier_yes(patient: Any) -> None:

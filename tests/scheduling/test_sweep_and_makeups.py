@@ -19,7 +19,7 @@ from clinic.models import BeyondAuthorization, ChairBlock, Closure, Role
 from courses.models import TreatmentCourse
 from courses.services import authorization_add
 from notifications.models import Notification
-from notifications.services import plan_reminders
+from notifications.services import plan_reminders, policy_update
 from scheduling import services
 from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
 from scheduling.risk import recompute_risk
@@ -270,6 +270,8 @@ def test_an_ended_course_gives_up_its_remaining_sessions(
 ) -> None:
     course = booked()
     first, *rest = _sessions(course)
+    # Reminders before every visit, so that the next visits have some pending.
+    policy_update(course.patient.clinic, every_day=True)
     frozen_now.move_to(_local(dt.date(2026, 11, 30), 9, 35))
     services.session_check_in(first)  # the course is active; this session under way
     plan_reminders()
