@@ -252,6 +252,11 @@ def test_a_deadlock_victim_gets_a_409_not_a_500(
 
     def other_writer() -> None:
         with transaction.atomic():
+            # This writer waits second; a longer deadlock_timeout than the booking's 1 s
+            # makes sure the booking is the victim even on a loaded machine, where the
+            # booking's backend could otherwise check for the deadlock after this one.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL deadlock_timeout = '10s'")
             row(_at(monday, 10, 30), _at(monday, 11, 10))
             first_row_written.set()
             if not booking_waits.wait(10):
