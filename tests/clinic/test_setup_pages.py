@@ -7,11 +7,13 @@ a rule is new)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from html import unescape
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
@@ -596,23 +598,34 @@ def test_reminder_policy_saved_from_the_page(
 
 def _preview_rows(html: str, caption: str) -> list[str]:
     table = html.split(caption, 1)[1].split("</table>", 1)[0]
-    return [" ".join(row.split()) for row in table.split("<tr>")[2:]]
+    return [
+        " | ".join(" ".join(cell.split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+        for row in table.split("<tr>")[2:]
+    ]
 
 
+SENT, HELD = "SMS | Sent", "SMS | Held back: frequency cap reached"
+
+
+@time_machine.travel(dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC), tick=False)
 def test_the_preview_lists_a_typical_weeks_messages(
     clinic: Any, as_actor: Callable[[str], Client]
 ) -> None:
     html = _text(as_actor(Role.CLINIC_ADMIN).get("/setup/reminders/"))
-    usual = _preview_rows(html, "A patient with the usual reminders")
-    # Monday (first of the week), Wednesday's moved visit (told, and reminded): 5 texts.
-    assert len(usual) == 5, usual
-    assert "17:00</td> <td>Day-before reminder</td> <td>Mon" in usual[0]
-    assert "Same-day reminder" in usual[1] and "08:00" in usual[1]
-    assert "Tue" in usual[2] and "12:00</td> <td>Session moved" in usual[2]
-    assert "Wed" in usual[3] and "15:00" in usual[3]
-    assert all("Sent" in row for row in usual)
+    assert "week of Monday 14 December 2026" in html
+    # The first visit of the week and the moved one are reminded; the move is told.
+    assert _preview_rows(html, "A patient with the usual reminders") == [
+        f"Sun 13 Dec 17:00 | Day-before reminder | Mon 14 Dec 10:00 | {SENT}",
+        f"Mon 14 Dec 08:00 | Same-day reminder | Mon 14 Dec 10:00 | {SENT}",
+        f"Tue 15 Dec 12:00 | Session moved | Wed 16 Dec 15:00 | {SENT}",
+        f"Tue 15 Dec 17:00 | Day-before reminder | Wed 16 Dec 15:00 | {SENT}",
+        f"Wed 16 Dec 13:00 | Same-day reminder | Wed 16 Dec 15:00 | {SENT}",
+    ]
+    daily = _preview_rows(html, "A patient who asked to be reminded every day")
+    assert len(daily) == 11 and all(row.endswith(SENT) for row in daily)  # within the caps
 
 
+@time_machine.travel(dt.datetime(2026, 12, 2, 15, tzinfo=dt.UTC), tick=False)
 def test_the_preview_shows_what_caps_hold_back(
     clinic: Any, as_actor: Callable[[str], Client]
 ) -> None:
@@ -623,8 +636,14 @@ def test_the_preview_shows_what_caps_hold_back(
     html = _text(response)
     assert "with the settings above (not saved)" in html
     daily = _preview_rows(html, "A patient who asked to be reminded every day")
-    held = [row for row in daily if "Held back: frequency cap reached" in row]
-    assert held and not any("Session moved" in row for row in held)  # changes always go
+    # Sunday's text belongs to the week before, whose four were spent by Thursday.
+    # (The posted policy: day-before at 18:00, same-day 90 minutes before.)
+    assert daily[0] == f"Sun 13 Dec 18:00 | Day-before reminder | Mon 14 Dec 10:00 | {HELD}"
+    assert daily[1] == f"Mon 14 Dec 08:30 | Same-day reminder | Mon 14 Dec 10:00 | {SENT}"
+    assert daily[2] == f"Mon 14 Dec 18:00 | Day-before reminder | Tue 15 Dec 10:00 | {HELD}"
+    assert f"Tue 15 Dec 12:00 | Session moved | Wed 16 Dec 15:00 | {SENT}" in daily
+    assert daily[-1] == f"Fri 18 Dec 08:30 | Same-day reminder | Fri 18 Dec 10:00 | {HELD}"
+    assert sum(row.endswith(SENT) for row in daily) == 5  # four routine texts and the move
     assert not ReminderPolicy.objects.filter(clinic=clinic).exists()  # a preview saves nothing
 
 
