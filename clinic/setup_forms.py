@@ -5,11 +5,13 @@ the form through clinic.web.refusal_on_form."""
 from __future__ import annotations
 
 import zoneinfo
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from django import forms
 
+from clinic.errors import Refusal
 from clinic.models import Chair, Clinic, Coil, Role, Weekday
 from clinic.phones import normalize_phone
 
@@ -185,6 +187,16 @@ class NewClinicForm(forms.Form):
             name: self.cleaned_data[name]
             for name in ("name", "slug", "display_name", "phone", "timezone")
         }
+
+    @staticmethod
+    def on_admin_fields(refusal: Refusal) -> Refusal:
+        """The person's refusals (a taken username) by this form's admin fields."""
+        person = ("username", "first_name", "last_name", "email")
+        fields = {
+            (f"admin_{name}" if name in person else name): messages
+            for name, messages in refusal.fields.items()
+        }
+        return replace(refusal, fields=fields)
 
     def admin_fields(self) -> dict[str, Any]:
         return {

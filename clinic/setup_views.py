@@ -240,7 +240,7 @@ def new_clinic(request: HttpRequest) -> HttpResponse:
             )
         )
         if refusal is not None:
-            refusal_on_form(form, refusal)
+            refusal_on_form(form, NewClinicForm.on_admin_fields(refusal))
         elif created is not None:
             clinic, person = created
             request.session[SESSION_KEY] = clinic.pk
