@@ -677,3 +677,21 @@ def test_set_up_pages_query_counts_are_fixed(
         add(clinic)
     assert _count(client, path) == few
     assert few == 9  # the request's and the navigation's reads, and the page's own
+
+
+def test_chair_blocks_page_query_count_is_fixed(
+    clinic: Any, as_actor: Callable[[str], Client]
+) -> None:
+    client = as_actor(Role.TECHNICIAN)
+    chair = ChairFactory(clinic=clinic)
+    starts = dt.datetime(2027, 6, 8, 9, tzinfo=dt.UTC)
+
+    def block(day: int) -> None:
+        at = starts + dt.timedelta(days=day)
+        ChairBlockFactory(chair=chair, starts_at=at, ends_at=at + dt.timedelta(hours=1))
+
+    block(0)
+    few = _count(client, f"/setup/chairs/{chair.pk}/blocks/")
+    for day in range(1, 6):
+        block(day)
+    assert _count(client, f"/setup/chairs/{chair.pk}/blocks/") == few
