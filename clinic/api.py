@@ -210,4 +210,5 @@ class StaffViewSet(ClinicScopedViewSet):
         services.staff_remove(
             instance,
             managed_clinics=access.clinic_ids_with(self.request.user, Capability.MANAGE_STAFF),
+            by=self.request.user,
         )

@@ -258,3 +258,12 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
 def roles_for(capability: Capability) -> frozenset[str]:
     """The roles holding ``capability`` (superusers hold every capability)."""
     return CAPABILITIES[capability].roles
+
+
+# The role a new clinic's first person is given (clinic.services.clinic_create_with_admin):
+# the one that sets the clinic up and adds everyone else.
+FIRST_PERSON_ROLE = Role.CLINIC_ADMIN.value
+if not {Capability.SET_UP_CLINIC, Capability.MANAGE_STAFF} <= {
+    capability for capability, grant in CAPABILITIES.items() if FIRST_PERSON_ROLE in grant.roles
+}:
+    raise ImportError("A new clinic's first person must be able to set it up and add staff.")

@@ -257,6 +257,35 @@ PAGES: tuple[Page, ...] = (
     ),
     Page(("POST /closures/<id>/rebook/",), Capability.REBOOK_CLOSURE),
     Page(
+        ("/closures/<id>/edit/", "/closures/<id>/delete/"),
+        (Capability.SET_UP_CLINIC, "; each lists the sessions booked on the day first"),
+        "change or remove a closure",
+    ),
+    Page(
+        ("/setup/", "/setup/chairs/", "/setup/chairs/<id>/"),
+        Capability.SET_UP_CLINIC,
+        "set-up: the clinic's settings and opening hours, its chairs",
+    ),
+    Page(
+        ("/setup/chairs/<id>/blocks/", "POST /setup/chairs/<id>/blocks/<block>/delete/"),
+        (Capability.BLOCK_CHAIRS, "; a block over booked sessions is refused, listing them"),
+        "a chair's blocks",
+    ),
+    Page(
+        ("/setup/staff/", "POST /setup/staff/<id>/role/", "POST /setup/staff/<id>/remove/"),
+        (
+            Capability.MANAGE_STAFF,
+            "; the person added is emailed a link to choose a password; nobody removes "
+            "themselves or a clinic's last admin",
+        ),
+        "set-up: staff",
+    ),
+    Page(
+        ("/setup/reminders/",),
+        (Capability.SET_UP_CLINIC, "; with a preview of a typical week's messages"),
+        "set-up: the reminder policy",
+    ),
+    Page(
         ("/courses/book/", "/courses/book/patients/", "/courses/book/patient-status/"),
         (Capability.BOOK_SESSIONS, "; the search lists only the current clinic's patients"),
         "book a course",

@@ -45,3 +45,12 @@ def staff_list(user: Any) -> QuerySet[Any]:
             id__in=StaffMembership.objects.filter(clinic_id__in=ids).values("user_id")
         )
     return queryset.prefetch_related(Prefetch("memberships", queryset=memberships))
+
+
+def clinic_staff(clinic: Clinic) -> list[StaffMembership]:
+    """The clinic's memberships with their people, by name (one query)."""
+    return list(
+        StaffMembership.objects.filter(clinic=clinic)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )

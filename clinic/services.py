@@ -17,7 +17,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from clinic import signals
-from clinic.errors import CONSTRAINT_ERRORS
+from clinic.capabilities import FIRST_PERSON_ROLE, Capability, roles_for
+from clinic.errors import CONSTRAINT_ERRORS, Conflict
 from clinic.models import (
     Chair,
     Clinic,
@@ -101,6 +102,16 @@ def closure_save(closure: Closure | None = None, **fields: Any) -> Closure:
     _ensure_unique_in_clinic(closure, fields, "date", "closure_one_per_day")
     _apply(closure, fields)
     return closure
+
+
+def closure_delete(closure: Closure) -> None:
+    """Open the clinic again on a closed day, from the clinic's today on: a past
+    closure is kept (409 ``closure_past``) as it explains that day's empty board."""
+    if closure.date < closure.clinic.today():
+        raise Conflict(
+            f"{closure.date:%A %d %B %Y} has passed: its closure is kept.", code="closure_past"
+        )
+    closure.delete()
 
 
 def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
@@ -199,12 +210,39 @@ def staff_save(
         existing = StaffMembership.objects.filter(user=user)
         if managed_clinics is not None:
             existing = existing.filter(clinic_id__in=managed_clinics)
+        running = _clinics_run_by(user, existing)
         existing.exclude(clinic_id__in=wanted).delete()
         for clinic_id in wanted:
             StaffMembership.objects.update_or_create(
                 user=user, clinic_id=clinic_id, defaults={"role": role}
             )
+        _keep_someone_running(running)
     return user
+
+
+def _clinics_run_by(user: Any, memberships: Any) -> list[int]:
+    """The clinics (of ``memberships``) where ``user`` manages the staff, locked so two
+    admins removing each other at once cannot leave a clinic with nobody to run it."""
+    clinic_ids = [
+        m.clinic_id for m in memberships.filter(role__in=roles_for(Capability.MANAGE_STAFF))
+    ]
+    list(Clinic.objects.select_for_update().filter(pk__in=clinic_ids).order_by("pk"))
+    return clinic_ids
+
+
+def _keep_someone_running(clinic_ids: Iterable[int]) -> None:
+    """Refuse a change that leaves one of ``clinic_ids`` with nobody who manages its
+    staff: nobody could add a person or set the clinic up again without a superuser."""
+    for clinic_id in clinic_ids:
+        if not StaffMembership.objects.filter(
+            clinic_id=clinic_id,
+            role__in=roles_for(Capability.MANAGE_STAFF),
+            user__is_active=True,
+        ).exists():
+            raise Conflict(
+                "This is the clinic's last admin: make someone else a clinic admin first.",
+                code="last_clinic_admin",
+            )
 
 
 def staff_invite(user: Any, base_url: str) -> None:
@@ -215,20 +253,56 @@ def staff_invite(user: Any, base_url: str) -> None:
 
 
 @transaction.atomic
-def staff_remove(user: Any, *, managed_clinics: set[int] | None) -> None:
-    """Take a staff member out of the acting admin's clinics.
+def staff_remove(user: Any, *, managed_clinics: set[int] | None, by: Any = None) -> None:
+    """Take a staff member out of the acting admin's clinics (``by``: the acting user).
 
     Users are never deleted (their names stay on past records); one left without any
-    clinic is deactivated so they can no longer log in.
+    clinic is deactivated so they can no longer log in. Memberships in clinics the
+    admin does not run are never touched. Nobody removes themselves (409
+    ``remove_self``: another admin does it), and a clinic keeps at least one admin (409
+    ``last_clinic_admin``).
     """
+    if by is not None and by.pk == user.pk:
+        raise Conflict("You cannot remove yourself: another clinic admin can.", code="remove_self")
     memberships = StaffMembership.objects.filter(user=user)
     if managed_clinics is not None:
         memberships = memberships.filter(clinic_id__in=managed_clinics)
+    running = _clinics_run_by(user, memberships)
     memberships.delete()
+    _keep_someone_running(running)
     if not StaffMembership.objects.filter(user=user).exists():
         user.is_active = False
         user.save(update_fields=["is_active"])
         Token.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def staff_set_role(user: Any, clinic: Clinic, role: str) -> StaffMembership:
+    """Change ``user``'s role in ``clinic`` only (their other clinics keep theirs)."""
+    membership = StaffMembership.objects.select_for_update().get(user=user, clinic=clinic)
+    running = _clinics_run_by(user, StaffMembership.objects.filter(pk=membership.pk))
+    membership.role = role
+    membership.full_clean(validate_unique=False, validate_constraints=False)
+    membership.save(update_fields=["role"])
+    _keep_someone_running(running)
+    return membership
+
+
+@transaction.atomic
+def clinic_create_with_admin(
+    *, admin: Mapping[str, Any], invite_base_url: str, **fields: Any
+) -> tuple[Clinic, Any]:
+    """A new clinic and the first person to run it, together or not at all; the person
+    is emailed the link to choose a password after the commit (no one types it)."""
+    clinic = clinic_create(**fields)
+    person = staff_save(
+        managed_clinics=None,
+        role=FIRST_PERSON_ROLE,
+        clinics=[clinic],
+        invite_base_url=invite_base_url,
+        **admin,
+    )
+    return clinic, person
 
 
 def purge_expired_logins() -> dict[str, int]:

@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from clinic import api, views, web
 from courses import api as courses_api
 from notifications import api as notifications_api
-from notifications import inbox_views, patient_views, webhooks
+from notifications import inbox_views, patient_views, policy_views, webhooks
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
 from scheduling import course_api, report_views
@@ -51,6 +51,8 @@ urlpatterns = [
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
+    path("setup/reminders/", policy_views.reminder_policy, name="setup-reminders"),
+    path("setup/", include("clinic.setup_urls")),
     path("outbox/", notification_views.outbox, name="outbox"),
     path("messages/", inbox_views.inbox, name="patient-messages"),
     path("messages/<int:pk>/handled/", inbox_views.mark_handled, name="patient-message-handled"),

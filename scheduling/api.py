@@ -224,6 +224,9 @@ class ClosureViewSet(ClinicScopedViewSet):
             serializer.instance, **serializer.validated_data
         )
 
+    def perform_destroy(self, instance: Closure) -> None:
+        clinic_services.closure_delete(instance)
+
 
 class ChairBlockFilter(filters.FilterSet):
     clinic = filters.NumberFilter(field_name="chair__clinic")

@@ -36,6 +36,18 @@ def _hits(clinic: Clinic, days: list[dt.date]) -> QuerySet[Session]:
     )
 
 
+def sessions_by_id(clinic: Clinic, ids: list[int]) -> list[dict[str, Any]]:
+    """Sessions of the clinic named by a refusal, for the page to list (one query)."""
+    if not ids:
+        return []
+    sessions = (
+        Session.objects.filter(pk__in=ids, chair__clinic=clinic)
+        .select_related("patient", "chair")
+        .order_by("starts_at", "id")
+    )
+    return [_hit(session) for session in sessions]
+
+
 def closure_hits(clinic: Clinic, day: dt.date) -> list[dict[str, Any]]:
     """The sessions a closure of ``day`` hits (one query)."""
     return [_hit(session) for session in _hits(clinic, [day])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from scheduling import adverse_event_views, course_views, views
+from scheduling import adverse_event_views, closure_views, course_views, views
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
@@ -20,6 +20,14 @@ urlpatterns: list[URLPattern] = [
     path("today/sessions/<int:pk>/complete/", views.session_complete, name="session-complete"),
     path("closures/", views.closures_page, name="closures-page"),
     path("closures/<int:pk>/rebook/", views.closure_rebook, name="closure-rebook"),
+    path("closures/<int:pk>/edit/", closure_views.closure_edit, name="closure-edit"),
+    path("closures/<int:pk>/delete/", closure_views.closure_delete, name="closure-delete"),
+    path("setup/chairs/<int:pk>/blocks/", closure_views.chair_blocks, name="chair-blocks-page"),
+    path(
+        "setup/chairs/<int:pk>/blocks/<int:block>/delete/",
+        closure_views.chair_block_delete,
+        name="chair-block-delete",
+    ),
     path("courses/book/", course_views.course_book, name="course-book"),
     path("courses/book/patients/", course_views.booking_patients, name="course-book-patients"),
     path(

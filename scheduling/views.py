@@ -30,7 +30,7 @@ from clinic import services as clinic_services
 from clinic.capabilities import Capability
 from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
-from scheduling import closure_selectors, selectors, services
+from scheduling import closure_selectors, closure_views, selectors, services
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
 from scheduling.models import UPCOMING, Session, SessionStatus
 
@@ -402,6 +402,7 @@ def _closures_page(
     *,
     form: ClosureForm | None = None,
     rebooked: dict[str, Any] | None = None,
+    pending: list[dict[str, Any]] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     today = _today(place)
@@ -414,6 +415,8 @@ def _closures_page(
             "may_add": place.can(Capability.SET_UP_CLINIC),
             "may_rebook": place.can(Capability.REBOOK_CLOSURE),
             "rebooked": rebooked,
+            "pending": pending,
+            "confirm_name": closure_views.CONFIRM,
             "tz": place.clinic.tz,
         },
         status=status,
@@ -430,6 +433,9 @@ def closures_page(request: HttpRequest, place: Workplace) -> HttpResponse:
         raise PermissionDenied("Closures are added by a clinic admin.")
     form = ClosureForm(request.POST, today=_today(place))
     if form.is_valid():
+        pending = closure_views.unconfirmed_hits(request, place, form.cleaned_data["date"])
+        if pending:  # shown before saving: the person confirms with them in view
+            return _closures_page(request, place, form=form, pending=pending, status=400)
         closure, refusal = attempt(
             lambda: clinic_services.closure_save(clinic=place.clinic, **form.cleaned_data)
         )

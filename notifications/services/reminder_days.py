@@ -65,12 +65,30 @@ def sessions_worth_a_reminder(
     for row in rows:
         clinic, policy = places[row[_CLINIC]]
         day = row[_STARTS_AT].astimezone(clinic.tz).date()
-        if (
-            policy.every_day
-            or row[_PATIENT] in daily
-            or row[_KIND] in (SessionKind.MAPPING, SessionKind.MAKEUP)
-            or row[_ID] in moved
-            or (row[_PATIENT], day - dt.timedelta(days=1)) not in visited
+        if day_gets_reminders(
+            policy,
+            daily_patient=row[_PATIENT] in daily,
+            session_kind=row[_KIND],
+            moved=row[_ID] in moved,
+            visited_day_before=(row[_PATIENT], day - dt.timedelta(days=1)) in visited,
         ):
             wanted.add(row[_ID])
     return wanted
+
+
+def day_gets_reminders(
+    policy: ReminderPolicy,
+    *,
+    daily_patient: bool,
+    session_kind: str,
+    moved: bool,
+    visited_day_before: bool,
+) -> bool:
+    """Whether a visit gets routine reminders: the rule above, for one visit."""
+    return (
+        policy.every_day
+        or daily_patient
+        or session_kind in (SessionKind.MAPPING, SessionKind.MAKEUP)
+        or moved
+        or not visited_day_before
+    )

@@ -34,6 +34,7 @@ from scheduling.services.booking import (
     course_shape,
 )
 from scheduling.services.closures import (
+    chair_block_delete,
     chair_block_save,
     closure_rebook,
     release_sessions_of_ended_course,
@@ -50,6 +51,7 @@ __all__ = [
     "arrange_makeups",
     "arrange_makeups_and_refresh",
     "authorization_extend",
+    "chair_block_delete",
     "chair_block_save",
     "check_in_opens_at",
     "closure_rebook",

@@ -67,6 +67,11 @@ def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlo
     return saved
 
 
+def chair_block_delete(block: ChairBlock) -> None:
+    """Lift a hold on a chair: the chair is bookable again in that time."""
+    block.delete()
+
+
 def release_sessions_of_ended_course(course: TreatmentCourse) -> list[int]:
     """A course that ends gives up the sessions still booked: their chairs free up, and
     no reminder, and no "we missed you" once the sweep reaches them, goes to the patient.

@@ -1,0 +1,177 @@
+"""Closures changed and removed, and chair blocks, on pages (the closures list and its
+add form are in scheduling/views.py).
+
+A closure is saved only after the person saw the sessions it hits: when the day chosen
+has scheduled sessions, the page lists them and asks again; the sessions stay booked
+until someone re-books them from the closures page. A chair block over booked sessions
+is refused by its service (scheduling.services.closures.chair_block_save), and the page
+lists those sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic import services as clinic_services
+from clinic.capabilities import Capability
+from clinic.models import Chair, ChairBlock, Closure
+from clinic.web import Workplace, attempt, refusal_on_form, staff_page
+from scheduling import closure_selectors, services
+from scheduling.calendar import local_datetime
+from scheduling.forms import ClosureForm
+
+CONFIRM = "confirm_hits"
+
+
+def unconfirmed_hits(request: HttpRequest, place: Workplace, day: dt.date) -> list[dict[str, Any]]:
+    """The sessions a closure of ``day`` would hit, when the person has not yet seen
+    them (the form comes back with them listed and a confirmation box)."""
+    if request.POST.get(CONFIRM) == day.isoformat():
+        return []
+    return closure_selectors.closure_hits(place.clinic, day)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(Capability.SET_UP_CLINIC)
+def closure_edit(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic)
+    today = place.clinic.today()
+    initial = {"date": closure.date, "reason": closure.reason}
+    form = ClosureForm(request.POST or None, initial=initial, today=today)
+    pending: list[dict[str, Any]] = []
+    if request.method == "POST" and form.is_valid():
+        day = form.cleaned_data["date"]
+        pending = unconfirmed_hits(request, place, day) if day != closure.date else []
+        if not pending:
+            saved, refusal = attempt(
+                lambda: clinic_services.closure_save(closure, **form.cleaned_data)
+            )
+            if refusal is not None:
+                refusal_on_form(form, refusal)
+            elif saved is not None:
+                messages.success(request, f"The closure is now on {saved.date:%A %d %B %Y}.")
+                return redirect("closures-page")
+    return render(
+        request,
+        "scheduling/closure_edit.html",
+        {
+            "closure": closure,
+            "form": form,
+            "pending": pending,
+            "pending_day": form.cleaned_data.get("date") if pending else None,
+            "current_hits": closure_selectors.closure_hits(place.clinic, closure.date),
+            "confirm_name": CONFIRM,
+            "tz": place.clinic.tz,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(Capability.SET_UP_CLINIC)
+def closure_delete(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """Open the clinic again on the day; asks first, listing the sessions booked that
+    day (they stay booked, now on an open day)."""
+    closure = get_object_or_404(Closure, pk=pk, clinic=place.clinic)
+    error = ""
+    status = 200
+    if request.method == "POST":
+        _, refusal = attempt(lambda: clinic_services.closure_delete(closure))
+        if refusal is None:
+            messages.success(request, f"The clinic is open again on {closure.date:%A %d %B %Y}.")
+            return redirect("closures-page")
+        error, status = refusal.message, refusal.status
+    return render(
+        request,
+        "scheduling/closure_delete.html",
+        {
+            "closure": closure,
+            "hits": closure_selectors.closure_hits(place.clinic, closure.date),
+            "error": error,
+            "tz": place.clinic.tz,
+        },
+        status=status,
+    )
+
+
+# --- chair blocks ----------------------------------------------------------------------
+
+
+class ChairBlockForm(forms.Form):
+    day = forms.DateField(
+        label="Date",
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
+    ends = forms.TimeField(label="Until", widget=forms.TimeInput(attrs={"type": "time"}))
+    reason = forms.CharField(max_length=200, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
+            raise forms.ValidationError("A block ends after it starts.", code="ends_before_start")
+        return data
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(Capability.BLOCK_CHAIRS)
+def chair_blocks(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """A chair's coming blocks, and a form to add one (refused over booked sessions,
+    which are listed)."""
+    chair = get_object_or_404(Chair, pk=pk, clinic=place.clinic)
+    form = ChairBlockForm(request.POST or None)
+    clashes: list[dict[str, Any]] = []
+    status = 400 if form.is_bound else 200
+    if request.method == "POST" and form.is_valid():
+        tz = place.clinic.tz
+        data = form.cleaned_data
+        _, refusal = attempt(
+            lambda: services.chair_block_save(
+                chair=chair,
+                starts_at=local_datetime(data["day"], data["starts"], tz),
+                ends_at=local_datetime(data["day"], data["ends"], tz),
+                reason=data["reason"],
+            )
+        )
+        if refusal is None:
+            messages.success(request, f"{chair.name} is blocked on {data['day']:%A %d %B %Y}.")
+            return redirect("chair-blocks-page", pk=chair.pk)
+        refusal_on_form(form, refusal)
+        status = refusal.status
+        clashes = closure_selectors.sessions_by_id(
+            place.clinic, [c["session"] for c in refusal.conflicts if "session" in c]
+        )
+    blocks = ChairBlock.objects.filter(chair=chair, ends_at__gt=timezone.now()).order_by(
+        "starts_at"
+    )
+    return render(
+        request,
+        "scheduling/chair_blocks.html",
+        {
+            "chair": chair,
+            "blocks": blocks,
+            "form": form,
+            "clashes": clashes,
+            "tz": place.clinic.tz,
+            "may_set_up": place.can(Capability.SET_UP_CLINIC),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@staff_page(Capability.BLOCK_CHAIRS)
+def chair_block_delete(request: HttpRequest, place: Workplace, pk: int, block: int) -> HttpResponse:
+    found = get_object_or_404(ChairBlock, pk=block, chair_id=pk, chair__clinic=place.clinic)
+    services.chair_block_delete(found)
+    messages.success(request, f"The block of {found.chair.name} is lifted.")
+    return redirect("chair-blocks-page", pk=pk)
