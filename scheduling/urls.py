@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from scheduling import adverse_event_views, course_views, views
+from scheduling import (
+    adverse_event_views,
+    course_status_views,
+    course_views,
+    prescribe_views,
+    views,
+)
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
@@ -26,6 +32,17 @@ urlpatterns: list[URLPattern] = [
         "courses/book/patient-status/",
         course_views.booking_patient_status,
         name="course-book-patient-status",
+    ),
+    path("courses/prescribe/", prescribe_views.course_prescribe, name="course-prescribe"),
+    path(
+        "courses/<int:pk>/status/<str:action>/",
+        course_status_views.course_action,
+        name="course-action",
+    ),
+    path(
+        "courses/<int:pk>/authorizations/new/",
+        course_status_views.authorization_add,
+        name="course-authorization-add",
     ),
     path("courses/mine/", course_views.psychiatrist_dashboard, name="psychiatrist-dashboard"),
     path("courses/<int:pk>/", course_views.course_detail, name="course-detail"),
