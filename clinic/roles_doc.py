@@ -312,6 +312,11 @@ PAGES: tuple[Page, ...] = (
         "prescribe a course, and book it at once after a preview",
     ),
     Page(
+        ("/courses/<id>/book/",),
+        Capability.BOOK_SESSIONS,
+        "book every session of a prescribed course (preview, confirm)",
+    ),
+    Page(
         ("/courses/<id>/status/<pause|resume|complete|discontinue>/",),
         Capability.CHANGE_COURSE_STATUS,
         "course actions, each confirmed with what it does to the bookings",

@@ -390,6 +390,7 @@ def _course_page(
         else [],
         "can_extend": place.can(Capability.EXTEND_AUTHORIZATION) and course.status in OPEN_STATUSES,
         "can_screen": place.can(Capability.RECORD_SCREENING),
+        "can_book": place.can(Capability.BOOK_SESSIONS) and course.status == "planned",
         **adverse_event_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (

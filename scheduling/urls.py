@@ -6,6 +6,7 @@ from django.urls import URLPattern, path
 
 from scheduling import (
     adverse_event_views,
+    course_schedule_views,
     course_status_views,
     course_views,
     prescribe_views,
@@ -38,6 +39,11 @@ urlpatterns: list[URLPattern] = [
         "courses/<int:pk>/status/<str:action>/",
         course_status_views.course_action,
         name="course-action",
+    ),
+    path(
+        "courses/<int:pk>/book/",
+        course_schedule_views.course_schedule,
+        name="course-schedule",
     ),
     path(
         "courses/<int:pk>/authorizations/new/",

@@ -31,11 +31,18 @@ def _text(response: Any) -> str:
     return unescape(response.content.decode())
 
 
-def _login(client: Client, actor: str, staff: Callable[..., Any], superuser: Any) -> None:
+def _login(
+    client: Client,
+    actor: str,
+    staff: Callable[..., Any],
+    superuser: Any,
+    outsider: str = Role.PSYCHIATRIST,
+) -> None:
+    """``outsider``: staff of another clinic, in a role that may use the page."""
     if actor == "superuser":
         client.force_login(superuser)
     elif actor == "outsider":
-        client.force_login(staff(Role.PSYCHIATRIST, in_clinic=ClinicFactory(slug="elsewhere")))
+        client.force_login(staff(outsider, in_clinic=ClinicFactory(slug="elsewhere")))
     elif actor != "anonymous":
         client.force_login(staff(actor))
 
@@ -201,7 +208,7 @@ def test_who_may_change_a_course_status(
 def test_who_may_add_an_authorization(
     actor: str, status: int, client: Client, booked: Any, staff: Any, superuser: Any
 ) -> None:
-    _login(client, actor, staff, superuser)
+    _login(client, actor, staff, superuser, outsider=Role.FRONT_DESK)
     url = f"/courses/{booked.pk}/authorizations/new/"
     assert client.get(url).status_code == status
     response = client.post(
@@ -342,3 +349,59 @@ def test_an_authorization_added_books_the_makeups_that_now_fit(
     )
     assert "Authorization added. 1 make-up session(s) booked" in _text(response)
     assert Session.objects.filter(course=course, kind=SessionKind.MAKEUP).count() == 1
+
+
+# --- The front desk books a prescribed course -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"),
+    [
+        ("anonymous", 302),
+        ("superuser", 200),
+        ("outsider", 404),
+        (Role.FRONT_DESK, 200),
+        (Role.TECHNICIAN, 403),
+        (Role.PSYCHIATRIST, 403),
+        (Role.CLINIC_ADMIN, 200),
+    ],
+)
+def test_who_may_book_a_prescribed_course(
+    actor: str,
+    status: int,
+    client: Client,
+    make_course: Callable[..., Any],
+    chairs: list[Any],
+    staff: Any,
+    superuser: Any,
+) -> None:
+    course = make_course()
+    _login(client, actor, staff, superuser, outsider=Role.FRONT_DESK)
+    url = f"/courses/{course.pk}/book/"
+    assert client.get(url).status_code == status
+    response = client.post(url, {"action": "confirm", "time_flex_minutes": "0"})
+    assert response.status_code == (302 if status == 200 else status)
+    assert Session.objects.filter(course=course).count() == (36 if status == 200 else 0)
+
+
+def test_the_front_desk_books_a_prescribed_course_after_a_preview(
+    page_as: Callable[[str], Client], make_course: Callable[..., Any], chairs: list[Any]
+) -> None:
+    course = make_course()
+    client = page_as(Role.FRONT_DESK)
+    assert f"/courses/{course.pk}/book/" in _text(client.get(f"/courses/{course.pk}/"))
+    preview = client.post(
+        f"/courses/{course.pk}/book/", {"action": "preview", "time_flex_minutes": "0"}
+    )
+    assert "Preview: 36 sessions" in _text(preview)
+    assert not Session.objects.filter(course=course).exists()
+    done = client.post(
+        f"/courses/{course.pk}/book/", {"action": "confirm", "time_flex_minutes": "0"}
+    )
+    assert done["Location"] == f"/courses/{course.pk}/"
+    assert Session.objects.filter(course=course).count() == 36
+    # Booked once: a second confirmation is refused with the service's message.
+    again = client.post(
+        f"/courses/{course.pk}/book/", {"action": "confirm", "time_flex_minutes": "0"}
+    )
+    assert again.status_code == 409 and "already has sessions" in _text(again)
