@@ -152,3 +152,18 @@ def test_the_other_new_pages_pass_axe(
     ):
         page.goto(path)
         _no_violations_at_both_widths(page, name)
+
+
+def test_booking_a_prescribed_course_passes_axe(
+    page: Page, login: Any, front_desk: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    course = make_course(start=_next_monday())
+    login(front_desk)
+    page.goto(reverse("course-detail", args=[course.pk]))
+    page.get_by_role("link", name="Book all its sessions").click()
+    _no_violations_at_both_widths(page, "course-schedule")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", name="Preview: 36 sessions")).to_be_visible()
+    _no_violations_at_both_widths(page, "course-schedule-preview")
+    page.get_by_role("button", name="Confirm booking of 36 sessions").click()
+    expect(page.get_by_role("status")).to_contain_text("Course booked: 36 sessions")

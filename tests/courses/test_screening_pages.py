@@ -235,3 +235,26 @@ def test_a_correction_keeps_the_trials_and_sends_it_back_for_a_decision(
     screening.refresh_from_db()
     assert screening.status == ScreeningStatus.PENDING
     assert screening.failed_trials.count() == 2
+
+
+def test_the_screening_page_reads_a_fixed_number_of_queries(
+    page_as: Callable[[str], Client], clinic: Any, django_assert_num_queries: Any
+) -> None:
+    from courses.models import FailedTrial
+
+    client = page_as(Role.PSYCHIATRIST)
+    few = ScreeningFactory(patient=PatientFactory(clinic=clinic))
+    many = ScreeningFactory(patient=PatientFactory(clinic=clinic))
+    for n in range(8):
+        FailedTrial.objects.create(
+            screening=many, drug=f"drug {n}", dose="1 mg", weeks=8, outcome="no_response"
+        )
+    client.get(f"/screenings/{few.pk}/")  # the session and the workplace warm up
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        client.get(f"/screenings/{few.pk}/")
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(f"/screenings/{many.pk}/").status_code == 200
+    assert len(large) == len(small) <= 10

@@ -405,3 +405,20 @@ def test_the_front_desk_books_a_prescribed_course_after_a_preview(
         f"/courses/{course.pk}/book/", {"action": "confirm", "time_flex_minutes": "0"}
     )
     assert again.status_code == 409 and "already has sessions" in _text(again)
+
+
+def test_the_pause_page_reads_a_fixed_number_of_queries(
+    page_as: Callable[[str], Client], booked: Any, make_course: Callable[..., Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = page_as(Role.PSYCHIATRIST)
+    url = f"/courses/{booked.pk}/status/pause/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as late:
+        client.get(f"{url}?from_date=2027-01-25")  # a few sessions inside
+    with CaptureQueriesContext(connection) as early:
+        page = _text(client.get(f"{url}?from_date=2026-11-30"))  # every session
+    assert "36 sessions booked from 2026-11-30 on" in page
+    assert len(early) == len(late) <= 10
