@@ -325,6 +325,36 @@ PAGES: tuple[Page, ...] = (
         Capability.PRESCRIBE,
         "the prescription (pulses, intensity, coil position) on the course page",
     ),
+    Page(
+        ("/screenings/new/?patient=<id>", "/screenings/<id>/", "/screenings/<id>/edit/"),
+        Capability.RECORD_SCREENING,
+        "record, see and correct a screening",
+    ),
+    Page(
+        ("POST /screenings/<id>/decide/",),
+        Capability.CLEAR_SCREENING,
+        "clear or decline a screening (never with an absolute contraindication)",
+    ),
+    Page(
+        ("/courses/prescribe/?patient=<id>",),
+        Capability.PRESCRIBE,
+        "prescribe a course, and book it at once after a preview",
+    ),
+    Page(
+        ("/courses/<id>/book/",),
+        Capability.BOOK_SESSIONS,
+        "book every session of a prescribed course (preview, confirm)",
+    ),
+    Page(
+        ("/courses/<id>/status/<pause|resume|complete|discontinue>/",),
+        Capability.CHANGE_COURSE_STATUS,
+        "course actions, each confirmed with what it does to the bookings",
+    ),
+    Page(
+        ("/courses/<id>/authorizations/new/",),
+        Capability.EXTEND_AUTHORIZATION,
+        "add an authorization (books the make-ups that now fit)",
+    ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Page(
         ("POST /courses/alerts/<id>/acknowledge/", "POST /courses/alerts/acknowledge/"),

@@ -335,7 +335,9 @@ def course_transition(
     )
     if target not in COURSE_TRANSITIONS[course.status]:
         raise Conflict(
-            f"A {course.status} course cannot become {target}.", code="invalid_transition"
+            f"{'An' if course.status[0] in 'aeiou' else 'A'} {course.status} course cannot "
+            f"become {target}.",
+            code="invalid_transition",
         )
     if target == CourseStatus.ACTIVE:
         screening = selectors.latest_screening(course.patient)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from courses import views
+from courses import screening_views, views
 
 urlpatterns: list[URLPattern] = [
     path(
@@ -23,4 +23,11 @@ urlpatterns: list[URLPattern] = [
         views.staff_alert_acknowledge,
         name="staff-alert-acknowledge",
     ),
+]
+
+urlpatterns += [
+    path("screenings/new/", screening_views.screening_new, name="screening-new"),
+    path("screenings/<int:pk>/", screening_views.screening_detail, name="screening-detail"),
+    path("screenings/<int:pk>/edit/", screening_views.screening_edit, name="screening-edit"),
+    path("screenings/<int:pk>/decide/", screening_views.screening_decide, name="screening-decide"),
 ]

@@ -30,12 +30,13 @@ from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from courses import charts, selectors, services
 from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm, PrescriptionForm
 from courses.instruments import INSTRUMENTS
-from courses.models import Screening, TreatmentCourse
+from courses.models import OPEN_STATUSES, Screening, TreatmentCourse
 from courses.prescription import Prescription
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
 from scheduling.adverse_event_views import adverse_event_context
+from scheduling.course_actions import course_status_actions
 from scheduling.models import SessionKind
 from scheduling.services.booking import CourseBooking
 
@@ -384,6 +385,12 @@ def _course_page(
         "sees_thresholds": sees_thresholds,
         "records": records,
         "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
+        "status_actions": course_status_actions(course)
+        if place.can(Capability.CHANGE_COURSE_STATUS)
+        else [],
+        "can_extend": place.can(Capability.EXTEND_AUTHORIZATION) and course.status in OPEN_STATUSES,
+        "can_screen": place.can(Capability.RECORD_SCREENING),
+        "can_book": place.can(Capability.BOOK_SESSIONS) and course.status == "planned",
         **adverse_event_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from scheduling import adverse_event_views, closure_views, course_views, views
+from scheduling import (
+    adverse_event_views,
+    closure_views,
+    course_schedule_views,
+    course_status_views,
+    course_views,
+    prescribe_views,
+    views,
+)
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
@@ -34,6 +42,22 @@ urlpatterns: list[URLPattern] = [
         "courses/book/patient-status/",
         course_views.booking_patient_status,
         name="course-book-patient-status",
+    ),
+    path("courses/prescribe/", prescribe_views.course_prescribe, name="course-prescribe"),
+    path(
+        "courses/<int:pk>/status/<str:action>/",
+        course_status_views.course_action,
+        name="course-action",
+    ),
+    path(
+        "courses/<int:pk>/book/",
+        course_schedule_views.course_schedule,
+        name="course-schedule",
+    ),
+    path(
+        "courses/<int:pk>/authorizations/new/",
+        course_status_views.authorization_add,
+        name="course-authorization-add",
     ),
     path("courses/mine/", course_views.psychiatrist_dashboard, name="psychiatrist-dashboard"),
     path("courses/<int:pk>/", course_views.course_detail, name="course-detail"),

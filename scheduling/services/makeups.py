@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from courses import services as course_services
 from courses.models import (
-    OPEN_STATUSES,
     Authorization,
+    CourseStatus,
     TreatmentCourse,
 )
 from courses.selectors import window_end_date
@@ -33,6 +33,7 @@ from scheduling.services.authorization import (
 )
 
 ANY_DAY = (0, 1, 2, 3, 4, 5, 6)  # make-ups may go on any day the clinic is open
+MAKEUP_STATUSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
 
 
 @transaction.atomic
@@ -67,7 +68,9 @@ def arrange_makeups(course_ids: Iterable[int]) -> int:
                 .select_related("patient__clinic", "protocol")
                 .filter(
                     pk=course_id,
-                    status__in=OPEN_STATUSES,
+                    # A paused course books no make-up: what it gave up is re-planned
+                    # when it resumes (services.course_status.course_resume).
+                    status__in=MAKEUP_STATUSES,
                     patient__clinic__auto_makeup=True,
                 )
                 .first()
@@ -82,23 +85,31 @@ def arrange_makeups(course_ids: Iterable[int]) -> int:
                 ).order_by("starts_at")
             )
             if lost:
-                booked += _book_makeups(course, lost)
+                booked += len(book_makeups(course, lost))
     return booked
 
 
-def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
-    """Within the course window; beyond the authorization only when the clinic books
-    such sessions (marked pending by the refresh after it), as for any booking."""
+def book_makeups(
+    course: TreatmentCourse,
+    lost: Sequence[Session],
+    *,
+    not_before: dt.date | None = None,
+    extra_days: int = 0,
+) -> list[Session]:
+    """Within the course window (``extra_days`` longer: a pause's length); beyond the
+    authorization only when the clinic books such sessions (marked pending by the
+    refresh after it), as for any booking. None before ``not_before``. The sessions
+    booked."""
     clinic = course.patient.clinic
     protocol = course.protocol
     today = clinic.today()
     beyond = books_beyond(clinic)
     authorizations = [] if beyond else list(course.authorizations.all())
-    window_end = window_end_date(course)
+    window_end = window_end_date(course) + dt.timedelta(days=extra_days)
     if authorizations:  # no need to look past the authorization's last day
         window_end = min(window_end, max(a.valid_until for a in authorizations))
     if window_end < today:
-        return 0
+        return []
     calendar = load_calendar(
         clinic, today, window_end, coil=protocol.coil, patient_id=course.patient_id
     )
@@ -120,6 +131,8 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
             _promote_to_mapping(course, calendar)
         last = last_by_phase.get(session.phase)
         after = max(today, last.astimezone(clinic.tz).date()) if last else today
+        if not_before is not None:
+            after = max(after, not_before - dt.timedelta(days=1))
         found = planner.next_free_day(
             after, ANY_DAY, protocol.slot_minutes, protocol.sessions_per_day, window_end
         )
@@ -147,7 +160,7 @@ def _book_makeups(course: TreatmentCourse, lost: Sequence[Session]) -> int:
         held.append(start)
     Session.objects.bulk_create(created)
     signals.announce_makeups_booked(session.pk for session in created)
-    return len(created)
+    return created
 
 
 def _promote_to_mapping(course: TreatmentCourse, calendar: ClinicCalendar) -> bool:

@@ -459,14 +459,14 @@ def test_two_makeup_runs_at_once_book_one_makeup(
     clinic.auto_makeup = True
     clinic.save()
 
-    book = makeups._book_makeups
+    book = makeups.book_makeups
     start = threading.Barrier(2)
 
-    def slow_booking(*args: Any) -> int:
+    def slow_booking(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.3)  # hold the course lock while the other run arrives
-        return book(*args)
+        return book(*args, **kwargs)
 
-    monkeypatch.setattr(makeups, "_book_makeups", slow_booking)
+    monkeypatch.setattr(makeups, "book_makeups", slow_booking)
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -1,0 +1,63 @@
+"""Forms of the course actions on the course page: pause, resume, complete,
+discontinue (each confirmed with what it does to the bookings), and an authorization
+added to a course."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from courses.forms import DateInput
+
+KEEP, RELEASE = "keep", "release"
+
+
+class PauseForm(forms.Form):
+    from_date = forms.DateField(
+        widget=DateInput, label="Pause from", help_text="The sessions from this day on."
+    )
+    bookings = forms.ChoiceField(
+        label="The sessions booked from then on",
+        choices=[
+            (KEEP, "Keep them booked (the patient may come back before they come up)"),
+            (RELEASE, "Release them (they are re-planned when the course resumes)"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ResumeForm(forms.Form):
+    from_date = forms.DateField(
+        widget=DateInput,
+        label="Re-plan from",
+        help_text="Released sessions are booked again from this day on.",
+    )
+
+
+class EndForm(forms.Form):
+    """Complete (reason optional) or discontinue (reason required)."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args: Any, reason_required: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reason_required = reason_required
+        if reason_required:
+            self.fields["reason"].help_text = "Required: why the course stops."
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
+        if self.reason_required and not reason:
+            raise ValidationError("Record why the course is discontinued.", code="required")
+        return reason
+
+
+class AuthorizationForm(forms.Form):
+    payer = forms.CharField(max_length=120)
+    number = forms.CharField(max_length=60, label="Authorization number")
+    sessions_authorized = forms.IntegerField(min_value=1, max_value=200)
+    valid_from = forms.DateField(widget=DateInput)
+    valid_until = forms.DateField(widget=DateInput)
