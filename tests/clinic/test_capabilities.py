@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from clinic import roles_doc
+from clinic import roles_doc, roles_render
 from clinic.capabilities import CAPABILITIES, Capability
 from clinic.management.commands.roles_doc import roles_doc_path
 from clinic.models import Role
@@ -147,7 +147,7 @@ def test_the_role_scan_finds_what_it_should(source: str, expected: int) -> None:
 
 def test_docs_roles_md_is_written_from_the_capability_table() -> None:
     current = roles_doc_path().read_text(encoding="utf-8")
-    assert roles_doc.render(current) == current, "run `python manage.py roles_doc`"
+    assert roles_render.render(current) == current, "run `python manage.py roles_doc`"
 
 
 def test_every_capability_appears_in_docs_roles_md() -> None:
@@ -198,7 +198,7 @@ def _api_cells() -> Iterator[tuple[str, str, roles_doc.Cell]]:
 def test_documented_api_cells_name_the_capability_the_view_asks_for() -> None:
     checked = 0
     for path, method, cell in _api_cells():
-        documented = roles_doc.cell_capability(cell)
+        documented = roles_render.cell_capability(cell)
         if documented is None:
             continue
         asked = _asked_for(path, method)
@@ -222,7 +222,7 @@ def _staff_pages(
 def test_every_staff_page_is_documented_with_the_capability_it_asks_for() -> None:
     documented: dict[Any, Capability] = {}
     for page in roles_doc.PAGES:
-        capability = roles_doc.cell_capability(page.who)
+        capability = roles_render.cell_capability(page.who)
         assert capability is not None
         for path in page.paths:
             view = resolve(_concrete(path)).func

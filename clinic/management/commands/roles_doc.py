@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clinic import roles_doc
+from clinic import roles_render
 
 
 def roles_doc_path() -> Path:
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = roles_doc_path()
         current = path.read_text(encoding="utf-8")
-        wanted = roles_doc.render(current)
+        wanted = roles_render.render(current)
         if wanted == current:
             self.stdout.write("docs/roles.md is up to date.")
         elif options["check"]:
