@@ -60,6 +60,12 @@ def _board_entry(session: Session) -> dict[str, Any]:
         "status": session.status,
         "kind": session.kind,
         "pending_authorization": session.pending_authorization,
+        # When the current mark was made (the pages offer to undo it the same day).
+        "marked": {
+            "checked_in_at": session.checked_in_at,
+            "missed_at": session.missed_at,
+            "cancelled_at": session.cancelled_at,
+        },
         "patient": {
             "id": session.patient_id,
             "name": patient_board_name(session.patient.first_name, session.patient.last_name),
@@ -96,6 +102,9 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
             "status",
             "kind",
             "pending_authorization",
+            "checked_in_at",
+            "missed_at",
+            "cancelled_at",
             "patient__first_name",
             "patient__last_name",
             "course__risk_level",
@@ -313,6 +322,9 @@ def _cards_query(clinic: Clinic) -> QuerySet[Session]:
             "status",
             "kind",
             "pending_authorization",
+            "checked_in_at",
+            "missed_at",
+            "cancelled_at",
             "patient__first_name",
             "patient__last_name",
             "chair__name",

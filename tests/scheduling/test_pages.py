@@ -140,6 +140,14 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "data": {"reason": "Patient unwell"},
         "status": SessionStatus.CANCELLED,
     },
+    "undo": {  # a check-in made this morning by mistake
+        "url": "/board/sessions/{}/undo/",
+        "roles": {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+        "before": SessionStatus.CHECKED_IN,
+        "fields": {"checked_in_at": local(TODAY, 9, 20)},
+        "data": {"reason": "Checked in the wrong patient"},
+        "status": SessionStatus.SCHEDULED,
+    },
     "move": {
         "url": "/board/sessions/{}/move/",
         "roles": {Role.FRONT_DESK, Role.CLINIC_ADMIN},
@@ -177,7 +185,7 @@ def test_action_roles(
     role: str,
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     url, data = _action_request(action, session, chairs)
     response = login(role).post(url, data, headers=HTMX)
     if role in spec["roles"]:
@@ -193,7 +201,7 @@ def test_superuser_may_act(
     client: Client, superuser: Any, book: Callable[..., Session], chairs: list[Any], action: str
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     url, data = _action_request(action, session, chairs)
     client.force_login(superuser)
     response = client.post(url, data, headers=HTMX)
@@ -210,7 +218,7 @@ def test_another_clinics_staff_get_404(
     action: str,
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     role = sorted(spec["roles"])[0]
     client = login(role, in_clinic=other_clinic)
     url, data = _action_request(action, session, chairs)
