@@ -305,14 +305,59 @@ def test_board_places_sessions_in_their_local_rows(
 
 
 def test_overlapping_sessions_on_a_chair_share_a_cell(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any
+) -> None:
+    """A missed session keeps its place (it is the day's record) and frees its chair:
+    a booking made into the freed time shares its cell."""
+    missed = book(status=SessionStatus.MISSED)
+    overlapping = book(at=local(TODAY, 9, 45), course=make_course())
+    html = _text(login(Role.FRONT_DESK).get("/board/"))
+    row = _row_of(html, f'id="session-{missed.pk}"')
+    assert f'id="session-{overlapping.pk}"' in row
+    assert "Missed" in row and 'rowspan="4"' in row
+
+
+def test_cancelled_sessions_take_no_space_on_the_board(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any
+) -> None:
+    """A cancelled session and the booking that took its place: the grid holds only the
+    booking; the cancelled one is listed apart, under its chair's name."""
+    cancelled = book(status=SessionStatus.CANCELLED)
+    replacement = book(at=local(TODAY, 9, 30), course=make_course())
+    html = _text(login(Role.FRONT_DESK).get("/board/"))
+    row = _row_of(html, f'id="session-{replacement.pk}"')
+    assert f'id="session-{cancelled.pk}"' not in row and 'rowspan="3"' in row
+    listed = html.split('id="cancelled-heading"')[1]
+    assert f'id="session-{cancelled.pk}"' in listed and "Cancelled this day (1)" in html
+
+
+def test_todays_board_marks_the_current_time(
     login: Callable[..., Client], book: Callable[..., Session]
 ) -> None:
-    cancelled = book(status=SessionStatus.CANCELLED)
-    replacement = book(at=local(TODAY, 9, 45))
+    book()
+    client = login(Role.FRONT_DESK)
+    html = _text(client.get("/board/"))  # frozen at 12:00 in New York
+    row = _row_of(html, "now-label")
+    assert '<th scope="row" class="time">12:00' in row and "now 12:00" in row
+    assert "--now: 0%" in row
+    assert "now-label" not in _text(client.get("/board/?date=2026-11-26"))
+
+
+def test_two_patients_with_the_same_first_name_and_initial_are_told_apart(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any, chairs: Any
+) -> None:
+    first, second = make_course(), make_course()
+    for course, mrn in ((first, "A-1001"), (second, "B-2002")):
+        patient = course.patient
+        patient.first_name, patient.last_name, patient.mrn = "Maria", "Garcia", mrn
+        patient.save()
+    book(course=first)
+    book(course=second, chair=chairs[1])
+    other = book(at=local(TODAY, 11), chair=chairs[2])
     html = _text(login(Role.FRONT_DESK).get("/board/"))
-    row = _row_of(html, f'id="session-{cancelled.pk}"')
-    assert f'id="session-{replacement.pk}"' in row
-    assert "Cancelled" in row and 'rowspan="4"' in row
+    assert "Maria G. · MRN …1001" in html and "Maria G. · MRN …2002" in html
+    assert f"{other.patient.first_name} {other.patient.last_name[0]}. ·" not in html
+    assert "Garcia" not in html
 
 
 @pytest.mark.parametrize(
