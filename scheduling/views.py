@@ -145,6 +145,8 @@ def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
         for cell in row["cells"]:
             for entry in cell["sessions"]:
                 _with_offers(entry, place, now)
+    for entry in grid["cancelled"]:
+        _with_offers(entry, place, now)
     return render(
         request,
         "scheduling/board.html",

@@ -322,13 +322,16 @@ def test_cancelled_sessions_take_no_space_on_the_board(
 ) -> None:
     """A cancelled session and the booking that took its place: the grid holds only the
     booking; the cancelled one is listed apart, under its chair's name."""
-    cancelled = book(status=SessionStatus.CANCELLED)
-    replacement = book(at=local(TODAY, 9, 30), course=make_course())
+    cancelled = book(
+        at=local(TODAY, 14), status=SessionStatus.CANCELLED, cancelled_at=local(TODAY, 8)
+    )
+    replacement = book(at=local(TODAY, 14), course=make_course())
     html = _text(login(Role.FRONT_DESK).get("/board/"))
     row = _row_of(html, f'id="session-{replacement.pk}"')
     assert f'id="session-{cancelled.pk}"' not in row and 'rowspan="3"' in row
     listed = html.split('id="cancelled-heading"')[1]
     assert f'id="session-{cancelled.pk}"' in listed and "Cancelled this day (1)" in html
+    assert f"/board/sessions/{cancelled.pk}/undo/" in listed  # this morning, by mistake?
 
 
 def test_todays_board_marks_the_current_time(

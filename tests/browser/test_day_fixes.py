@@ -1,0 +1,89 @@
+"""The day-to-day fixes in Chromium: the board with a missed session to undo or check in
+late, a cancelled one listed apart and the line at the current time; the 403 and 404
+pages; a dead patient link. axe-core finds no serious or critical violation at 1440 and
+390 px wide, and the front desk undoes a missed mark from the board."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from playwright.sync_api import Page, expect
+
+from clinic.models import Role
+from scheduling.models import Session, SessionStatus
+from scheduling.services import course_schedule, session_cancel, session_mark_missed
+from tests.browser.conftest import axe_violations, screenshot
+
+# Monday 11 January 2027, 11:30 in New York: the 10:00 session has begun.
+LATE_MORNING = dt.datetime(2027, 1, 11, 16, 30, tzinfo=dt.UTC)
+WIDTHS = [(1440, 900), (390, 844)]
+
+
+def _first(course: Any) -> Session:
+    first = Session.objects.filter(course=course).order_by("starts_at").first()
+    assert first is not None
+    return first
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_the_board_with_corrections_to_make_passes_axe(
+    page: Page,
+    login: Any,
+    front_desk: Any,
+    make_course: Any,
+    chairs: list[Any],
+    width: int,
+    height: int,
+) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    with time_machine.travel(LATE_MORNING, tick=True):
+        start = dt.date(2027, 1, 11)
+        missed_course, cancelled_course = (
+            make_course(start=start, at=at) for at in (dt.time(10), dt.time(14))
+        )
+        for course in (missed_course, cancelled_course):
+            course_schedule(course)
+        missed = session_mark_missed(_first(missed_course))
+        cancelled = session_cancel(_first(cancelled_course), reason="ill")
+        login(front_desk)
+        page.goto("/board/?date=2027-01-11")
+        expect(page.locator(".now-label")).to_be_visible()
+        expect(page.locator(f".board-cancelled #session-{cancelled.pk}")).to_be_visible()
+        block = page.locator(f"#session-{missed.pk}")
+        expect(block.get_by_role("button", name="Check in late")).to_be_visible()
+        block.locator("summary").click()
+        page.locator(".board-cancelled summary").click()
+        assert axe_violations(page) == []
+        screenshot(page, f"board-corrections-{width}")
+        if width == 1440:
+            block.get_by_label("Why undo").fill("She was in the waiting room")
+            block.get_by_role("button", name="Undo missed").click()
+            expect(page.locator(f"#session-{missed.pk}")).to_have_class(
+                "session-block status-scheduled"
+            )
+            assert Session.objects.get(pk=missed.pk).status == SessionStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_error_pages_and_a_dead_patient_link_pass_axe(
+    page: Page, login: Any, staff: Any, width: int, height: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    found = {}
+    response = page.goto("/p/session/not-a-token/")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
+    found["dead link"] = axe_violations(page)
+    response = page.goto("/no-such-page/")
+    assert response is not None and response.status == 404
+    found["anonymous 404"] = axe_violations(page)
+    login(staff(Role.TECHNICIAN))
+    for path, status in (("/no-such-page/", 404), ("/outbox/", 403)):
+        response = page.goto(path)
+        assert response is not None and response.status == status
+        found[path] = axe_violations(page)
+        screenshot(page, f"error-{status}-{width}")
+    assert found == {key: [] for key in found}
