@@ -87,3 +87,36 @@ def test_error_pages_and_a_dead_patient_link_pass_axe(
         found[path] = axe_violations(page)
         screenshot(page, f"error-{status}-{width}")
     assert found == {key: [] for key in found}
+
+
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def test_the_technicians_list_fits_a_tablet_and_the_patient_page_a_phone(
+    page: Page, login: Any, staff: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """768 px (a tablet at the chair): the list with a treatment record form open; 390 px
+    (a phone): the page a patient's link opens. Neither scrolls sideways; both pass axe."""
+    from notifications import links
+
+    with time_machine.travel(LATE_MORNING, tick=True):
+        course = make_course(start=dt.date(2027, 1, 11), at=dt.time(11))
+        course_schedule(course)
+        first = _first(course)
+        Session.objects.filter(pk=first.pk).update(
+            status=SessionStatus.CHECKED_IN, checked_in_at=LATE_MORNING
+        )
+        upcoming = Session.objects.filter(course=course).order_by("starts_at")[1]
+        page.set_viewport_size({"width": 768, "height": 1024})
+        login(staff(Role.TECHNICIAN))
+        page.goto("/today/")
+        expect(page.locator(f"#record-{first.pk}")).to_be_visible()
+        screenshot(page, "today-768")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        assert axe_violations(page) == []
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"/p/session/{links.session_token(upcoming)}/")
+        expect(page.get_by_role("button", name="Confirm")).to_be_visible()
+        screenshot(page, "patient-session-390")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL)
+        assert axe_violations(page) == []
