@@ -200,7 +200,10 @@ def course_progress(course: TreatmentCourse) -> dict[str, Any]:
 
 # --- staff pages (scheduling/views.py) -----------------------------------------------------
 
-BOARD_ROW_MINUTES = 15
+BOARD_ROW_MINUTES = 15  # the move page's choice of start times
+# The board's rows: every 5 minutes, so a session's height follows its length (a 10-
+# minute slot is a quarter of a 40-minute one); labelled every quarter hour.
+BOARD_GRID_MINUTES = 5
 MINUTES_PER_DAY = 24 * 60
 
 
@@ -224,7 +227,7 @@ def _local_minute(moment: dt.datetime, day: dt.date, clinic: Clinic) -> int:
 
 
 def board_grid(
-    clinic: Clinic, day: dt.date, row_minutes: int = BOARD_ROW_MINUTES
+    clinic: Clinic, day: dt.date, row_minutes: int = BOARD_GRID_MINUTES
 ) -> dict[str, Any]:
     """The day board laid out as a table: a column per chair, a row per ``row_minutes``
     of clinic-local wall-clock time across opening hours (widened to any session outside

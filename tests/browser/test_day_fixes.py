@@ -120,3 +120,37 @@ def test_the_technicians_list_fits_a_tablet_and_the_patient_page_a_phone(
         screenshot(page, "patient-session-390")
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
         assert axe_violations(page) == []
+
+
+def test_a_busy_day_fits_one_screen_on_a_linear_axis(
+    page: Page, login: Any, front_desk: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """28 sessions over 4 chairs, 07:30-19:00, at 1440x900: the whole grid is on the
+    screen, and a 10-minute session's block is a quarter as tall as a 40-minute one's."""
+    from tests.factories import SessionFactory
+
+    ny = dt.timezone(dt.timedelta(hours=-5))
+    day = dt.date(2027, 1, 12)
+    blocks = {}
+    for index in range(28):
+        chair = chairs[index % 4]
+        start = dt.datetime(2027, 1, 12, 7, 30, tzinfo=ny) + dt.timedelta(minutes=70 * (index // 4))
+        minutes = 10 if index == 1 else 40
+        blocks[index] = SessionFactory(
+            course=make_course(start=day),
+            chair=chair,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=minutes),
+        )
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(front_desk)
+    page.goto("/board/?date=2027-01-12")
+    table = page.locator("table.board").bounding_box()
+    assert table is not None
+    screenshot(page, "board-busy-1440")
+    assert table["y"] + table["height"] <= 900, table
+    short = page.locator(f"#session-{blocks[1].pk}").bounding_box()
+    long = page.locator(f"#session-{blocks[0].pk}").bounding_box()
+    assert short is not None and long is not None
+    assert 3 <= long["height"] / short["height"] <= 5, (short, long)
+    assert axe_violations(page) == []

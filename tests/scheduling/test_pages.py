@@ -28,6 +28,9 @@ NEXT_MONDAY = dt.date(2026, 11, 30)
 ROLES = [role.value for role in Role]
 HTMX = {"HX-Request": "true"}
 DASH = "\N{EN DASH}"  # between the start and end times shown
+# A board row's time: shown every quarter hour, for screen readers only in between.
+LABEL = '<th scope="row" class="time"><span class="label">'
+HIDDEN = '<th scope="row" class="time"><span class="visually-hidden">'
 
 
 def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -295,13 +298,14 @@ def test_board_places_sessions_in_their_local_rows(
     first = book(at=local(TODAY, 9, 30), minutes=40)
     odd = book(at=local(TODAY, 13, 10), chair=chairs[1])
     html = _text(login(Role.FRONT_DESK).get("/board/"))
-    assert '<th scope="row" class="time">09:30</th>' in _row_of(html, f'id="session-{first.pk}"')
-    # 09:30 to 10:10 spans the 09:30, 09:45 and 10:00 rows.
-    assert 'rowspan="3"' in _row_of(html, f'id="session-{first.pk}"')
-    assert '<th scope="row" class="time">13:00</th>' in _row_of(html, f'id="session-{odd.pk}"')
-    assert '<th scope="row" class="time">07:30</th>' in html  # opening hours 07:30-19:00
-    assert '<th scope="row" class="time">18:45</th>' in html
-    assert '<th scope="row" class="time">19:00</th>' not in html
+    assert f"{LABEL}09:30</span>" in _row_of(html, f'id="session-{first.pk}"')
+    # A linear axis of 5-minute rows: 09:30 to 10:10 spans eight of them.
+    assert 'rowspan="8"' in _row_of(html, f'id="session-{first.pk}"')
+    assert f"{HIDDEN}13:10</span>" in _row_of(html, f'id="session-{odd.pk}"')
+    assert 'rowspan="8" class="booked single"' in _row_of(html, f'id="session-{odd.pk}"')
+    assert f"{LABEL}07:30</span>" in html  # opening hours 07:30-19:00
+    assert f"{LABEL}18:45</span>" in html and f"{HIDDEN}18:55</span>" in html
+    assert "19:00</span>" not in html
 
 
 def test_overlapping_sessions_on_a_chair_share_a_cell(
@@ -314,7 +318,7 @@ def test_overlapping_sessions_on_a_chair_share_a_cell(
     html = _text(login(Role.FRONT_DESK).get("/board/"))
     row = _row_of(html, f'id="session-{missed.pk}"')
     assert f'id="session-{overlapping.pk}"' in row
-    assert "Missed" in row and 'rowspan="4"' in row
+    assert "Missed" in row and 'rowspan="11"' in row  # 09:30 to 10:25
 
 
 def test_cancelled_sessions_take_no_space_on_the_board(
@@ -328,7 +332,7 @@ def test_cancelled_sessions_take_no_space_on_the_board(
     replacement = book(at=local(TODAY, 14), course=make_course())
     html = _text(login(Role.FRONT_DESK).get("/board/"))
     row = _row_of(html, f'id="session-{replacement.pk}"')
-    assert f'id="session-{cancelled.pk}"' not in row and 'rowspan="3"' in row
+    assert f'id="session-{cancelled.pk}"' not in row and 'rowspan="8"' in row
     listed = html.split('id="cancelled-heading"')[1]
     assert f'id="session-{cancelled.pk}"' in listed and "Cancelled this day (1)" in html
     assert f"/board/sessions/{cancelled.pk}/undo/" in listed  # this morning, by mistake?
@@ -341,7 +345,7 @@ def test_todays_board_marks_the_current_time(
     client = login(Role.FRONT_DESK)
     html = _text(client.get("/board/"))  # frozen at 12:00 in New York
     row = _row_of(html, "now-label")
-    assert '<th scope="row" class="time">12:00' in row and "now 12:00" in row
+    assert f"{LABEL}12:00</span>" in row and "now 12:00" in row
     assert "--now: 0%" in row
     assert "now-label" not in _text(client.get("/board/?date=2026-11-26"))
 
@@ -379,7 +383,7 @@ def test_board_keeps_wall_clock_rows_across_dst(
     response = login(Role.FRONT_DESK).get(f"/board/?date={day.isoformat()}")
     assert response.status_code == 200
     row = _row_of(_text(response), f'id="session-{session.pk}"')
-    assert '<th scope="row" class="time">09:30</th>' in row
+    assert f"{LABEL}09:30</span>" in row
     assert f"09:30{DASH}10:10" in row
 
 
