@@ -43,6 +43,7 @@ class Capability(StrEnum):
     CANCEL_SESSION = "cancel_session"
     CHECK_IN = "check_in"
     MARK_MISSED = "mark_missed"
+    UNDO_ATTENDANCE = "undo_attendance"
     RECORD_TREATMENT = "record_treatment"
     REBOOK_CLOSURE = "rebook_closure"
     # Courses and their clinical records
@@ -159,6 +160,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.MARK_MISSED: _grant(
             {Role.FRONT_DESK, Role.TECHNICIAN},
             "Mark a session missed",
+        ),
+        Capability.UNDO_ATTENDANCE: _grant(
+            {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+            "Undo a check-in, a missed mark or a cancellation made today by mistake, "
+            "with the reason (the make-up it booked is withdrawn)",
         ),
         Capability.RECORD_TREATMENT: _grant(
             {Role.TECHNICIAN, Role.PSYCHIATRIST},

@@ -228,6 +228,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("POST", ("/sessions/{id}/complete/",), Capability.RECORD_TREATMENT),
     Action("POST", ("/sessions/{id}/cancel/",), Capability.CANCEL_SESSION),
     Action("POST", ("/sessions/{id}/mark-missed/",), Capability.MARK_MISSED),
+    Action("POST", ("/sessions/{id}/undo/",), Capability.UNDO_ATTENDANCE),
     Action("GET", ("/closures/{id}/affected-sessions/",), READ),
     Action("POST", ("/closures/{id}/rebook/",), Capability.REBOOK_CLOSURE),
 )
@@ -241,6 +242,7 @@ PAGES: tuple[Page, ...] = (
     Page(("POST /board/sessions/<id>/check-in/",), Capability.CHECK_IN),
     Page(("POST /board/sessions/<id>/mark-missed/",), Capability.MARK_MISSED),
     Page(("POST /board/sessions/<id>/cancel/",), Capability.CANCEL_SESSION),
+    Page(("POST /board/sessions/<id>/undo/",), Capability.UNDO_ATTENDANCE),
     Page(("/board/sessions/<id>/move/",), Capability.BOOK_SESSIONS),
     Page(("/today/",), Capability.OPEN_TODAY, "technician's list"),
     Page(("POST /today/sessions/<id>/complete/",), Capability.RECORD_TREATMENT),

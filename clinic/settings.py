@@ -312,7 +312,8 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local s
 SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
 NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
 REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
-# Where patients reach Cadence (links in emails); unset: emails carry no links.
+# Where patients and staff reach Cadence (links in patient messages and invitations);
+# unset: patient messages carry no link. scripts/run sets its own address.
 PUBLIC_BASE_URL = env.required_str("PUBLIC_BASE_URL", "")
 
 # --- Email --------------------------------------------------------------------------

@@ -5,16 +5,34 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from clinic import access
+from clinic.capabilities import Capability
 from clinic.models import Clinic
+from clinic.web import workplace
+
+# Where a role's day starts, by what the role may open (first match): the front desk's
+# board, the technician's list, the psychiatrist's dashboard. A clinic admin, who may
+# open all three, lands on the board.
+HOME_PAGES: tuple[tuple[str, Capability], ...] = (
+    ("board-page", Capability.OPEN_BOARD),
+    ("technician-today", Capability.OPEN_TODAY),
+    ("psychiatrist-dashboard", Capability.OPEN_DASHBOARD),
+)
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Open on the viewer's work in their current clinic; the list of their clinics only
+    for someone with no such page (no clinic yet)."""
+    place = workplace(request)
+    if place is not None:
+        for name, capability in HOME_PAGES:
+            if place.can(capability):
+                return redirect(name)
     roles = access.roles_by_clinic(request.user)
     clinics = Clinic.objects.filter(id__in=roles).order_by("name")
     memberships = [(clinic, roles[clinic.pk]) for clinic in clinics]

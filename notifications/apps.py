@@ -18,6 +18,7 @@ class NotificationsConfig(AppConfig):
             (scheduling_signals.sessions_released, receivers.sessions_released),
             (scheduling_signals.sessions_withdrawn, receivers.sessions_withdrawn),
             (scheduling_signals.makeups_booked, receivers.makeups_booked),
+            (scheduling_signals.session_reinstated, receivers.session_reinstated),
         )
         for signal, receiver in connections:
             signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")

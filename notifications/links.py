@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from clinic.models import Clinic
 from courses.models import TreatmentCourse
 from scheduling.models import Session
 
@@ -91,6 +92,34 @@ def session_from_short_token(token: str) -> Session | None:
         return None
     expected = _short_signature(session.pk, session.starts_at)
     return session if constant_time_compare(signature, expected) else None
+
+
+def clinic_of_dead_link(token: str, *, short: bool) -> Clinic | None:
+    """Whom a patient with a dead link should call: the clinic of an authentic link
+    (signed by us; expired, or its session moved since) or, failing that, the only
+    clinic of the installation. None when neither is known: a forged or mangled token
+    learns nothing about which clinic a session belongs to."""
+    clinic: Clinic | None = None
+    if short:
+        head = token[:-SHORT_SIGNATURE_CHARS]
+        if head and len(head) <= 12 and head.isalnum() and head.isascii():
+            session = Session.objects.select_related("chair__clinic").filter(pk=int(head, 36))
+            found = session.first()
+            expected = _short_signature(found.pk, found.starts_at) if found else ""
+            if found and constant_time_compare(token[-SHORT_SIGNATURE_CHARS:], expected):
+                clinic = found.chair.clinic
+    else:
+        try:
+            data = signing.loads(token, salt=SALT)  # no max_age: an expired link is ours too
+        except signing.BadSignature:
+            data = None
+        if isinstance(data, dict) and "s" in data:
+            found = Session.objects.select_related("chair__clinic").filter(pk=data["s"]).first()
+            clinic = found.chair.clinic if found else None
+    if clinic is None:
+        only = list(Clinic.objects.all()[:2])
+        clinic = only[0] if len(only) == 1 else None
+    return clinic
 
 
 def course_from_token(token: str) -> TreatmentCourse | None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from icalendar import Calendar, Event
 
+from clinic.models import Clinic
 from clinic.web import attempt
 from notifications import content, links
 from scheduling import services as scheduling_services
@@ -22,7 +23,7 @@ from scheduling.models import UPCOMING, Session, SessionStatus
 def session_page(request: HttpRequest, token: str) -> HttpResponse:
     session = links.session_from_token(token)
     if session is None:
-        raise Http404("This link is not valid any more.")
+        return _dead_link(request, links.clinic_of_dead_link(token, short=False))
     return _session_page(request, session)
 
 
@@ -31,8 +32,23 @@ def short_session_page(request: HttpRequest, token: str) -> HttpResponse:
     """The same page from the short link a text message carries."""
     session = links.session_from_short_token(token)
     if session is None:
-        raise Http404("This link is not valid any more.")
+        return _dead_link(request, links.clinic_of_dead_link(token, short=True))
     return _session_page(request, session)
+
+
+def _dead_link(request: HttpRequest, clinic: Clinic | None) -> HttpResponse:
+    """404, with the clinic's neutral name and phone when we know whom the patient
+    should call (notifications.links.clinic_of_dead_link)."""
+    context = (
+        {
+            "clinic": clinic.display_name,
+            "phone": content.display_phone(clinic.phone),
+            "tel": clinic.phone,
+        }
+        if clinic is not None and clinic.phone
+        else {"clinic": clinic.display_name if clinic else "", "phone": ""}
+    )
+    return render(request, "notifications/patient_link_dead.html", context, status=404)
 
 
 def _session_page(request: HttpRequest, session: Session) -> HttpResponse:

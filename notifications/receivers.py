@@ -38,6 +38,12 @@ def session_changed(
     )
 
 
+def session_reinstated(
+    sender: Any, *, session: Session, withdrawn_makeup: Session | None, **_: Any
+) -> None:
+    services.session_reinstated(session, withdrawn_makeup)
+
+
 def sessions_missed(sender: Any, *, session_ids: list[int], **_: Any) -> None:
     services.notify_missed(session_ids)
 

@@ -29,6 +29,7 @@ from scheduling.serializers import (
     SessionMoveSerializer,
     SessionSerializer,
     TreatmentRecordSerializer,
+    UndoSerializer,
 )
 
 
@@ -73,6 +74,7 @@ class SessionViewSet(
         "complete": Capability.RECORD_TREATMENT,
         "cancel": Capability.CANCEL_SESSION,
         "mark_missed": Capability.MARK_MISSED,
+        "undo": Capability.UNDO_ATTENDANCE,
     }
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -104,7 +106,7 @@ class SessionViewSet(
     @extend_schema(request=None, responses=SessionSerializer)
     @action(detail=True, methods=["post"], url_path="check-in")
     def check_in(self, request: Request, pk: str | None = None) -> Response:
-        return self._respond(services.session_check_in(self.get_object()))
+        return self._respond(services.session_check_in(self.get_object(), by=request.user))
 
     @extend_schema(request=TreatmentRecordSerializer, responses=SessionSerializer)
     @action(detail=True, methods=["post"])
@@ -129,6 +131,17 @@ class SessionViewSet(
     @action(detail=True, methods=["post"], url_path="mark-missed")
     def mark_missed(self, request: Request, pk: str | None = None) -> Response:
         return self._respond(services.session_mark_missed(self.get_object()))
+
+    @extend_schema(request=UndoSerializer, responses=SessionSerializer)
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        """Undo today's check-in, missed mark or cancellation, with the reason."""
+        session = self.get_object()
+        body = UndoSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._respond(
+            services.session_undo(session, reason=body.validated_data["reason"], by=request.user)
+        )
 
 
 def _visible_clinic_query(request: Request, serializer_class: type) -> dict[str, Any]:

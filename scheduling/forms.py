@@ -37,6 +37,13 @@ class DayForm(forms.Form):
         return None if day is None else _in_range(day)
 
 
+class UndoForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Say why the mark is undone."},
+    )
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(
         max_length=200,

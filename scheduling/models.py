@@ -241,3 +241,46 @@ class AdverseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on course {self.course_id}"
+
+
+class SessionEventAction(models.TextChoices):
+    UNDO_CHECK_IN = "undo_check_in", "Check-in undone"
+    UNDO_MISSED = "undo_missed", "Missed mark undone"
+    UNDO_CANCEL = "undo_cancel", "Cancellation undone"
+    LATE_CHECK_IN = "late_check_in", "Checked in after being marked missed"
+    MAKEUP_WITHDRAWN = "makeup_withdrawn", "Make-up withdrawn (the visit it replaced took place)"
+
+
+class SessionEvent(models.Model):
+    """A correction to a session's attendance: an undone check-in, missed mark or
+    cancellation, a late patient checked in after all, and the make-up such a correction
+    withdrew; who made it, when, from which state and why. Append-only.
+
+    Two rules read it: the missed-session sweep leaves alone a session whose missed
+    mark a person undid, and a withdrawn make-up is not itself made up."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20, choices=SessionEventAction.choices)
+    from_status = models.CharField(max_length=12, choices=SessionStatus.choices)
+    to_status = models.CharField(max_length=12, choices=SessionStatus.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=SessionEventAction.values), name="session_event_action_valid"
+            ),
+            # An undo says why; the other corrections follow from one that did.
+            models.CheckConstraint(
+                condition=~Q(action__startswith="undo_") | ~Q(reason=""),
+                name="session_event_undo_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on session {self.session_id}"

@@ -13,6 +13,7 @@ from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentC
 from courses.prescription import latest_threshold, prescription_for
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.adverse_events import with_review_hold
+from scheduling.board_names import disambiguate, patient_board_name
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import UPCOMING, Session, SessionKind, SessionStatus
 from scheduling.risk import load_facts, progress
@@ -43,12 +44,6 @@ def _with_course_totals(queryset: QuerySet[Session]) -> QuerySet[Session]:
     return queryset.annotate(sessions_total=Subquery(total) + separate_mapping)
 
 
-def patient_board_name(first_name: str, last_name: str) -> str:
-    """First name and last initial: enough to greet the right person, little to leak
-    on a screen the waiting room might see."""
-    return f"{first_name} {last_name[:1]}." if last_name else first_name
-
-
 def _board_entry(session: Session) -> dict[str, Any]:
     """A session as the board (API and page) shows it; needs ``with_sequence``,
     ``_with_course_totals`` and ``with_review_hold`` annotations, the patient and the
@@ -60,6 +55,12 @@ def _board_entry(session: Session) -> dict[str, Any]:
         "status": session.status,
         "kind": session.kind,
         "pending_authorization": session.pending_authorization,
+        # When the current mark was made (the pages offer to undo it the same day).
+        "marked": {
+            "checked_in_at": session.checked_in_at,
+            "missed_at": session.missed_at,
+            "cancelled_at": session.cancelled_at,
+        },
         "patient": {
             "id": session.patient_id,
             "name": patient_board_name(session.patient.first_name, session.patient.last_name),
@@ -96,12 +97,19 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
             "status",
             "kind",
             "pending_authorization",
+            "checked_in_at",
+            "missed_at",
+            "cancelled_at",
             "patient__first_name",
             "patient__last_name",
+            "patient__mrn",
+            "patient__mrn",
             "course__risk_level",
         )
         .order_by("starts_at", "id")
     )
+    entries = [_board_entry(session) for session in sessions]
+    disambiguate(entries, {session.patient_id: session.patient.mrn for session in sessions})
     used_chairs = {session.chair_id for session in sessions}
     chairs = list(
         Chair.objects.filter(Q(active=True) | Q(id__in=used_chairs), clinic=clinic).order_by(
@@ -109,8 +117,8 @@ def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
         )
     )
     by_chair: dict[int, list[dict[str, Any]]] = {chair.pk: [] for chair in chairs}
-    for session in sessions:
-        by_chair[session.chair_id].append(_board_entry(session))
+    for session, entry in zip(sessions, entries, strict=True):
+        by_chair[session.chair_id].append(entry)
     return {
         "date": day,
         "clinic": clinic.pk,
@@ -192,7 +200,10 @@ def course_progress(course: TreatmentCourse) -> dict[str, Any]:
 
 # --- staff pages (scheduling/views.py) -----------------------------------------------------
 
-BOARD_ROW_MINUTES = 15
+BOARD_ROW_MINUTES = 15  # the move page's choice of start times
+# The board's rows: every 5 minutes, so a session's height follows its length (a 10-
+# minute slot is a quarter of a 40-minute one); labelled every quarter hour.
+BOARD_GRID_MINUTES = 5
 MINUTES_PER_DAY = 24 * 60
 
 
@@ -216,13 +227,15 @@ def _local_minute(moment: dt.datetime, day: dt.date, clinic: Clinic) -> int:
 
 
 def board_grid(
-    clinic: Clinic, day: dt.date, row_minutes: int = BOARD_ROW_MINUTES
+    clinic: Clinic, day: dt.date, row_minutes: int = BOARD_GRID_MINUTES
 ) -> dict[str, Any]:
     """The day board laid out as a table: a column per chair, a row per ``row_minutes``
     of clinic-local wall-clock time across opening hours (widened to any session outside
     them). A session sits in the row its local start falls in and spans the rows up to
-    its end; sessions overlapping on one chair (a cancelled one and the booking that took
-    its place) share a cell. Four queries whatever the size of the day."""
+    its end; sessions overlapping on one chair share a cell. Cancelled sessions take no
+    space: they are listed apart (``cancelled``), where they can still be undone. The
+    row holding the clinic's current time is marked ``now`` on today's board. Four
+    queries whatever the size of the day."""
     board = board_for_day(clinic, day)
     hours = (
         OpeningHours.objects.filter(clinic=clinic, weekday=day.weekday())
@@ -232,8 +245,12 @@ def board_grid(
     closure = Closure.objects.filter(clinic=clinic, date=day).first()
     chairs = board["chairs"]
     placed: list[tuple[int, int, int, dict[str, Any]]] = []
+    cancelled: list[dict[str, Any]] = []
     for column, chair in enumerate(chairs):
         for entry in chair["sessions"]:
+            if entry["status"] == SessionStatus.CANCELLED:
+                cancelled.append({**_labels(entry), "chair_name": chair["name"]})
+                continue
             start = _local_minute(entry["starts_at"], day, clinic)
             end = max(_local_minute(entry["ends_at"], day, clinic), start + 1)
             placed.append((column, start, end, _labels(entry)))
@@ -246,6 +263,12 @@ def board_grid(
         top = min(bounds) // row_minutes * row_minutes
         bottom = min(-(-max(bounds) // row_minutes) * row_minutes, MINUTES_PER_DAY)
         rows = _grid_rows(len(chairs), placed, top, max(bottom, top + row_minutes), row_minutes)
+    if day == clinic.today() and rows:
+        minute = _local_minute(timezone.now(), day, clinic)
+        for row in rows:
+            start = row["time"].hour * 60 + row["time"].minute
+            row["now"] = start <= minute < start + row_minutes
+            row["now_percent"] = round((minute - start) * 100 / row_minutes)
     return {
         "date": day,
         "chairs": [
@@ -256,6 +279,7 @@ def board_grid(
         "hours": hours,
         "closure": closure,
         "session_count": len(placed),
+        "cancelled": sorted(cancelled, key=lambda entry: (entry["starts_at"], entry["id"])),
     }
 
 
@@ -313,8 +337,12 @@ def _cards_query(clinic: Clinic) -> QuerySet[Session]:
             "status",
             "kind",
             "pending_authorization",
+            "checked_in_at",
+            "missed_at",
+            "cancelled_at",
             "patient__first_name",
             "patient__last_name",
+            "patient__mrn",
             "chair__name",
             "course__risk_level",
             "course__protocol__name",
@@ -358,12 +386,14 @@ def session_card(clinic: Clinic, session_id: int) -> dict[str, Any] | None:
 def sessions_for_day_list(clinic: Clinic, day: dt.date) -> list[dict[str, Any]]:
     """A clinic-local day's sessions in time order (the technician's list): one query."""
     start, end = day_bounds(day, clinic.tz)
-    return [
-        _card(session)
-        for session in _cards_query(clinic)
+    sessions = list(
+        _cards_query(clinic)
         .filter(starts_at__gte=start, starts_at__lt=end)
         .order_by("starts_at", "chair__name", "id")
-    ]
+    )
+    cards = [_card(session) for session in sessions]
+    disambiguate(cards, {session.patient_id: session.patient.mrn for session in sessions})
+    return cards
 
 
 def move_options(

@@ -137,6 +137,10 @@ class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
+class UndoSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
 class ScheduleSerializer(serializers.Serializer):
     time_flex_minutes = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=240

@@ -27,6 +27,10 @@ sessions_missed = Signal()  # session_ids: sessions just marked missed
 sessions_released = Signal()  # session_ids, reason: cancelled because their course ended
 sessions_withdrawn = Signal()  # session_ids: about to be deleted (an unstarted course re-planned)
 makeups_booked = Signal()  # session_ids: make-up sessions just booked
+# session, withdrawn_makeup: a missed mark or cancellation undone (or a late patient
+# checked in after a missed mark); withdrawn_makeup: the make-up it had booked, now
+# cancelled, or None
+session_reinstated = Signal()
 
 
 def announce_sessions_booked(
@@ -65,3 +69,7 @@ def announce_sessions_withdrawn(session_ids: Iterable[int]) -> None:
 
 def announce_makeups_booked(session_ids: Iterable[int]) -> None:
     makeups_booked.send(sender=Session, session_ids=list(session_ids))
+
+
+def announce_session_reinstated(session: Session, *, withdrawn_makeup: Session | None) -> None:
+    session_reinstated.send(sender=Session, session=session, withdrawn_makeup=withdrawn_makeup)

@@ -23,6 +23,7 @@ urlpatterns: list[URLPattern] = [
         name="session-mark-missed",
     ),
     path("board/sessions/<int:pk>/cancel/", views.session_cancel, name="session-cancel"),
+    path("board/sessions/<int:pk>/undo/", views.session_undo, name="session-undo"),
     path("board/sessions/<int:pk>/move/", views.session_move, name="session-move"),
     path("today/", views.technician_today, name="technician-today"),
     path("today/sessions/<int:pk>/complete/", views.session_complete, name="session-complete"),

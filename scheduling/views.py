@@ -31,7 +31,7 @@ from clinic.capabilities import Capability
 from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import closure_selectors, closure_views, selectors, services
-from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm
+from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm, UndoForm
 from scheduling.models import UPCOMING, Session, SessionStatus
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
@@ -102,7 +102,7 @@ def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[s
     scheduled = status == SessionStatus.SCHEDULED
     held = entry["course"]["needs_review"]  # the services refuse these; don't offer them
     may_check_in = (
-        scheduled
+        status in (SessionStatus.SCHEDULED, SessionStatus.MISSED)  # missed: a late patient
         and not held
         and _local_day(entry["starts_at"], place) == _today(place)
         and place.can(Capability.CHECK_IN)
@@ -110,6 +110,9 @@ def _offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> dict[s
     opens = services.check_in_opens_at(entry["starts_at"], place.clinic)
     return {
         "check_in": may_check_in and now >= opens,
+        "late": may_check_in and status == SessionStatus.MISSED,
+        "undo": place.can(Capability.UNDO_ATTENDANCE)
+        and services.undo_offered(entry, place.clinic, now),
         "check_in_from": opens if may_check_in and now < opens else None,
         "mark_missed": scheduled
         and entry["starts_at"] <= now
@@ -142,6 +145,8 @@ def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
         for cell in row["cells"]:
             for entry in cell["sessions"]:
                 _with_offers(entry, place, now)
+    for entry in grid["cancelled"]:
+        _with_offers(entry, place, now)
     return render(
         request,
         "scheduling/board.html",
@@ -208,7 +213,7 @@ def _when_where(session: Session, place: Workplace) -> str:
 @staff_page(Capability.CHECK_IN)
 def session_check_in(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     session = _session_or_404(place, pk)
-    _, error, status = _attempt(lambda: services.session_check_in(session))
+    _, error, status = _attempt(lambda: services.session_check_in(session, by=request.user))
     return _after_action(
         request,
         place,
@@ -229,6 +234,28 @@ def session_mark_missed(request: HttpRequest, place: Workplace, pk: int) -> Http
         place,
         session,
         done=f"Marked the session at {_when_where(session, place)} as missed.",
+        error=error,
+        status=status,
+    )
+
+
+@require_POST
+@staff_page(Capability.UNDO_ATTENDANCE)
+def session_undo(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    session = _session_or_404(place, pk)
+    form = UndoForm(request.POST)
+    if form.is_valid():
+        reason = form.cleaned_data["reason"]
+        _, error, status = _attempt(
+            lambda: services.session_undo(session, reason=reason, by=request.user)
+        )
+    else:
+        error, status = _form_errors(form), 400
+    return _after_action(
+        request,
+        place,
+        session,
+        done=f"Undid the last mark on the session at {_when_where(session, place)}.",
         error=error,
         status=status,
     )

@@ -34,6 +34,7 @@ from notifications.services.outbox import (
     notify_missed,
     plan_reminders,
     session_changed,
+    session_reinstated,
     sessions_released,
     sessions_withdrawn,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "send",
     "sender_of",
     "session_changed",
+    "session_reinstated",
     "sessions_released",
     "sessions_withdrawn",
     "within_window",

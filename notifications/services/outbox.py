@@ -178,6 +178,31 @@ def sessions_withdrawn(session_ids: list[int]) -> None:
     rows.update(session=None, updated_at=timezone.now())
 
 
+TOLD = (Status.SENDING, Status.SENT, Status.DELIVERED)
+
+
+def session_reinstated(session: Session, withdrawn_makeup: Session | None) -> None:
+    """A missed mark or a cancellation undone: the missed-visit text and the
+    cancellation notice go only if they have not been sent. The make-up the mark had
+    booked is withdrawn: a patient told of it is told it is cancelled; one never told
+    hears nothing of it."""
+    cancel_pending(
+        Notification.objects.filter(
+            session=session, kind__in=[Kind.MISSED_FOLLOWUP, Kind.SESSION_CANCELLED]
+        ),
+        "attendance corrected",
+    )
+    if withdrawn_makeup is None:
+        return
+    told = Notification.objects.filter(
+        session=withdrawn_makeup, kind=Kind.MAKEUP_BOOKED, status__in=TOLD
+    ).exists()
+    if told:
+        session_changed(withdrawn_makeup, moved=False)
+    else:
+        cancel_pending(Notification.objects.filter(session=withdrawn_makeup), "make-up withdrawn")
+
+
 def notify_missed(session_ids: Iterable[int]) -> int:
     """Missed-session follow-ups, one per session and channel (idempotent). The sweep
     can miss a thousand sessions at once: rows, not model instances."""

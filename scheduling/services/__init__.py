@@ -3,6 +3,8 @@
 - ``booking``: a whole course planned and booked at once;
 - ``attendance``: single sessions (book, move, check in, complete, cancel, mark missed)
   and the sweep that marks overdue sessions missed;
+- ``undo`` and ``reinstate``: a mistaken check-in, missed mark or cancellation undone
+  within the day, and a late patient checked in after a missed mark;
 - ``makeups``: make-up sessions and authorization extensions;
 - ``authorization``: sessions beyond a course's payer authorization (booked marked
   pending, or left unbooked: the clinic's setting), and their marks kept up to date;
@@ -45,6 +47,7 @@ from scheduling.services.makeups import (
     arrange_makeups_and_refresh,
     authorization_extend,
 )
+from scheduling.services.undo import session_undo, undo_offered
 
 __all__ = [
     "adverse_event_review",
@@ -70,6 +73,8 @@ __all__ = [
     "session_confirm_by_patient",
     "session_mark_missed",
     "session_move",
+    "session_undo",
     "sessions_hit_by_closure",
     "sweep_missed_sessions",
+    "undo_offered",
 ]

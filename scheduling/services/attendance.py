@@ -22,7 +22,14 @@ from courses.prescription import describe, deviations, needs_reason, prescriptio
 from scheduling import signals
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
-from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus, TreatmentRecord
+from scheduling.models import (
+    OCCUPYING,
+    Session,
+    SessionEventAction,
+    SessionKind,
+    SessionStatus,
+    TreatmentRecord,
+)
 from scheduling.risk import recompute_risk
 from scheduling.services.adverse_events import require_no_review_hold, save_record
 from scheduling.services.authorization import (
@@ -33,6 +40,7 @@ from scheduling.services.authorization import (
 )
 from scheduling.services.booking import lock_course, require_bookable
 from scheduling.services.makeups import arrange_makeups_and_refresh
+from scheduling.services.reinstate import reinstate
 
 
 def _slot_minutes(course: TreatmentCourse, kind: str) -> int:
@@ -246,14 +254,17 @@ def check_in_opens_at(starts_at: dt.datetime, clinic: Clinic) -> dt.datetime:
 
 
 @transaction.atomic
-def session_check_in(session: Session) -> Session:
+def session_check_in(session: Session, *, by: Any = None) -> Session:
     """Check a patient in, at most the clinic's ``check_in_early_minutes`` before the
-    session (409 ``too_early``: a check-in on the wrong day or hours ahead is a slip)."""
+    session (409 ``too_early``: a check-in on the wrong day or hours ahead is a slip).
+    A late patient whose session was marked missed is checked in on its own day."""
     session = _lock_session(session)
-    if session.status == SessionStatus.SCHEDULED:
+    if session.status in (SessionStatus.SCHEDULED, SessionStatus.MISSED):
         # The hold first: "needs psychiatrist review" matters more than "too early".
         require_no_review_hold(session.course_id)
     clinic = session.course.patient.clinic
+    if session.status == SessionStatus.MISSED:
+        return _check_in_late(session, clinic, by=by)
     opens = check_in_opens_at(session.starts_at, clinic)
     if session.status == SessionStatus.SCHEDULED and timezone.now() < opens:
         raise Conflict(
@@ -272,6 +283,26 @@ def session_check_in(session: Session) -> Session:
     )
     recompute_risk([session.course_id])
     return session
+
+
+def _check_in_late(session: Session, clinic: Clinic, *, by: Any) -> Session:
+    """Missed → checked in, on the session's own day (409 ``too_late`` after it): the
+    make-up the missed mark booked is withdrawn and the missed-visit text stopped."""
+    if session.starts_at.astimezone(clinic.tz).date() != clinic.today():
+        raise Conflict(
+            "A missed session can be checked in on its own day only; book a new one.",
+            code="too_late",
+        )
+    _activate_if_planned(session.course)
+    return reinstate(
+        session,
+        to_status=SessionStatus.CHECKED_IN,
+        action=SessionEventAction.LATE_CHECK_IN,
+        reason="",
+        by=by,
+        missed_at=None,
+        checked_in_at=timezone.now(),
+    )
 
 
 def _activate_if_planned(course: TreatmentCourse) -> None:
@@ -407,7 +438,12 @@ def sweep_missed_sessions(now: dt.datetime | None = None) -> list[int]:
             chair__clinic__missed_grace_minutes=grace,
             ends_at__lt=now - dt.timedelta(minutes=grace),
         )
-    candidates = Session.objects.filter(overdue, status=SessionStatus.SCHEDULED).values("id")
+    candidates = (
+        Session.objects.filter(overdue, status=SessionStatus.SCHEDULED)
+        # A person undid this session's missed mark: the sweep does not overrule them.
+        .exclude(events__action=SessionEventAction.UNDO_MISSED)
+        .values("id")
+    )
     with transaction.atomic():
         flipped = _update_returning_courses(candidates, now)
         course_ids = sorted({course_id for _, course_id in flipped})

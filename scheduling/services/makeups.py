@@ -21,7 +21,13 @@ from courses.selectors import window_end_date
 from scheduling import signals
 from scheduling.calendar import ClinicCalendar, load_calendar
 from scheduling.coverage import COUNT
-from scheduling.models import OCCUPYING, Session, SessionKind, SessionStatus
+from scheduling.models import (
+    OCCUPYING,
+    Session,
+    SessionEventAction,
+    SessionKind,
+    SessionStatus,
+)
 from scheduling.planner import (
     Planner,
 )
@@ -82,7 +88,10 @@ def arrange_makeups(course_ids: Iterable[int]) -> int:
                     course=course,
                     status__in=[SessionStatus.MISSED, SessionStatus.CANCELLED],
                     makeup__isnull=True,
-                ).order_by("starts_at")
+                )
+                # A withdrawn make-up (the visit it replaced took place) is not made up.
+                .exclude(events__action=SessionEventAction.MAKEUP_WITHDRAWN)
+                .order_by("starts_at")
             )
             if lost:
                 booked += len(book_makeups(course, lost))

@@ -10,6 +10,7 @@ test-artifacts/ (ignored by git).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from tests.scheduling.conftest import chairs, make_course, psychiatrist  # noqa:
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = HERE.parent.parent / "test-artifacts"
-CHROMIUM = os.environ.get("CADENCE_CHROMIUM", "/usr/bin/chromium")
+# As scripts/ensure-chromium finds it: CADENCE_CHROMIUM, else `chromium` on PATH.
+CHROMIUM = os.environ.get("CADENCE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "browser-test-pass-1"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
@@ -38,7 +40,7 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium is not at {CHROMIUM}: install Debian's `chromium` package "
-            "(.ci/run does) or set CADENCE_CHROMIUM."
+            "(scripts/ensure-chromium does, when it can) or set CADENCE_CHROMIUM."
         )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -29,6 +29,7 @@ SIGNALS = [
     (scheduling_signals.sessions_released, Session),
     (scheduling_signals.sessions_withdrawn, Session),
     (scheduling_signals.makeups_booked, Session),
+    (scheduling_signals.session_reinstated, Session),
 ]
 
 

@@ -107,6 +107,6 @@ def test_session_login_for_html_pages(frontdesk: Any, client: Any) -> None:
         "/accounts/login/", {"username": "frank", "password": "correct horse battery"}
     )
     assert response.status_code == 302
-    page = client.get("/")
-    assert page.status_code == 200
+    page = client.get("/", follow=True)
+    assert page.status_code == 200 and page.redirect_chain == [("/board/", 302)]
     assert b"Brooklyn" in page.content

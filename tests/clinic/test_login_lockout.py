@@ -90,7 +90,7 @@ def test_login_page_locks_out_and_unlocks_in_time(frank: Any) -> None:
     with time_machine.travel(START + dt.timedelta(minutes=16), tick=False):
         response = client.post("/accounts/login/", {"username": "frank", "password": PASSWORD})
         assert response.status_code == 302
-        assert client.get("/").status_code == 200
+        assert client.get("/", follow=True).status_code == 200
 
 
 def test_admin_login_locks_out(superuser: Any) -> None:

@@ -20,7 +20,7 @@ START = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 
 
 def _nav_labels(client: Client) -> list[str]:
-    response = client.get("/")
+    response = client.get("/", follow=True)
     assert response.status_code == 200
     return [link["label"] for link in response.context["nav_links"]]
 
@@ -44,12 +44,36 @@ def test_navigation_follows_the_role(
     assert _nav_labels(client) == expected
 
 
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [
+        (Role.FRONT_DESK, "/board/"),
+        (Role.TECHNICIAN, "/today/"),
+        (Role.PSYCHIATRIST, "/courses/mine/"),
+        (Role.CLINIC_ADMIN, "/board/"),
+    ],
+)
+def test_home_opens_on_the_roles_work(
+    client: Client, staff: Callable[..., Any], role: str, landing: str
+) -> None:
+    client.force_login(staff(role))
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == landing
+
+
+def test_home_without_a_clinic_says_so(client: Client, django_user_model: Any) -> None:
+    client.force_login(django_user_model.objects.create_user("nobody", password="x-long-pass-1"))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"You do not belong to any clinic yet" in response.content
+
+
 def test_every_navigation_link_opens_for_the_roles_that_see_it(
     client: Client, staff: Callable[..., Any]
 ) -> None:
     for role in Role.values:
         client.force_login(staff(role))
-        for link in client.get("/").context["nav_links"]:
+        for link in client.get("/", follow=True).context["nav_links"]:
             assert client.get(link["url"]).status_code == 200, (role, link["url"])
 
 
@@ -69,7 +93,7 @@ def test_a_session_ends_after_fifteen_idle_minutes_and_activity_keeps_it(
         client.force_login(user)
         for _ in range(3):  # every 14 minutes of activity moves the deadline on
             clock.shift(dt.timedelta(minutes=14))
-            assert client.get("/").status_code == 200
+            assert client.get("/").status_code == 302  # to the board: activity too
         clock.shift(dt.timedelta(minutes=15, seconds=1))
         response = client.get("/")
         assert response.status_code == 302
@@ -126,18 +150,18 @@ def test_the_switcher_changes_clinic_only_to_ones_the_user_works_for(
 ) -> None:
     user = staff(Role.FRONT_DESK)
     client.force_login(user)
-    assert client.get("/").context["workplace"].clinic == clinic
+    assert client.get("/", follow=True).context["workplace"].clinic == clinic
 
     refused = client.post(reverse("switch-clinic"), {"clinic": other_clinic.pk, "next": "/"})
     assert refused.status_code == 403
-    assert client.get("/").context["workplace"].clinic == clinic
+    assert client.get("/", follow=True).context["workplace"].clinic == clinic
 
     MembershipFactory(user=user, clinic=other_clinic, role=Role.PSYCHIATRIST)
     moved = client.post(
         reverse("switch-clinic"), {"clinic": other_clinic.pk, "next": "https://evil.example/"}
     )
     assert moved.status_code == 302 and moved["Location"] == "/"
-    place = client.get("/").context["workplace"]
+    place = client.get("/", follow=True).context["workplace"]
     assert (place.clinic, place.role) == (other_clinic, Role.PSYCHIATRIST)
     assert _nav_labels(client) == ["My courses", "Outcomes", "Outbox"]
 
@@ -153,6 +177,6 @@ def test_superusers_may_pick_any_clinic(
 ) -> None:
     client.force_login(superuser)
     assert client.post(reverse("switch-clinic"), {"clinic": other_clinic.pk}).status_code == 302
-    place = client.get("/").context["workplace"]
+    place = client.get("/", follow=True).context["workplace"]
     assert place.clinic == other_clinic and place.role is None
     assert _nav_labels(client) == [label for label, _, _ in NAVIGATION]

@@ -73,3 +73,18 @@ def test_outbox_page_query_count_is_fixed(clinic: Any, staff: Any, client: Any) 
     for _ in range(10):
         _message(clinic)
     assert count() == few
+
+
+def test_outbox_times_are_the_clinics_with_its_zone(
+    clinic: Any, other_clinic: Any, staff: Any, client: Any, superuser: Any
+) -> None:
+    """12:01 UTC is 07:01 in New York (EST), and 04:01 in Los Angeles (PST): each row at
+    its own clinic's clock, whatever the server's zone."""
+    other_clinic.timezone = "America/Los_Angeles"
+    other_clinic.save(update_fields=["timezone"])
+    _message(clinic, body="East")
+    _message(other_clinic, body="West")
+    client.force_login(superuser)
+    text = client.get("/outbox/").content.decode()
+    assert "Wed 25 Nov, 07:01 EST" in text
+    assert "Wed 25 Nov, 04:01 PST" in text

@@ -12,7 +12,7 @@ from django.core import signing
 from django.test import Client
 from icalendar import Calendar
 
-from notifications import links
+from notifications import content, links
 from scheduling.models import Session, SessionStatus
 from scheduling.services import course_schedule
 
@@ -167,3 +167,33 @@ def test_email_reminders_carry_the_link(booked: Any, settings: Any) -> None:
     )
     assert link in email.body
     assert link not in sms.body
+
+
+def test_a_dead_link_shows_the_clinics_phone(booked: Any, frozen_now: Any) -> None:
+    """Moved since, or expired: the link is ours, so the page names the clinic and its
+    phone (404 all the same)."""
+    session = _first(booked)
+    clinic = session.chair.clinic
+    token = links.session_token(session)
+    Session.objects.filter(pk=session.pk).update(
+        starts_at=session.starts_at + dt.timedelta(hours=1),
+        ends_at=session.ends_at + dt.timedelta(hours=1),
+    )
+    response = Client().get(f"/p/session/{token}/")
+    assert response.status_code == 404
+    text = response.content.decode()
+    assert "This link has expired" in text
+    assert clinic.display_name in text and content.display_phone(clinic.phone) in text
+    assert f'href="tel:{clinic.phone}"' in text
+
+
+def test_a_forged_link_names_no_clinic_when_there_are_several(
+    booked: Any, other_clinic: Any
+) -> None:
+    session = _first(booked)
+    forged = signing.dumps({"s": session.pk, "t": 0}, salt="something-else")
+    response = Client().get(f"/p/session/{forged}/")
+    assert response.status_code == 404
+    text = response.content.decode()
+    assert "the clinic that sent you the message" in text
+    assert session.chair.clinic.display_name not in text

@@ -176,3 +176,14 @@ def test_no_public_address_no_link(
     assert services.send(row.pk) == Status.SENT
     assert "/p/" not in outbox[-1].body
     assert Notification.objects.get(pk=row.pk).status == Status.SENT
+
+
+def test_a_short_link_a_day_after_the_visit_shows_the_clinics_phone(
+    sessions: list[Session], frozen_now: Any
+) -> None:
+    token = links.short_token(sessions[1])
+    clinic = sessions[1].chair.clinic
+    frozen_now.move_to(sessions[1].starts_at + dt.timedelta(hours=25))
+    response = Client().get(f"/p/{token}")
+    assert response.status_code == 404
+    assert content.display_phone(clinic.phone) in response.content.decode()

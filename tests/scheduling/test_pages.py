@@ -28,6 +28,9 @@ NEXT_MONDAY = dt.date(2026, 11, 30)
 ROLES = [role.value for role in Role]
 HTMX = {"HX-Request": "true"}
 DASH = "\N{EN DASH}"  # between the start and end times shown
+# A board row's time: shown every quarter hour, for screen readers only in between.
+LABEL = '<th scope="row" class="time"><span class="label">'
+HIDDEN = '<th scope="row" class="time"><span class="visually-hidden">'
 
 
 def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -140,6 +143,14 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "data": {"reason": "Patient unwell"},
         "status": SessionStatus.CANCELLED,
     },
+    "undo": {  # a check-in made this morning by mistake
+        "url": "/board/sessions/{}/undo/",
+        "roles": {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+        "before": SessionStatus.CHECKED_IN,
+        "fields": {"checked_in_at": local(TODAY, 9, 20)},
+        "data": {"reason": "Checked in the wrong patient"},
+        "status": SessionStatus.SCHEDULED,
+    },
     "move": {
         "url": "/board/sessions/{}/move/",
         "roles": {Role.FRONT_DESK, Role.CLINIC_ADMIN},
@@ -177,7 +188,7 @@ def test_action_roles(
     role: str,
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     url, data = _action_request(action, session, chairs)
     response = login(role).post(url, data, headers=HTMX)
     if role in spec["roles"]:
@@ -193,7 +204,7 @@ def test_superuser_may_act(
     client: Client, superuser: Any, book: Callable[..., Session], chairs: list[Any], action: str
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     url, data = _action_request(action, session, chairs)
     client.force_login(superuser)
     response = client.post(url, data, headers=HTMX)
@@ -210,7 +221,7 @@ def test_another_clinics_staff_get_404(
     action: str,
 ) -> None:
     spec = ACTIONS[action]
-    session = book(status=spec.get("before", SessionStatus.SCHEDULED))
+    session = book(status=spec.get("before", SessionStatus.SCHEDULED), **spec.get("fields", {}))
     role = sorted(spec["roles"])[0]
     client = login(role, in_clinic=other_clinic)
     url, data = _action_request(action, session, chairs)
@@ -287,24 +298,73 @@ def test_board_places_sessions_in_their_local_rows(
     first = book(at=local(TODAY, 9, 30), minutes=40)
     odd = book(at=local(TODAY, 13, 10), chair=chairs[1])
     html = _text(login(Role.FRONT_DESK).get("/board/"))
-    assert '<th scope="row" class="time">09:30</th>' in _row_of(html, f'id="session-{first.pk}"')
-    # 09:30 to 10:10 spans the 09:30, 09:45 and 10:00 rows.
-    assert 'rowspan="3"' in _row_of(html, f'id="session-{first.pk}"')
-    assert '<th scope="row" class="time">13:00</th>' in _row_of(html, f'id="session-{odd.pk}"')
-    assert '<th scope="row" class="time">07:30</th>' in html  # opening hours 07:30-19:00
-    assert '<th scope="row" class="time">18:45</th>' in html
-    assert '<th scope="row" class="time">19:00</th>' not in html
+    assert f"{LABEL}09:30</span>" in _row_of(html, f'id="session-{first.pk}"')
+    # A linear axis of 5-minute rows: 09:30 to 10:10 spans eight of them.
+    assert 'rowspan="8"' in _row_of(html, f'id="session-{first.pk}"')
+    assert f"{HIDDEN}13:10</span>" in _row_of(html, f'id="session-{odd.pk}"')
+    assert 'rowspan="8" class="booked single"' in _row_of(html, f'id="session-{odd.pk}"')
+    assert f"{LABEL}07:30</span>" in html  # opening hours 07:30-19:00
+    assert f"{LABEL}18:45</span>" in html and f"{HIDDEN}18:55</span>" in html
+    assert "19:00</span>" not in html
 
 
 def test_overlapping_sessions_on_a_chair_share_a_cell(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any
+) -> None:
+    """A missed session keeps its place (it is the day's record) and frees its chair:
+    a booking made into the freed time shares its cell."""
+    missed = book(status=SessionStatus.MISSED)
+    overlapping = book(at=local(TODAY, 9, 45), course=make_course())
+    html = _text(login(Role.FRONT_DESK).get("/board/"))
+    row = _row_of(html, f'id="session-{missed.pk}"')
+    assert f'id="session-{overlapping.pk}"' in row
+    assert "Missed" in row and 'rowspan="11"' in row  # 09:30 to 10:25
+
+
+def test_cancelled_sessions_take_no_space_on_the_board(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any
+) -> None:
+    """A cancelled session and the booking that took its place: the grid holds only the
+    booking; the cancelled one is listed apart, under its chair's name."""
+    cancelled = book(
+        at=local(TODAY, 14), status=SessionStatus.CANCELLED, cancelled_at=local(TODAY, 8)
+    )
+    replacement = book(at=local(TODAY, 14), course=make_course())
+    html = _text(login(Role.FRONT_DESK).get("/board/"))
+    row = _row_of(html, f'id="session-{replacement.pk}"')
+    assert f'id="session-{cancelled.pk}"' not in row and 'rowspan="8"' in row
+    listed = html.split('id="cancelled-heading"')[1]
+    assert f'id="session-{cancelled.pk}"' in listed and "Cancelled this day (1)" in html
+    assert f"/board/sessions/{cancelled.pk}/undo/" in listed  # this morning, by mistake?
+
+
+def test_todays_board_marks_the_current_time(
     login: Callable[..., Client], book: Callable[..., Session]
 ) -> None:
-    cancelled = book(status=SessionStatus.CANCELLED)
-    replacement = book(at=local(TODAY, 9, 45))
+    book()
+    client = login(Role.FRONT_DESK)
+    html = _text(client.get("/board/"))  # frozen at 12:00 in New York
+    row = _row_of(html, "now-label")
+    assert f"{LABEL}12:00</span>" in row and "now 12:00" in row
+    assert "--now: 0%" in row
+    assert "now-label" not in _text(client.get("/board/?date=2026-11-26"))
+
+
+def test_two_patients_with_the_same_first_name_and_initial_are_told_apart(
+    login: Callable[..., Client], book: Callable[..., Session], make_course: Any, chairs: Any
+) -> None:
+    first, second = make_course(), make_course()
+    for course, mrn in ((first, "A-1001"), (second, "B-2002")):
+        patient = course.patient
+        patient.first_name, patient.last_name, patient.mrn = "Maria", "Garcia", mrn
+        patient.save()
+    book(course=first)
+    book(course=second, chair=chairs[1])
+    other = book(at=local(TODAY, 11), chair=chairs[2])
     html = _text(login(Role.FRONT_DESK).get("/board/"))
-    row = _row_of(html, f'id="session-{cancelled.pk}"')
-    assert f'id="session-{replacement.pk}"' in row
-    assert "Cancelled" in row and 'rowspan="4"' in row
+    assert "Maria G. · MRN …1001" in html and "Maria G. · MRN …2002" in html
+    assert f"{other.patient.first_name} {other.patient.last_name[0]}. ·" not in html
+    assert "Garcia" not in html
 
 
 @pytest.mark.parametrize(
@@ -323,7 +383,7 @@ def test_board_keeps_wall_clock_rows_across_dst(
     response = login(Role.FRONT_DESK).get(f"/board/?date={day.isoformat()}")
     assert response.status_code == 200
     row = _row_of(_text(response), f'id="session-{session.pk}"')
-    assert '<th scope="row" class="time">09:30</th>' in row
+    assert f"{LABEL}09:30</span>" in row
     assert f"09:30{DASH}10:10" in row
 
 

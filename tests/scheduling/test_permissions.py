@@ -88,6 +88,16 @@ def _checked_in(clinic: Any) -> Any:
     )
 
 
+def _checked_in_just_now(clinic: Any) -> Any:
+    """Checked in a moment ago: a mark of the clinic's today, which can be undone."""
+    return _session(
+        clinic,
+        status="checked_in",
+        starts_at=timezone.now() + dt.timedelta(minutes=10),
+        checked_in_at=timezone.now(),
+    )
+
+
 def _due_session(clinic: Any) -> Any:
     """Starts in half an hour: open for check-in (at most an hour before, by default)."""
     return _session(clinic, starts_at=timezone.now() + dt.timedelta(minutes=30))
@@ -136,6 +146,13 @@ ACTIONS_MATRIX = {
         _started_session,
         {},
         frozenset({Role.FRONT_DESK, Role.TECHNICIAN}),
+    ),
+    "undo": Action(
+        "post",
+        lambda s: f"/api/v1/sessions/{s.pk}/undo/",
+        _checked_in_just_now,
+        {"reason": "checked in the wrong patient"},
+        BOOKERS,
     ),
     "schedule course": Action(
         "post", lambda c: f"/api/v1/courses/{c.pk}/schedule/", _schedulable, {}, BOOKERS, 201
