@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from clinic.env import Env
+from clinic.env import Env, is_placeholder
 
 env = Env()
 
@@ -27,7 +27,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    configured = env.str("SECRET_KEY")
+    configured = env.secret("SECRET_KEY") or None
     if configured is not None:
         if len(configured) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
@@ -123,6 +123,8 @@ if DATABASE_URL is not None:
             "DATABASE_URL must point at PostgreSQL (postgres://...); "
             "leave it unset for the embedded SQLite default."
         )
+    if is_placeholder(str(_database.get("PASSWORD") or "")):
+        raise ImproperlyConfigured("DATABASE_URL's password is still a placeholder (CHANGE-ME).")
     _database["CONN_HEALTH_CHECKS"] = True
     DATABASES = {"default": _database}
 else:
@@ -304,9 +306,12 @@ NOTIFICATION_TRANSPORTS = {
     "sms": env.required_str("SMS_TRANSPORT", "notifications.transports.ConsoleTransport"),
     "email": env.required_str("EMAIL_TRANSPORT", "notifications.transports.ConsoleTransport"),
 }
-TWILIO_ACCOUNT_SID = env.required_str("TWILIO_ACCOUNT_SID", "")
-TWILIO_AUTH_TOKEN = env.required_str("TWILIO_AUTH_TOKEN", "")
-TWILIO_FROM_NUMBER = env.required_str("TWILIO_FROM_NUMBER", "")
+# Credentials refuse an example file's placeholders (CHANGE-ME); with the Twilio transport
+# configured they are required, so a deployment never starts unable to text anyone.
+_TWILIO_ON = NOTIFICATION_TRANSPORTS["sms"].endswith("TwilioTransport")
+TWILIO_ACCOUNT_SID = env.secret("TWILIO_ACCOUNT_SID", required=_TWILIO_ON)
+TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", required=_TWILIO_ON)
+TWILIO_FROM_NUMBER = env.secret("TWILIO_FROM_NUMBER", required=_TWILIO_ON)
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local server
 # Public URL of /webhooks/sms/status/ for delivery callbacks (unset: none requested).
 SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
@@ -324,8 +329,8 @@ EMAIL_BACKEND = env.required_str(
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env.required_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
-EMAIL_HOST_USER = env.required_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env.required_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env.secret("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.required_str("DEFAULT_FROM_EMAIL", "cadence@localhost")
 
