@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.web.IdleSessionMiddleware",
+    "clinic.request_guard.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -234,7 +235,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "clinic.schema.CadenceAutoSchema",
     "EXCEPTION_HANDLER": "clinic.api_common.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser lets deep nesting (RecursionError) and 1e400 (infinity) through.
+    "DEFAULT_PARSER_CLASSES": ["clinic.parsers.SafeJSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"login": env.required_str("LOGIN_THROTTLE_RATE", "20/min")},
     # DRF's throttles find the client as clinic/client_address.py does.
