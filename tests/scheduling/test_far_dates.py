@@ -209,11 +209,7 @@ def test_every_date_field_of_the_apps_is_the_shared_one() -> None:
         )
         if abstract or not serializer.__module__.startswith(APPS):
             continue
-        try:
-            fields = serializer().fields
-        except Exception:  # noqa: BLE001  (a serializer that needs its context: none of ours)
-            pytest.fail(f"{serializer.__qualname__} cannot be built without arguments")
-        for name, field in fields.items():
+        for name, field in serializer().fields.items():
             temporal = isinstance(field, serializers.DateField | serializers.DateTimeField)
             if temporal and not field.read_only:
                 checked += 1
