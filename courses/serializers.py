@@ -27,12 +27,18 @@ from courses.models import (
     TreatmentCourse,
     TrialOutcome,
 )
+from courses.protocol_bounds import (
+    MAX_PHASES,
+    MAX_SESSIONS_PER_DAY,
+    MAX_SESSIONS_TOTAL,
+    MAX_SLOT_MINUTES,
+)
 
 User = get_user_model()
 
 
 class PhaseSerializer(WholeItemSerializer):
-    sessions = serializers.IntegerField(min_value=1, max_value=500)
+    sessions = serializers.IntegerField(min_value=1, max_value=MAX_SESSIONS_TOTAL)
     per_week = serializers.IntegerField(
         min_value=1, max_value=7, help_text="Treatment days a week."
     )
@@ -44,7 +50,7 @@ class PhaseSerializer(WholeItemSerializer):
 
 class ProtocolSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
-    phases = PhaseSerializer(many=True)
+    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)
     sessions_total = serializers.IntegerField(
         required=False, help_text="Checked against the phases when sent."
     )
@@ -74,6 +80,11 @@ class ProtocolSerializer(dates.BoundedModelSerializer):
             "active",
         ]
         validators: list[Any] = []
+        minutes = ("slot_minutes", "mapping_minutes", "min_gap_minutes", "treatment_minutes")
+        extra_kwargs = {
+            "sessions_per_day": {"min_value": 1, "max_value": MAX_SESSIONS_PER_DAY},
+            **{name: {"max_value": MAX_SLOT_MINUTES} for name in minutes},
+        }
 
     def to_representation(self, instance: Protocol) -> dict[str, Any]:
         data = super().to_representation(instance)
