@@ -50,7 +50,8 @@ class PhaseSerializer(WholeItemSerializer):
 
 class ProtocolSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
-    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)
+    # many=True hands max_length to the ListSerializer (the stubs do not know it).
+    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)  # type: ignore[call-arg]
     sessions_total = serializers.IntegerField(
         required=False, help_text="Checked against the phases when sent."
     )
