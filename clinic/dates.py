@@ -43,7 +43,8 @@ class _Bounded:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.validators = [*self.validators, validate_date_in_range]
+        if validate_date_in_range not in self.validators:  # a model field's may carry it
+            self.validators = [*self.validators, validate_date_in_range]
 
 
 class DateField(_Bounded, serializers.DateField):

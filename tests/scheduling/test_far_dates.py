@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django import forms
+from django.test import Client
 from django_filters import rest_framework as rest_filters
 from rest_framework import serializers
 
@@ -182,6 +183,25 @@ def test_the_closures_page_refuses_a_far_date(page_as: Any, clinic: Any) -> None
     assert response.status_code in (200, 400)
     assert "Choose a date between" in response.content.decode()
     assert not Closure.objects.exists()
+
+
+def test_the_admin_refuses_a_far_closure(superuser: Any, clinic: Any) -> None:
+    """The admin's forms are built from the models, whose date columns carry the check."""
+    client = Client()
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/clinic/closure/add/", {"clinic": clinic.pk, "date": "9999-12-31", "reason": "x"}
+    )
+    assert response.status_code == 200
+    assert "Choose a date between" in response.content.decode()
+    assert not Closure.objects.exists()
+
+
+def test_a_far_date_is_answered_once(clinic: Any, admin: Any) -> None:
+    """The model's validator and the serializer field's are one check, one message."""
+    body = {"clinic": clinic.pk, "mrn": "F-2", "first_name": "A", "last_name": "B"}
+    response = admin.post("/api/v1/patients/", {**body, "date_of_birth": "0001-01-01"}, "json")
+    assert response.json() == {"date_of_birth": [dates.OUT_OF_RANGE]}
 
 
 # --- one shared field everywhere -----------------------------------------------------------
