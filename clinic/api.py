@@ -17,7 +17,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from clinic import access, selectors, services
+from clinic import access, dates, selectors, services
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import token_expired
 from clinic.capabilities import Capability
@@ -127,7 +127,7 @@ class ChairViewSet(ClinicScopedViewSet):
         serializer.instance = services.chair_save(serializer.instance, **serializer.validated_data)
 
 
-class PatientFilter(filters.FilterSet):
+class PatientFilter(dates.BoundedFilterSet):
     q = filters.CharFilter(method="search", label="MRN, phone or name")
 
     class Meta:
@@ -162,7 +162,7 @@ class PatientViewSet(ClinicScopedViewSet):
         )
 
 
-class StaffFilter(filters.FilterSet):
+class StaffFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="memberships__clinic", distinct=True)
     role = filters.ChoiceFilter(field_name="memberships__role", choices=Role.choices, distinct=True)
 

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 from collections.abc import Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+# What an example file or a README puts where a secret goes. A deployment that copied
+# the example and forgot one line must stop, not run on a value printed in the repository.
+_PLACEHOLDER = re.compile(
+    r"change[-_ .]?me|replace[-_ .]?me|placeholder|your[-_ ]?(?:token|password|secret|key|sid)"
+    r"|^(?:x+|\*+|secret|password|token|todo|tbd|none|null)$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(value: builtins.str) -> bool:
+    return bool(_PLACEHOLDER.search(value.strip()))
 
 
 class Env:
@@ -33,6 +46,20 @@ class Env:
     def required_str(self, name: builtins.str, default: builtins.str) -> builtins.str:
         value = self._raw(name)
         return default if value is None else value
+
+    def secret(self, name: builtins.str, *, required: bool = False) -> builtins.str:
+        """A credential: refused when it is still an example file's placeholder, and
+        when ``required`` and unset; empty when optional and unset."""
+        value = self._raw(name)
+        if value is None:
+            if required:
+                raise ImproperlyConfigured(f"{name} must be set.")
+            return ""
+        if is_placeholder(value):
+            raise ImproperlyConfigured(
+                f"{name} is still a placeholder ({value!r}); set the real value."
+            )
+        return value
 
     def bool(self, name: builtins.str, default: bool) -> bool:
         value = self._raw(name)

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clinic.dates import validate_date_in_range
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
 
@@ -157,7 +158,7 @@ class OpeningHours(models.Model):
 
 class Closure(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
-    date = models.DateField()
+    date = models.DateField(validators=[validate_date_in_range])
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -227,8 +228,8 @@ class ChairBlock(models.Model):
     """A maintenance or other hold on a chair; nothing may be booked during it."""
 
     chair = models.ForeignKey(Chair, on_delete=models.CASCADE, related_name="blocks")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
+    starts_at = models.DateTimeField(validators=[validate_date_in_range])
+    ends_at = models.DateTimeField(validators=[validate_date_in_range])
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -248,7 +249,7 @@ class Patient(models.Model):
     mrn = models.CharField("MRN", max_length=40)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_date_in_range])
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
     email = models.EmailField(blank=True)
     sms_consent = models.BooleanField(default=False)

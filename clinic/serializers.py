@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import empty
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import (
     Chair,
@@ -107,7 +107,7 @@ class TimezoneField(serializers.CharField):
         return value
 
 
-class OpeningHoursSerializer(WholeItemSerializer, serializers.ModelSerializer):
+class OpeningHoursSerializer(WholeItemSerializer, dates.BoundedModelSerializer):
     opens = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
     closes = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
 
@@ -123,7 +123,7 @@ class OpeningHoursSerializer(WholeItemSerializer, serializers.ModelSerializer):
         return attrs
 
 
-class ClinicSerializer(serializers.ModelSerializer):
+class ClinicSerializer(dates.BoundedModelSerializer):
     timezone = TimezoneField(help_text="IANA time zone, e.g. America/New_York.")
     phone = PhoneField(help_text="Any common format; returned in E.164.")
     opening_hours = OpeningHoursSerializer(many=True, required=False)
@@ -152,7 +152,7 @@ class ClinicSerializer(serializers.ModelSerializer):
         return value
 
 
-class ClosureSerializer(serializers.ModelSerializer):
+class ClosureSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field()
 
     class Meta:
@@ -161,7 +161,7 @@ class ClosureSerializer(serializers.ModelSerializer):
         validators: list[Any] = []  # the service names the clashing field
 
 
-class ChairSerializer(serializers.ModelSerializer):
+class ChairSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field()
     coils = serializers.ListField(
         child=serializers.ChoiceField(choices=Coil.choices),
@@ -176,7 +176,7 @@ class ChairSerializer(serializers.ModelSerializer):
         validators: list[Any] = []  # the service names the clashing field
 
 
-class ChairBlockSerializer(serializers.ModelSerializer):
+class ChairBlockSerializer(dates.BoundedModelSerializer):
     chair = ScopedPrimaryKeyRelatedField(queryset=Chair.objects.all())
 
     class Meta:
@@ -193,7 +193,7 @@ class ChairBlockSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field()
     phone = PhoneField(required=False, allow_blank=True, help_text="Returned in E.164.")
 
@@ -257,7 +257,7 @@ class StaffClinicsField(serializers.ListField):
         return [m.clinic_id for m in visible_memberships(instance, self.context)]
 
 
-class StaffSerializer(serializers.ModelSerializer):
+class StaffSerializer(dates.BoundedModelSerializer):
     role = StaffRoleField(
         choices=Role.choices, help_text="The staff member's role in the listed clinics."
     )

@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
-from clinic.env import Env
+from clinic.env import Env, is_placeholder
 
 env = Env()
 
@@ -27,7 +27,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    configured = env.str("SECRET_KEY")
+    configured = env.secret("SECRET_KEY") or None
     if configured is not None:
         if len(configured) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.web.IdleSessionMiddleware",
+    "clinic.request_guard.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -123,6 +124,8 @@ if DATABASE_URL is not None:
             "DATABASE_URL must point at PostgreSQL (postgres://...); "
             "leave it unset for the embedded SQLite default."
         )
+    if is_placeholder(str(_database.get("PASSWORD") or "")):
+        raise ImproperlyConfigured("DATABASE_URL's password is still a placeholder (CHANGE-ME).")
     _database["CONN_HEALTH_CHECKS"] = True
     DATABASES = {"default": _database}
 else:
@@ -173,11 +176,20 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# Every way a person sets a password (the one-time link, the change page, the admin's
+# own-password page) goes through Django's forms, which run these. Twelve characters at
+# least (NIST SP 800-63B allows 8; a clinic holding psychiatric records asks for more),
+# none from the common-password list, and not twelve spaces or the product's name.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "clinic.passwords.VariedCharactersValidator"},
+    {"NAME": "clinic.passwords.ProductNameValidator"},
 ]
 
 # A staff member's set-password and reset links (clinic/accounts.py) work once and for
@@ -223,7 +235,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "clinic.schema.CadenceAutoSchema",
     "EXCEPTION_HANDLER": "clinic.api_common.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser lets deep nesting (RecursionError) and 1e400 (infinity) through.
+    "DEFAULT_PARSER_CLASSES": ["clinic.parsers.SafeJSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"login": env.required_str("LOGIN_THROTTLE_RATE", "20/min")},
     # DRF's throttles find the client as clinic/client_address.py does.
@@ -304,9 +317,12 @@ NOTIFICATION_TRANSPORTS = {
     "sms": env.required_str("SMS_TRANSPORT", "notifications.transports.ConsoleTransport"),
     "email": env.required_str("EMAIL_TRANSPORT", "notifications.transports.ConsoleTransport"),
 }
-TWILIO_ACCOUNT_SID = env.required_str("TWILIO_ACCOUNT_SID", "")
-TWILIO_AUTH_TOKEN = env.required_str("TWILIO_AUTH_TOKEN", "")
-TWILIO_FROM_NUMBER = env.required_str("TWILIO_FROM_NUMBER", "")
+# Credentials refuse an example file's placeholders (CHANGE-ME); with the Twilio transport
+# configured they are required, so a deployment never starts unable to text anyone.
+_TWILIO_ON = NOTIFICATION_TRANSPORTS["sms"].endswith("TwilioTransport")
+TWILIO_ACCOUNT_SID = env.secret("TWILIO_ACCOUNT_SID", required=_TWILIO_ON)
+TWILIO_AUTH_TOKEN = env.secret("TWILIO_AUTH_TOKEN", required=_TWILIO_ON)
+TWILIO_FROM_NUMBER = env.secret("TWILIO_FROM_NUMBER", required=_TWILIO_ON)
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local server
 # Public URL of /webhooks/sms/status/ for delivery callbacks (unset: none requested).
 SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
@@ -325,8 +341,8 @@ EMAIL_BACKEND = env.required_str(
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = env.required_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
-EMAIL_HOST_USER = env.required_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env.required_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env.secret("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.required_str("DEFAULT_FROM_EMAIL", "cadence@localhost")
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.viewsets import (
     ClinicScopedReadOnlyViewSet,
@@ -76,7 +76,7 @@ class ProtocolViewSet(ClinicScopedViewSet):
         )
 
 
-class ScreeningFilter(filters.FilterSet):
+class ScreeningFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="patient__clinic")
 
     class Meta:
@@ -136,7 +136,7 @@ class ScreeningViewSet(ClinicScopedViewSet):
         return self._decide(request, services.screening_decline)
 
 
-class AssessmentFilter(filters.FilterSet):
+class AssessmentFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="course__patient__clinic")
 
     class Meta:
@@ -181,7 +181,7 @@ class MotorThresholdViewSet(ClinicScopedRecordViewSet):
         serializer.instance = services.motor_threshold_record(course, by=self.request.user, **data)
 
 
-class SafetyFlagFilter(filters.FilterSet):
+class SafetyFlagFilter(dates.BoundedFilterSet):
     acknowledged = filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True
     )

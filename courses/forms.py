@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from clinic import dates
 from clinic.models import Chair, Clinic
 from courses import selectors
 from courses.instruments import InstrumentCode
@@ -81,7 +82,7 @@ class CourseBookingForm(forms.Form):
         queryset=None, empty_label="Choose the prescribing psychiatrist"
     )
     indication = forms.ChoiceField(choices=[("", "Choose the indication"), *Indication.choices])
-    start_date = forms.DateField(widget=DateInput, help_text="The day of the mapping session.")
+    start_date = dates.DateFormField(widget=DateInput, help_text="The day of the mapping session.")
     preferred_time = forms.TimeField(
         widget=TimeInput, help_text="Clinic-local time; every session is booked at this time."
     )
@@ -98,8 +99,8 @@ class CourseBookingForm(forms.Form):
     payer = forms.CharField(max_length=120, required=False)
     authorization_number = forms.CharField(max_length=60, required=False)
     sessions_authorized = forms.IntegerField(min_value=1, max_value=200, required=False)
-    valid_from = forms.DateField(widget=DateInput, required=False)
-    valid_until = forms.DateField(widget=DateInput, required=False)
+    valid_from = dates.DateFormField(widget=DateInput, required=False)
+    valid_until = dates.DateFormField(widget=DateInput, required=False)
 
     def __init__(self, *args: Any, clinic: Clinic, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -197,7 +198,7 @@ class AssessmentForm(forms.Form):
     """A score as typed; courses.services.assessment_record checks it (the API's rules)."""
 
     instrument = forms.ChoiceField(choices=InstrumentCode.choices)
-    administered_on = forms.DateField(widget=DateInput, label="Date given")
+    administered_on = dates.DateFormField(widget=DateInput, label="Date given")
     score = forms.IntegerField(
         label="Total score", min_value=0, required=False, help_text="Or enter the items below."
     )
@@ -234,7 +235,7 @@ class AssessmentForm(forms.Form):
 
 
 class MotorThresholdForm(forms.Form):
-    measured_on = forms.DateField(widget=DateInput, label="Measured on")
+    measured_on = dates.DateFormField(widget=DateInput, label="Measured on")
     machine_output_pct = forms.IntegerField(
         label="Motor threshold (% of machine output)", min_value=1, max_value=100
     )

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
@@ -27,12 +27,18 @@ from courses.models import (
     TreatmentCourse,
     TrialOutcome,
 )
+from courses.protocol_bounds import (
+    MAX_PHASES,
+    MAX_SESSIONS_PER_DAY,
+    MAX_SESSIONS_TOTAL,
+    MAX_SLOT_MINUTES,
+)
 
 User = get_user_model()
 
 
 class PhaseSerializer(WholeItemSerializer):
-    sessions = serializers.IntegerField(min_value=1, max_value=500)
+    sessions = serializers.IntegerField(min_value=1, max_value=MAX_SESSIONS_TOTAL)
     per_week = serializers.IntegerField(
         min_value=1, max_value=7, help_text="Treatment days a week."
     )
@@ -42,9 +48,10 @@ class PhaseSerializer(WholeItemSerializer):
     )
 
 
-class ProtocolSerializer(serializers.ModelSerializer):
+class ProtocolSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
-    phases = PhaseSerializer(many=True)
+    # many=True hands max_length to the ListSerializer (the stubs do not know it).
+    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)  # type: ignore[call-arg]
     sessions_total = serializers.IntegerField(
         required=False, help_text="Checked against the phases when sent."
     )
@@ -74,6 +81,11 @@ class ProtocolSerializer(serializers.ModelSerializer):
             "active",
         ]
         validators: list[Any] = []
+        minutes = ("slot_minutes", "mapping_minutes", "min_gap_minutes", "treatment_minutes")
+        extra_kwargs = {
+            "sessions_per_day": {"min_value": 1, "max_value": MAX_SESSIONS_PER_DAY},
+            **{name: {"max_value": MAX_SLOT_MINUTES} for name in minutes},
+        }
 
     def to_representation(self, instance: Protocol) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -111,7 +123,7 @@ class ProtocolField(serializers.RelatedField):
         return protocol
 
 
-class FailedTrialSerializer(WholeItemSerializer, serializers.ModelSerializer):
+class FailedTrialSerializer(WholeItemSerializer, dates.BoundedModelSerializer):
     adherence = serializers.ChoiceField(choices=Adherence.choices, default=Adherence.FULL)
     outcome = serializers.ChoiceField(choices=TrialOutcome.choices)
     adequate = serializers.BooleanField(read_only=True)
@@ -146,7 +158,7 @@ def sees_clinical_detail(context: Any, clinic_id: int) -> bool:
     )
 
 
-class ScreeningSerializer(serializers.ModelSerializer):
+class ScreeningSerializer(dates.BoundedModelSerializer):
     patient = ScopedPrimaryKeyRelatedField(clinic_lookup="clinic", queryset=Patient.objects.all())
     failed_trials = FailedTrialSerializer(many=True, required=False)
     answers = AnswersSerializer(source="*", required=False)
@@ -203,7 +215,7 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
 
 
-class AuthorizationSerializer(WholeItemSerializer, serializers.ModelSerializer):
+class AuthorizationSerializer(WholeItemSerializer, dates.BoundedModelSerializer):
     class Meta:
         model = Authorization
         fields = ["id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"]
@@ -224,7 +236,7 @@ class PsychiatristField(ScopedPrimaryKeyRelatedField):
         return super().get_queryset().distinct()
 
 
-class CourseSerializer(serializers.ModelSerializer):
+class CourseSerializer(dates.BoundedModelSerializer):
     patient = ScopedPrimaryKeyRelatedField(clinic_lookup="clinic", queryset=Patient.objects.all())
     psychiatrist = PsychiatristField(help_text="A staff id (see /api/v1/staff/).")
     protocol = ProtocolField(help_text="Protocol code (an id is accepted too).")
@@ -309,7 +321,7 @@ class TransitionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
 
 
-class MotorThresholdSerializer(serializers.ModelSerializer):
+class MotorThresholdSerializer(dates.BoundedModelSerializer):
     course = ScopedPrimaryKeyRelatedField(
         clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
     )
@@ -330,7 +342,7 @@ class MotorThresholdSerializer(serializers.ModelSerializer):
         extra_kwargs = {"machine_output_pct": {"min_value": 1, "max_value": 100}}
 
 
-class AssessmentSerializer(serializers.ModelSerializer):
+class AssessmentSerializer(dates.BoundedModelSerializer):
     course = ScopedPrimaryKeyRelatedField(
         clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
     )
@@ -389,7 +401,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
         return hasattr(assessment, "safety_flag")
 
 
-class SafetyFlagSerializer(serializers.ModelSerializer):
+class SafetyFlagSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = SafetyFlag
         fields = [
@@ -407,8 +419,8 @@ class SafetyFlagSerializer(serializers.ModelSerializer):
 
 class OutcomeQuerySerializer(serializers.Serializer):
     clinic = clinic_field()
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = dates.DateField()
+    date_to = dates.DateField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["date_to"] < attrs["date_from"]:
@@ -429,15 +441,15 @@ class OutcomeRowSerializer(serializers.Serializer):
 
 class OutcomeSummarySerializer(serializers.Serializer):
     clinic = serializers.IntegerField()
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = dates.DateField()
+    date_to = dates.DateField()
     rows = OutcomeRowSerializer(many=True)
 
 
 class OutcomeScoreSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The assessment.")
     score = serializers.IntegerField()
-    administered_on = serializers.DateField()
+    administered_on = dates.DateField()
 
 
 class InstrumentOutcomeSerializer(serializers.Serializer):
@@ -453,7 +465,7 @@ class CourseOutcomeSerializer(serializers.Serializer):
     instruments = InstrumentOutcomeSerializer(many=True)
 
 
-class StaffAlertSerializer(serializers.ModelSerializer):
+class StaffAlertSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = StaffAlert
         fields = [

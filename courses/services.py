@@ -13,7 +13,7 @@ from django.utils import timezone
 from clinic.capabilities import Capability, roles_for
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, StaffMembership
-from courses import alerts, selectors, signals
+from courses import alerts, protocol_bounds, selectors, signals
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
@@ -38,34 +38,6 @@ def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError
 
 
 # --- Protocols -------------------------------------------------------------------------
-
-
-def _check_protocol(fields: Mapping[str, Any], phases: list[Mapping[str, Any]]) -> None:
-    if not phases:
-        raise _invalid("phases", "A protocol needs at least one phase.", "required")
-    for phase in phases:
-        if not 1 <= phase["per_week"] <= 7:
-            raise _invalid("phases", "Each phase's per_week must be between 1 and 7.")
-        if phase["sessions"] < 1:
-            raise _invalid("phases", "Each phase needs at least one session.")
-    total = sum(phase["sessions"] for phase in phases)
-    expected = fields.get("sessions_total")
-    if expected is not None and expected != total:
-        raise _invalid(
-            "sessions_total",
-            f"The phases add up to {total} sessions, not {expected}.",
-            "phases_do_not_add_up",
-        )
-    if fields["sessions_per_day"] < 1:
-        raise _invalid("sessions_per_day", "At least one session a day.")
-    if fields["sessions_per_day"] > 1 and not fields.get("min_gap_minutes"):
-        raise _invalid(
-            "min_gap_minutes",
-            "Protocols with several sessions a day need a minimum gap between them.",
-            "gap_required",
-        )
-    if fields["mapping_minutes"] < fields["slot_minutes"]:
-        raise _invalid("mapping_minutes", "The mapping slot cannot be shorter than a session.")
 
 
 @transaction.atomic
@@ -93,7 +65,7 @@ def protocol_save(
             for p in protocol.phases.all()
         ]
     )
-    _check_protocol(merged, current_phases)
+    protocol_bounds.check_protocol(merged, current_phases)
     code = fields.get("code", protocol.code)
     clinic = fields.get("clinic", protocol.clinic if protocol.pk else None)
     clash = Protocol.objects.filter(code=code).exclude(pk=protocol.pk)

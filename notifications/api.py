@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import Clinic
 from clinic.viewsets import ClinicScopedReadOnlyViewSet, ClinicScopedRecordViewSet
@@ -24,7 +24,7 @@ from notifications.serializers import (
 )
 
 
-class NotificationFilter(filters.FilterSet):
+class NotificationFilter(dates.BoundedFilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     kind = filters.ChoiceFilter(choices=Kind.choices)
     channel = filters.ChoiceFilter(choices=Channel.choices)

@@ -4,12 +4,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from clinic import dates
 from clinic.models import Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField
 from notifications.models import ConsentEvent, Notification, ReminderPolicy
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = Notification
         fields = [
@@ -28,7 +29,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReminderPolicySerializer(serializers.ModelSerializer):
+class ReminderPolicySerializer(dates.BoundedModelSerializer):
     window_start = serializers.TimeField(format="%H:%M")
     window_end = serializers.TimeField(format="%H:%M")
     day_before_at = serializers.TimeField(format="%H:%M")
@@ -68,7 +69,7 @@ class ReminderPolicySerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ConsentEventSerializer(serializers.ModelSerializer):
+class ConsentEventSerializer(dates.BoundedModelSerializer):
     """An entry of the consent ledger. Staff add one for a consent the patient gave (or
     withdrew) in writing: the form they signed and the day; the rest is read-only."""
 

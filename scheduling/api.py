@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from clinic import access
+from clinic import access, dates
 from clinic import services as clinic_services
 from clinic.capabilities import Capability
 from clinic.models import ChairBlock, Clinic, Closure, Coil
@@ -33,9 +33,9 @@ from scheduling.serializers import (
 )
 
 
-class SessionFilter(filters.FilterSet):
+class SessionFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="chair__clinic")
-    date = filters.DateFilter(method="on_day", label="Clinic-local date")
+    date = dates.DateFilter(method="on_day", label="Clinic-local date")
     status = filters.MultipleChoiceFilter(choices=SessionStatus.choices)
 
     class Meta:
@@ -191,9 +191,9 @@ class BoardView(APIView):
 # --- closures and chair blocks: clinic rows whose writes move or refuse sessions ------
 
 
-class ClosureFilter(filters.FilterSet):
-    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+class ClosureFilter(dates.BoundedFilterSet):
+    date_from = dates.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = dates.DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = Closure
@@ -241,10 +241,10 @@ class ClosureViewSet(ClinicScopedViewSet):
         clinic_services.closure_delete(instance)
 
 
-class ChairBlockFilter(filters.FilterSet):
+class ChairBlockFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="chair__clinic")
-    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
-    ends_after = filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+    starts_before = dates.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = dates.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
 
     class Meta:
         model = ChairBlock

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.viewsets import ClinicScopedViewSet
 from courses import selectors, services
@@ -52,7 +52,7 @@ from scheduling.serializers import (
 SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
 
 
-class CourseFilter(filters.FilterSet):
+class CourseFilter(dates.BoundedFilterSet):
     clinic = filters.NumberFilter(field_name="patient__clinic")
     status = filters.MultipleChoiceFilter(choices=CourseStatus.choices)
     risk = filters.MultipleChoiceFilter(field_name="risk_level", choices=RiskLevel.choices)

@@ -8,33 +8,17 @@ from typing import Any
 
 from django import forms
 
+from clinic import dates
 from clinic.models import Chair, Clinic
 from courses.prescription import PULSES_TOLERANCE_PCT, Prescription
 from scheduling.models import ReviewDecision, SideEffect
 
-# The board and the closure list accept dates in this range: enough for any real
-# schedule, and far from the ends of the calendar where "the next day" does not exist.
-EARLIEST_DAY = dt.date(2000, 1, 1)
-LATEST_DAY = dt.date(2099, 12, 31)
-
-
-def _in_range(day: dt.date) -> dt.date:
-    if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise forms.ValidationError(
-            f"Choose a date between {EARLIEST_DAY:%d %B %Y} and {LATEST_DAY:%d %B %Y}.",
-            code="out_of_range",
-        )
-    return day
-
 
 class DayForm(forms.Form):
-    """``?date=YYYY-MM-DD`` of a day page; absent means the clinic's today."""
+    """``?date=YYYY-MM-DD`` of a day page; absent means the clinic's today. The shared
+    field keeps it within clinic.dates' range, far from the calendar's ends."""
 
-    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
-
-    def clean_date(self) -> dt.date | None:
-        day: dt.date | None = self.cleaned_data.get("date")
-        return None if day is None else _in_range(day)
+    date = dates.DateFormField(required=False, input_formats=["%Y-%m-%d"])
 
 
 class UndoForm(forms.Form):
@@ -70,7 +54,7 @@ class MoveForm(forms.Form):
             raise forms.ValidationError("That time could not be read.", code="invalid") from None
         if starts_at.tzinfo is None:
             raise forms.ValidationError("That time has no time zone.", code="invalid")
-        _in_range(starts_at.date())
+        dates.validate_date_in_range(starts_at)
         chair = Chair.objects.filter(clinic=self.clinic, pk=chair_id).first()
         if chair is None:
             raise forms.ValidationError("Choose a chair of this clinic.", code="invalid_chair")
@@ -118,7 +102,7 @@ class CompleteForm(forms.Form):
 
 
 class ClosureForm(forms.Form):
-    date = forms.DateField(
+    date = dates.DateFormField(
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
@@ -127,10 +111,7 @@ class ClosureForm(forms.Form):
     def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["date"].widget.attrs["min"] = today.isoformat()
-
-    def clean_date(self) -> dt.date:
         # Past dates are refused by clinic.services.closure_save, for the API too.
-        return _in_range(self.cleaned_data["date"])
 
 
 class AdverseEventReviewForm(forms.Form):

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from clinic import dates
 from clinic.capabilities import Capability
 from clinic.models import Clinic
 from clinic.web import Workplace, staff_page
@@ -29,13 +30,13 @@ class ReportRangeForm(forms.Form):
     """The report's dates, clinic-local. Either may be left out: the end defaults to
     today and the start to twelve months before the end."""
 
-    date_from = forms.DateField(
+    date_from = dates.DateFormField(
         required=False,
         label="From",
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    date_to = forms.DateField(
+    date_to = dates.DateFormField(
         required=False,
         label="To",
         input_formats=["%Y-%m-%d"],

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic import access
+from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
@@ -20,7 +20,7 @@ from scheduling.models import (
 )
 
 
-class TreatmentRecordSerializer(serializers.ModelSerializer):
+class TreatmentRecordSerializer(dates.BoundedModelSerializer):
     """Parses a treatment record; its limits are TreatmentRecord's, checked by
     scheduling.services.session_complete (the page's form sends the same)."""
 
@@ -54,7 +54,7 @@ class TreatmentRecordSerializer(serializers.ModelSerializer):
         }
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(dates.BoundedModelSerializer):
     course = ScopedPrimaryKeyRelatedField(
         clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
     )
@@ -120,7 +120,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
 
 class SessionMoveSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField(required=False)
+    starts_at = dates.DateTimeField(required=False)
     chair = ScopedPrimaryKeyRelatedField(
         clinic_lookup="clinic", queryset=Chair.objects.all(), required=False
     )
@@ -156,8 +156,8 @@ class PlannedSessionSerializer(serializers.Serializer):
     """A session of a whole-course booking's preview (nothing is stored yet)."""
 
     sequence = serializers.IntegerField()
-    starts_at = serializers.DateTimeField(source="session.starts_at")
-    ends_at = serializers.DateTimeField(source="session.ends_at")
+    starts_at = dates.DateTimeField(source="session.starts_at")
+    ends_at = dates.DateTimeField(source="session.ends_at")
     chair = serializers.IntegerField(source="session.chair_id")
     kind = serializers.CharField(source="session.kind")
     phase = serializers.IntegerField(source="session.phase")
@@ -170,15 +170,15 @@ class ScheduleWarningSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     detail = serializers.CharField()
-    stops_after = serializers.DateField()
-    resumes_on = serializers.DateField()
+    stops_after = dates.DateField()
+    resumes_on = dates.DateField()
 
 
 class OutsideAuthorizationSerializer(serializers.Serializer):
     """A planned session the course's authorization does not cover."""
 
-    starts_at = serializers.DateTimeField(source="placement.starts_at")
-    ends_at = serializers.DateTimeField(source="placement.ends_at")
+    starts_at = dates.DateTimeField(source="placement.starts_at")
+    ends_at = dates.DateTimeField(source="placement.ends_at")
     chair = serializers.IntegerField(source="placement.chair_id")
     kind = serializers.CharField(source="placement.kind")
     reason = serializers.ChoiceField(
@@ -193,7 +193,7 @@ class OutsideAuthorizationSerializer(serializers.Serializer):
 
 class DayQuerySerializer(serializers.Serializer):
     clinic = clinic_field()
-    date = serializers.DateField(help_text="Clinic-local date, YYYY-MM-DD.")
+    date = dates.DateField(help_text="Clinic-local date, YYYY-MM-DD.")
 
 
 class AvailabilityQuerySerializer(DayQuerySerializer):
@@ -206,8 +206,8 @@ class AvailabilityQuerySerializer(DayQuerySerializer):
 
 
 class IntervalSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = dates.DateTimeField()
+    ends_at = dates.DateTimeField()
 
 
 class ChairAvailabilitySerializer(serializers.Serializer):
@@ -218,7 +218,7 @@ class ChairAvailabilitySerializer(serializers.Serializer):
 
 
 class AvailabilitySerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = dates.DateField()
     minutes = serializers.IntegerField()
     chairs = ChairAvailabilitySerializer(many=True)
 
@@ -241,8 +241,8 @@ class BoardCourseSerializer(serializers.Serializer):
 
 class BoardSessionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = dates.DateTimeField()
+    ends_at = dates.DateTimeField()
     status = serializers.CharField()
     kind = serializers.CharField()
     pending_authorization = serializers.BooleanField(
@@ -260,14 +260,14 @@ class BoardChairSerializer(serializers.Serializer):
 
 
 class BoardSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = dates.DateField()
     clinic = serializers.IntegerField()
     chairs = BoardChairSerializer(many=True)
 
 
 class ScorePointSerializer(serializers.Serializer):
     score = serializers.IntegerField()
-    administered_on = serializers.DateField()
+    administered_on = dates.DateField()
 
 
 class RiskDetailSerializer(serializers.Serializer):
@@ -290,10 +290,10 @@ class ProgressSerializer(serializers.Serializer):
     scheduled = serializers.IntegerField()
     remaining = serializers.IntegerField()
     unscheduled = serializers.IntegerField()
-    next_session_at = serializers.DateTimeField(allow_null=True)
-    first_session_date = serializers.DateField(allow_null=True)
-    projected_end_date = serializers.DateField()
-    window_end_date = serializers.DateField()
+    next_session_at = dates.DateTimeField(allow_null=True)
+    first_session_date = dates.DateField(allow_null=True)
+    projected_end_date = dates.DateField()
+    window_end_date = dates.DateField()
     authorization_remaining = serializers.IntegerField(allow_null=True)
     instrument = serializers.CharField()
     baseline = ScorePointSerializer(allow_null=True)
@@ -303,14 +303,14 @@ class ProgressSerializer(serializers.Serializer):
     risk = RiskSerializer()
 
 
-class AffectedSessionSerializer(serializers.ModelSerializer):
+class AffectedSessionSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = Session
         fields = ["id", "course", "patient", "chair", "starts_at", "ends_at", "status", "kind"]
         read_only_fields = fields
 
 
-class AdverseEventSerializer(serializers.ModelSerializer):
+class AdverseEventSerializer(dates.BoundedModelSerializer):
     """An adverse event of a course; ``decision`` is empty while it holds the course."""
 
     on_hold = serializers.SerializerMethodField(

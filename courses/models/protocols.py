@@ -6,6 +6,12 @@ from django.db import models
 from django.db.models import F, Q
 
 from clinic.models import Clinic, Coil
+from courses.protocol_bounds import (
+    MAX_PHASES,
+    MAX_SESSIONS_PER_DAY,
+    MAX_SESSIONS_TOTAL,
+    MAX_SLOT_MINUTES,
+)
 
 
 class MappingSchedule(models.TextChoices):
@@ -82,8 +88,18 @@ class Protocol(models.Model):
                 condition=Q(clinic__isnull=True),
                 name="protocol_code_unique_in_catalog",
             ),
+            # Bounds of courses.protocol_bounds (the total across phases is the service's).
             models.CheckConstraint(
-                condition=Q(sessions_per_day__gte=1), name="protocol_sessions_per_day_positive"
+                condition=Q(sessions_per_day__gte=1, sessions_per_day__lte=MAX_SESSIONS_PER_DAY),
+                name="protocol_sessions_per_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    mapping_minutes__lte=MAX_SLOT_MINUTES,
+                    min_gap_minutes__lte=MAX_SLOT_MINUTES,
+                    treatment_minutes__lte=MAX_SLOT_MINUTES,
+                ),
+                name="protocol_minutes_bounded",
             ),
             models.CheckConstraint(
                 condition=Q(sessions_per_day=1) | Q(min_gap_minutes__gt=0),
@@ -131,7 +147,13 @@ class ProtocolPhase(models.Model):
         ordering = ["protocol_id", "order"]
         constraints = [
             models.UniqueConstraint(fields=["protocol", "order"], name="phase_order_unique"),
-            models.CheckConstraint(condition=Q(sessions__gte=1), name="phase_sessions_positive"),
+            models.CheckConstraint(
+                condition=Q(sessions__gte=1, sessions__lte=MAX_SESSIONS_TOTAL),
+                name="phase_sessions_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(order__gte=1, order__lte=MAX_PHASES), name="phase_order_range"
+            ),
             models.CheckConstraint(
                 condition=Q(per_week__gte=1, per_week__lte=7), name="phase_per_week_range"
             ),

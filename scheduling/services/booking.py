@@ -21,6 +21,7 @@ from courses.models import (
     ScreeningStatus,
     TreatmentCourse,
 )
+from courses.protocol_bounds import check_schedule_size
 from courses.selectors import latest_screening, window_end_date
 from courses.services import course_create
 from scheduling import signals
@@ -200,6 +201,8 @@ def course_schedule_booking(
             {"start_date": "The course starts in the past; pick a new start date."}
         )
     shape = course_shape(course.protocol, planning.phases)
+    # A protocol saved before its bounds may still be larger: never plan past them.
+    check_schedule_size([{"sessions": phase.sessions} for phase in shape.phases])
     # Read the calendar up to the course window first; only when closures push the
     # course past it is the longer planning limit read (one more set of queries).
     window_end = window_end_date(course, planning.phases)

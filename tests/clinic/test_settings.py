@@ -117,3 +117,45 @@ def test_env_parsing() -> None:
     assert env.str("MISSING") is None
     with pytest.raises(ImproperlyConfigured):
         env.int("A", 0)
+
+
+# Issue 15, item 8: docker/cadence.env.example's CHANGE-ME values must stop start-up, as
+# a too-short SECRET_KEY does, instead of running with a credential printed in the repo.
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"TWILIO_AUTH_TOKEN": "CHANGE-ME"}, "TWILIO_AUTH_TOKEN is still a placeholder"),
+        ({"TWILIO_ACCOUNT_SID": "changeme"}, "TWILIO_ACCOUNT_SID is still a placeholder"),
+        ({"TWILIO_FROM_NUMBER": "+1CHANGEME"}, "TWILIO_FROM_NUMBER is still a placeholder"),
+        ({"EMAIL_HOST_PASSWORD": "CHANGE-ME"}, "EMAIL_HOST_PASSWORD is still a placeholder"),
+        ({"EMAIL_HOST_USER": "placeholder"}, "EMAIL_HOST_USER is still a placeholder"),
+        ({"SECRET_KEY": "CHANGE-ME" + "-" * 40}, "SECRET_KEY is still a placeholder"),
+        (
+            {"DATABASE_URL": "postgres://cadence:CHANGE-ME@db.example:5432/cadence"},
+            "DATABASE_URL's password is still a placeholder",
+        ),
+        (
+            {"SMS_TRANSPORT": "notifications.transports.TwilioTransport"},
+            "TWILIO_ACCOUNT_SID must be set",
+        ),
+    ],
+)
+def test_placeholder_credentials_stop_start_up(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    result = _start(tmp_path, **{"SECRET_KEY": "k" * 40, **extra})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_real_twilio_credentials_start(tmp_path: Path) -> None:
+    result = _start(
+        tmp_path,
+        SECRET_KEY="k" * 40,
+        SMS_TRANSPORT="notifications.transports.TwilioTransport",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="f" * 32,
+        TWILIO_FROM_NUMBER="+15005550006",
+    )
+    assert result.returncode == 0, result.stderr
