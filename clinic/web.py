@@ -195,6 +195,7 @@ NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Outcomes", "outcomes-report", Capability.READ_OUTCOMES),
     ("Outbox", "outbox", Capability.READ_OUTBOX),
     ("Patient messages", "patient-messages", Capability.READ_PATIENT_MESSAGES),
+    ("Audit trail", "audit-page", Capability.READ_AUDIT_TRAIL),
 )
 
 # A count shown next to a navigation link (url name -> count for the workplace), from
