@@ -102,7 +102,9 @@ def current_scope() -> Scope | None:
 def _note_patient(sender: Any, instance: Patient, **kwargs: Any) -> None:
     scope = _scope.get()
     if scope is not None and instance.pk is not None:
-        scope.patients[instance.pk] = instance.clinic_id
+        # A row loaded with only() may lack its clinic: reading it here would be a query
+        # per row; _resolve_clinics finds those once at the end.
+        scope.patients[instance.pk] = instance.__dict__.get("clinic_id")
 
 
 post_init.connect(_note_patient, sender=Patient, dispatch_uid="audit:patient_loaded")
@@ -354,6 +356,20 @@ def _page_name(request: HttpRequest) -> tuple[str, str]:
     return f"page:{name}", object_id
 
 
+def _resolve_clinics(request: HttpRequest, patients: dict[int, int | None]) -> None:
+    """Fill in the clinics not known: the page's clinic (staff pages show their
+    clinic's patients), else one query."""
+    unknown = [p for p, c in patients.items() if c is None]
+    if not unknown:
+        return
+    place = getattr(request, "_cadence_workplace", None)
+    if place:
+        patients.update(dict.fromkeys(unknown, int(place.clinic.pk)))
+        return
+    found = Patient.objects.filter(pk__in=unknown).values_list("id", "clinic_id")
+    patients.update(dict(found))
+
+
 def _by_clinic(patients: dict[int, int | None]) -> dict[int | None, list[int]]:
     grouped: dict[int | None, list[int]] = {}
     for patient_id, clinic_id in patients.items():
@@ -400,6 +416,7 @@ def events_for(scope: Scope, response: HttpResponse) -> list[AuditEvent]:
             )
         described.update(read.patients)
     rest = {p: c for p, c in scope.patients.items() if p not in described}
+    _resolve_clinics(request, rest)
     if rest or (download and not scope.reads and actor is not None):
         object_type, object_id = _page_name(request)
         groups = _by_clinic(rest) or {_workplace_clinic(request): []}

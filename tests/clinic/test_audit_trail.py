@@ -100,6 +100,8 @@ def booked(clinic: Any) -> Any:
         (Role.TECHNICIAN, "/today/", "page:technician-today"),
         (Role.PSYCHIATRIST, "/courses/{course}/", "page:course-detail"),
         (Role.FRONT_DESK, "/outbox/", "page:outbox"),
+        (Role.PSYCHIATRIST, "/courses/mine/", "page:psychiatrist-dashboard"),
+        (Role.FRONT_DESK, "/courses/book/patients/?q={mrn}", "page:course-book-patients"),
     ],
 )
 def test_pages_record_a_view_of_the_patients_they_show(
@@ -122,7 +124,7 @@ def test_pages_record_a_view_of_the_patients_they_show(
     before = AuditEvent.objects.count()  # the writes above are events of their own
     with time_machine.travel(dt.datetime(2027, 6, 7, 13, 0, tzinfo=dt.UTC), tick=False):
         client.force_login(user)
-        response = client.get(path.format(course=booked.course_id))
+        response = client.get(path.format(course=booked.course_id, mrn=booked.patient.mrn))
     assert response.status_code == 200
     views = [e for e in AuditEvent.objects.order_by("id")[before:] if e.action != "login"]
     assert [(e.action, e.object_type, e.actor_id) for e in views] == [("view", page, user.pk)]
