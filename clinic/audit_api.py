@@ -34,7 +34,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
     patients = serializers.ListField(
         source="patient_ids", child=serializers.IntegerField(), read_only=True
     )
-    fields = serializers.ListField(child=serializers.CharField(), read_only=True)
     changes = serializers.DictField(
         read_only=True, help_text="{field: [old, new]} for non-clinical fields only."
     )

@@ -58,7 +58,7 @@ class AuditFilterForm(forms.Form):
     def problems(self) -> dict[str, list[str]]:
         """The errors keyed by the parameters' own names."""
         return {
-            ("from" if name == "from_" else name): list(messages)
+            ("from" if name == "from_" else name): [str(message) for message in messages]
             for name, messages in self.errors.items()
         }
 

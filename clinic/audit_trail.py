@@ -161,8 +161,13 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+def _attnames(model: type[models.Model]) -> dict[str, str]:
+    return {f.name: f.attname for f in model._meta.concrete_fields}
+
+
 def _values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
-    return {name: getattr(instance, instance._meta.get_field(name).attname) for name in names}
+    attnames = _attnames(type(instance))
+    return {name: getattr(instance, attnames[name]) for name in names}
 
 
 def _field_names(model: type[models.Model]) -> list[str]:
@@ -172,11 +177,15 @@ def _field_names(model: type[models.Model]) -> list[str]:
 def _remember_old_values(sender: Any, instance: models.Model, raw: bool = False, **kw: Any) -> None:
     if raw or instance._state.adding or instance.pk is None:
         return
-    names = list(kw.get("update_fields") or _field_names(sender))
-    attnames = [sender._meta.get_field(name).attname for name in names]
-    row = sender._base_manager.filter(pk=instance.pk).values(*attnames).first()
+    attnames = _attnames(sender)
+    by_attname = {attname: name for name, attname in attnames.items()}
+    given = kw.get("update_fields")
+    names = [by_attname.get(n, n) for n in given] if given else _field_names(sender)
+    names = [name for name in names if name in attnames]
+    row = sender._base_manager.filter(pk=instance.pk).values(*(attnames[n] for n in names)).first()
     if row is not None:
-        instance._audit_old = {name: row[sender._meta.get_field(name).attname] for name in names}  # type: ignore[attr-defined]
+        old = {name: row[attnames[name]] for name in names}
+        instance._audit_old = old  # type: ignore[attr-defined]
 
 
 def _record_save(

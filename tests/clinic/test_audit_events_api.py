@@ -214,9 +214,12 @@ def test_the_database_refuses_update_and_delete(clinic: Any) -> None:
         "UPDATE clinic_auditeventpatient SET patient_id = 6 WHERE event_id = %s",
         "DELETE FROM clinic_auditeventpatient WHERE event_id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [event.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).update(username="someone")
     assert AuditEvent.objects.get(pk=event.pk).username == ""
@@ -225,11 +228,14 @@ def test_the_database_refuses_update_and_delete(clinic: Any) -> None:
 @postgres_only
 def test_purge_setting_does_not_unlock_recent_rows(clinic: Any) -> None:
     event = _event(clinic, at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('cadence.audit_purge', 'on', true)")
-            cursor.execute("SELECT set_config('cadence.audit_retention_years', '1', true)")
-            cursor.execute("DELETE FROM clinic_auditevent WHERE id = %s", [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT set_config('cadence.audit_purge', 'on', true)")
+        cursor.execute("SELECT set_config('cadence.audit_retention_years', '1', true)")
+        cursor.execute("DELETE FROM clinic_auditevent WHERE id = %s", [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
