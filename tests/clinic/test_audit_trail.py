@@ -241,3 +241,12 @@ def test_login_carries_the_request_id(clinic: Any, staff: Any, client: Client) -
     )
     (event,) = _events(action="login")
     assert event.request_id == "login-request-1"
+
+
+def test_a_rolled_back_write_leaves_no_event(clinic: Any) -> None:
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        PatientFactory(clinic=clinic)
+        raise RuntimeError("the service failed after the write")
+    assert not AuditEvent.objects.filter(object_type="clinic.patient").exists()
