@@ -79,9 +79,20 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
-    list_display = ["at", "action", "outcome", "username", "client_address", "channel"]
+    list_display = [
+        "at",
+        "action",
+        "outcome",
+        "username",
+        "actor_role",
+        "clinic_id",
+        "object_type",
+        "object_id",
+        "client_address",
+        "channel",
+    ]
     list_filter = ["action", "outcome", "channel"]
-    search_fields = ["username", "client_address"]
+    search_fields = ["username", "client_address", "request_id", "object_type"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -31,6 +31,7 @@ def record_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         outcome=AuditOutcome.OK,
         client_address=client_address(request) if request is not None else None,
         channel=channel_of(request),
+        request_id=getattr(request, "request_id", ""),
     )
 
 
@@ -48,4 +49,5 @@ def record_login_failure(
         outcome=AuditOutcome.LOCKED_OUT if locked else AuditOutcome.REFUSED,
         client_address=client_address(request) if request is not None else None,
         channel=channel_of(request),
+        request_id=getattr(request, "request_id", ""),
     )

@@ -32,6 +32,7 @@ class Capability(StrEnum):
     READ_OUTCOMES = "read_outcomes"
     READ_OUTBOX = "read_outbox"
     READ_PATIENT_MESSAGES = "read_patient_messages"
+    READ_AUDIT_TRAIL = "read_audit_trail"
     # Staff pages
     OPEN_BOARD = "open_board"
     OPEN_TODAY = "open_today"
@@ -120,6 +121,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},
             'Read the texts patients send that are not keywords ("running late") and '
             "mark them handled; the navigation shows how many are still to handle",
+        ),
+        Capability.READ_AUDIT_TRAIL: _grant(
+            {Role.CLINIC_ADMIN},
+            "Read the clinic's audit trail (who read or changed which patient's data, "
+            "logins, refusals): the API, the page and its CSV export",
         ),
         # Staff pages
         Capability.OPEN_BOARD: _grant(

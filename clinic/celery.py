@@ -55,6 +55,10 @@ app.conf.update(
             "task": "courses.tasks.escalate_overdue_alerts",
             "schedule": crontab(minute="*/5"),
         },
+        "purge-expired-audit-events": {
+            "task": "clinic.tasks.purge_expired_audit_events",
+            "schedule": crontab(minute=43, hour=8),
+        },
         "purge-expired-logins": {
             "task": "clinic.tasks.purge_expired_logins",
             "schedule": crontab(minute=17, hour="*/6"),

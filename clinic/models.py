@@ -305,11 +305,16 @@ class StaffMembership(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    """What an audit event records. Logins for now; the audit trail of patient reads and
-    writes (issue 15, item 3) adds its actions here."""
+    """What an audit event records (the names of API.md's audit events)."""
 
+    VIEW = "view", "Viewed"
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+    EXPORT = "export", "Exported"
     LOGIN = "login", "Logged in"
     LOGIN_FAILED = "login_failed", "Login refused"
+    DENIED = "denied", "Refused by permissions"
 
 
 class AuditOutcome(models.TextChoices):
@@ -338,10 +343,41 @@ class AuditEvent(models.Model):
     client_address = models.GenericIPAddressField(
         null=True, blank=True, help_text="Per TRUSTED_PROXY_COUNT (clinic/client_address.py)."
     )
-    channel = models.CharField(max_length=16, help_text="page, admin or api.")
+    channel = models.CharField(
+        max_length=16, help_text="page, admin, api, patient_link, webhook or system."
+    )
+    actor_role = models.CharField(
+        max_length=20, blank=True, help_text="The actor's role in the event's clinic then."
+    )
+    # No database constraint: the trail outlives what it names.
+    clinic = models.ForeignKey(
+        Clinic,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    object_type = models.CharField(
+        max_length=64, blank=True, help_text="A model label (scheduling.session) or page:<name>."
+    )
+    object_id = models.CharField(max_length=64, blank=True, help_text="Empty for a list.")
+    patient_ids = models.JSONField(
+        default=list, blank=True, help_text="Every patient whose data the event touched."
+    )
+    fields = models.JSONField(default=list, blank=True, help_text="Changed field names.")
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="{field: [old, new]} for non-clinical fields only."
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["clinic", "-at"], name="audit_clinic_at"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(action__in=AuditAction.values), name="audit_action_valid"
@@ -361,3 +397,17 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("Audit events are append-only.")
+
+
+class AuditEventPatient(models.Model):
+    """One patient an event touched: the index behind ``?patient=`` (a JSON list cannot
+    be searched by an index on SQLite, and a list read names up to 500 patients)."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, related_name="+")
+    patient_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["patient_id", "event"], name="audit_patient_event")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id}: patient {self.patient_id}"

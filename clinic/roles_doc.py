@@ -183,6 +183,14 @@ RESOURCES: tuple[Resource, ...] = (
         NONE,
     ),
     Resource(
+        ("/api/v1/audit-events/",),
+        Capability.READ_AUDIT_TRAIL,
+        NONE,
+        NONE,
+        NONE,
+        note=" (the clinics where the caller holds it; append-only)",
+    ),
+    Resource(
         ("/webhooks/sms/inbound/", "/webhooks/sms/status/"),
         "no staff login: Twilio's signature (403 without it)",
         "",
@@ -369,6 +377,11 @@ PAGES: tuple[Page, ...] = (
         "patient messages",
     ),
     Page(("POST /messages/<id>/handled/",), Capability.READ_PATIENT_MESSAGES),
+    Page(
+        ("/audit/", "/audit/events.csv"),
+        (Capability.READ_AUDIT_TRAIL, " (the current clinic's events)"),
+        "audit trail and its CSV",
+    ),
     Page(
         ("/outbox/",),
         (

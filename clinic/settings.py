@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The request id and the audit trail of the patient data a request reads.
+    "clinic.audit_trail.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -157,6 +159,8 @@ AUTHENTICATION_BACKENDS = [
 # How many reverse proxies of our own stand in front of Cadence: 0 believes no
 # X-Forwarded-For at all (clinic/client_address.py). The docker example runs behind one.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Audit events are kept this many years (HIPAA: six at least), then purged nightly.
+AUDIT_RETENTION_YEARS = env.int("AUDIT_RETENTION_YEARS", 6, minimum=6)
 AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
 # Locked out after this many failures for one username (from anywhere) or from one
 # address (for any usernames), until LOGIN_LOCKOUT_MINUTES after the last failure.

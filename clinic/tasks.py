@@ -11,6 +11,14 @@ def purge_expired_logins() -> dict[str, int]:
     return services.purge_expired_logins()
 
 
+@shared_task(name="clinic.tasks.purge_expired_audit_events")
+def purge_expired_audit_events() -> int:
+    """Delete audit events older than AUDIT_RETENTION_YEARS; safe to run twice at once."""
+    from clinic import audit_retention
+
+    return audit_retention.purge_expired_audit_events()
+
+
 @shared_task(name="clinic.tasks.ping")
 def ping(value: int) -> int:
     """Round trip used by operators and the smoke test to prove a worker answers."""

@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from clinic import api, views, web
+from clinic import api, audit_api, audit_views, views, web
 from courses import api as courses_api
 from notifications import api as notifications_api
 from notifications import inbox_views, patient_views, policy_views, webhooks
@@ -32,6 +32,7 @@ router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 router.register("consents", notifications_api.ConsentEventViewSet, basename="consent")
+router.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
 router.register(
     "reminder-policies", notifications_api.ReminderPolicyViewSet, basename="reminder-policy"
 )
@@ -54,6 +55,8 @@ urlpatterns = [
     path("setup/reminders/", policy_views.reminder_policy, name="setup-reminders"),
     path("setup/", include("clinic.setup_urls")),
     path("outbox/", notification_views.outbox, name="outbox"),
+    path("audit/", audit_views.audit_page, name="audit-page"),
+    path("audit/events.csv", audit_views.audit_csv, name="audit-csv"),
     path("messages/", inbox_views.inbox, name="patient-messages"),
     path("messages/<int:pk>/handled/", inbox_views.mark_handled, name="patient-message-handled"),
     path("", include("scheduling.urls")),

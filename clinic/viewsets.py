@@ -14,7 +14,7 @@ from django.db.models import Model, QuerySet
 from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.request import Request
 
-from clinic import access
+from clinic import access, audit_trail
 from clinic.capabilities import Capability
 
 
@@ -66,6 +66,20 @@ class ClinicScopedGenericViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.scope(super().get_queryset())
+
+    # The audit trail (clinic.audit_trail): a read names the patients of the page it
+    # returns, or of the one object, even when their Patient rows are not loaded.
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            audit_trail.note_read(page)
+        return page
+
+    def get_object(self) -> Any:
+        obj = super().get_object()
+        if self.request.method in permissions.SAFE_METHODS:
+            audit_trail.note_read([obj], object_id=str(obj.pk))
+        return obj
 
     def clinic_id_of(self, obj: Model) -> int | None:
         *path, last = self.clinic_lookup.split("__")

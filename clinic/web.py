@@ -196,6 +196,7 @@ NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Outbox", "outbox", Capability.READ_OUTBOX),
     ("Patient messages", "patient-messages", Capability.READ_PATIENT_MESSAGES),
     ("Set-up", "setup-clinic", Capability.SET_UP_CLINIC),
+    ("Audit trail", "audit-page", Capability.READ_AUDIT_TRAIL),
 )
 
 # A count shown next to a navigation link (url name -> count for the workplace), from

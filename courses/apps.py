@@ -5,6 +5,9 @@ class CoursesConfig(AppConfig):
     name = "courses"
 
     def ready(self) -> None:
+        from courses.audit import register_audited_models
+
+        register_audited_models()
         from clinic.errors import ConstraintError, register_constraint
 
         register_constraint(

@@ -5,6 +5,9 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
+        from notifications.audit import register_audited_models
+
+        register_audited_models()
         from clinic import signals as clinic_signals
         from clinic.web import register_nav_badge
         from notifications import inbox_views, receivers

@@ -5,6 +5,9 @@ class SchedulingConfig(AppConfig):
     name = "scheduling"
 
     def ready(self) -> None:
+        from scheduling.audit import register_audited_models
+
+        register_audited_models()
         from clinic.errors import ConstraintError, register_constraint
         from courses import signals as course_signals
         from courses.models import Authorization

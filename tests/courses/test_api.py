@@ -374,7 +374,8 @@ def test_course_list_query_count_is_fixed(doctor: Any, clinic: Any) -> None:
             valid_from="2026-11-01",
             valid_until="2027-01-01",
         )
-    assert count() == few == 6  # auth, roles, count, page, phases, authorizations
+    # auth, roles, count, page, phases, authorizations; the audit trail's one INSERT
+    assert count() == few == 7
 
 
 # --- assessments -----------------------------------------------------------------------
@@ -459,7 +460,7 @@ def test_assessment_list_query_count_is_fixed(doctor: Any, course: Any) -> None:
     few = count()
     for _ in range(6):
         AssessmentFactory(course=CourseFactory(status="completed", patient=course.patient))
-    assert count() == few == 4
+    assert count() == few == 5  # with the audit trail's one INSERT
 
 
 def test_course_outcome_endpoint(doctor: Any, course: Any) -> None:

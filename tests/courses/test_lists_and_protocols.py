@@ -52,7 +52,7 @@ def test_list_query_count_does_not_grow(path: str, clinic: Any, staff: Any, api:
     few = count()
     for _ in range(6):
         LISTS[path](clinic)
-    assert count() == few <= 6
+    assert count() == few <= 7  # with the audit trail's one INSERT
 
 
 def _protocol(clinic: Any, **overrides: Any) -> dict[str, Any]:

@@ -529,7 +529,8 @@ def test_query_count_is_fixed(
 ) -> None:
     client.force_login(staff(Role.CLINIC_ADMIN))
     completed_course(clinic)
-    queries = REPORT_QUERIES + (url == PAGE)
+    # The page counts the navigation's messages; the CSV writes its export event instead.
+    queries = REPORT_QUERIES + 1
     with django_assert_num_queries(queries):
         assert client.get(url).status_code == 200
     _lots_of_data(clinic, other_clinic)

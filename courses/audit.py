@@ -1,0 +1,38 @@
+"""The course record's rows in the audit trail (clinic.audit_trail): every create,
+update and delete. Only administrative fields keep their old and new values; clinical
+ones (scores, answers, thresholds, decisions) are named, never copied into the trail."""
+
+from __future__ import annotations
+
+from clinic.audit_trail import register
+
+
+def register_audited_models() -> None:
+    from courses.models import (
+        Assessment,
+        Authorization,
+        FailedTrial,
+        MotorThreshold,
+        SafetyFlag,
+        Screening,
+        StaffAlert,
+        TreatmentCourse,
+    )
+
+    course_patient = {"patient": "course.patient_id", "clinic": "course.patient.clinic_id"}
+    register(
+        TreatmentCourse,
+        patient="patient_id",
+        clinic="patient.clinic_id",
+        non_clinical={"status", "start_date", "preferred_time", "preferred_chair", "psychiatrist"},
+    )
+    register(
+        Authorization,
+        **course_patient,
+        non_clinical={"payer", "number", "sessions_authorized", "valid_from", "valid_until"},
+    )
+    register(Screening, patient="patient_id", clinic="patient.clinic_id")
+    register(FailedTrial, patient="screening.patient_id", clinic="screening.patient.clinic_id")
+    for model in (MotorThreshold, Assessment, SafetyFlag):
+        register(model, **course_patient)
+    register(StaffAlert, **course_patient, non_clinical={"kind", "recipient", "escalates"})
