@@ -32,6 +32,7 @@ class Capability(StrEnum):
     READ_OUTCOMES = "read_outcomes"
     READ_OUTBOX = "read_outbox"
     READ_PATIENT_MESSAGES = "read_patient_messages"
+    READ_PATIENT_CONTACT = "read_patient_contact"
     # Staff pages
     OPEN_BOARD = "open_board"
     OPEN_TODAY = "open_today"
@@ -119,6 +120,12 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},
             'Read the texts patients send that are not keywords ("running late") and '
             "mark them handled; the navigation shows how many are still to handle",
+        ),
+        Capability.READ_PATIENT_CONTACT: _grant(
+            {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
+            "See a patient's phone, email, consent history and messages on the patient "
+            "pages (technicians see who the patient is and their treatment, not how to "
+            "reach them)",
         ),
         # Staff pages
         Capability.OPEN_BOARD: _grant(
@@ -226,8 +233,8 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         ),
         # The clinic itself
         Capability.EDIT_PATIENTS: _grant(
-            {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
-            "Register patients and change their details",
+            {Role.FRONT_DESK, Role.PSYCHIATRIST},
+            "Register patients and change their details and consents (clinic admins read them)",
         ),
         Capability.DELETE_PATIENTS: _grant(
             {Role.CLINIC_ADMIN},

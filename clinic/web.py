@@ -22,7 +22,7 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
 from django.db.models import ProtectedError, RestrictedError
-from django.forms import Form
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -62,7 +62,7 @@ def attempt(change: Callable[[], Result]) -> tuple[Result | None, Refusal | None
         return None, refusal
 
 
-def refusal_on_form(form: Form, refusal: Refusal) -> None:
+def refusal_on_form(form: BaseForm, refusal: Refusal) -> None:
     """Show a refusal on the form that asked for the change: each message by its field
     where the form has that field, the rest above the form."""
     if not refusal.fields:
@@ -188,6 +188,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
 # shows them.
 NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Day board", "board-page", Capability.OPEN_BOARD),
+    ("Patients", "patient-list", Capability.READ_CLINIC_RECORDS),
     ("Book a course", "course-book", Capability.BOOK_SESSIONS),
     ("Closures", "closures-page", Capability.OPEN_CLOSURES),
     ("Today's sessions", "technician-today", Capability.OPEN_TODAY),
