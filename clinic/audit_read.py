@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from clinic import dates
 from clinic.models import AuditAction, AuditEvent, AuditEventPatient, Clinic
 
 EARLIEST = dt.date(2000, 1, 1)
@@ -25,10 +26,12 @@ class AuditFilterForm(forms.Form):
     actor = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     action = forms.ChoiceField(required=False, choices=[("", "Any"), *AuditAction.choices])
     date_widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    from_ = forms.DateField(
+    from_ = dates.DateFormField(
         required=False, label="From", input_formats=["%Y-%m-%d"], widget=date_widget
     )
-    to = forms.DateField(required=False, label="To", input_formats=["%Y-%m-%d"], widget=date_widget)
+    to = dates.DateFormField(
+        required=False, label="To", input_formats=["%Y-%m-%d"], widget=date_widget
+    )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         # "from" is a keyword in Python: the field is from_, the parameter "from".

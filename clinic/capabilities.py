@@ -33,6 +33,7 @@ class Capability(StrEnum):
     READ_OUTBOX = "read_outbox"
     READ_PATIENT_MESSAGES = "read_patient_messages"
     READ_AUDIT_TRAIL = "read_audit_trail"
+    READ_PATIENT_CONTACT = "read_patient_contact"
     # Staff pages
     OPEN_BOARD = "open_board"
     OPEN_TODAY = "open_today"
@@ -126,6 +127,12 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             {Role.CLINIC_ADMIN},
             "Read the clinic's audit trail (who read or changed which patient's data, "
             "logins, refusals): the API, the page and its CSV export",
+        ),
+        Capability.READ_PATIENT_CONTACT: _grant(
+            {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
+            "See a patient's phone, email, consent history and messages on the patient "
+            "pages (technicians see who the patient is and their treatment, not how to "
+            "reach them)",
         ),
         # Staff pages
         Capability.OPEN_BOARD: _grant(
@@ -238,8 +245,8 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         ),
         # The clinic itself
         Capability.EDIT_PATIENTS: _grant(
-            {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
-            "Register patients and change their details",
+            {Role.FRONT_DESK, Role.PSYCHIATRIST},
+            "Register patients and change their details and consents (clinic admins read them)",
         ),
         Capability.DELETE_PATIENTS: _grant(
             {Role.CLINIC_ADMIN},

@@ -253,6 +253,33 @@ PAGES: tuple[Page, ...] = (
     Page(("POST /board/sessions/<id>/undo/",), Capability.UNDO_ATTENDANCE),
     Page(("/board/sessions/<id>/move/",), Capability.BOOK_SESSIONS),
     Page(("/today/",), Capability.OPEN_TODAY, "technician's list"),
+    Page(
+        ("/patients/",),
+        (
+            READ,
+            " (search, filters, 25 a page; the phone column: {READ_PATIENT_CONTACT})",
+        ),
+        "patient list",
+    ),
+    Page(
+        ("/patients/<id>/",),
+        (
+            READ,
+            "; contact details, messages sent and due, consent history: "
+            "{READ_PATIENT_CONTACT}; each action only to the roles its own page allows",
+        ),
+        "patient page",
+    ),
+    Page(
+        ("/patients/new/", "/patients/<id>/edit/"),
+        (Capability.EDIT_PATIENTS, " (consents with their source; duplicates shown first)"),
+        "register and edit a patient",
+    ),
+    Page(
+        ("POST /patients/<id>/sessions/book/",),
+        Capability.BOOK_SESSIONS,
+        "one extra session from the patient page",
+    ),
     Page(("POST /today/sessions/<id>/complete/",), Capability.RECORD_TREATMENT),
     Page(
         ("/closures/",),

@@ -135,10 +135,18 @@ def _check_date_of_birth(clinic: Clinic, born: date) -> None:
 
 @transaction.atomic
 def patient_save(
-    patient: Patient | None = None, *, by: Any = None, consent_source: str = "staff", **fields: Any
+    patient: Patient | None = None,
+    *,
+    by: Any = None,
+    consent_source: str = "staff",
+    consent_document: str = "",
+    consent_given_on: date | None = None,
+    **fields: Any,
 ) -> Patient:
     """Create or update a patient. A change of consent goes into the consent ledger (kept
-    by the notifications app) in the same transaction, as given by ``consent_source``."""
+    by the notifications app) in the same transaction, as given by ``consent_source``
+    (a written consent with the form's name and the day it was signed). The ledger's
+    rules hold: after an SMS opt-out only a written consent switches texts back on."""
     before = (
         {"sms_consent": patient.sms_consent, "email_consent": patient.email_consent}
         if patient is not None
@@ -151,7 +159,14 @@ def patient_save(
         _check_date_of_birth(clinic, born)
     _ensure_unique_in_clinic(patient, fields, "mrn", "patient_mrn_unique_in_clinic")
     _apply(patient, fields)
-    signals.announce_consent_changes(patient, before, source=consent_source, by=by)
+    signals.announce_consent_changes(
+        patient,
+        before,
+        source=consent_source,
+        by=by,
+        document=consent_document,
+        given_on=consent_given_on,
+    )
     return patient
 
 

@@ -7,21 +7,29 @@ service fail.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.dispatch import Signal
 
 from clinic.models import Patient
 
-# patient, channel ("sms" | "email"), granted, source, by: staff changed a patient's
-# consent to be contacted on a channel; the notifications app keeps the consent ledger.
+# patient, channel ("sms" | "email"), granted, source, by, document, given_on: staff
+# changed a patient's consent to be contacted on a channel (a written consent names the
+# form and the day it was signed); the notifications app keeps the consent ledger.
 patient_consent_changed = Signal()
 
 CONSENT_FIELDS = (("sms", "sms_consent"), ("email", "email_consent"))
 
 
 def announce_consent_changes(
-    patient: Patient, before: dict[str, bool], *, source: str, by: Any
+    patient: Patient,
+    before: dict[str, bool],
+    *,
+    source: str,
+    by: Any,
+    document: str = "",
+    given_on: dt.date | None = None,
 ) -> None:
     for channel, field in CONSENT_FIELDS:
         granted = bool(getattr(patient, field))
@@ -33,4 +41,6 @@ def announce_consent_changes(
                 granted=granted,
                 source=source,
                 by=by,
+                document=document,
+                given_on=given_on,
             )

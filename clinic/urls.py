@@ -6,13 +6,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from clinic import api, audit_api, audit_views, views, web
+from clinic import api, audit_api, audit_views, patient_pages, views, web
 from courses import api as courses_api
+from courses import patient_list
 from notifications import api as notifications_api
-from notifications import inbox_views, patient_views, policy_views, webhooks
+from notifications import inbox_views, patient_record, patient_views, policy_views, webhooks
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
-from scheduling import course_api, report_views
+from scheduling import course_api, patient_booking, report_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -59,6 +60,15 @@ urlpatterns = [
     path("audit/events.csv", audit_views.audit_csv, name="audit-csv"),
     path("messages/", inbox_views.inbox, name="patient-messages"),
     path("messages/<int:pk>/handled/", inbox_views.mark_handled, name="patient-message-handled"),
+    path("patients/", patient_list.patient_list, name="patient-list"),
+    path("patients/new/", patient_pages.patient_register, name="patient-register"),
+    path("patients/<int:pk>/", patient_record.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/edit/", patient_pages.patient_edit, name="patient-edit"),
+    path(
+        "patients/<int:pk>/sessions/book/",
+        patient_booking.patient_session_book,
+        name="patient-session-book",
+    ),
     path("", include("scheduling.urls")),
     path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),

@@ -188,6 +188,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
 # shows them.
 NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Day board", "board-page", Capability.OPEN_BOARD),
+    ("Patients", "patient-list", Capability.READ_CLINIC_RECORDS),
     ("Book a course", "course-book", Capability.BOOK_SESSIONS),
     ("Closures", "closures-page", Capability.OPEN_CLOSURES),
     ("Today's sessions", "technician-today", Capability.OPEN_TODAY),

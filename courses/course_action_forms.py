@@ -9,13 +9,14 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from clinic import dates
 from courses.forms import DateInput
 
 KEEP, RELEASE = "keep", "release"
 
 
 class PauseForm(forms.Form):
-    from_date = forms.DateField(
+    from_date = dates.DateFormField(
         widget=DateInput, label="Pause from", help_text="The sessions from this day on."
     )
     bookings = forms.ChoiceField(
@@ -30,7 +31,7 @@ class PauseForm(forms.Form):
 
 
 class ResumeForm(forms.Form):
-    from_date = forms.DateField(
+    from_date = dates.DateFormField(
         widget=DateInput,
         label="Re-plan from",
         help_text="Released sessions are booked again from this day on.",
@@ -59,5 +60,5 @@ class AuthorizationForm(forms.Form):
     payer = forms.CharField(max_length=120)
     number = forms.CharField(max_length=60, label="Authorization number")
     sessions_authorized = forms.IntegerField(min_value=1, max_value=200)
-    valid_from = forms.DateField(widget=DateInput)
-    valid_until = forms.DateField(widget=DateInput)
+    valid_from = dates.DateFormField(widget=DateInput)
+    valid_until = dates.DateFormField(widget=DateInput)

@@ -13,9 +13,26 @@ from scheduling.models import Session
 
 
 def consent_changed(
-    sender: Any, *, patient: Patient, channel: str, granted: bool, source: str, by: Any, **_: Any
+    sender: Any,
+    *,
+    patient: Patient,
+    channel: str,
+    granted: bool,
+    source: str,
+    by: Any,
+    document: str = "",
+    given_on: dt.date | None = None,
+    **_: Any,
 ) -> None:
-    services.consent_record(patient, channel, granted=granted, source=source, by=by)
+    services.consent_record(
+        patient,
+        channel,
+        granted=granted,
+        source=source,
+        by=by,
+        document=document,
+        given_on=given_on,
+    )
 
 
 def sessions_booked(

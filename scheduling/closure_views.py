@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic import dates
 from clinic import services as clinic_services
 from clinic.capabilities import Capability
 from clinic.models import Chair, ChairBlock, Closure
@@ -106,7 +107,7 @@ def closure_delete(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
 
 
 class ChairBlockForm(forms.Form):
-    day = forms.DateField(
+    day = dates.DateFormField(
         label="Date",
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

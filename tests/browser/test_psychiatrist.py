@@ -44,7 +44,9 @@ def test_psychiatrist_sees_the_chart_and_the_risk_reasons(
     login(psychiatrist)
     page.get_by_role("link", name="My courses").click()
     page.get_by_role(
-        "link", name=f"{course.patient.last_name}, {course.patient.first_name}"
+        "link",
+        name=f"{course.protocol.name} course of {course.patient.last_name}, "
+        f"{course.patient.first_name}",
     ).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(course.patient.first_name)
 

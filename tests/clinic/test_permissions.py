@@ -91,8 +91,9 @@ RESOURCES = {
             "phone": "718-555-0142",
         },
         patch={"email": "nora@example.com"},
-        create_roles=frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN}),
-        update_roles=frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN}),
+        # Clinic admins read patients; front desk and psychiatrists register them.
+        create_roles=frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST}),
+        update_roles=frozenset({Role.FRONT_DESK, Role.PSYCHIATRIST}),
     ),
 }
 

@@ -17,6 +17,12 @@ def admin_client(staff: Any, api: Any) -> Any:
     return api(staff(Role.CLINIC_ADMIN))
 
 
+@pytest.fixture
+def desk_client(staff: Any, api: Any) -> Any:
+    """Front desk registers patients (clinic admins read them)."""
+    return api(staff(Role.FRONT_DESK))
+
+
 def _patient(in_clinic: Any, **overrides: Any) -> dict[str, Any]:
     return {
         "clinic": in_clinic.pk,
@@ -29,38 +35,38 @@ def _patient(in_clinic: Any, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def test_phone_is_stored_in_e164(clinic: Any, admin_client: Any) -> None:
-    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+def test_phone_is_stored_in_e164(clinic: Any, desk_client: Any) -> None:
+    response = desk_client.post("/api/v1/patients/", _patient(clinic), format="json")
     assert response.status_code == 201, response.content
     assert response.json()["phone"] == "+17185550142"
     assert Patient.objects.get().phone == "+17185550142"
 
 
 @pytest.mark.parametrize("phone", ["12345", "+1 555 555 5555", "call me", "+44 20 7946 09"])
-def test_invalid_phone_names_the_field(clinic: Any, admin_client: Any, phone: str) -> None:
-    response = admin_client.post("/api/v1/patients/", _patient(clinic, phone=phone), format="json")
+def test_invalid_phone_names_the_field(clinic: Any, desk_client: Any, phone: str) -> None:
+    response = desk_client.post("/api/v1/patients/", _patient(clinic, phone=phone), format="json")
     assert response.status_code == 400
     assert "phone" in response.json()
 
 
-def test_duplicate_mrn_in_same_clinic(clinic: Any, admin_client: Any) -> None:
+def test_duplicate_mrn_in_same_clinic(clinic: Any, desk_client: Any) -> None:
     PatientFactory(clinic=clinic, mrn="A-1")
-    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    response = desk_client.post("/api/v1/patients/", _patient(clinic), format="json")
     assert response.status_code == 400
     assert "MRN" in response.json()["mrn"][0]
 
 
 def test_same_mrn_in_another_clinic_is_fine(
-    clinic: Any, other_clinic: Any, admin_client: Any
+    clinic: Any, other_clinic: Any, desk_client: Any
 ) -> None:
     PatientFactory(clinic=other_clinic, mrn="A-1")
-    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    response = desk_client.post("/api/v1/patients/", _patient(clinic), format="json")
     assert response.status_code == 201
 
 
-def test_consent_needs_contact(clinic: Any, admin_client: Any) -> None:
+def test_consent_needs_contact(clinic: Any, desk_client: Any) -> None:
     payload = _patient(clinic, phone="", sms_consent=True, email_consent=True)
-    response = admin_client.post("/api/v1/patients/", payload, format="json")
+    response = desk_client.post("/api/v1/patients/", payload, format="json")
     assert response.status_code == 400
     assert set(response.json()) == {"sms_consent", "email_consent"}
 
@@ -149,16 +155,16 @@ def test_chair_block_must_end_after_start(clinic: Any, admin_client: Any) -> Non
     assert "ends_at" in response.json()
 
 
-def test_malformed_json(admin_client: Any) -> None:
-    response = admin_client.generic(
+def test_malformed_json(desk_client: Any) -> None:
+    response = desk_client.generic(
         "POST", "/api/v1/patients/", "{not json", content_type="application/json"
     )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
 
 
-def test_wrong_media_type(admin_client: Any) -> None:
-    response = admin_client.generic("POST", "/api/v1/patients/", "a=b", content_type="text/plain")
+def test_wrong_media_type(desk_client: Any) -> None:
+    response = desk_client.generic("POST", "/api/v1/patients/", "a=b", content_type="text/plain")
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
 
@@ -175,14 +181,14 @@ def test_wrong_media_type(admin_client: Any) -> None:
         {"email": "not-an-email"},
     ],
 )
-def test_wrong_types_are_400(clinic: Any, admin_client: Any, overrides: dict[str, Any]) -> None:
-    response = admin_client.post("/api/v1/patients/", _patient(clinic, **overrides), format="json")
+def test_wrong_types_are_400(clinic: Any, desk_client: Any, overrides: dict[str, Any]) -> None:
+    response = desk_client.post("/api/v1/patients/", _patient(clinic, **overrides), format="json")
     assert response.status_code == 400
     assert set(overrides) <= set(response.json())
 
 
-def test_body_that_is_not_an_object(admin_client: Any) -> None:
-    response = admin_client.post("/api/v1/patients/", [1, 2], format="json")
+def test_body_that_is_not_an_object(desk_client: Any) -> None:
+    response = desk_client.post("/api/v1/patients/", [1, 2], format="json")
     assert response.status_code == 400
 
 
@@ -206,7 +212,7 @@ def test_page_size_is_capped(clinic: Any, admin_client: Any) -> None:
 
 
 def test_race_on_mrn_is_answered_without_database_text(
-    clinic: Any, admin_client: Any, monkeypatch: Any
+    clinic: Any, desk_client: Any, monkeypatch: Any
 ) -> None:
     """If a concurrent insert wins between the service's check and its own insert, the
     constraint answers; the client sees a field error, not the database's message."""
@@ -219,7 +225,7 @@ def test_race_on_mrn_is_answered_without_database_text(
         return original(pk=-1)
 
     monkeypatch.setattr(services.Patient.objects, "filter", blind_filter)
-    response = admin_client.post("/api/v1/patients/", _patient(clinic), format="json")
+    response = desk_client.post("/api/v1/patients/", _patient(clinic), format="json")
     assert response.status_code in (400, 409)
     body = response.content.decode()
     assert (

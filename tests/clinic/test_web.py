@@ -30,10 +30,10 @@ def _nav_labels(client: Client) -> list[str]:
     [
         (
             Role.FRONT_DESK,
-            ["Day board", "Book a course", "Closures", "Outbox", "Patient messages"],
+            ["Day board", "Patients", "Book a course", "Closures", "Outbox", "Patient messages"],
         ),
-        (Role.TECHNICIAN, ["Today's sessions"]),
-        (Role.PSYCHIATRIST, ["My courses", "Outcomes", "Outbox"]),
+        (Role.TECHNICIAN, ["Patients", "Today's sessions"]),
+        (Role.PSYCHIATRIST, ["Patients", "My courses", "Outcomes", "Outbox"]),
         (Role.CLINIC_ADMIN, [label for label, _, _ in NAVIGATION]),
     ],
 )
@@ -163,7 +163,7 @@ def test_the_switcher_changes_clinic_only_to_ones_the_user_works_for(
     assert moved.status_code == 302 and moved["Location"] == "/"
     place = client.get("/", follow=True).context["workplace"]
     assert (place.clinic, place.role) == (other_clinic, Role.PSYCHIATRIST)
-    assert _nav_labels(client) == ["My courses", "Outcomes", "Outbox"]
+    assert _nav_labels(client) == ["Patients", "My courses", "Outcomes", "Outbox"]
 
 
 def test_the_switcher_rejects_garbage(client: Client, staff: Callable[..., Any]) -> None:
