@@ -314,15 +314,13 @@ _COLUMNS = (
 
 
 def write_events(events: list[AuditEvent]) -> None:
-    """Insert the events and their patient links. On PostgreSQL an event and its links
-    are one statement (the links by ``unnest`` of one array parameter), so a list read of
-    500 patients costs one INSERT."""
+    """Insert the events and their patient links, one statement an event, so a list
+    read of 500 patients costs one INSERT: on PostgreSQL the links come by ``unnest`` of
+    one array parameter; on SQLite a trigger writes them from ``patient_ids`` (migration
+    0016)."""
     for event in events:
         if connection.vendor != "postgresql" or not event.patient_ids:
             event.save(force_insert=True)
-            AuditEventPatient.objects.bulk_create(
-                AuditEventPatient(event=event, patient_id=p) for p in event.patient_ids
-            )
             continue
         table = AuditEvent._meta.db_table
         links = AuditEventPatient._meta.db_table
