@@ -7,24 +7,13 @@ class ClinicConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.audit_trail import register
-        from clinic.models import Patient
+        from clinic.models import PATIENT_DETAILS, Patient
 
         register(
             Patient,
             patient="pk",
             clinic="clinic_id",
-            non_clinical={
-                "mrn",
-                "first_name",
-                "last_name",
-                "date_of_birth",
-                "phone",
-                "email",
-                "sms_consent",
-                "email_consent",
-                "daily_reminders",
-                "contact_problem",
-            },
+            non_clinical={*PATIENT_DETAILS, "contact_problem"},
         )
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 

@@ -286,6 +286,21 @@ class Patient(models.Model):
             raise ValidationError(errors)
 
 
+# What staff set on a patient: the API's writable fields, the registration form's, and
+# (with ``contact_problem``) the values the audit trail may copy (none clinical).
+PATIENT_DETAILS = (
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "sms_consent",
+    "email_consent",
+    "daily_reminders",
+)
+
+
 class StaffMembership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 
 from clinic import dates
-from clinic.models import Patient
+from clinic.models import PATIENT_DETAILS, Patient
 from clinic.phones import normalize_phone
 
 VERBAL = "staff"
@@ -19,17 +19,6 @@ CONSENT_SOURCES = [
     (VERBAL, "The patient agreed in person or on the phone (verbal)"),
     (WRITTEN, "The patient signed a written consent form"),
 ]
-PATIENT_FIELDS = (
-    "mrn",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "phone",
-    "email",
-    "sms_consent",
-    "email_consent",
-    "daily_reminders",
-)
 
 
 class PatientForm(forms.ModelForm):
@@ -60,7 +49,7 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = list(PATIENT_FIELDS)
+        fields = list(PATIENT_DETAILS)
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
         field_classes = {"date_of_birth": dates.DateFormField}
         labels = {
@@ -113,7 +102,7 @@ class PatientForm(forms.ModelForm):
         ]
 
     def patient_fields(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in PATIENT_FIELDS}
+        return {name: self.cleaned_data[name] for name in PATIENT_DETAILS}
 
     def consent(self) -> dict[str, Any]:
         """How the consent changes are recorded in the ledger (patient_save's keywords)."""

@@ -14,6 +14,7 @@ from rest_framework.fields import empty
 from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import (
+    PATIENT_DETAILS,
     Chair,
     ChairBlock,
     Clinic,
@@ -199,19 +200,7 @@ class PatientSerializer(dates.BoundedModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "clinic",
-            "mrn",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "phone",
-            "email",
-            "sms_consent",
-            "email_consent",
-            "daily_reminders",
-        ]
+        fields = ["id", "clinic", *PATIENT_DETAILS]
         # The (clinic, mrn) uniqueness is checked by the service with a clear message.
         validators: list[Any] = []
 
