@@ -332,11 +332,13 @@ class LoginSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     """A new login's token: ``token`` is shown here once and never again."""
 
-    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
-    id = serializers.IntegerField(help_text="Its id in /api/v1/auth/tokens/.")
-    name = serializers.CharField()
-    created = serializers.DateTimeField()
-    expires = serializers.DateTimeField()
+    token = serializers.CharField(
+        read_only=True, help_text="Send as `Authorization: Bearer <token>`."
+    )
+    id = serializers.IntegerField(read_only=True, help_text="Its id in /api/v1/auth/tokens/.")
+    name = serializers.CharField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+    expires = serializers.DateTimeField(read_only=True)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
