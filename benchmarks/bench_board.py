@@ -47,10 +47,10 @@ def main() -> None:
     setup_django()
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     from clinic.models import Role, StaffMembership
+    from clinic.tokens import new_token
     from scheduling.calendar import day_bounds
     from scheduling.selectors import board_for_day
 
@@ -91,7 +91,7 @@ def main() -> None:
         user = get_user_model().objects.create_user("bench-desk")
         StaffMembership.objects.create(user=user, clinic=clinic, role=Role.FRONT_DESK)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {new_token(user, 'benchmark')[1]}")
         url = f"/api/v1/board/?clinic={clinic.pk}&date={day.isoformat()}"
 
         def fetch() -> None:

@@ -1,4 +1,5 @@
-"""A person's own password: set from an emailed one-time link, changed when logged in.
+"""A person's own password: set from an emailed one-time link, changed when logged in;
+and their API tokens (clinic/token_pages.py).
 
 Django's views with Cadence's templates; see clinic/accounts.py for the rules.
 """
@@ -10,6 +11,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from clinic import token_pages
 from clinic.accounts import StaffPasswordResetForm, link_hours
 
 TEMPLATES = "clinic/account/"
@@ -70,4 +72,6 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("tokens/", token_pages.api_tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", token_pages.api_token_revoke, name="api-token-revoke"),
 ]

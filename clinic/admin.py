@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from clinic import user_admin  # noqa: F401  (its own user pages: nobody sets another's password)
 from clinic.models import (
+    ApiToken,
     AuditEvent,
     Chair,
     ChairBlock,
@@ -102,4 +103,21 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """A superuser sees who has which tokens and revokes them (delete); nobody adds or
+    edits one here, and only the digest is stored, never the token."""
+
+    list_display = ["user", "name", "created", "last_used", "expires"]
+    search_fields = ["user__username", "name"]
+    list_select_related = ["user"]
+    fields = readonly_fields = ("user", "name", "created", "last_used", "expires")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

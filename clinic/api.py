@@ -3,86 +3,23 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from clinic import access, dates, selectors, services
-from clinic.api_common import ErrorSerializer
-from clinic.authentication import token_expired
 from clinic.capabilities import Capability
-from clinic.client_address import client_address
 from clinic.models import Chair, Clinic, Patient, Role
 from clinic.serializers import (
     ChairSerializer,
     ClinicSerializer,
-    LoginSerializer,
     PatientSerializer,
     StaffSerializer,
-    TokenSerializer,
 )
 from clinic.viewsets import ClinicScopedViewSet
-
-
-class LoginRateThrottle(ScopedRateThrottle):
-    """The login rate per client address, found behind our trusted proxies only."""
-
-    def get_ident(self, request: Request) -> str:
-        return client_address(request) or ""
-
-
-class TokenView(APIView):
-    """Exchange a username and password for an API token.
-
-    Locked out (too many failures for the username or from the address): 429
-    ``locked_out`` with ``retry_after`` seconds, answered by django-axes' middleware.
-    """
-
-    authentication_classes: list[type] = []
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = [LoginRateThrottle]
-    throttle_scope = "login"
-    schema_conflicts = False
-
-    def get_authenticate_header(self, request: Request) -> str:
-        # Makes failed logins answer 401 (not 403) although the view needs no auth.
-        return 'Bearer realm="api"'
-
-    @extend_schema(
-        request=LoginSerializer,
-        responses={200: TokenSerializer, 401: ErrorSerializer},
-        auth=[],
-    )
-    def post(self, request: Request) -> Response:
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-        )
-        if user is None or not user.is_active:
-            raise exceptions.AuthenticationFailed(
-                "Unable to log in with that username and password.", code="invalid_credentials"
-            )
-        # As django.contrib.auth.login does for a page: the audit trail and last_login.
-        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
-        with transaction.atomic():
-            token, _ = Token.objects.select_for_update().get_or_create(user=user)
-            if token_expired(token):
-                token.delete()
-                token = Token.objects.create(user=user)
-        return Response({"token": token.key})
 
 
 class ClinicViewSet(ClinicScopedViewSet):

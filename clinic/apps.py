@@ -23,3 +23,13 @@ class ClinicConfig(AppConfig):
         user_login_failed.connect(
             audit.record_login_failure, dispatch_uid="clinic.audit.login_failed"
         )
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_save
+
+        from clinic import tokens
+
+        post_save.connect(
+            tokens.revoke_on_credentials_change,
+            sender=get_user_model(),
+            dispatch_uid="clinic.tokens.revoke_on_credentials_change",
+        )

@@ -319,6 +319,33 @@ class StaffMembership(models.Model):
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
 
 
+class ApiToken(models.Model):
+    """One API login (one device, named by its client). Only the token's SHA-256 digest
+    is stored; the token itself is shown once, in the login's answer (clinic/tokens.py).
+    Revoking a token deletes its row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now)
+    # When it last authenticated a request (at most a minute stale), or was issued.
+    last_used = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires__gt=F("created")), name="api_token_expires_after_created"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+
 class AuditAction(models.TextChoices):
     """What an audit event records (the names of API.md's audit events)."""
 

@@ -183,6 +183,14 @@ RESOURCES: tuple[Resource, ...] = (
         NONE,
     ),
     Resource(
+        ("/api/v1/auth/tokens/",),
+        "everyone: their own tokens",
+        f"{NONE} (each `POST /api/v1/auth/token/` login issues one)",
+        NONE,
+        "everyone: their own tokens (another's: 404)",
+        note=" (never the token itself)",
+    ),
+    Resource(
         ("/api/v1/audit-events/",),
         Capability.READ_AUDIT_TRAIL,
         NONE,

@@ -35,6 +35,6 @@ class CadenceAutoSchema(AutoSchema):
             add("404", ErrorSerializer, "Not found, or not in your clinics.")
         if self.method in self.write_methods and getattr(self.view, "schema_conflicts", True):
             add("409", ConflictSerializer, "Conflicts with the current state.")
-        if getattr(self.view, "throttle_classes", None):
+        if self.view.get_throttles():  # per method (the token view throttles POST only)
             add("429", ErrorSerializer, "Too many attempts; retry later.")
         return responses

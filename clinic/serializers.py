@@ -15,6 +15,7 @@ from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import (
     PATIENT_DETAILS,
+    ApiToken,
     Chair,
     ChairBlock,
     Clinic,
@@ -317,7 +318,40 @@ class StaffSerializer(dates.BoundedModelSerializer):
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=ApiToken._meta.get_field("name").max_length,
+        help_text=(
+            'Names this device\'s token in your token list ("Front desk iPad"); '
+            "default: after the client's User-Agent."
+        ),
+    )
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    """A new login's token: ``token`` is shown here once and never again."""
+
+    token = serializers.CharField(
+        read_only=True, help_text="Send as `Authorization: Bearer <token>`."
+    )
+    id = serializers.IntegerField(read_only=True, help_text="Its id in /api/v1/auth/tokens/.")
+    name = serializers.CharField(read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+    expires = serializers.DateTimeField(read_only=True)
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """One of your tokens (never the token itself)."""
+
+    current = serializers.SerializerMethodField(help_text="The token this request was made with.")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "created", "last_used", "expires", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token: ApiToken) -> bool:
+        request = self.context.get("request")
+        in_use = getattr(request, "auth", None)
+        return isinstance(in_use, ApiToken) and in_use.pk == token.pk

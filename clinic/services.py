@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from clinic import signals
+from clinic import signals, tokens
 from clinic.capabilities import FIRST_PERSON_ROLE, Capability, roles_for
 from clinic.errors import CONSTRAINT_ERRORS, Conflict
 from clinic.models import (
@@ -287,8 +285,7 @@ def staff_remove(user: Any, *, managed_clinics: set[int] | None, by: Any = None)
     _keep_someone_running(running)
     if not StaffMembership.objects.filter(user=user).exists():
         user.is_active = False
-        user.save(update_fields=["is_active"])
-        Token.objects.filter(user=user).delete()
+        user.save(update_fields=["is_active"])  # which revokes their tokens (clinic.tokens)
 
 
 @transaction.atomic
@@ -321,7 +318,5 @@ def clinic_create_with_admin(
 
 
 def purge_expired_logins() -> dict[str, int]:
-    cutoff = timezone.now() - timedelta(hours=settings.API_TOKEN_TTL_HOURS)
-    tokens, _ = Token.objects.filter(created__lt=cutoff).delete()
     sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
-    return {"tokens": tokens, "sessions": sessions}
+    return {"tokens": tokens.purge_expired(), "sessions": sessions}

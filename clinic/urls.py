@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from clinic import api, audit_api, audit_views, patient_pages, views, web
+from clinic import api, audit_api, audit_views, patient_pages, token_api, views, web
 from courses import api as courses_api
 from courses import patient_list
 from notifications import api as notifications_api
@@ -17,6 +17,7 @@ from scheduling import course_api, patient_booking, report_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.register("auth/tokens", token_api.ApiTokenViewSet, basename="api-token-owned")
 router.register("clinics", api.ClinicViewSet, basename="clinic")
 router.register("closures", scheduling_api.ClosureViewSet, basename="closure")
 router.register("chairs", api.ChairViewSet, basename="chair")
@@ -46,7 +47,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("clinic.account_urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("api/v1/auth/token/", token_api.TokenView.as_view(), name="api-token"),
     path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),
     path("reports/outcomes/", report_views.outcomes_report, name="outcomes-report"),
     path("reports/outcomes.csv", report_views.outcomes_report_csv, name="outcomes-report-csv"),

@@ -9,9 +9,9 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from clinic import tokens
 from clinic.models import Role
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
 
@@ -81,8 +81,8 @@ def superuser(db: None) -> Any:
 def bearer_client(user: Any | None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+        _, plain = tokens.new_token(user, "tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {plain}")
     return client
 
 

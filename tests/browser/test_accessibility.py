@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page
 
+from clinic import tokens
 from clinic.models import Role
 from clinic.web import NAVIGATION
 from notifications.models import PatientReply
@@ -28,7 +29,8 @@ def test_the_login_page_has_no_serious_violations(page: Page) -> None:
 def test_the_account_pages_have_no_serious_violations(
     page: Page, login: Any, staff: Any, settings: Any
 ) -> None:
-    """The reset form, the page a lockout shows, and the password change page."""
+    """The reset form, the page a lockout shows, the password change page and the
+    API tokens page."""
     settings.AXES_FAILURE_LIMIT = 1
     page.goto("/accounts/password/reset/")
     assert axe_violations(page) == []
@@ -39,9 +41,15 @@ def test_the_account_pages_have_no_serious_violations(
     assert page.locator("h1").inner_text() == "Login blocked for now"
     assert axe_violations(page) == []
     settings.AXES_FAILURE_LIMIT = 5
-    login(staff(Role.FRONT_DESK))  # one failure is under the limit again
+    person = staff(Role.FRONT_DESK)
+    login(person)  # one failure is under the limit again
+    tokens.new_token(person, "Front desk iPad")  # after login() set the password
     page.goto("/accounts/password/change/")
     assert axe_violations(page) == []
+    page.goto("/accounts/tokens/")
+    assert page.locator("td", has_text="Front desk iPad").count() == 1
+    assert axe_violations(page) == []
+    screenshot(page, "api-tokens")
 
 
 def test_every_staff_page_has_no_serious_violations(

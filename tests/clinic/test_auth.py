@@ -5,11 +5,10 @@ from typing import Any
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from clinic import services
-from clinic.models import Role
+from clinic import services, tokens
+from clinic.models import ApiToken, Role
 
 
 @pytest.fixture
@@ -75,12 +74,12 @@ def test_token_expires_and_login_issues_a_new_one(frontdesk: Any, settings: Any)
 def test_purge_expired_logins(frontdesk: Any, settings: Any) -> None:
     settings.API_TOKEN_TTL_HOURS = 1
     with time_machine.travel(dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC), tick=False):
-        Token.objects.create(user=frontdesk)
+        tokens.new_token(frontdesk, "laptop")
     with time_machine.travel(dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC), tick=False):
         assert services.purge_expired_logins()["tokens"] == 0
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 30, tzinfo=dt.UTC), tick=False):
         assert services.purge_expired_logins()["tokens"] == 1
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_login_is_throttled(frontdesk: Any, settings: Any) -> None:

@@ -12,9 +12,9 @@ import time_machine
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from clinic.api import LoginRateThrottle
 from clinic.client_address import client_address
 from clinic.models import AuditAction, AuditEvent, AuditOutcome, Role
+from clinic.token_api import LoginRateThrottle
 
 PASSWORD = "correct horse battery"  # tests.factories.UserFactory's
 START = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
