@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",  # before clinic: its login-failure receiver marks a lockout before ours reads it
     "clinic",
     "courses",
@@ -79,6 +81,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files get neither: the Content-Security-Policy header,
+    # and Cache-Control: no-store on every answer to a request carrying credentials and
+    # on the patient link pages (clinic/headers.py).
+    "csp.middleware.CSPMiddleware",
+    "clinic.headers.NoStoreMiddleware",
     "clinic.web.IdleSessionMiddleware",
     "clinic.request_guard.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -224,11 +231,31 @@ BOARD_REFRESH_SECONDS = env.int("BOARD_REFRESH_SECONDS", 60, minimum=0)
 # the session, never in a (signed but readable) cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+# --- Content-Security-Policy (django-csp) ----------------------------------------------
+# Scripts and styles only from Cadence's own static files: no inline <script>, no on...=
+# handlers, no <style> or style="" (htmx's indicator styles are off in base.html). The API
+# docs page relaxes styles and images for Swagger UI (clinic/api_docs.py). docs/security.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # --- API ----------------------------------------------------------------------------
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", 24 * 30, minimum=1)
 # A person's tokens that work at once (one per login); a new login past it revokes the
 # oldest (clinic/tokens.py).
 API_TOKENS_PER_PERSON = env.int("API_TOKENS_PER_PERSON", 50, minimum=1)
+# /api/schema/ and /api/docs/ for logged-in people only (on in the docker example; off by
+# default so a local install's docs open without a login).
+API_DOCS_REQUIRE_LOGIN = env.bool("API_DOCS_REQUIRE_LOGIN", default=False)
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

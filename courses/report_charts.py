@@ -227,8 +227,7 @@ def bar_chart(
     )
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{}" role="img"'
-        ' aria-labelledby="{}-title {}-desc" width="{}" height="{}" viewBox="0 0 {} {}"'
-        ' style="max-width:100%;height:auto">'
+        ' aria-labelledby="{}-title {}-desc" width="{}" height="{}" viewBox="0 0 {} {}">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>{}'
         "<g>{}</g><g>{}</g><g>{}</g>"
         '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#1d2430"/><g>{}</g>{}</svg>',

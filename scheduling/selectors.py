@@ -268,7 +268,8 @@ def board_grid(
         for row in rows:
             start = row["time"].hour * 60 + row["time"].minute
             row["now"] = start <= minute < start + row_minutes
-            row["now_percent"] = round((minute - start) * 100 / row_minutes)
+            # In tenths of the row: board.css has a class for each (no inline style).
+            row["now_percent"] = (minute - start) * 10 // row_minutes * 10
     return {
         "date": day,
         "chairs": [

@@ -197,3 +197,28 @@ def test_a_forged_link_names_no_clinic_when_there_are_several(
     text = response.content.decode()
     assert "the clinic that sent you the message" in text
     assert session.chair.clinic.display_name not in text
+
+
+def test_patient_link_pages_are_never_stored(booked: Any) -> None:
+    """Issue 15, item 9: the page names the patient and their appointment, and the token
+    in its address is the only credential: no browser or proxy cache may keep it. The
+    page also runs under the Content-Security-Policy (its styles are a static file)."""
+    session = _first(booked)
+    client = Client()
+    answers = {
+        "page": client.get(f"/p/session/{links.session_token(session)}/"),
+        "short link": client.get(f"/p/{links.short_token(session)}", follow=True),
+        "after confirming": client.post(
+            f"/p/session/{links.session_token(session)}/", {"action": "confirm"}, follow=True
+        ),
+        "calendar": client.get(f"/p/calendar/{links.calendar_token(booked)}/appointments.ics"),
+        "dead link": client.get("/p/session/not-a-token/"),
+    }
+    for name, response in answers.items():
+        assert response.status_code in {200, 404}, name
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= cache_control, name
+    policy = answers["page"]["Content-Security-Policy"]
+    assert "style-src 'self'" in policy and "script-src 'self'" in policy
+    assert b"<style" not in answers["page"].content
+    assert b"/static/notifications/patient.css" in answers["page"].content

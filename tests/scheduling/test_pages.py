@@ -346,7 +346,7 @@ def test_todays_board_marks_the_current_time(
     html = _text(client.get("/board/"))  # frozen at 12:00 in New York
     row = _row_of(html, "now-label")
     assert f"{LABEL}12:00</span>" in row and "now 12:00" in row
-    assert "--now: 0%" in row
+    assert "now now-0" in row and "style=" not in row
     assert "now-label" not in _text(client.get("/board/?date=2026-11-26"))
 
 
