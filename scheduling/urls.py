@@ -10,6 +10,7 @@ from scheduling import (
     course_schedule_views,
     course_status_views,
     course_views,
+    move_views,
     prescribe_views,
     views,
 )
@@ -24,7 +25,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("board/sessions/<int:pk>/cancel/", views.session_cancel, name="session-cancel"),
     path("board/sessions/<int:pk>/undo/", views.session_undo, name="session-undo"),
-    path("board/sessions/<int:pk>/move/", views.session_move, name="session-move"),
+    path("board/sessions/<int:pk>/move/", move_views.session_move, name="session-move"),
     path("today/", views.technician_today, name="technician-today"),
     path("today/sessions/<int:pk>/complete/", views.session_complete, name="session-complete"),
     path("closures/", views.closures_page, name="closures-page"),
