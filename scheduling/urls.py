@@ -34,6 +34,11 @@ urlpatterns: list[URLPattern] = [
     path("closures/<int:pk>/delete/", closure_views.closure_delete, name="closure-delete"),
     path("setup/chairs/<int:pk>/blocks/", closure_views.chair_blocks, name="chair-blocks-page"),
     path(
+        "setup/chairs/<int:pk>/blocks/<int:block>/edit/",
+        closure_views.chair_block_edit,
+        name="chair-block-edit",
+    ),
+    path(
         "setup/chairs/<int:pk>/blocks/<int:block>/delete/",
         closure_views.chair_block_delete,
         name="chair-block-delete",
