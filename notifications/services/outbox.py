@@ -118,6 +118,36 @@ def cancel_pending(rows: Any, reason: str) -> int:
     )
 
 
+def reroute_pending(patient: Patient, reason: str) -> int:
+    """Messages still due to the patient on a channel no longer chosen for them (a
+    consent withdrawn, a contact removed, another preferred channel) are cancelled and
+    written again, with the same content and time, on the channels now chosen
+    (policy.message_channels), unless already there. Returns how many were written."""
+    channels = message_channels(patient)
+    stale = Notification.objects.filter(patient=patient, status=Status.PENDING).exclude(
+        channel__in=channels
+    )
+    rows = list(stale)
+    cancel_pending(stale, reason)
+    copies = [
+        Notification(
+            clinic_id=row.clinic_id,
+            patient=patient,
+            session_id=row.session_id,
+            channel=channel,
+            kind=row.kind,
+            idempotency_key=row.idempotency_key.replace(
+                f"{row.kind}:{row.channel}", f"{row.kind}:{channel}", 1
+            ),
+            scheduled_for=row.scheduled_for,
+            previous_starts_at=row.previous_starts_at,
+        )
+        for row in rows
+        for channel in channels
+    ]
+    return len(Notification.objects.bulk_create(copies, ignore_conflicts=True))
+
+
 def session_changed(
     session: Session,
     *,

@@ -275,3 +275,67 @@ def test_patients_registered_before_keep_the_channels_they_got() -> None:
     finally:
         executor.loader.build_graph()
         executor.migrate(latest)
+
+
+# --- messages already due move with the channel -----------------------------------------
+
+
+def _moved_announcement(patient: Patient) -> Notification:
+    session = SessionFactory(
+        course__patient=patient, starts_at=timezone.now() + dt.timedelta(days=3)
+    )
+    previous = session.starts_at
+    session.starts_at += dt.timedelta(hours=1)
+    services.session_changed(session, moved=True, previous_start=previous)
+    return Notification.objects.get(session=session, kind=Kind.SESSION_MOVED)
+
+
+def _due(patient: Patient) -> list[tuple[str, str, Any, Any]]:
+    return list(
+        Notification.objects.filter(patient=patient, status=Status.PENDING).values_list(
+            "kind", "channel", "scheduled_for", "previous_starts_at"
+        )
+    )
+
+
+def test_a_text_due_goes_by_email_when_the_patient_opts_out_of_texts(
+    clinic_at_noon: Any,
+) -> None:
+    """The preferred channel withdrawn (STOP): what was due on it goes on the other
+    channel the patient agreed to, as it would have been planned there."""
+    patient = _patient(clinic_at_noon, sms=True, email=True, preferred=SMS)
+    texted = _moved_announcement(patient)
+    services.consent_record(patient, Channel.SMS, granted=False, source="inbound_sms")
+    texted.refresh_from_db()
+    assert texted.status == Status.CANCELLED and texted.reason == "consent revoked"
+    assert _due(patient) == [
+        (Kind.SESSION_MOVED, Channel.EMAIL, texted.scheduled_for, texted.previous_starts_at)
+    ]
+
+
+def test_a_new_preferred_channel_takes_the_messages_still_due(
+    clinic_at_noon: Any, staff: Any, api: Any
+) -> None:
+    patient = _patient(clinic_at_noon, sms=True, email=True, preferred=SMS)
+    texted = _moved_announcement(patient)
+    response = api(staff(Role.FRONT_DESK, in_clinic=clinic_at_noon)).patch(
+        f"/api/v1/patients/{patient.pk}/", {"preferred_channel": "email"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert Notification.objects.get(pk=texted.pk).status == Status.CANCELLED
+    assert _due(patient) == [
+        (Kind.SESSION_MOVED, Channel.EMAIL, texted.scheduled_for, texted.previous_starts_at)
+    ]
+    # And back: the text is written again (its key was freed when it was cancelled).
+    api(staff(Role.FRONT_DESK, in_clinic=clinic_at_noon)).patch(
+        f"/api/v1/patients/{patient.pk}/", {"preferred_channel": "sms"}, format="json"
+    )
+    assert [channel for _, channel, _, _ in _due(patient)] == [Channel.SMS]
+
+
+def test_nothing_moves_to_a_channel_without_consent(clinic_at_noon: Any) -> None:
+    patient = _patient(clinic_at_noon, sms=True, email=False, preferred=EMAIL)
+    texted = _moved_announcement(patient)
+    assert texted.channel == Channel.SMS
+    services.consent_record(patient, Channel.SMS, granted=False, source="inbound_sms")
+    assert _due(patient) == []
