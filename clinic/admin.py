@@ -60,7 +60,7 @@ class ChairBlockAdmin(admin.ModelAdmin):
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = ["mrn", "last_name", "first_name", "clinic", "sms_consent", "email_consent"]
-    list_filter = ["clinic", "sms_consent", "email_consent", "daily_reminders"]
+    list_filter = ["clinic", "sms_consent", "email_consent", "preferred_channel", "daily_reminders"]
     search_fields = ["mrn", "last_name", "first_name"]
     list_select_related = ["clinic"]
     # Consent changes only through the consent ledger (the API, STOP/START replies),

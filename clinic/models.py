@@ -244,6 +244,16 @@ class ChairBlock(models.Model):
         return f"{self.chair} blocked {self.starts_at:%Y-%m-%d %H:%M}"
 
 
+class PreferredChannel(models.TextChoices):
+    """How a patient wants to hear from the clinic. It chooses between channels the
+    patient consented to; it never grants consent: a patient who prefers texts but has
+    not agreed to them (or has no phone) is emailed, if they agreed to that."""
+
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+    BOTH = "both", "Both: text and email"
+
+
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     mrn = models.CharField("MRN", max_length=40)
@@ -254,6 +264,13 @@ class Patient(models.Model):
     email = models.EmailField(blank=True)
     sms_consent = models.BooleanField(default=False)
     email_consent = models.BooleanField(default=False)
+    preferred_channel = models.CharField(
+        max_length=10,
+        choices=PreferredChannel.choices,
+        default=PreferredChannel.SMS,
+        help_text="Where messages go when the patient agreed to both texts and emails; "
+        "with one consent only, they go there whatever this says.",
+    )
     daily_reminders = models.BooleanField(
         default=False,
         help_text="Remind before every visit, not only the first of each week and changed "
@@ -269,6 +286,10 @@ class Patient(models.Model):
         ordering = ["last_name", "first_name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_in_clinic"),
+            models.CheckConstraint(
+                condition=Q(preferred_channel__in=PreferredChannel.values),
+                name="patient_preferred_channel_valid",
+            ),
         ]
         indexes = [models.Index(fields=["clinic", "last_name", "first_name"])]
 
@@ -297,6 +318,7 @@ PATIENT_DETAILS = (
     "email",
     "sms_consent",
     "email_consent",
+    "preferred_channel",
     "daily_reminders",
 )
 

@@ -50,12 +50,20 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = list(PATIENT_DETAILS)
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "preferred_channel": forms.RadioSelect,
+        }
         field_classes = {"date_of_birth": dates.DateFormField}
         labels = {
             "sms_consent": "Texts (SMS) may be sent",
             "email_consent": "Emails may be sent",
+            "preferred_channel": "When both are agreed, send messages by",
             "daily_reminders": "Remind before every visit",
+        }
+        help_texts = {
+            "preferred_channel": "Only a channel ticked above is ever used: with one, "
+            "messages go there whatever is chosen here.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -64,6 +72,8 @@ class PatientForm(forms.ModelForm):
             self.initial.setdefault("phone", self.instance.phone)
         for name in ("mrn", "first_name", "last_name", "date_of_birth"):
             self.fields[name].required = True
+        # Left out of a post (a form from before the field existed): kept as it is.
+        self.fields["preferred_channel"].required = False
         self.fields["first_name"].widget.attrs["autocomplete"] = "off"
         self.fields["last_name"].widget.attrs["autocomplete"] = "off"
 
@@ -78,6 +88,9 @@ class PatientForm(forms.ModelForm):
     def clean_phone(self) -> str:
         raw = self.cleaned_data["phone"].strip()
         return normalize_phone(raw) if raw else ""
+
+    def clean_preferred_channel(self) -> str:
+        return str(self.cleaned_data["preferred_channel"] or self.instance.preferred_channel)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

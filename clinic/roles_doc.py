@@ -305,7 +305,11 @@ PAGES: tuple[Page, ...] = (
         "set-up: the clinic's settings and opening hours, its chairs",
     ),
     Page(
-        ("/setup/chairs/<id>/blocks/", "POST /setup/chairs/<id>/blocks/<block>/delete/"),
+        (
+            "/setup/chairs/<id>/blocks/",
+            "/setup/chairs/<id>/blocks/<block>/edit/",
+            "POST /setup/chairs/<id>/blocks/<block>/delete/",
+        ),
         (Capability.BLOCK_CHAIRS, "; a block over booked sessions is refused, listing them"),
         "a chair's blocks",
     ),

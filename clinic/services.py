@@ -144,11 +144,19 @@ def patient_save(
     """Create or update a patient. A change of consent goes into the consent ledger (kept
     by the notifications app) in the same transaction, as given by ``consent_source``
     (a written consent with the form's name and the day it was signed). The ledger's
-    rules hold: after an SMS opt-out only a written consent switches texts back on."""
+    rules hold: after an SMS opt-out only a written consent switches texts back on. A
+    change of phone, email or preferred channel is announced too (the messages still due
+    move to the channels now chosen)."""
     before = (
         {"sms_consent": patient.sms_consent, "email_consent": patient.email_consent}
         if patient is not None
         else {"sms_consent": False, "email_consent": False}
+    )
+    # How the patient was reached (a new patient has no messages to move).
+    reached = (
+        {field: getattr(patient, field) for field in signals.CHANNEL_FIELDS}
+        if patient is not None
+        else None
     )
     patient = patient or Patient()
     clinic = fields.get("clinic") or getattr(patient, "clinic", None)
@@ -165,6 +173,8 @@ def patient_save(
         document=consent_document,
         given_on=consent_given_on,
     )
+    if reached is not None:
+        signals.announce_channel_changes(patient, reached)
     return patient
 
 

@@ -21,6 +21,17 @@ patient_consent_changed = Signal()
 
 CONSENT_FIELDS = (("sms", "sms_consent"), ("email", "email_consent"))
 
+# patient: staff changed how a patient is reached (phone, email or preferred channel);
+# the notifications app moves the messages still due to the channels now chosen.
+patient_channels_changed = Signal()
+
+CHANNEL_FIELDS = ("phone", "email", "preferred_channel")
+
+
+def announce_channel_changes(patient: Patient, before: dict[str, Any]) -> None:
+    if any(getattr(patient, field) != before.get(field) for field in CHANNEL_FIELDS):
+        patient_channels_changed.send(sender=Patient, patient=patient)
+
 
 def announce_consent_changes(
     patient: Patient,

@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from clinic import access
 from clinic.capabilities import Capability, roles_for
-from clinic.models import Patient
+from clinic.models import Patient, Role
 from courses.instruments import INSTRUMENTS, is_response
 from courses.models import (
     OPEN_STATUSES,
@@ -214,6 +214,44 @@ def patients_for_booking(clinic_id: int, query: str = "") -> QuerySet[Any]:
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(mrn__icontains=word)
         )
     return patients.order_by("last_name", "first_name", "id")
+
+
+def patient_for_booking(clinic_id: int, patient_id: int) -> Any:
+    """One patient of ``patients_for_booking``, with ``screening_id`` too (their latest
+    screening's, for a link to it); None when not the clinic's."""
+    latest = screenings_latest_first(OuterRef("pk")).values("pk")[:1]
+    return (
+        patients_for_booking(clinic_id)
+        .filter(pk=patient_id)
+        .annotate(screening_id=Subquery(latest))
+        .first()
+    )
+
+
+def _role_names(capability: Capability) -> str:
+    names = sorted(Role(role).label.lower() for role in roles_for(capability))
+    return " or ".join(names)
+
+
+@dataclass(frozen=True)
+class ScreeningHelp:
+    """Who records and who clears a screening (in words, from the capability table),
+    and whether the viewer may: what a page says to do about a patient not cleared."""
+
+    who_records: str
+    who_clears: str
+    can_record: bool
+    can_clear: bool
+
+
+def screening_help(can: Any) -> ScreeningHelp:
+    """``can``: the viewer's capability check (Workplace.can)."""
+    return ScreeningHelp(
+        who_records=_role_names(Capability.RECORD_SCREENING),
+        who_clears=_role_names(Capability.CLEAR_SCREENING),
+        can_record=can(Capability.RECORD_SCREENING),
+        can_clear=can(Capability.CLEAR_SCREENING),
+    )
 
 
 def clinic_psychiatrists(clinic_id: int) -> QuerySet[Any]:

@@ -15,6 +15,7 @@ class NotificationsConfig(AppConfig):
 
         connections = (
             (clinic_signals.patient_consent_changed, receivers.consent_changed),
+            (clinic_signals.patient_channels_changed, receivers.channels_changed),
             (scheduling_signals.sessions_booked, receivers.sessions_booked),
             (scheduling_signals.session_changed, receivers.session_changed),
             (scheduling_signals.sessions_missed, receivers.sessions_missed),

@@ -20,7 +20,8 @@ from clinic.models import Chair, Patient
 from clinic.web import Workplace, staff_page
 from courses.models import OPEN_STATUSES, Screening, TreatmentCourse
 from courses.selectors import latest_screening
-from notifications.models import FINAL_STATUSES, ConsentEvent, Notification, Status
+from notifications.models import FINAL_STATUSES, Channel, ConsentEvent, Notification, Status
+from notifications.services.policy import message_channels
 from scheduling.models import UPCOMING, Session
 
 # The patient page lists this many of each; older ones are in the outbox and the
@@ -32,6 +33,10 @@ SCREENING_LINKS = (
     ("screening-new", "Record a screening", Capability.RECORD_SCREENING),
     ("course-prescribe", "Prescribe a course", Capability.PRESCRIBE),
 )
+
+# "Messages go by text and email": where the patient's messages go now (consent and
+# contact, then their preferred channel).
+CHANNEL_WORDS: dict[str, str] = {Channel.SMS: "text", Channel.EMAIL: "email"}
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
             "tz": place.clinic.tz,
             "open_statuses": OPEN_STATUSES,
             "can_contact": contact,
+            "channels": [CHANNEL_WORDS[channel] for channel in message_channels(patient)],
             "can_edit": place.can(Capability.EDIT_PATIENTS),
             "can_book": can_book,
             "can_cancel": place.can(Capability.CANCEL_SESSION),

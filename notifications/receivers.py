@@ -35,6 +35,10 @@ def consent_changed(
     )
 
 
+def channels_changed(sender: Any, *, patient: Patient, **_: Any) -> None:
+    services.reroute_pending(patient, "channel changed")
+
+
 def sessions_booked(
     sender: Any, *, sessions: list[Session], patient: Patient, clinic: Clinic, **_: Any
 ) -> None:

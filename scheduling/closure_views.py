@@ -106,21 +106,64 @@ def closure_delete(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
 # --- chair blocks ----------------------------------------------------------------------
 
 
-class ChairBlockForm(forms.Form):
-    day = dates.DateFormField(
-        label="Date",
+def _date_field(label: str, **kwargs: Any) -> dates.DateFormField:
+    return dates.DateFormField(
+        label=label,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        **kwargs,
     )
-    starts = forms.TimeField(label="From", widget=forms.TimeInput(attrs={"type": "time"}))
-    ends = forms.TimeField(label="Until", widget=forms.TimeInput(attrs={"type": "time"}))
+
+
+class ChairBlockForm(forms.Form):
+    """A block on one day, from a time until a later one; the change form also has
+    ``until_day`` (a block the API made may span days)."""
+
+    day = _date_field("Date")
+    starts = forms.TimeField(
+        label="From", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    until_day = _date_field(
+        "Until date", required=False, help_text="Empty: the same day as it starts."
+    )
+    ends = forms.TimeField(
+        label="Until", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     reason = forms.CharField(max_length=200, required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
+        if not all(data.get(name) for name in ("day", "starts", "ends")):
+            return data
+        if (data.get("until_day") or data["day"], data["ends"]) <= (data["day"], data["starts"]):
             raise forms.ValidationError("A block ends after it starts.", code="ends_before_start")
         return data
+
+    def span(self, tz: Any) -> tuple[dt.datetime, dt.datetime]:
+        """When the block starts and ends (the clinic's wall clock, ``tz``)."""
+        data = self.cleaned_data
+        return (
+            local_datetime(data["day"], data["starts"], tz),
+            local_datetime(data.get("until_day") or data["day"], data["ends"], tz),
+        )
+
+    @staticmethod
+    def initial_of(block: ChairBlock, tz: Any) -> dict[str, Any]:
+        starts, ends = block.starts_at.astimezone(tz), block.ends_at.astimezone(tz)
+        return {
+            "day": starts.date(),
+            "starts": starts.time(),
+            "until_day": ends.date() if ends.date() != starts.date() else None,
+            "ends": ends.time(),
+            "reason": block.reason,
+        }
+
+
+def _clashes(place: Workplace, refusal: Any) -> list[dict[str, Any]]:
+    """The sessions a refused block would cover, as the hits table lists them."""
+    return closure_selectors.sessions_by_id(
+        place.clinic, [c["session"] for c in refusal.conflicts if "session" in c]
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -133,14 +176,11 @@ def chair_blocks(request: HttpRequest, place: Workplace, pk: int) -> HttpRespons
     clashes: list[dict[str, Any]] = []
     status = 400 if form.is_bound else 200
     if request.method == "POST" and form.is_valid():
-        tz = place.clinic.tz
         data = form.cleaned_data
+        starts_at, ends_at = form.span(place.clinic.tz)
         _, refusal = attempt(
             lambda: services.chair_block_save(
-                chair=chair,
-                starts_at=local_datetime(data["day"], data["starts"], tz),
-                ends_at=local_datetime(data["day"], data["ends"], tz),
-                reason=data["reason"],
+                chair=chair, starts_at=starts_at, ends_at=ends_at, reason=data["reason"]
             )
         )
         if refusal is None:
@@ -148,9 +188,7 @@ def chair_blocks(request: HttpRequest, place: Workplace, pk: int) -> HttpRespons
             return redirect("chair-blocks-page", pk=chair.pk)
         refusal_on_form(form, refusal)
         status = refusal.status
-        clashes = closure_selectors.sessions_by_id(
-            place.clinic, [c["session"] for c in refusal.conflicts if "session" in c]
-        )
+        clashes = _clashes(place, refusal)
     blocks = ChairBlock.objects.filter(chair=chair, ends_at__gt=timezone.now()).order_by(
         "starts_at"
     )
@@ -165,6 +203,49 @@ def chair_blocks(request: HttpRequest, place: Workplace, pk: int) -> HttpRespons
             "tz": place.clinic.tz,
             "may_set_up": place.can(Capability.SET_UP_CLINIC),
         },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_page(Capability.BLOCK_CHAIRS)
+def chair_block_edit(request: HttpRequest, place: Workplace, pk: int, block: int) -> HttpResponse:
+    """Change a block's time or reason, by the rules of adding one: an end after its
+    start, bounded dates, and no session booked on the chair in the new time (refused,
+    listing them)."""
+    found = get_object_or_404(
+        ChairBlock.objects.select_related("chair"),
+        pk=block,
+        chair_id=pk,
+        chair__clinic=place.clinic,
+    )
+    tz = place.clinic.tz
+    form = ChairBlockForm(request.POST or None, initial=ChairBlockForm.initial_of(found, tz))
+    clashes: list[dict[str, Any]] = []
+    status = 400 if form.is_bound else 200
+    if request.method == "POST" and form.is_valid():
+        starts_at, ends_at = form.span(tz)
+        reason = form.cleaned_data["reason"]
+        _, refusal = attempt(
+            lambda: services.chair_block_save(
+                found, starts_at=starts_at, ends_at=ends_at, reason=reason
+            )
+        )
+        if refusal is None:
+            messages.success(
+                request,
+                f"The block of {found.chair.name} is now from "
+                f"{starts_at:%a %d %b %Y %H:%M} until {ends_at:%a %d %b %Y %H:%M}.",
+            )
+            return redirect("chair-blocks-page", pk=pk)
+        refusal_on_form(form, refusal)
+        status = refusal.status
+        clashes = _clashes(place, refusal)
+        found.refresh_from_db()
+    return render(
+        request,
+        "scheduling/chair_block_edit.html",
+        {"chair": found.chair, "chair_block": found, "form": form, "clashes": clashes, "tz": tz},
         status=status,
     )
 

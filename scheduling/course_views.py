@@ -127,10 +127,9 @@ def _conflict_rows(conflict: Refusal) -> list[dict[str, Any]]:
 
 def _patient_status(clinic_id: int, patient_id: Any) -> Any:
     try:
-        wanted = int(patient_id)
+        return selectors.patient_for_booking(clinic_id, int(patient_id))
     except (TypeError, ValueError):
         return None
-    return selectors.patients_for_booking(clinic_id).filter(pk=wanted).first()
 
 
 def _booking_page(
@@ -146,6 +145,7 @@ def _booking_page(
         "form": form,
         "clinic": place.clinic,
         "patient": _patient_status(place.clinic.pk, patient_id),
+        "screening_help": selectors.screening_help(place.can),
         "patient_query": request.GET.get("q", ""),
         "picker": form.patient_picker("" if form.is_bound else request.GET.get("q", "")),
         **result,
@@ -263,7 +263,11 @@ def booking_patients(request: HttpRequest, place: Workplace) -> HttpResponse:
 def booking_patient_status(request: HttpRequest, place: Workplace) -> HttpResponse:
     """The chosen patient's screening status, in words (htmx fragment)."""
     patient = _patient_status(place.clinic.pk, request.GET.get("patient"))
-    return render(request, "courses/_patient_status.html", {"patient": patient})
+    return render(
+        request,
+        "courses/_patient_status.html",
+        {"patient": patient, "screening_help": selectors.screening_help(place.can)},
+    )
 
 
 # --- Psychiatrist dashboard ------------------------------------------------------------

@@ -10,6 +10,7 @@ from scheduling import (
     course_schedule_views,
     course_status_views,
     course_views,
+    move_views,
     prescribe_views,
     views,
 )
@@ -24,7 +25,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("board/sessions/<int:pk>/cancel/", views.session_cancel, name="session-cancel"),
     path("board/sessions/<int:pk>/undo/", views.session_undo, name="session-undo"),
-    path("board/sessions/<int:pk>/move/", views.session_move, name="session-move"),
+    path("board/sessions/<int:pk>/move/", move_views.session_move, name="session-move"),
     path("today/", views.technician_today, name="technician-today"),
     path("today/sessions/<int:pk>/complete/", views.session_complete, name="session-complete"),
     path("closures/", views.closures_page, name="closures-page"),
@@ -32,6 +33,11 @@ urlpatterns: list[URLPattern] = [
     path("closures/<int:pk>/edit/", closure_views.closure_edit, name="closure-edit"),
     path("closures/<int:pk>/delete/", closure_views.closure_delete, name="closure-delete"),
     path("setup/chairs/<int:pk>/blocks/", closure_views.chair_blocks, name="chair-blocks-page"),
+    path(
+        "setup/chairs/<int:pk>/blocks/<int:block>/edit/",
+        closure_views.chair_block_edit,
+        name="chair-block-edit",
+    ),
     path(
         "setup/chairs/<int:pk>/blocks/<int:block>/delete/",
         closure_views.chair_block_delete,

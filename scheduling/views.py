@@ -31,7 +31,7 @@ from clinic.capabilities import Capability
 from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import closure_selectors, closure_views, selectors, services
-from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, MoveForm, UndoForm
+from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, UndoForm
 from scheduling.models import UPCOMING, Session, SessionStatus
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
@@ -277,57 +277,6 @@ def session_cancel(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
         session,
         done=f"Cancelled the session at {_when_where(session, place)}.",
         error=error,
-        status=status,
-    )
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-@staff_page(Capability.BOOK_SESSIONS)
-def session_move(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
-    """Choose a new time for a session among the free places of a chosen day."""
-    session = get_object_or_404(
-        Session.objects.select_related("chair", "course__protocol"),
-        pk=pk,
-        chair__clinic=place.clinic,
-    )
-    error: str | None = None
-    status = 200
-    if request.method == "POST":
-        form = MoveForm(request.POST, clinic=place.clinic)
-        if form.is_valid():
-            chair, starts_at = form.cleaned_data["slot"]
-            moved, error, status = _attempt(
-                lambda: services.session_move(session, starts_at=starts_at, chair=chair)
-            )
-            if moved is not None:
-                messages.success(request, f"Moved the session to {_when_where(moved, place)}.")
-                return redirect(_board_url(_local_day(moved.starts_at, place)))
-        else:
-            error, status = _form_errors(form), 400
-    day = _requested_day(request, place)
-    if isinstance(day, str):
-        return _bad_request(request, day)
-    if "date" not in request.GET:
-        day = max(_local_day(session.starts_at, place), _today(place))
-    entry = selectors.session_card(place.clinic, session.pk)
-    if entry is None:
-        raise Http404("No such session.")
-    movable = session.status == SessionStatus.SCHEDULED
-    return render(
-        request,
-        "scheduling/move.html",
-        {
-            "entry": entry,
-            "day": day,
-            "today": _today(place),
-            "previous_day": day - dt.timedelta(days=1),
-            "next_day": day + dt.timedelta(days=1),
-            "options": selectors.move_options(place.clinic, session, day) if movable else None,
-            "movable": movable,
-            "error": error,
-            "tz": place.clinic.tz,
-            "board_url": _board_url(_local_day(session.starts_at, place)),
-        },
         status=status,
     )
 

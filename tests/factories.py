@@ -98,6 +98,10 @@ class PatientFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"patient{n}@example.com")
     sms_consent = True
     email_consent = True
+    # Messages on both channels, as every patient got them before the preferred channel
+    # (the migration keeps that for patients who agreed to both); tests of the
+    # preference set it.
+    preferred_channel = "both"
 
 
 # --- courses -------------------------------------------------------------------------

@@ -13,9 +13,8 @@ from clinic.models import Patient
 from notifications.models import (
     Channel,
     ConsentEvent,
-    Notification,
 )
-from notifications.services.outbox import cancel_pending
+from notifications.services.outbox import reroute_pending
 
 # Consent that may switch SMS back on after an opt-out: the patient's own START, or a
 # new consent they gave in writing (TCPA: an opt-out holds until the person revokes it).
@@ -91,8 +90,7 @@ def consent_record(
     field = "sms_consent" if channel == Channel.SMS else "email_consent"
     Patient.objects.filter(pk=patient.pk).update(**{field: granted})
     setattr(patient, field, granted)
-    if not granted:
-        cancel_pending(
-            Notification.objects.filter(patient=patient, channel=channel), "consent revoked"
-        )
+    # What was due on a channel withdrawn goes on the other one if the patient agreed to
+    # it; a consent granted may make it the preferred one (policy.message_channels).
+    reroute_pending(patient, "consent revoked" if not granted else "channel changed")
     return event

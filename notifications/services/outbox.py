@@ -22,9 +22,9 @@ from notifications.models import (
     Status,
 )
 from notifications.services.policy import (
+    chosen,
+    message_channels,
     policy_for,
-    reachable,
-    reachable_channels,
     reminder_time,
     within_window,
 )
@@ -99,7 +99,7 @@ def notify_course_booked(sessions: list[Session], *, patient: Patient, clinic: C
             due=now,
             key=_key(Kind.COURSE_BOOKED, channel, first),
         )
-        for channel in reachable_channels(patient)
+        for channel in message_channels(patient)
     ]
     return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
 
@@ -116,6 +116,36 @@ def cancel_pending(rows: Any, reason: str) -> int:
             updated_at=timezone.now(),
         )
     )
+
+
+def reroute_pending(patient: Patient, reason: str) -> int:
+    """Messages still due to the patient on a channel no longer chosen for them (a
+    consent withdrawn, a contact removed, another preferred channel) are cancelled and
+    written again, with the same content and time, on the channels now chosen
+    (policy.message_channels), unless already there. Returns how many were written."""
+    channels = message_channels(patient)
+    stale = Notification.objects.filter(patient=patient, status=Status.PENDING).exclude(
+        channel__in=channels
+    )
+    rows = list(stale)
+    cancel_pending(stale, reason)
+    copies = [
+        Notification(
+            clinic_id=row.clinic_id,
+            patient=patient,
+            session_id=row.session_id,
+            channel=channel,
+            kind=row.kind,
+            idempotency_key=row.idempotency_key.replace(
+                f"{row.kind}:{row.channel}", f"{row.kind}:{channel}", 1
+            ),
+            scheduled_for=row.scheduled_for,
+            previous_starts_at=row.previous_starts_at,
+        )
+        for row in rows
+        for channel in channels
+    ]
+    return len(Notification.objects.bulk_create(copies, ignore_conflicts=True))
 
 
 def session_changed(
@@ -156,7 +186,7 @@ def session_changed(
             due=timezone.now(),
             key=_key(kind, channel, session),
         )
-        for channel in reachable_channels(session.patient)
+        for channel in message_channels(session.patient)
     ]
     for row in rows:
         row.previous_starts_at = previous_start
@@ -242,12 +272,13 @@ def _session_rows(
     skip: Container[str] = frozenset(),
 ) -> list[PlannedRow]:
     """The rows of one message about a session (id, start, patient, clinic), one per
-    channel that reaches the patient (``contact``: phone, email and the two consents);
+    channel it goes on (``contact``: phone, email, the two consents and the preferred
+    channel; policy.chosen);
     suppressed when ``reason`` says why; keys in ``skip`` are written already."""
     session_id, starts_at, patient_id, clinic_id = session
     status = Status.SUPPRESSED if reason else Status.PENDING
     rows = []
-    for channel in reachable(*contact):
+    for channel in chosen(*contact):
         key = _session_key(kind, channel, session_id, starts_at)
         if key not in skip:
             rows.append(
@@ -275,6 +306,7 @@ _SESSION_CONTACT = (
     "patient__email",
     "patient__sms_consent",
     "patient__email_consent",
+    "patient__preferred_channel",
     "chair__clinic_id",
 )
 
@@ -317,6 +349,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
         email,
         sms_consent,
         email_consent,
+        preferred_channel,
         clinic_id,
     ) in sessions:
         clinic, policy = places[clinic_id]
@@ -341,7 +374,7 @@ def plan_reminders(now: dt.datetime | None = None) -> int:
             rows += _session_rows(
                 kind,
                 (session_id, starts_at, patient_id, clinic_id),
-                (phone, email, sms_consent, email_consent),
+                (phone, email, sms_consent, email_consent, preferred_channel),
                 scheduled_for,
                 reason=reason,
                 skip=existing,

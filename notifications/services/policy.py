@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from clinic.models import Clinic, Patient
+from clinic.models import Clinic, Patient, PreferredChannel
 from notifications.models import (
     Channel,
     Kind,
@@ -58,6 +58,7 @@ def reminder_time(
 
 
 def reachable_channels(patient: Patient) -> list[str]:
+    """The channels the patient agreed to and has a contact on (what a message may use)."""
     return reachable(patient.phone, patient.email, patient.sms_consent, patient.email_consent)
 
 
@@ -68,3 +69,26 @@ def reachable(phone: str, email: str, sms_consent: bool, email_consent: bool) ->
     if email_consent and email:
         channels.append(Channel.EMAIL)
     return channels
+
+
+def message_channels(patient: Patient) -> list[str]:
+    """The channels a message to the patient goes on (see ``chosen``)."""
+    return chosen(
+        patient.phone,
+        patient.email,
+        patient.sms_consent,
+        patient.email_consent,
+        patient.preferred_channel,
+    )
+
+
+def chosen(
+    phone: str, email: str, sms_consent: bool, email_consent: bool, preferred: str
+) -> list[str]:
+    """The channels a message goes on: the patient's preferred one when both reach them
+    (both when they prefer both), else the one that does. The preference never widens
+    consent: a channel without consent or contact is never chosen."""
+    channels = reachable(phone, email, sms_consent, email_consent)
+    if len(channels) < 2 or preferred == PreferredChannel.BOTH:
+        return channels
+    return [channel for channel in channels if channel == preferred] or channels

@@ -28,6 +28,7 @@ def test_patient_consent_is_read_only_in_the_admin(superuser: Any, clinic: Any) 
         "date_of_birth": patient.date_of_birth.isoformat(),
         "phone": patient.phone,
         "email": patient.email,
+        "preferred_channel": "sms",
         "sms_consent": "",  # unticked: ignored
     }
     saved = client.post(url, form)

@@ -21,6 +21,7 @@ LONGEST_MODULE = 500
 
 SIGNALS = [
     (clinic_signals.patient_consent_changed, Patient),
+    (clinic_signals.patient_channels_changed, Patient),
     (course_signals.risk_inputs_changed, TreatmentCourse),
     (course_signals.course_status_changed, TreatmentCourse),
     (scheduling_signals.sessions_booked, Session),

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 
 from clinic.models import Role
-from courses import services
+from courses import selectors, services
 from courses.forms import PATIENT_PICKER_SIZE
 from courses.models import (
     Assessment,
@@ -423,6 +424,65 @@ def test_uncleared_patient_is_refused_in_words(
     assert _row_counts() == before
     status = client.get(f"/courses/book/patient-status/?patient={patient.pk}")
     assert status.status_code == 200 and words in _text(status)
+
+
+@pytest.mark.parametrize("screening", ["none", "pending"])
+def test_the_front_desk_is_told_who_screens_and_sent_to_the_patient_page(
+    screening: str, login: Any, client: Any, clinic: Any, psychiatrist: Any, chairs: list[Any]
+) -> None:
+    """The front desk cannot screen: the page says who can, and links the patient's
+    page (where the screening shows), never the screening form."""
+    patient = PatientFactory(clinic=clinic, first_name="Bo")
+    if screening == "pending":
+        ScreeningFactory(patient=patient)
+    login(Role.FRONT_DESK)
+    told = {
+        "none": "A screening must be recorded first (by a psychiatrist or technician) and "
+        "cleared by a psychiatrist: ",
+        "pending": "A psychiatrist must review and clear it first: ",
+    }[screening]
+    link = f'<a href="/patients/{patient.pk}/">open Bo\'s page</a>'
+    status = client.get(f"/courses/book/patient-status/?patient={patient.pk}").content.decode()
+    refused = client.post("/courses/book/", _booking_data(patient, psychiatrist))
+    chosen = client.get(f"/courses/book/?patient={patient.pk}").content.decode()
+    for page in (status, refused.content.decode(), chosen):
+        assert " ".join((told + link).split()) in " ".join(page.split())
+        assert "/screenings/" not in page
+
+
+@pytest.mark.parametrize("screening", ["none", "pending"])
+def test_someone_who_screens_is_linked_to_the_screening_form(
+    screening: str, client: Any, superuser: Any, clinic: Any
+) -> None:
+    """A viewer who may record and clear screenings (a superuser here: psychiatrists,
+    who do, book from the prescribing page) gets the screening's own page."""
+    patient = PatientFactory(clinic=clinic, first_name="Bo")
+    pending = ScreeningFactory(patient=patient) if screening == "pending" else None
+    client.force_login(superuser)
+    page = _text(client.get(f"/courses/book/patient-status/?patient={patient.pk}"))
+    if pending is None:
+        assert f'<a href="/screenings/new/?patient={patient.pk}">Record Bo\'s screening</a>' in page
+    else:
+        assert f'<a href="/screenings/{pending.pk}/">Review and clear Bo\'s screening</a>' in page
+    assert "open Bo's page" not in page
+
+
+def test_a_technician_would_be_linked_to_record_and_told_who_clears() -> None:
+    """The words for a viewer who records but does not clear (technicians, should the
+    booking page ever be theirs)."""
+    patient = PatientFactory.build(pk=7, first_name="Bo")
+    patient.screening_status = None
+    helping = selectors.ScreeningHelp(
+        who_records="psychiatrist or technician",
+        who_clears="psychiatrist",
+        can_record=True,
+        can_clear=False,
+    )
+    html = render_to_string(
+        "courses/_screening_next_step.html", {"patient": patient, "screening_help": helping}
+    )
+    assert '<a href="/screenings/new/?patient=7">Record Bo\'s screening</a>' in html
+    assert "a psychiatrist then clears it" in html
 
 
 def test_the_patient_list_says_who_is_cleared(

@@ -643,6 +643,51 @@ def test_move_to_a_chosen_slot(
     assert session.ends_at - session.starts_at == dt.timedelta(minutes=40)
 
 
+def test_a_move_opened_from_the_patient_page_returns_to_it(
+    login: Callable[..., Client], book: Callable[..., Session], chairs: list[Any]
+) -> None:
+    session = book(at=local(NEXT_MONDAY, 9, 30))
+    back = f"/patients/{session.patient_id}/"
+    client = login(Role.FRONT_DESK)
+    patient_page = _text(client.get(back))
+    move_url = f"/board/sessions/{session.pk}/move/?next={back}"
+    assert f'href="{move_url}"' in patient_page
+    page = _text(client.get(move_url))
+    # The way back, the day navigation and both forms keep the patient page.
+    assert f'<a href="{back}">Back without moving it</a>' in page
+    assert "Back to the day board" not in page
+    assert f"?date=2026-12-01&next={back}" in page
+    assert page.count(f'<input type="hidden" name="next" value="{back}">') == 2
+    target = local(dt.date(2026, 12, 1), 11)
+    response = client.post(
+        f"/board/sessions/{session.pk}/move/?date=2026-12-01",
+        {"slot": f"{chairs[2].pk}|{target.isoformat()}", "next": back},
+        follow=True,
+    )
+    assert response.redirect_chain == [(back, 302)]
+    assert "Moved the session to 11:00 on Chair 3, Tue 1 Dec." in _text(response)
+    assert _refresh(session).starts_at == target
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/patients/1/", "//evil.example/", "javascript:alert(1)"]
+)
+def test_a_move_never_returns_off_the_site(
+    login: Callable[..., Client], book: Callable[..., Session], chairs: list[Any], elsewhere: str
+) -> None:
+    session = book(at=local(NEXT_MONDAY, 9, 30))
+    client = login(Role.FRONT_DESK)
+    page = _text(client.get(f"/board/sessions/{session.pk}/move/", {"next": elsewhere}))
+    assert "evil.example" not in page and "javascript:" not in page
+    assert "Back to the day board" in page
+    target = local(dt.date(2026, 12, 1), 11)
+    response = client.post(
+        f"/board/sessions/{session.pk}/move/",
+        {"slot": f"{chairs[2].pk}|{target.isoformat()}", "next": elsewhere},
+    )
+    assert response.status_code == 302 and response["Location"] == "/board/?date=2026-12-01"
+
+
 @pytest.mark.parametrize(
     "slot",
     ["", "garbage", "12|not-a-time", "x|2026-12-01T11:00:00-05:00", "0|2026-12-01T11:00:00"],
