@@ -234,8 +234,8 @@ def test_the_preference_is_in_the_audit_trail(clinic: Any, staff: Any, api: Any)
 
 # --- the migration ------------------------------------------------------------------------
 
-BEFORE = [("clinic", "0016_sqlite_audit_patient_links")]
-AFTER = [("clinic", "0017_patient_preferred_channel")]
+BEFORE = [("clinic", "0017_api_tokens_stored_as_digests")]
+AFTER = [("clinic", "0018_patient_preferred_channel")]
 
 
 @pytest.mark.django_db(transaction=True)

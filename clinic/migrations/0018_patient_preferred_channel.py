@@ -16,7 +16,7 @@ def keep_what_they_get(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0016_sqlite_audit_patient_links"),
+        ("clinic", "0017_api_tokens_stored_as_digests"),
     ]
 
     operations = [
