@@ -8,8 +8,8 @@ emailed link and sets the hours, chairs, a closure, staff and the reminder polic
 front desk registers a patient -> the psychiatrist records a screening, clears it and
 prescribes a course with an authorization -> front desk books it (preview, confirm) and
 sees it on the board -> the technician checks session 1 in and completes it with its
-treatment record -> the psychiatrist enters a PHQ-9, sees the progress, then pauses and
-resumes the course.
+treatment record (the motor threshold found at this mapping session recorded first) ->
+the psychiatrist enters a PHQ-9, sees the progress, then pauses and resumes the course.
 
 The clock is Monday 11 January 2027 in Chicago (time_machine moves the live server's
 clock too: it runs in this process), so the course starts "today" and session 1 is
@@ -29,7 +29,13 @@ from playwright.sync_api import Page, expect
 
 from clinic import tasks
 from clinic.models import Chair, Clinic, Closure, OpeningHours, Patient, StaffMembership
-from courses.models import Assessment, CourseStatus, ScreeningStatus, TreatmentCourse
+from courses.models import (
+    Assessment,
+    CourseStatus,
+    MotorThreshold,
+    ScreeningStatus,
+    TreatmentCourse,
+)
 from courses.screening_forms import QUESTIONS
 from notifications.models import ReminderPolicy
 from scheduling.models import Session, SessionKind, SessionStatus, TreatmentRecord
@@ -53,9 +59,12 @@ PASSWORDS = {
 class Story:
     """The page, and a numbered screenshot after each step."""
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, superuser: Any) -> None:
         self.page = page
         self.step = 0
+        self.passwords = {**PASSWORDS, superuser.username: "superuser pass 42"}
+        superuser.set_password(self.passwords[superuser.username])
+        superuser.save(update_fields=["password"])
 
     def shot(self, name: str) -> None:
         self.step += 1
@@ -69,7 +78,7 @@ class Story:
         page = self.page
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(PASSWORDS[username])
+        page.get_by_label("Password").fill(self.passwords[username])
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
         expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
@@ -81,8 +90,8 @@ class Story:
         assert match, invitation.body
         page = self.page
         page.goto(match.group(0))
-        page.get_by_label("New password", exact=True).fill(PASSWORDS[username])
-        page.get_by_label("New password confirmation").fill(PASSWORDS[username])
+        page.get_by_label("New password", exact=True).fill(self.passwords[username])
+        page.get_by_label("New password confirmation").fill(self.passwords[username])
         page.get_by_role("button", name="Set my password").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("password", re.I))
         self.log_in(username)
@@ -95,10 +104,7 @@ def test_a_clinic_runs_its_whole_week_in_the_browser(
     monkeypatch.setattr(
         tasks.send_staff_invitation, "delay", lambda *args: tasks.send_staff_invitation(*args)
     )
-    superuser.set_password("superuser pass 42")
-    superuser.save(update_fields=["password"])
-    PASSWORDS[superuser.username] = "superuser pass 42"
-    story = Story(page)
+    story = Story(page, superuser)
     with time_machine.travel(EARLY_MONDAY, tick=True) as clock:
         clinic = _superuser_creates_the_clinic(story, superuser.username)
         _admin_sets_up_the_clinic(story, clinic)
@@ -331,15 +337,32 @@ def _front_desk_books_the_course(story: Story, course: TreatmentCourse) -> None:
 def _technician_completes_session_one(story: Story, course: TreatmentCourse) -> None:
     page = story.page
     story.accept_invitation("tess", "tess@elm.test")
-    page.get_by_role("link", name="Today").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
     first = Session.objects.filter(course=course).order_by("starts_at").first()
     assert first is not None
     row = page.locator(f"#today-session-{first.pk}")
     expect(row).to_contain_text("Nora Q.")
     row.get_by_role("button", name=re.compile("^Check in")).click()
-    record = page.locator(f"#record-{first.pk}")
-    expect(record).to_be_visible()
+    expect(page.locator(f"#record-{first.pk}")).to_be_visible()
     assert Session.objects.get(pk=first.pk).status == SessionStatus.CHECKED_IN
+
+    # Session 1 is the mapping session: the motor threshold goes on the course's page.
+    row.get_by_role("link", name="Nora Q.", exact=True).click()
+    page.get_by_role("link", name=course.protocol.name).click()
+    form = page.locator("form", has=page.get_by_role("button", name="Record threshold"))
+    form.get_by_label("Motor threshold (% of machine output)").fill("55")
+    form.get_by_label("Method").select_option(index=1)
+    form.get_by_role("button", name="Record threshold").click()
+    expect(page.get_by_role("status")).to_contain_text("Motor threshold recorded.")
+    expect(page.locator("#motor-thresholds")).to_contain_text("about 66% of machine output")
+    story.shot("technician-records-the-motor-threshold")
+    threshold = MotorThreshold.objects.get(course=course)
+    assert (threshold.machine_output_pct, threshold.measured_by.username) == (55, "tess")
+
+    # The treatment record starts from the prescription and the new threshold.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    record = page.locator(f"#record-{first.pk}")
+    expect(record).to_contain_text("set about 66%")
     expect(record.get_by_label("Pulses delivered")).to_have_value("3000")
     record.get_by_label("Scalp discomfort at the site").check()
     record.get_by_label("Notes").fill("Tolerated well")
