@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,7 @@ from courses.screening_forms import QUESTIONS
 from notifications.models import ReminderPolicy
 from scheduling.models import Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.services.course_status import PAUSE_REASON
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot
 
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY = dt.date(2027, 1, 11)
@@ -62,6 +63,7 @@ class Story:
     def __init__(self, page: Page, superuser: Any) -> None:
         self.page = page
         self.step = 0
+        shutil.rmtree(ARTIFACTS / "story", ignore_errors=True)  # one run's steps only
         self.passwords = {**PASSWORDS, superuser.username: "superuser pass 42"}
         superuser.set_password(self.passwords[superuser.username])
         superuser.save(update_fields=["password"])
