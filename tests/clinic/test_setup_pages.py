@@ -112,6 +112,23 @@ def test_who_may_open_each_set_up_page(
 
 
 @pytest.mark.parametrize("actor", ACTORS)
+def test_the_closures_page_leads_on_to_the_other_set_up_pages(
+    actor: str, as_actor: Callable[[str], Client]
+) -> None:
+    """Closures are a set-up step: whoever sets the clinic up finds the set-up tabs there
+    (the way on to staff and reminders); the front desk, who also opens it, does not."""
+    response = as_actor(actor).get("/closures/")
+    opens = {"anonymous": 302, "superuser": 200, "outsider": 200}.get(
+        actor, 200 if actor in {Role.FRONT_DESK, Role.CLINIC_ADMIN} else 403
+    )
+    assert response.status_code == opens
+    tabs = 'aria-label="Set-up"' in _text(response)
+    assert tabs == (actor in {"superuser", "outsider", Role.CLINIC_ADMIN})
+    if tabs:
+        assert '<a href="/closures/" aria-current="page">Closures</a>' in _text(response)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
 def test_only_a_superuser_opens_the_new_clinic_page(
     actor: str, as_actor: Callable[[str], Client]
 ) -> None:
