@@ -17,7 +17,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from clinic import access, dates, selectors, services
+from clinic import access, dates, mfa, selectors, services
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import token_expired
 from clinic.capabilities import Capability
@@ -44,6 +44,11 @@ class LoginRateThrottle(ScopedRateThrottle):
 class TokenView(APIView):
     """Exchange a username and password for an API token.
 
+    A person who logs in with a second factor sends its code as ``otp`` too
+    (clinic.mfa.check_second_factor): 401 ``mfa_required`` without it, 401
+    ``mfa_invalid`` when wrong; 403 ``mfa_enrolment_required`` when one is required of
+    them and not set up yet.
+
     Locked out (too many failures for the username or from the address): 429
     ``locked_out`` with ``retry_after`` seconds, answered by django-axes' middleware.
     """
@@ -60,7 +65,7 @@ class TokenView(APIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: TokenSerializer, 401: ErrorSerializer},
+        responses={200: TokenSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -75,6 +80,7 @@ class TokenView(APIView):
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with that username and password.", code="invalid_credentials"
             )
+        mfa.check_second_factor(request._request, user, serializer.validated_data.get("otp"))
         # As django.contrib.auth.login does for a page: the audit trail and last_login.
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         with transaction.atomic():
