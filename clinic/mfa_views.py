@@ -102,6 +102,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         return redirect("mfa-verify")
     device = mfa.enrolment_device(user)
     form = CodeForm(request.POST or None)
+    form.fields["code"].help_text = "The six digits your authenticator app shows now."
     if request.method == "POST" and form.is_valid():
         check = mfa.confirm_enrolment(request, device, form.cleaned_data["code"])
         if check.device is not None:

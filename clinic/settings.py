@@ -196,6 +196,9 @@ OTP_TOTP_ISSUER = env.required_str("MFA_ISSUER", "Cadence")
 OTP_TOTP_THROTTLE_FACTOR = env.int("MFA_THROTTLE_SECONDS", 1, minimum=1)
 OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
 MFA_RECOVERY_CODES = 10
+# The admin lists and deletes people's devices (a lost phone) but never shows their
+# secret keys, QR codes or recovery codes: those would be a second factor in other hands.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Never kept in django-axes' record of a failed login's form.
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "code"]
 

@@ -81,7 +81,7 @@ def login(page: Page) -> Callable[[Any], Page]:
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
         if code:
-            page.get_by_label("Code").fill(code)
+            page.get_by_label("Code", exact=True).fill(code)
             page.get_by_role("button", name="Continue").click()
             page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
         return page

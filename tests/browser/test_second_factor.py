@@ -34,7 +34,7 @@ def test_first_login_sets_up_the_second_factor_and_the_next_asks_for_it(
     screenshot(page, "mfa-setup")
 
     device = TOTPDevice.objects.get(user=user, confirmed=False)
-    page.get_by_label("Code").fill(code_of(device))
+    page.get_by_label("Code", exact=True).fill(code_of(device))
     page.get_by_role("button", name="Confirm").click()
     assert page.locator("h1").inner_text() == "Your recovery codes"
     assert page.locator(".recovery-codes li").count() == 10
@@ -49,11 +49,11 @@ def test_first_login_sets_up_the_second_factor_and_the_next_asks_for_it(
     _password(page, user)
     assert "/accounts/mfa/verify/" in page.url
     assert axe_violations(page) == []
-    page.get_by_label("Code").fill("00000000")
+    page.get_by_label("Code", exact=True).fill("00000000")
     page.get_by_role("button", name="Continue").click()
     assert page.get_by_role("alert").inner_text().startswith("That code is not right")
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None, last_t=-1)
-    page.get_by_label("Code").fill(code_of(device))
+    page.get_by_label("Code", exact=True).fill(code_of(device))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
     assert page.get_by_role("link", name="My courses").is_visible()

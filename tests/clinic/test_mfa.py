@@ -281,3 +281,23 @@ def test_sessions_of_other_clinics_staff_see_only_their_own_devices(
     page = client.get("/accounts/mfa/").content.decode()
     assert mine.username not in page
     assert TOTPDevice.objects.filter(user=mine).count() == 1
+
+
+def test_the_admin_never_shows_a_second_factor(superuser: Any, staff: Any) -> None:
+    """A superuser deletes a person's devices (a lost phone) but sees no key or code."""
+    person = staff(Role.PSYCHIATRIST)
+    device = authenticator_of(person)
+    code = recovery_code_of(person)
+    client = Client()
+    client.force_login(superuser)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert b"qrcode" not in page.content.lower()
+    static = client.get("/admin/otp_static/staticdevice/")
+    assert static.status_code == 200
+    device_id = person.staticdevice_set.get().pk
+    assert (
+        code
+        not in client.get(f"/admin/otp_static/staticdevice/{device_id}/change/").content.decode()
+    )
