@@ -1,5 +1,5 @@
-"""A person's own password: set from an emailed one-time link, changed when logged in;
-and their API tokens (clinic/token_pages.py).
+"""A person's own password (set from an emailed one-time link, changed when logged in),
+second factor (clinic/mfa_views.py) and API tokens (clinic/token_pages.py).
 
 Django's views with Cadence's templates; see clinic/accounts.py for the rules.
 """
@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from clinic import token_pages
+from clinic import mfa_views, token_pages
 from clinic.accounts import StaffPasswordResetForm, link_hours
 
 TEMPLATES = "clinic/account/"
@@ -42,6 +42,11 @@ class PasswordResetDoneView(LinkHours, auth_views.PasswordResetDoneView):
 
 
 urlpatterns = [
+    path("mfa/", mfa_views.manage, name="mfa-manage"),
+    path("mfa/setup/", mfa_views.setup, name="mfa-setup"),
+    path("mfa/verify/", mfa_views.verify, name="mfa-verify"),
+    path("mfa/recovery-codes/", mfa_views.recovery_codes, name="mfa-recovery-codes"),
+    path("mfa/remove/", mfa_views.remove, name="mfa-remove"),
     path("password/reset/", PasswordResetView.as_view(), name="password_reset"),
     path("password/reset/sent/", PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

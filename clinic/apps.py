@@ -17,9 +17,11 @@ class ClinicConfig(AppConfig):
         )
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from clinic import audit
+        from clinic import audit, mfa
 
         user_logged_in.connect(audit.record_login, dispatch_uid="clinic.audit.login")
+        # After django-otp's own receiver (connected when django_otp was imported).
+        user_logged_in.connect(mfa.on_login, dispatch_uid="clinic.mfa.login")
         user_login_failed.connect(
             audit.record_login_failure, dispatch_uid="clinic.audit.login_failed"
         )

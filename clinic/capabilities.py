@@ -279,6 +279,11 @@ def roles_for(capability: Capability) -> frozenset[str]:
     return CAPABILITIES[capability].roles
 
 
+# Roles whose members always log in with a second factor (clinic/mfa.py), whatever their
+# clinic's ``require_mfa_for_all_staff`` says: they prescribe and read every clinical
+# detail, or they manage the clinic's accounts and read its audit trail.
+MFA_REQUIRED_ROLES: frozenset[str] = frozenset({Role.PSYCHIATRIST.value, Role.CLINIC_ADMIN.value})
+
 # The role a new clinic's first person is given (clinic.services.clinic_create_with_admin):
 # the one that sets the clinic up and adds everyone else.
 FIRST_PERSON_ROLE = Role.CLINIC_ADMIN.value

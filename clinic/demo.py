@@ -3,6 +3,10 @@
 Idempotent: running it again updates the same rows instead of adding more. Demo
 passwords are generated on first run (or taken from CADENCE_DEMO_PASSWORD) and kept in
 ``var/demo-logins.txt`` so that later runs print the same logins.
+
+The logins that need a second factor (the superuser, the psychiatrist and the clinic
+admin) get a demo authenticator: ``python manage.py demo_otp USERNAME`` prints the code
+it shows now (and, with ``--uri``, the link that adds it to a real authenticator app).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clinic import mfa
 from clinic.models import Chair, Clinic, Coil, OpeningHours, Patient, Role, StaffMembership
 
 User = get_user_model()
@@ -86,6 +92,17 @@ LAST_NAMES = [
     "Yilmaz",
 ]
 AREA_CODES = ["718", "347", "929", "917"]
+# The name of the demo logins' authenticators: demo_otp shows codes of these only.
+DEMO_DEVICE_NAME = "Demo authenticator"
+
+
+def demo_authenticator(username: str) -> TOTPDevice | None:
+    """The demo authenticator of a demo login (None for anyone else)."""
+    return (
+        TOTPDevice.objects.filter(user__username=username, name=DEMO_DEVICE_NAME, confirmed=True)
+        .order_by("id")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,9 @@ def seed_clinic(*, password: str | None = None, patients: int = 25) -> list[Demo
                 user=user, clinic=clinic, defaults={"role": role}
             )
         logins.append(DemoLogin(username, passwords[username], role or "superuser"))
+    for user in User.objects.filter(username__in=[username for username, *_ in DEMO_USERS]):
+        if mfa.required(user) and mfa.authenticator(user) is None:
+            TOTPDevice.objects.create(user=user, name=DEMO_DEVICE_NAME, confirmed=True)
 
     from scheduling.demo import seed_month
 

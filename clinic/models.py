@@ -107,6 +107,13 @@ class Clinic(models.Model):
         validators=[MaxValueValidator(720)],
         help_text="A patient may be checked in at most this many minutes before the session.",
     )
+    require_mfa_for_all_staff = models.BooleanField(
+        default=False,
+        help_text=(
+            "Front desk and technicians log in with a second factor too (psychiatrists "
+            "and clinic admins always do)."
+        ),
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -379,11 +386,14 @@ class AuditAction(models.TextChoices):
     LOGIN = "login", "Logged in"
     LOGIN_FAILED = "login_failed", "Login refused"
     DENIED = "denied", "Refused by permissions"
+    MFA_VERIFIED = "mfa_verified", "Second factor accepted"
+    MFA_FAILED = "mfa_failed", "Second factor refused"
+    MFA_CHANGED = "mfa_changed", "Second factor set up, renewed or removed"
 
 
 class AuditOutcome(models.TextChoices):
     OK = "ok", "Allowed"
-    REFUSED = "refused", "Wrong username or password, or an inactive account"
+    REFUSED = "refused", "A wrong password or code, or an inactive account"
     LOCKED_OUT = "locked_out", "Too many failed logins: locked out for a while"
 
 

@@ -143,6 +143,7 @@ class ClinicSerializer(dates.BoundedModelSerializer):
             "book_beyond_authorization",
             "escalation_minutes",
             "check_in_early_minutes",
+            "require_mfa_for_all_staff",
         ]
 
     def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,6 +319,13 @@ class StaffSerializer(dates.BoundedModelSerializer):
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="The second factor's code (authenticator app or a recovery code), for "
+        "accounts that have one or must have one.",
+    )
     name = serializers.CharField(
         required=False,
         allow_blank=True,

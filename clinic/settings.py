@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "axes",  # before clinic: its login-failure receiver marks a lockout before ours reads it
     "clinic",
     "courses",
@@ -91,6 +94,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (clinic/mfa.py).
+    "django_otp.middleware.OTPMiddleware",
+    # Until then a session that needs one reaches only the login's second step.
+    "clinic.mfa_gate.SecondFactorMiddleware",
     # The request id and the audit trail of the patient data a request reads.
     "clinic.audit_trail.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -185,6 +192,21 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # Logins (successes and failures) go to Cadence's own audit trail (clinic.audit).
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+
+# --- The second factor (clinic/mfa.py, docs/security.md) -------------------------------
+# TOTP codes from an authenticator app, or one of ten recovery codes. Required for
+# psychiatrists, clinic admins and superusers; for everyone when a clinic they work for
+# says so. Each wrong code doubles the wait before the next try on that device (1, 2, 4
+# ... seconds times the factor) and counts as a failed login for the lockout above.
+OTP_TOTP_ISSUER = env.required_str("MFA_ISSUER", "Cadence")
+OTP_TOTP_THROTTLE_FACTOR = env.int("MFA_THROTTLE_SECONDS", 1, minimum=1)
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
+MFA_RECOVERY_CODES = 10
+# The admin lists and deletes people's devices (a lost phone) but never shows their
+# secret keys, QR codes or recovery codes: those would be a second factor in other hands.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Never kept in django-axes' record of a failed login's form.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "code"]
 
 # Every way a person sets a password (the one-time link, the change page, the admin's
 # own-password page) goes through Django's forms, which run these. Twelve characters at

@@ -48,8 +48,10 @@ class ClinicSettingsForm(forms.ModelForm):
             "book_beyond_authorization",
             "escalation_minutes",
             "check_in_early_minutes",
+            "require_mfa_for_all_staff",
         ]
         labels = {
+            "require_mfa_for_all_staff": "Second factor for all staff",
             "display_name": "Name in patient messages",
             "auto_makeup": "Book a make-up when a session is missed",
         }

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
-from clinic import tokens
+from clinic import mfa, tokens
 from clinic.api_common import ErrorSerializer
 from clinic.authentication import BearerTokenAuthentication
 from clinic.client_address import client_address
@@ -55,6 +55,11 @@ class TokenView(APIView):
     (``name`` it after the device). ``DELETE``: revoke the token this request is made
     with (log out); it answers 401 from then on.
 
+    A person who logs in with a second factor sends its code as ``otp`` too
+    (clinic.mfa.check_second_factor): 401 ``mfa_required`` without it, 401
+    ``mfa_invalid`` when wrong; 403 ``mfa_enrolment_required`` when one is required of
+    them and not set up yet.
+
     Locked out (too many failures for the username or from the address): 429
     ``locked_out`` with ``retry_after`` seconds, answered by django-axes' middleware.
     """
@@ -81,7 +86,7 @@ class TokenView(APIView):
 
     @extend_schema(
         request=LoginSerializer,
-        responses={200: TokenSerializer, 401: ErrorSerializer},
+        responses={200: TokenSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -89,7 +94,8 @@ class TokenView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = check_credentials(request._request, data["username"], data["password"])
-        # A second factor, when the person has one, is checked here: before any token.
+        # The second factor, for those who have or need one: before any token.
+        mfa.check_second_factor(request._request, user, data.get("otp"))
         token, plain = tokens.issue_token(user, data.get("name"), request._request)
         return Response(
             TokenSerializer(

@@ -30,7 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from clinic import access
+from clinic import access, mfa
 from clinic.capabilities import Capability, roles_for
 from clinic.errors import DomainError, Refusal, refusal_for
 from clinic.models import Clinic, Role
@@ -213,6 +213,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     """Template context: the current workplace and the links its role sees."""
     if not request.user.is_authenticated or request.path.startswith("/p/"):
         return {}
+    session = getattr(request, "session", {})
+    if session.get(mfa.SESSION_KEY) == mfa.PENDING and not mfa.session_verified(request):
+        return {"mfa_pending": True}  # the login's second step: nowhere to go yet
     place = workplace(request)
     links = []
     if place is not None:

@@ -9,11 +9,13 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
 from rest_framework.test import APIClient
 
-from clinic import tokens
+from clinic import mfa, tokens
 from clinic.models import Role
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
+from tests.second_factor import authenticator_of
 
 ROLES = [role.value for role in Role]
 
@@ -30,6 +32,25 @@ def _plain_static_storage(settings: Any) -> None:
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_on_test_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login``/``client.login`` give a session that passed the second
+    factor (as /accounts/mfa/verify/ leaves it), so tests of pages need not enter codes.
+    tests/clinic/test_mfa.py logs in through the real pages instead."""
+    original = Client._login
+
+    def login_verified(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        session = self.session
+        if session.get(mfa.SESSION_KEY) == mfa.PENDING:
+            # What django_otp.login() leaves in the session.
+            session[DEVICE_ID_SESSION_KEY] = authenticator_of(user).persistent_id
+            del session[mfa.SESSION_KEY]
+            session.save()
+
+    monkeypatch.setattr(Client, "_login", login_verified)
 
 
 @pytest.fixture(autouse=True)

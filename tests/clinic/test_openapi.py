@@ -19,7 +19,7 @@ def test_schema_documents_auth_and_errors(client: Any, db: None) -> None:
     assert {"200", "400", "401", "403", "404", "409"} <= set(patient["patch"]["responses"])
     assert {"200", "401", "403", "404"} <= set(patient["get"]["responses"])
     token = schema["paths"]["/api/v1/auth/token/"]["post"]
-    assert {"200", "400", "401", "429"} == set(token["responses"])
+    assert {"200", "400", "401", "403", "429"} == set(token["responses"])
     # Nobody sets another person's password (issue 15, item 1).
     staff = schema["components"]["schemas"]["StaffRequest"]
     assert "password" not in staff["properties"]

@@ -257,4 +257,4 @@ def test_the_screening_page_reads_a_fixed_number_of_queries(
         client.get(f"/screenings/{few.pk}/")
     with CaptureQueriesContext(connection) as large:
         assert client.get(f"/screenings/{many.pk}/").status_code == 200
-    assert len(large) == len(small) <= 10
+    assert len(large) == len(small) <= 11  # 10, and the second factor's device (django-otp)

@@ -421,4 +421,4 @@ def test_the_pause_page_reads_a_fixed_number_of_queries(
     with CaptureQueriesContext(connection) as early:
         page = _text(client.get(f"{url}?from_date=2026-11-30"))  # every session
     assert "36 sessions booked from 2026-11-30 on" in page
-    assert len(early) == len(late) <= 10
+    assert len(early) == len(late) <= 11  # 10, and the second factor's device (django-otp)

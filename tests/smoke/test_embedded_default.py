@@ -281,8 +281,12 @@ def test_scripts_run_path_books_sweeps_and_sends_on_sqlite(
     with _runall(embedded_env, port, log) as runall:
         _wait_for("answer from /healthz/", api.healthy, runall, log)
         assert api.page("/accounts/login/") == 200  # a page with the collected static files
+        # The demo superuser logs in with a second factor: its code comes from demo_otp.
+        otp = _manage(embedded_env, "demo_otp", "admin").strip()
         api.token = api.ok(
-            "POST", "/api/v1/auth/token/", {"username": "admin", "password": PASSWORD}
+            "POST",
+            "/api/v1/auth/token/",
+            {"username": "admin", "password": PASSWORD, "otp": otp},
         )["token"]
         clinic, today = _open_every_day_at_noon(api)
         booked = _book_course_from_this_morning(api, clinic, today)

@@ -25,3 +25,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Logins:"))
         for login in logins:
             self.stdout.write(f"  {login.role:<13} {login.username:<13} {login.password}")
+        with_code = [login.username for login in logins if demo.demo_authenticator(login.username)]
+        if with_code:
+            self.stdout.write(
+                f"Second factor for {', '.join(with_code)}: after the password, enter the code "
+                "printed by\n  python manage.py demo_otp USERNAME\n"
+                "(add --uri for a link that puts it in your authenticator app)."
+            )
