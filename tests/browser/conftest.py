@@ -62,29 +62,36 @@ def page(browser: Browser, live_server: Any, settings: Any) -> Iterator[Page]:
     context.close()
 
 
+def log_in_through_the_pages(page: Page, user: Any) -> Page:
+    """Log ``user`` in through the login form (their password is set to PASSWORD), with
+    the second factor when they need one."""
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    # Whoever needs a second factor gives one of their recovery codes (a TOTP code
+    # works once per 30 seconds: a test logging in twice would wait).
+    code = ""
+    if mfa.needed(user):
+        authenticator_of(user)
+        code = recovery_code_of(user)
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    if code:
+        page.get_by_label("Code", exact=True).fill(code)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
+    return page
+
+
 @pytest.fixture
 def login(page: Page) -> Callable[[Any], Page]:
-    """Log ``user`` in through the login form (their password is set to PASSWORD)."""
+    """Log a user in through the login form: ``login(user)``."""
 
     def log_in(user: Any) -> Page:
-        user.set_password(PASSWORD)
-        user.save(update_fields=["password"])
-        # Whoever needs a second factor gives one of their recovery codes (a TOTP code
-        # works once per 30 seconds: a test logging in twice would wait).
-        code = ""
-        if mfa.needed(user):
-            authenticator_of(user)
-            code = recovery_code_of(user)
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(lambda url: "/accounts/login/" not in url)
-        if code:
-            page.get_by_label("Code", exact=True).fill(code)
-            page.get_by_role("button", name="Continue").click()
-            page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
-        return page
+        return log_in_through_the_pages(page, user)
 
     return log_in
 

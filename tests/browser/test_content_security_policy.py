@@ -18,7 +18,7 @@ from clinic.models import Role
 from notifications import links
 from scheduling.models import Session
 from scheduling.services import course_schedule
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import log_in_through_the_pages
 from tests.browser.test_patient_pages import _next_monday
 from tests.factories import PatientFactory
 
@@ -71,15 +71,7 @@ def watched(page: Page) -> Iterator[Watched]:
 
 
 def _log_in(watched: Watched, user: Any) -> None:
-    user.set_password(PASSWORD)
-    user.save(update_fields=["password"])
-    page = watched.page
-    page.context.clear_cookies()
-    watched.visit("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    log_in_through_the_pages(watched.page, user)  # the login and second-factor pages
     watched.assert_clean(f"after logging in {user.username}")
 
 

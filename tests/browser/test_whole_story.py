@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 from django.core import mail
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from clinic import tasks
@@ -42,6 +43,7 @@ from notifications.models import ReminderPolicy
 from scheduling.models import Session, SessionKind, SessionStatus, TreatmentRecord
 from scheduling.services.course_status import PAUSE_REASON
 from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.second_factor import code_of
 
 CHICAGO = ZoneInfo("America/Chicago")
 MONDAY = dt.date(2027, 1, 11)
@@ -63,6 +65,7 @@ class Story:
     def __init__(self, page: Page, superuser: Any) -> None:
         self.page = page
         self.step = 0
+        self.recovery_codes: dict[str, list[str]] = {}
         shutil.rmtree(ARTIFACTS / "story", ignore_errors=True)  # one run's steps only
         self.passwords = {**PASSWORDS, superuser.username: "superuser pass 42"}
         superuser.set_password(self.passwords[superuser.username])
@@ -83,7 +86,29 @@ class Story:
         page.get_by_label("Password").fill(self.passwords[username])
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
+        if "/accounts/mfa/setup/" in page.url:
+            self.set_up_second_factor(username)
+        elif "/accounts/mfa/verify/" in page.url:
+            # A code from the app works once per 30 seconds; a kept recovery code any time.
+            page.get_by_label("Code", exact=True).fill(self.recovery_codes[username].pop())
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
         expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
+
+    def set_up_second_factor(self, username: str) -> None:
+        """A first login of someone who needs a second factor (superuser, clinic admin,
+        psychiatrist): their phone reads the secret, the page takes its code, and they
+        keep the recovery codes shown once."""
+        page = self.page
+        device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+        page.get_by_label("Code", exact=True).fill(code_of(device))
+        page.get_by_role("button", name="Confirm").click()
+        codes = page.locator("ul.recovery-codes code").all_inner_texts()
+        assert len(codes) == 10
+        self.recovery_codes[username] = codes
+        self.shot(f"second-factor-{username}")
+        page.get_by_role("link", name="I have kept them: continue").click()
+        page.wait_for_url(lambda url: "/accounts/mfa/" not in url)
 
     def accept_invitation(self, username: str, email: str) -> None:
         """Follow the one-time link emailed to ``email``, choose a password, log in."""
