@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from clinic.models import AuditEvent, AuditEventPatient, Role
+from clinic import audit_read
+from clinic.models import AuditEvent, Role
 from tests.factories import (
     AssessmentFactory,
     CourseFactory,
@@ -23,8 +24,10 @@ def _events(**filters: Any) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(**filters).order_by("id"))
 
 
-def _linked(event: AuditEvent) -> set[int]:
-    return set(AuditEventPatient.objects.filter(event=event).values_list("patient_id", flat=True))
+def _found_by_patient(event: AuditEvent, patient_ids: list[int]) -> set[int]:
+    """Which of these patients' searches (``?patient=``) find the event."""
+    one = AuditEvent.objects.filter(pk=event.pk)
+    return {p for p in patient_ids if audit_read.naming_patient(one, p).exists()}
 
 
 # --- API reads ------------------------------------------------------------------------
@@ -43,7 +46,8 @@ def test_api_list_records_one_view_of_the_page_patients(clinic: Any, staff: Any,
     assert event.clinic_id == clinic.pk
     assert event.object_type == "clinic.patient" and event.object_id == ""
     assert sorted(event.patient_ids) == sorted(p.pk for p in patients)
-    assert _linked(event) == {p.pk for p in patients}
+    others = PatientFactory(clinic=clinic).pk
+    assert _found_by_patient(event, [p.pk for p in patients] + [others]) == {p.pk for p in patients}
     assert event.client_address == "203.0.113.9"
     assert event.request_id == "req-12345678"
     assert event.channel == "api"
