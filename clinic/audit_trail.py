@@ -278,20 +278,25 @@ def write_events(events: list[AuditEvent], *, wait_for_flush: bool = True) -> No
             _insert_without_waiting(event)
 
 
+_INSERT_WITHOUT_WAITING: dict[str, str] = {}  # connection alias -> SQL
+
+
 def _insert_without_waiting(event: AuditEvent) -> None:
     fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(cast(str, f.column)) for f in fields)
-    # INSERT ... SELECT types no parameter by its column as VALUES does: cast each.
-    values = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
+    sql = _INSERT_WITHOUT_WAITING.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(cast(str, f.column)) for f in fields)
+        # INSERT ... SELECT types no parameter by its column as VALUES does: cast each.
+        values = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
+        sql = _INSERT_WITHOUT_WAITING[connection.alias] = (
             f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) "  # noqa: S608 - our names
             f"SELECT {values} FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s "
-            "RETURNING id",
-            params,
+            "RETURNING id"
         )
+    params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         (event.pk,) = cursor.fetchone() or (None,)
     event._state.adding = False
     event._state.db = connection.alias
