@@ -5,8 +5,8 @@ How events are captured, so that a new page or endpoint is covered without knowi
 about this module (docs/architecture.md, "The audit trail"):
 
 - **Reads.** :class:`AuditMiddleware` opens a scope per request. Every ``Patient`` row
-  loaded from the database during the request (a ``post_init`` receiver) is noted, with
-  its clinic. At the end of the request the scope becomes one ``view`` event per clinic
+  loaded from the database during the request (``Patient.from_db``) is noted, with its
+  clinic. At the end of the request the scope becomes one ``view`` event per clinic
   (``export`` when the response is a download), named by the URL's name, with the
   patients' ids. The API's viewsets describe their reads more precisely
   (:func:`note_read`: the model, the object's id, the patients of the returned page,
@@ -28,19 +28,20 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
-from django.db.models.signals import post_delete, post_init, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from clinic import access
+from clinic.audit_scope import Read, Scope, _scope
 from clinic.client_address import client_address
-from clinic.models import AuditAction, AuditEvent, AuditEventPatient, AuditOutcome, Patient
+from clinic.models import AuditAction, AuditEvent, AuditOutcome, Patient
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -73,41 +74,7 @@ def registered() -> dict[type[models.Model], Registration]:
     return dict(_REGISTRY)
 
 
-@dataclass
-class Read:
-    action: str
-    object_type: str
-    object_id: str
-    patients: dict[int, int | None]  # patient id -> clinic id
-
-
-@dataclass
-class Scope:
-    request: HttpRequest
-    request_id: str
-    patients: dict[int, int | None] = field(default_factory=dict)
-    reads: list[Read] = field(default_factory=list)
-
-
-_scope: ContextVar[Scope | None] = ContextVar("cadence_audit_scope", default=None)
-
-
-def current_scope() -> Scope | None:
-    return _scope.get()
-
-
 # --- capturing -----------------------------------------------------------------------
-
-
-def _note_patient(sender: Any, instance: Patient, **kwargs: Any) -> None:
-    scope = _scope.get()
-    if scope is not None and instance.pk is not None:
-        # A row loaded with only() may lack its clinic: reading it here would be a query
-        # per row; _resolve_clinics finds those once at the end.
-        scope.patients[instance.pk] = instance.__dict__.get("clinic_id")
-
-
-post_init.connect(_note_patient, sender=Patient, dispatch_uid="audit:patient_loaded")
 
 
 def _follow(obj: Any, path: str, *, cached_only: bool) -> Any:
@@ -293,50 +260,46 @@ def _event(
     )
 
 
-_COLUMNS = (
-    "at",
-    "actor_id",
-    "username",
-    "action",
-    "outcome",
-    "client_address",
-    "channel",
-    "actor_role",
-    "clinic_id",
-    "object_type",
-    "object_id",
-    "patient_ids",
-    "fields",
-    "changes",
-    "request_id",
-    "path",
-)
+def write_events(events: list[AuditEvent], *, wait_for_flush: bool = True) -> None:
+    """Insert the events, one statement an event, so a list read of 500 patients costs
+    one INSERT of one row: on PostgreSQL its patients are found by the GIN index on
+    ``patient_ids`` (migration 0017); on SQLite a trigger writes their link rows
+    (migration 0016).
 
-
-def write_events(events: list[AuditEvent]) -> None:
-    """Insert the events and their patient links, one statement an event, so a list
-    read of 500 patients costs one INSERT: on PostgreSQL the links come by ``unnest`` of
-    one array parameter; on SQLite a trigger writes them from ``patient_ids`` (migration
-    0016)."""
+    With ``wait_for_flush`` False, an event written on PostgreSQL outside a transaction
+    commits asynchronously (``synchronous_commit`` off for that statement's own
+    transaction only): the request does not wait for the WAL to reach the disk, which
+    cost the patient list more than the INSERT. A crash of the database server can then
+    lose the last fraction of a second's events (docs/security.md)."""
     for event in events:
-        if connection.vendor != "postgresql" or not event.patient_ids:
+        if wait_for_flush or connection.vendor != "postgresql" or connection.in_atomic_block:
             event.save(force_insert=True)
-            continue
-        table = AuditEvent._meta.db_table
-        links = AuditEventPatient._meta.db_table
-        placeholders = ", ".join(
-            "%s::jsonb" if c in ("patient_ids", "fields", "changes") else "%s" for c in _COLUMNS
+        else:
+            _insert_without_waiting(event)
+
+
+_INSERT_WITHOUT_WAITING: dict[str, str] = {}  # connection alias -> SQL
+
+
+def _insert_without_waiting(event: AuditEvent) -> None:
+    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    sql = _INSERT_WITHOUT_WAITING.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(cast(str, f.column)) for f in fields)
+        # INSERT ... SELECT types no parameter by its column as VALUES does: cast each.
+        values = ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields)
+        sql = _INSERT_WITHOUT_WAITING[connection.alias] = (
+            f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) "  # noqa: S608 - our names
+            f"SELECT {values} FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s "
+            "RETURNING id"
         )
-        values = [getattr(event, c) for c in _COLUMNS]
-        values = [json.dumps(v) if isinstance(v, list | dict) else v for v in values]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH e AS (INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608 - our own names
-                f"VALUES ({placeholders}) RETURNING id) "
-                f"INSERT INTO {links} (event_id, patient_id) "
-                "SELECT e.id, p FROM e, unnest(%s::bigint[]) AS p",
-                [*values, event.patient_ids],
-            )
+    params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (event.pk,) = cursor.fetchone() or (None,)
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 # --- the request ---------------------------------------------------------------------
@@ -466,7 +429,7 @@ class AuditMiddleware:
             response = self.get_response(request)
             events = events_for(scope, response)
             if events:
-                write_events(events)
+                write_events(events, wait_for_flush=settings.AUDIT_SYNCHRONOUS_COMMIT)
         finally:
             _scope.reset(token)
         response[REQUEST_ID_HEADER] = scope.request_id

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clinic.audit_scope import note_loaded_patient
 from clinic.dates import validate_date_in_range
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
@@ -303,6 +305,16 @@ class Patient(models.Model):
     def __str__(self) -> str:
         # Admin and logs identify a patient by MRN, not by name.
         return f"Patient {self.mrn}"
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kw: Any
+    ) -> Patient:
+        # Every patient row loaded during a request is a read the audit trail records
+        # (clinic.audit_trail), whichever page, query or relation loaded it.
+        instance = super().from_db(db, field_names, values, **kw)
+        note_loaded_patient(instance)
+        return instance
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}

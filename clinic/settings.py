@@ -174,6 +174,10 @@ AUTHENTICATION_BACKENDS = [
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Audit events are kept this many years (HIPAA: six at least), then purged nightly.
 AUDIT_RETENTION_YEARS = env.int("AUDIT_RETENTION_YEARS", 6, minimum=6)
+# On: the audit events a request writes at its end (its reads, refusals) wait for the
+# WAL flush as a write does. Off (default): they commit asynchronously on PostgreSQL, and
+# a crash of the database server may lose the last fraction of a second's (docs/security.md).
+AUDIT_SYNCHRONOUS_COMMIT = env.bool("AUDIT_SYNCHRONOUS_COMMIT", default=False)
 AXES_CLIENT_IP_CALLABLE = "clinic.client_address.client_address"
 # Locked out after this many failures for one username (from anywhere) or from one
 # address (for any usernames), until LOGIN_LOCKOUT_MINUTES after the last failure.

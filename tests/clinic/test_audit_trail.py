@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from clinic.models import AuditEvent, AuditEventPatient, Role
+from clinic import audit_read
+from clinic.models import AuditEvent, Role
 from tests.factories import (
     AssessmentFactory,
     CourseFactory,
@@ -23,8 +26,10 @@ def _events(**filters: Any) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(**filters).order_by("id"))
 
 
-def _linked(event: AuditEvent) -> set[int]:
-    return set(AuditEventPatient.objects.filter(event=event).values_list("patient_id", flat=True))
+def _found_by_patient(event: AuditEvent, patient_ids: list[int]) -> set[int]:
+    """Which of these patients' searches (``?patient=``) find the event."""
+    one = AuditEvent.objects.filter(pk=event.pk)
+    return {p for p in patient_ids if audit_read.naming_patient(one, p).exists()}
 
 
 # --- API reads ------------------------------------------------------------------------
@@ -43,7 +48,8 @@ def test_api_list_records_one_view_of_the_page_patients(clinic: Any, staff: Any,
     assert event.clinic_id == clinic.pk
     assert event.object_type == "clinic.patient" and event.object_id == ""
     assert sorted(event.patient_ids) == sorted(p.pk for p in patients)
-    assert _linked(event) == {p.pk for p in patients}
+    others = PatientFactory(clinic=clinic).pk
+    assert _found_by_patient(event, [p.pk for p in patients] + [others]) == {p.pk for p in patients}
     assert event.client_address == "203.0.113.9"
     assert event.request_id == "req-12345678"
     assert event.channel == "api"
@@ -250,3 +256,36 @@ def test_a_rolled_back_write_leaves_no_event(clinic: Any) -> None:
         PatientFactory(clinic=clinic)
         raise RuntimeError("the service failed after the write")
     assert not AuditEvent.objects.filter(object_type="clinic.patient").exists()
+
+
+# --- committing a request's events ----------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_read_committed_without_waiting_is_the_same_event(
+    clinic: Any, staff: Any, api: Any, settings: Any
+) -> None:
+    """Outside a transaction a request's read event commits without waiting for the WAL
+    flush (AUDIT_SYNCHRONOUS_COMMIT off): the same event in the same one statement, and
+    the connection's own setting is untouched."""
+    PatientFactory.create_batch(3, clinic=clinic)
+    client = api(staff(Role.FRONT_DESK))
+    written = []
+    for synchronous in (True, False):
+        settings.AUDIT_SYNCHRONOUS_COMMIT = synchronous
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/v1/patients/").status_code == 200
+        written.append([q["sql"] for q in queries])
+    waited, not_waited = _events(action="view")
+    assert len(written[0]) == len(written[1])
+    assert "set_config('synchronous_commit', 'off', true)" in written[1][-1]
+    assert "synchronous_commit" not in written[0][-1]
+    kept = [f.attname for f in AuditEvent._meta.concrete_fields if f.name not in {"id", "at"}]
+    assert {n: getattr(not_waited, n) for n in kept if n != "request_id"} == {
+        n: getattr(waited, n) for n in kept if n != "request_id"
+    }
+    assert not_waited.at > waited.at and len(not_waited.patient_ids) == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
