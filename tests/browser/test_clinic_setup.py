@@ -15,12 +15,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from clinic import tasks
-from clinic.models import Chair, Clinic, Closure, OpeningHours, StaffMembership
+from clinic.models import Chair, ChairBlock, Clinic, Closure, OpeningHours, StaffMembership
 from notifications.models import ReminderPolicy
 from tests.browser.conftest import axe_violations, screenshot
 from tests.second_factor import code_of
 
 WIDTHS = (1440, 390)
+
+
+UNTIL_TIME = re.compile(r"^Until:?$")  # a chair block's end time, not its "Until date"
 
 
 def _axe_at_both_widths(page: Page, name: str) -> dict[str, Any]:
@@ -116,6 +119,20 @@ def test_a_superuser_creates_a_clinic_and_its_admin_sets_it_up(
     page.get_by_role("link", name="Back to the chairs").click()
     page.get_by_role("link", name="Blocks of Chair A").click()
     violations |= _axe_at_both_widths(page, "chair-blocks")
+    # A block for servicing, then its time changed on its own page.
+    service_day = clinic.today() + dt.timedelta(days=20)
+    page.get_by_label("Date").fill(service_day.isoformat())
+    page.get_by_label("From").fill("12:00")
+    page.get_by_label(UNTIL_TIME).fill("13:00")
+    page.get_by_label("Reason").fill("Coil service")
+    page.get_by_role("button", name="Block the chair").click()
+    page.get_by_role("link", name=re.compile("^Change the block")).click()
+    violations |= _axe_at_both_widths(page, "chair-block-edit")
+    page.get_by_label(UNTIL_TIME).fill("14:30")
+    page.get_by_role("button", name="Save the block").click()
+    expect(page.get_by_role("cell", name=re.compile("14:30"))).to_be_visible()
+    (block,) = ChairBlock.objects.filter(chair__clinic=clinic)
+    assert block.ends_at.astimezone(clinic.tz).strftime("%H:%M") == "14:30"
 
     # A closure, then its change page.
     page.get_by_role("navigation", name="Set-up").get_by_role("link", name="Closures").click()
