@@ -412,7 +412,8 @@ class AuditOutcome(models.TextChoices):
 class AuditEvent(models.Model):
     """One thing that happened, kept as it was written: who, when, what, from where, how
     it ended. Append-only: the model refuses updates and deletes (the database role's own
-    refusal comes with the audit trail, issue 15 item 3)."""
+    refusal comes with the audit trail, issue 15 item 3). On SQLite a migration that
+    rebuilds this table drops its patient-links trigger: recreate it (see 0021)."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

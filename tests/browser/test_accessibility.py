@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page
@@ -19,6 +20,8 @@ from scheduling.services import course_schedule
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_patient_pages import _next_monday
 from tests.factories import SessionFactory
+
+WEEKDAY_NOON = dt.datetime(2027, 1, 13, 17, 0, tzinfo=dt.UTC)  # Wednesday, noon in New York
 
 
 def test_the_login_page_has_no_serious_violations(page: Page) -> None:
@@ -109,42 +112,45 @@ def test_the_treatment_record_form_and_the_records_beside_the_prescription_pass(
 ) -> None:
     """The technician's record form (from the prescription, with the deviation reason)
     and the course page's records as a psychiatrist (with the prescription form)."""
-    course = make_course(prescribed_coil_position="F3 (Beam method)")
-    now = timezone.now()
-    technician = staff(Role.TECHNICIAN)
-    done = SessionFactory(
-        course=course,
-        chair=chairs[0],
-        starts_at=now - dt.timedelta(days=1),
-        ends_at=now - dt.timedelta(days=1) + dt.timedelta(minutes=40),
-        status=SessionStatus.COMPLETED,
-    )
-    TreatmentRecord.objects.create(
-        session=done,
-        technician=technician,
-        pulses_delivered=2000,
-        intensity_pct_mt=120,
-        coil_position="F3 (Beam method)",
-        deviations=["pulses_low"],
-        deviation_reason="Stopped early: scalp discomfort",
-    )
-    SessionFactory(
-        course=course,
-        chair=chairs[0],
-        starts_at=now - dt.timedelta(minutes=10),
-        ends_at=now + dt.timedelta(minutes=30),
-        status=SessionStatus.CHECKED_IN,
-    )
-    login(technician)
-    page.goto(reverse("technician-today"))
-    page.get_by_label("Reason for any deviation from the prescription").wait_for()
-    screenshot(page, "treatment-record-form")
-    assert axe_violations(page) == []
+    # A weekday at noon in New York: "today's" list holds a session that began ten
+    # minutes ago (at ten past midnight there it would be yesterday's).
+    with time_machine.travel(WEEKDAY_NOON, tick=True):
+        course = make_course(prescribed_coil_position="F3 (Beam method)")
+        now = timezone.now()
+        technician = staff(Role.TECHNICIAN)
+        done = SessionFactory(
+            course=course,
+            chair=chairs[0],
+            starts_at=now - dt.timedelta(days=1),
+            ends_at=now - dt.timedelta(days=1) + dt.timedelta(minutes=40),
+            status=SessionStatus.COMPLETED,
+        )
+        TreatmentRecord.objects.create(
+            session=done,
+            technician=technician,
+            pulses_delivered=2000,
+            intensity_pct_mt=120,
+            coil_position="F3 (Beam method)",
+            deviations=["pulses_low"],
+            deviation_reason="Stopped early: scalp discomfort",
+        )
+        SessionFactory(
+            course=course,
+            chair=chairs[0],
+            starts_at=now - dt.timedelta(minutes=10),
+            ends_at=now + dt.timedelta(minutes=30),
+            status=SessionStatus.CHECKED_IN,
+        )
+        login(technician)
+        page.goto(reverse("technician-today"))
+        page.get_by_label("Reason for any deviation from the prescription").wait_for()
+        screenshot(page, "treatment-record-form")
+        assert axe_violations(page) == []
 
-    page.context.clear_cookies()
-    login(staff(Role.PSYCHIATRIST))
-    page.goto(reverse("course-detail", args=[course.pk]))
-    page.get_by_text("Stopped early: scalp discomfort").wait_for()
-    page.get_by_text("Change the prescription").click()
-    screenshot(page, "course-records")
-    assert axe_violations(page) == []
+        page.context.clear_cookies()
+        login(staff(Role.PSYCHIATRIST))
+        page.goto(reverse("course-detail", args=[course.pk]))
+        page.get_by_text("Stopped early: scalp discomfort").wait_for()
+        page.get_by_text("Change the prescription").click()
+        screenshot(page, "course-records")
+        assert axe_violations(page) == []
