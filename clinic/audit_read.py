@@ -69,7 +69,7 @@ class AuditFilterForm(forms.Form):
 
 def naming_patient(events: QuerySet[AuditEvent], patient_id: int) -> QuerySet[AuditEvent]:
     """The events that touched this patient: on PostgreSQL by the GIN index on
-    ``patient_ids`` (migration 0017), on SQLite by the link rows its trigger writes
+    ``patient_ids`` (migration 0020), on SQLite by the link rows its trigger writes
     (migration 0016)."""
     if connections[events.db].vendor == "postgresql":
         return events.filter(patient_ids__contains=[patient_id])

@@ -263,7 +263,7 @@ def _event(
 def write_events(events: list[AuditEvent], *, wait_for_flush: bool = True) -> None:
     """Insert the events, one statement an event, so a list read of 500 patients costs
     one INSERT of one row: on PostgreSQL its patients are found by the GIN index on
-    ``patient_ids`` (migration 0017); on SQLite a trigger writes their link rows
+    ``patient_ids`` (migration 0020); on SQLite a trigger writes their link rows
     (migration 0016).
 
     With ``wait_for_flush`` False, an event written on PostgreSQL outside a transaction
