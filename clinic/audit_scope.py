@@ -42,4 +42,5 @@ def note_loaded_patient(instance: Any) -> None:
     the trail's ``_resolve_clinics`` finds those once at the end."""
     scope = _scope.get()
     if scope is not None:
-        scope.patients[instance.pk] = instance.__dict__.get("clinic_id")
+        values = instance.__dict__  # no descriptors: this runs for every row
+        scope.patients[values["id"]] = values.get("clinic_id")

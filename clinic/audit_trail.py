@@ -113,10 +113,14 @@ def note_read(
     if not rows:
         return
     patients: dict[int, int | None] = {}
-    for row in rows:
-        found = patient_of(row, cached_only=not object_id)
-        if found is not None:
-            patients[found[0]] = found[1]
+    if type(rows[0]) is Patient:
+        # The patient list's page of 500: one pass, no per-row lookups.
+        patients = {row.id: row.clinic_id for row in cast(list[Patient], rows)}
+    else:
+        for row in rows:
+            found = patient_of(row, cached_only=not object_id)
+            if found is not None:
+                patients[found[0]] = found[1]
     if patients:
         scope.reads.append(Read(action, rows[0]._meta.label_lower, object_id, patients))
 
