@@ -72,7 +72,8 @@ class PatientFilter(dates.BoundedFilterSet):
         fields = ["clinic"]
 
     def search(self, queryset: QuerySet[Patient], name: str, value: str) -> QuerySet[Patient]:
-        return selectors.patient_search(queryset, value)
+        contact = access.clinic_ids_with(self.request.user, Capability.READ_PATIENT_CONTACT)
+        return selectors.patient_search(queryset, value, phone_in=contact)
 
 
 class PatientViewSet(ClinicScopedViewSet):

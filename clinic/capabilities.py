@@ -131,8 +131,8 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.READ_PATIENT_CONTACT: _grant(
             {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
             "See a patient's phone, email, consent history and messages on the patient "
-            "pages (technicians see who the patient is and their treatment, not how to "
-            "reach them)",
+            "pages, and the phone and email in the API, and find a patient by phone "
+            "(technicians see who the patient is and their treatment, not how to reach them)",
         ),
         # Staff pages
         Capability.OPEN_BOARD: _grant(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -44,10 +45,14 @@ def phone_digits(text: str) -> str:
     return "1" + digits if len(digits) == 10 and not text.strip().startswith("+") else digits
 
 
-def patient_search(queryset: QuerySet[Patient], text: str) -> QuerySet[Patient]:
+def patient_search(
+    queryset: QuerySet[Patient], text: str, *, phone_in: Collection[int] | None = None
+) -> QuerySet[Patient]:
     """Match by MRN, by date of birth (``YYYY-MM-DD`` or ``M/D/YYYY``), by phone digits,
     or by every word starting a first or last name ("ana lop" finds Ana Lopez, not every
-    Ana and every Lopez); case does not matter."""
+    Ana and every Lopez); case does not matter. ``phone_in`` limits matching by phone to
+    those clinics (where the searcher may see contact details: a search is otherwise a
+    way to test which number a patient has); None, every clinic."""
     words = text.split()
     if not words:
         return queryset
@@ -59,8 +64,9 @@ def patient_search(queryset: QuerySet[Patient], text: str) -> QuerySet[Patient]:
         names &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
     condition = names | Q(mrn__iexact=text.strip())
     digits = phone_digits(text)
-    if len(digits) >= 4:
-        condition |= Q(phone__contains=digits)
+    if len(digits) >= 4 and (phone_in is None or phone_in):
+        by_phone = Q(phone__contains=digits)
+        condition |= by_phone if phone_in is None else by_phone & Q(clinic_id__in=phone_in)
     return queryset.filter(condition)
 
 

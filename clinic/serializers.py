@@ -196,6 +196,11 @@ class ChairBlockSerializer(dates.BoundedModelSerializer):
         return attrs
 
 
+# Left out of the API's patient for whoever may not reach the patient
+# (Capability.READ_PATIENT_CONTACT), as the patient pages leave them out.
+CONTACT_DETAILS = ("phone", "email")
+
+
 class PatientSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field()
     phone = PhoneField(required=False, allow_blank=True, help_text="Returned in E.164.")
@@ -218,6 +223,17 @@ class PatientSerializer(dates.BoundedModelSerializer):
         if errors:
             raise serializers.ValidationError(errors, code="consent_without_contact")
         return attrs
+
+    def to_representation(self, instance: Patient) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not access.has_capability(
+            request.user, instance.clinic_id, Capability.READ_PATIENT_CONTACT
+        ):
+            # Technicians see who the patient is, not how to reach them (as on the pages).
+            for name in CONTACT_DETAILS:
+                data.pop(name, None)
+        return data
 
 
 class MembershipSerializer(serializers.Serializer):

@@ -29,14 +29,18 @@ SHOW_CHOICES = {
 }
 
 
-def patient_directory(clinic_id: int, text: str = "", show: str = "") -> QuerySet[Patient]:
+def patient_directory(
+    clinic_id: int, text: str = "", show: str = "", *, by_phone: bool = True
+) -> QuerySet[Patient]:
     """A clinic's patients matching ``text`` (clinic.selectors.patient_search), each with
     ``screening_status`` (latest screening; None without one) and its open course's id,
-    status and risk level (``open_course_*``; None without one)."""
+    status and risk level (``open_course_*``; None without one). Without ``by_phone``
+    a search does not match phone numbers (a searcher who may not see them)."""
     open_course = TreatmentCourse.objects.filter(
         patient=OuterRef("pk"), status__in=OPEN_STATUSES
     ).order_by("-created_at", "-id")
-    patients = patient_search(Patient.objects.filter(clinic_id=clinic_id), text).annotate(
+    patients = Patient.objects.filter(clinic_id=clinic_id)
+    patients = patient_search(patients, text, phone_in=None if by_phone else ()).annotate(
         screening_status=latest_screening_status(),
         open_course_id=Subquery(open_course.values("pk")[:1]),
         open_course_status=Subquery(open_course.values("status")[:1]),
@@ -61,7 +65,8 @@ def patient_list(request: HttpRequest, place: Workplace) -> HttpResponse:
     show = request.GET.get("show", "")
     if show not in SHOW_CHOICES:
         show = ""
-    page = _page(request, patient_directory(place.clinic.pk, text, show))
+    contact = place.can(Capability.READ_PATIENT_CONTACT)
+    page = _page(request, patient_directory(place.clinic.pk, text, show, by_phone=contact))
     context = {
         "page": page,
         "q": text,
@@ -69,7 +74,7 @@ def patient_list(request: HttpRequest, place: Workplace) -> HttpResponse:
         "show_choices": SHOW_CHOICES,
         "clinic": place.clinic,
         "can_edit": place.can(Capability.EDIT_PATIENTS),
-        "can_contact": place.can(Capability.READ_PATIENT_CONTACT),
+        "can_contact": contact,
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "patient-results":
         return render(request, "courses/patients/_results.html", context)

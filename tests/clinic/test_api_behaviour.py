@@ -24,6 +24,28 @@ def test_patient_search(clinic: Any, staff: Any, api: Any) -> None:
     assert ids(ana.phone[-7:]) == {ana.pk}
 
 
+def test_technicians_get_no_contact_details_and_cannot_search_by_phone(
+    clinic: Any, other_clinic: Any, staff: Any, api: Any
+) -> None:
+    # A technician here and front desk in another clinic: contact details (and a search
+    # by phone) in the other clinic only, as the patient pages do.
+    user = staff(Role.TECHNICIAN)
+    MembershipFactory(user=user, clinic=other_clinic, role=Role.FRONT_DESK)
+    here = PatientFactory(clinic=clinic, phone="+17185550142", email="here@example.com")
+    there = PatientFactory(clinic=other_clinic, phone="+17185550143", email="there@example.com")
+    client = api(user)
+    rows = {row["id"]: row for row in client.get("/api/v1/patients/").json()["results"]}
+    assert "phone" not in rows[here.pk] and "email" not in rows[here.pk]
+    assert rows[here.pk]["mrn"] == here.mrn
+    assert rows[there.pk]["phone"] == there.phone and rows[there.pk]["email"] == there.email
+    detail = client.get(f"/api/v1/patients/{here.pk}/").json()
+    assert "phone" not in detail and "email" not in detail
+    found = client.get("/api/v1/patients/", {"q": "718555014"}).json()["results"]
+    assert [row["id"] for row in found] == [there.pk]
+    desk = api(staff(Role.FRONT_DESK))
+    assert desk.get(f"/api/v1/patients/{here.pk}/").json()["phone"] == here.phone
+
+
 def test_clinic_filter_narrows_a_multi_clinic_user(
     clinic: Any, other_clinic: Any, staff: Any, api: Any
 ) -> None:

@@ -127,6 +127,16 @@ def test_search_by_name_mrn_phone_and_date_of_birth(
     assert len(_names(client)) == 2
 
 
+def test_a_technicians_search_does_not_match_phone_numbers(
+    clinic: Any, staff: Any, client: Client
+) -> None:
+    # The technician does not see phone numbers; searching by one would tell them.
+    PatientFactory(clinic=clinic, first_name="Ana", last_name="Lopez", phone="+17185550142")
+    client.force_login(staff(Role.TECHNICIAN))
+    assert _names(client, q="718-555-0142") == []
+    assert _names(client, q="lopez") == ["Ana Lopez"]
+
+
 def test_filters_open_course_and_at_risk(clinic: Any, staff: Any, client: Client) -> None:
     PatientFactory(clinic=clinic, first_name="Idle", last_name="A")
     CourseFactory(patient=PatientFactory(clinic=clinic, first_name="Open", last_name="B"))
