@@ -5,7 +5,10 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from clinic import user_admin  # noqa: F401  (its own user pages: nobody sets another's password)
+from clinic import (
+    services,
+    user_admin,  # noqa: F401  (its own user pages: nobody sets another's password)
+)
 from clinic.models import (
     ApiToken,
     AuditEvent,
@@ -66,6 +69,17 @@ class PatientAdmin(admin.ModelAdmin):
     # Consent changes only through the consent ledger (the API, STOP/START replies),
     # which records who, when, how and under which text.
     readonly_fields = ["sms_consent", "email_consent"]
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
+        # Through the service, as the API and the pages: a new phone, email or preferred
+        # channel moves the messages still due (the form has already set them on ``obj``,
+        # so the service is given the row as stored).
+        stored = Patient.objects.get(pk=obj.pk) if change else None
+        names = form.changed_data if change else list(form.cleaned_data)
+        saved = services.patient_save(
+            stored, by=request.user, **{name: form.cleaned_data[name] for name in names}
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(StaffMembership)

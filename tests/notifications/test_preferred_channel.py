@@ -333,6 +333,32 @@ def test_a_new_preferred_channel_takes_the_messages_still_due(
     assert [channel for _, channel, _, _ in _due(patient)] == [Channel.SMS]
 
 
+def test_a_preference_changed_in_the_django_admin_moves_them_too(
+    clinic_at_noon: Any, superuser: Any
+) -> None:
+    """The admin saves through the same service as the pages and the API."""
+    patient = _patient(clinic_at_noon, sms=True, email=True, preferred=SMS)
+    texted = _moved_announcement(patient)
+    client = Client()
+    client.force_login(superuser)
+    form = {
+        "clinic": clinic_at_noon.pk,
+        "mrn": patient.mrn,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "date_of_birth": patient.date_of_birth.isoformat(),
+        "phone": patient.phone,
+        "email": patient.email,
+        "preferred_channel": "email",
+    }
+    saved = client.post(f"/admin/clinic/patient/{patient.pk}/change/", form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert Notification.objects.get(pk=texted.pk).status == Status.CANCELLED
+    assert _due(patient) == [
+        (Kind.SESSION_MOVED, Channel.EMAIL, texted.scheduled_for, texted.previous_starts_at)
+    ]
+
+
 def test_nothing_moves_to_a_channel_without_consent(clinic_at_noon: Any) -> None:
     patient = _patient(clinic_at_noon, sms=True, email=False, preferred=EMAIL)
     texted = _moved_announcement(patient)
