@@ -61,7 +61,10 @@ def make_record(clinic: Any) -> Record:
         ends_at=dt.datetime(2026, 12, 1, 14, 40, tzinfo=dt.UTC),
     )
     phq9 = AssessmentFactory(
-        course=course, score=12, items=[2, 2, 1, 1, 2, 1, 1, 1, 1], suicide_item=1,
+        course=course,
+        score=12,
+        items=[2, 2, 1, 1, 2, 1, 1, 1, 1],
+        suicide_item=1,
         recorded_by=technician,
     )
     gad7 = AssessmentFactory(course=course, instrument="gad7", score=9)
