@@ -55,7 +55,7 @@ def devices(clinics: Clinics) -> QuerySet[Chair]:
 def appointments(clinics: Clinics) -> QuerySet[Session]:
     return (
         Session.objects.filter(_in("chair__clinic_id", clinics))
-        .select_related("chair")
+        .select_related("chair", "patient")
         .order_by("starts_at", "id")
     )
 
@@ -68,7 +68,7 @@ def procedures(clinics: Clinics) -> QuerySet[Session]:
             status=SessionStatus.COMPLETED,
             record__isnull=False,
         )
-        .select_related("chair", "record")
+        .select_related("chair", "record", "patient")
         .order_by("starts_at", "id")
     )
 

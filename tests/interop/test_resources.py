@@ -236,3 +236,4 @@ def test_reads_are_audit_events(record: Record, staff: Any, api: Any) -> None:
         ("view", "scheduling.session", "", [record.patient.pk], "api"),
     ]
     assert events[0].path == f"/fhir/R4/Observation/{record.phq9.pk}"
+    assert {event.clinic_id for event in events} == {record.patient.clinic_id}
