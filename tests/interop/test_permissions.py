@@ -149,3 +149,15 @@ def test_metadata_is_open_and_the_rest_is_not(api: Any, db: None) -> None:
     assert body["resourceType"] == "CapabilityStatement"
     response = api(None).get("/fhir/R4/Patient")
     assert outcome_code(response, 401) == "not_authenticated"
+
+
+def test_docs_roles_md_names_the_capability_each_type_asks_for() -> None:
+    from clinic import roles_doc, roles_render
+
+    documented: dict[str, Capability | None] = {}
+    for row in roles_doc.FHIR:
+        for path in row.paths:
+            name = path.split("?")[0].split("/")[3]
+            documented[name] = roles_render.cell_capability(row.who)
+    assert documented.pop("metadata") is None
+    assert documented == {name: spec.capability for name, spec in TYPES.items()}
