@@ -70,6 +70,8 @@ class FhirView(APIView):
     renderer_classes = [FhirJSONRenderer]
     content_negotiation_class = FhirOnly
     http_method_names = ["get", "head"]
+    # Not in the OpenAPI document: FHIR describes itself (GET /fhir/R4/metadata).
+    schema = None
 
     def handle_exception(self, exc: Exception) -> Response:
         found = errors.outcome_for(exc)
