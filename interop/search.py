@@ -110,9 +110,11 @@ def date_bound(value: str) -> DateBound:
         if "T" in raw and _OFFSET.search(raw):
             return DateBound(prefix, at=dates.DateTimeField().run_validation(raw))
     except serializers.ValidationError as error:
+        found = error.get_codes()
+        code = "out_of_range" if isinstance(found, list) and "out_of_range" in found else ""
         detail = error.detail
-        message = detail[0] if isinstance(detail, list) and detail else dates.OUT_OF_RANGE
-        raise bad_parameter("out_of_range", f"date={value}: {message}") from None
+        message = detail[0] if isinstance(detail, list) and detail else "Not a date."
+        raise bad_parameter(code or "invalid_date", f"date={value}: {message}") from None
     raise bad_parameter(
         "invalid_date",
         f"date={value}: use [eq|ge|le|gt|lt]YYYY-MM-DD, or a date and time with its offset.",
@@ -168,13 +170,15 @@ def instant_filter(
     return condition
 
 
+DAY_LOOKUPS = {"eq": "", "ge": "__gte", "gt": "__gt", "le": "__lte", "lt": "__lt"}
+
+
 def day_filter(field: str, bounds: list[DateBound]) -> Q:
-    """Rows whose ``field`` (a date) meets every bound; an instant counts by its own day."""
+    """Rows whose ``field`` (a date) meets every bound; an instant counts by its UTC day."""
     condition = Q()
     for bound in bounds:
-        day = bound.day if bound.day is not None else bound.at.date()  # type: ignore[union-attr]
-        lookup = {"eq": "", "ge": "__gte", "gt": "__gt", "le": "__lte", "lt": "__lt"}
-        condition &= Q(**{f"{field}{lookup[bound.prefix]}": day})
+        day = bound.at.date() if bound.at is not None else bound.day
+        condition &= Q(**{f"{field}{DAY_LOOKUPS[bound.prefix]}": day})
     return condition
 
 

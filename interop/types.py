@@ -117,7 +117,6 @@ def _params(*pairs: tuple[SearchParam, Filter]) -> dict[str, tuple[SearchParam, 
     return {param.name: (param, apply) for param, apply in pairs}
 
 
-CLINICAL = Capability.READ_CLINICAL_DETAIL
 TYPES: dict[str, ResourceType] = {
     spec.name: spec
     for spec in (
@@ -172,7 +171,7 @@ TYPES: dict[str, ResourceType] = {
         ),
         ResourceType(
             "Procedure",
-            CLINICAL,
+            Capability.READ_CLINICAL_DETAIL,
             selectors.procedures,
             _one("chair.clinic_id"),
             lambda session, sight: resources.procedure(session, session.record),

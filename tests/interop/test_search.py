@@ -130,7 +130,9 @@ def test_a_day_is_the_clinics_wall_clock_across_the_dst_change(record: Record, a
     [
         ("1899-12-31", "out_of_range"),
         ("ge2100-01-01", "out_of_range"),
-        ("2026-02-30", "out_of_range"),
+        ("2026-02-30", "invalid_date"),
+        ("ge2026-11-30T25:00:00Z", "invalid_date"),
+        ("1899-12-31T23:00:00%2B00:00", "out_of_range"),
         ("2026-11-30T10:00:00", "invalid_date"),
         ("tomorrow", "invalid_date"),
         ("ne2026-11-30", "invalid_date"),
