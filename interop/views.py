@@ -123,11 +123,11 @@ class ReadView(FhirView):
 class SearchView(FhirView):
     def get(self, request: Request, resource_type: str) -> Response:
         spec = type_named(resource_type)
-        params = {name: request.query_params.getlist(name) for name in request.query_params}
-        paging = search.parse(params, spec.params)
         clinics = access.clinic_ids_with(request.user, spec.capability)
         if clinics is not None and not clinics:
             raise exceptions.PermissionDenied(f"Your role may not read {spec.name} resources.")
+        params = {name: request.query_params.getlist(name) for name in request.query_params}
+        paging = search.parse(params, spec.params)
         rows: QuerySet[Any] = spec.rows(clinics)
         context = Context(clinics=self._clinics(spec, params, clinics))
         for name, (_, apply) in spec.params.items():
