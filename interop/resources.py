@@ -14,7 +14,7 @@ from typing import Any
 
 from clinic.models import Chair, Clinic, Patient, Weekday
 from courses.instruments import INSTRUMENTS
-from courses.models import Assessment, Indication, TreatmentCourse
+from courses.models import Assessment, CourseStatus, Indication, TreatmentCourse
 from interop import codes
 from scheduling.models import Session, SessionKind, TreatmentRecord
 
@@ -313,7 +313,8 @@ def observation(row: Assessment, sight: Sight) -> Resource:
 def _course_end(course: TreatmentCourse) -> dt.date | None:
     if course.completed_on is not None:
         return course.completed_on
-    if course.status in ("completed", "discontinued") and course.status_changed_at:
+    ended = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
+    if course.status in ended and course.status_changed_at is not None:
         return course.status_changed_at.astimezone(course.patient.clinic.tz).date()
     return None
 

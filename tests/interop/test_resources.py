@@ -237,3 +237,14 @@ def test_reads_are_audit_events(record: Record, staff: Any, api: Any) -> None:
     ]
     assert events[0].path == f"/fhir/R4/Observation/{record.phq9.pk}"
     assert {event.clinic_id for event in events} == {record.patient.clinic_id}
+
+
+def test_a_discontinued_course_ends_on_the_clinics_day(record: Record, api_as: Any) -> None:
+    course = record.course
+    course.status = CourseStatus.DISCONTINUED
+    # 03:00 UTC on the 16th is still the 15th in New York.
+    course.status_changed_at = dt.datetime(2027, 1, 16, 3, 0, tzinfo=dt.UTC)
+    course.save()
+    body = fhir_json(api_as(Role.FRONT_DESK).get(f"/fhir/R4/CarePlan/{course.pk}"))
+    assert body["status"] == "revoked"
+    assert body["period"] == {"start": "2026-11-30", "end": "2027-01-15"}
