@@ -26,7 +26,9 @@ GAD7_ITEMS = ["69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", 
 
 
 def test_patient(record: Record, api_as: Any) -> None:
-    body = fhir_json(api_as(Role.PSYCHIATRIST).get(f"/fhir/R4/Patient/{record.patient.pk}"))
+    response = api_as(Role.PSYCHIATRIST).get(f"/fhir/R4/Patient/{record.patient.pk}")
+    assert "no-store" in response["Cache-Control"]  # as every answer to a token
+    body = fhir_json(response)
     patient = record.patient
     (identifier,) = body["identifier"]
     assert identifier["system"] == "https://cadence.invalid/fhir/clinic/brooklyn/mrn"
