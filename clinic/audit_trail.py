@@ -218,7 +218,7 @@ def channel_of(request: HttpRequest | None) -> str:
     path = getattr(request, "path", "") or ""
     if request is None:
         return "system"
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/fhir/")):
         return "api"
     if path.startswith("/admin/"):
         return "admin"

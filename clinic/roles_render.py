@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from clinic.capabilities import CAPABILITIES, Capability, roles_for
 from clinic.models import Role
-from clinic.roles_doc import ACTIONS, PAGES, RESOURCES, Action, Cell
+from clinic.roles_doc import ACTIONS, FHIR, PAGES, RESOURCES, Action, Cell, Page
 
 
 def roles_text(capability: Capability) -> str:
@@ -102,17 +102,24 @@ def action_table() -> str:
     return _table(("action", "who", "capability"), rows)
 
 
-def page_table() -> str:
-    rows = [
+def _page_rows(pages: Sequence[Page]) -> list[tuple[str, ...]]:
+    return [
         (
             ", ".join(_code(path) for path in page.paths)
             + (f" {page.label}" if page.label else ""),
             _cell(page.who),
             _capability_name(page.who),
         )
-        for page in PAGES
+        for page in pages
     ]
-    return _table(("page", "who", "capability"), rows)
+
+
+def page_table() -> str:
+    return _table(("page", "who", "capability"), _page_rows(PAGES))
+
+
+def fhir_table() -> str:
+    return _table(("interaction", "who", "capability"), _page_rows(FHIR))
 
 
 SECTIONS = {
@@ -120,6 +127,7 @@ SECTIONS = {
     "api-resources": resource_table,
     "api-actions": action_table,
     "pages": page_table,
+    "fhir": fhir_table,
 }
 
 

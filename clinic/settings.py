@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "courses",
     "scheduling",
     "notifications",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -328,6 +329,12 @@ SPECTACULAR_SETTINGS = {
         "MappingScheduleEnum": "courses.models.MappingSchedule",
     },
 }
+
+# --- FHIR R4 (interop/, docs/fhir.md) ---------------------------------------------------
+# The base of Cadence's own FHIR naming: each clinic's MRN identifier system, its code
+# systems and extensions. An EHR matches patients by these URIs: set it once, to a URL
+# the deployment controls, and keep it.
+FHIR_NAMING_BASE = env.required_str("FHIR_NAMING_BASE", "https://cadence.invalid/fhir")
 
 # --- Cache: shared by every process when CACHE_URL names Redis (login throttling) ---
 CACHE_URL = env.str("CACHE_URL")

@@ -83,6 +83,7 @@ urlpatterns = [
     path("webhooks/sms/status/", webhooks.sms_status, name="sms-status"),
     path("api/schema/", api_docs.schema, name="schema"),
     path("api/docs/", api_docs.docs, name="api-docs"),
+    path("fhir/R4/", include("interop.urls")),
 ]
 
 handler400 = "clinic.views.bad_request"

@@ -16,7 +16,7 @@ from scheduling import signals as scheduling_signals
 from scheduling.models import Session
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("clinic", "courses", "scheduling", "notifications")
+APPS = ("clinic", "courses", "scheduling", "notifications", "interop")
 LONGEST_MODULE = 500
 
 SIGNALS = [

@@ -21,7 +21,7 @@ from clinic.models import Role
 from clinic.web import NAVIGATION
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("clinic", "courses", "scheduling", "notifications")
+APPS = ("clinic", "courses", "scheduling", "notifications", "interop")
 TABLE = Path("clinic/capabilities.py")
 
 # Modules that may name roles, and why. Nothing else may: a permission check asks for a
