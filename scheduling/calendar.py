@@ -9,6 +9,7 @@ Intervals are half-open [start, end).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,13 @@ class _Busy:
     # Longest interval seen, so overlap checks can look back far enough.
     longest: dt.timedelta = dt.timedelta(0)
 
+    @classmethod
+    def of(cls, intervals: list[Interval]) -> _Busy:
+        """Busy time from intervals in any order: one sort rather than an insort each."""
+        intervals.sort()
+        longest = max((end - start for start, end in intervals), default=dt.timedelta(0))
+        return cls(intervals, max(longest, dt.timedelta(0)))
+
     def add(self, start: dt.datetime, end: dt.datetime) -> None:
         bisect.insort(self.intervals, (start, end))
         self.longest = max(self.longest, end - start)
@@ -60,6 +68,10 @@ class _Busy:
         low = bisect.bisect_left(self.intervals, (start - self.longest,))
         high = bisect.bisect_left(self.intervals, (end,))
         return [(s, e) for s, e in self.intervals[low:high] if s < end and start < e]
+
+    def copy(self) -> _Busy:
+        # The intervals are tuples of datetimes (immutable): a new list is enough.
+        return _Busy(list(self.intervals), self.longest)
 
 
 @dataclass
@@ -96,6 +108,16 @@ class ClinicCalendar:
 
     def patient_sessions_on(self, day: dt.date) -> list[Interval]:
         return self.patient_busy.between(*day_bounds(day, self.tz))
+
+    def copy(self) -> ClinicCalendar:
+        """A calendar whose holds leave this one untouched (to plan several tries on
+        one read). Only the busy time changes when planning, so only it is copied:
+        much cheaper than ``copy.deepcopy`` of the chairs and thousands of datetimes."""
+        chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+        chair_busy.update((chair_id, busy.copy()) for chair_id, busy in self.chair_busy.items())
+        return dataclasses.replace(
+            self, chair_busy=chair_busy, patient_busy=self.patient_busy.copy()
+        )
 
     def hold(self, chair_id: int, start: dt.datetime, end: dt.datetime) -> None:
         """Mark time as taken by a session being planned."""
@@ -173,14 +195,12 @@ def load_calendar(
         patient_id,
         list(ignore_sessions),
     )
-    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
-    for chair in chairs:
-        chair_busy[chair.pk] = _Busy()
+    by_chair: dict[int, list[Interval]] = {chair.pk: [] for chair in chairs}
     for chair_id, busy_start, busy_end in [*busy.blocks, *busy.sessions]:
-        chair_busy[chair_id].add(busy_start, busy_end)
-    patient_busy = _Busy()
-    for busy_start, busy_end in busy.patient:
-        patient_busy.add(busy_start, busy_end)
+        by_chair.setdefault(chair_id, []).append((busy_start, busy_end))
+    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+    chair_busy.update((chair_id, _Busy.of(intervals)) for chair_id, intervals in by_chair.items())
+    patient_busy = _Busy.of(busy.patient)
     return ClinicCalendar(clinic, hours, busy.closures, chairs, chair_busy, patient_busy)
 
 

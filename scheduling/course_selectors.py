@@ -5,7 +5,6 @@ sessions, scores or courses."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -144,7 +143,7 @@ def booking_alternatives(
     for label, changes in candidates:
         begin = changes.get("start_date", start)
         planner = Planner(
-            copy.deepcopy(calendar),
+            calendar.copy(),
             preferred_time=changes.get("preferred_time", preferred),
             preferred_chair_id=chair.pk if chair is not None else None,
             time_flex_minutes=changes.get("time_flex_minutes", time_flex_minutes),
