@@ -29,6 +29,7 @@ from scheduling.planner import Planner
 from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, load_facts, progress
 from scheduling.selectors import availability
 from scheduling.services import course_shape
+from scheduling.services.booking import time_of_day_span
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,18 @@ def booking_alternatives(
         + clinic.course_window_grace_weeks
     )
     latest_start = max([start, *(c["start_date"] for _, c in candidates if "start_date" in c)])
-    calendar = load_calendar(
-        clinic, start, latest_start + 2 * window, coil=protocol.coil, patient_id=patient.pk
-    )
     shape = course_shape(protocol)
+    # Only the stretch of each day some candidate can touch, as course_schedule reads.
+    times = [preferred, *(c["preferred_time"] for _, c in candidates if "preferred_time" in c)]
+    widest_flex = max([time_flex_minutes, *(c.get("time_flex_minutes", 0) for _, c in candidates)])
+    calendar = load_calendar(
+        clinic,
+        start,
+        latest_start + 2 * window,
+        coil=protocol.coil,
+        patient_id=patient.pk,
+        time_of_day=time_of_day_span(times, shape, widest_flex),
+    )
     found: list[BookingAlternative] = []
     for label, changes in candidates:
         begin = changes.get("start_date", start)
