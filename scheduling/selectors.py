@@ -143,8 +143,8 @@ def availability(
     until: dt.date | None = None,
 ) -> dict[str, Any]:
     """Free stretches per chair in service (only chairs fitted with ``coil``, if given)
-    on a clinic-local day, or on each day from ``day`` to ``until``: four queries
-    (three on PostgreSQL) whatever the number of days."""
+    on a clinic-local day, or on each day from ``day`` to ``until``: the calendar read
+    once (three queries on PostgreSQL, six on SQLite) whatever the number of days."""
     last = day if until is None else until
     calendar = load_calendar(clinic, day, last, coil=coil)
     days = [day + dt.timedelta(days=n) for n in range((last - day).days + 1)]
