@@ -23,7 +23,7 @@ from benchmarks.clinic_year import (
 from benchmarks.harness import max_rss_mib, measure, setup_django, throwaway_database
 
 MAX_QUERIES = 12
-MAX_RATIO = 5
+MAX_RATIO = 4  # issue 18 (was 5)
 REPEAT = 40
 LANES_PER_CHAIR = 12  # 40-minute slots: 120 sessions on every open day
 PREFERRED_TIME = dt.time(9, 45)  # a time some chairs keep free, with room for mapping
@@ -37,6 +37,7 @@ SESSION_COLUMNS = (
     "kind",
     "phase",
     "cancel_reason",
+    "pending_authorization",
     "created_at",
     "updated_at",
 )
@@ -103,6 +104,7 @@ def main() -> None:
                 session.kind,
                 session.phase,
                 "",
+                session.pending_authorization,
                 now,
                 now,
             )

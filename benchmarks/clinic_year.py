@@ -95,7 +95,8 @@ class Year:
     def describe(self) -> None:
         statuses = ", ".join(f"{count:,} {name}" for name, count in self.statuses.most_common())
         print(
-            f"  data: {CHAIRS} chairs, Mon-Fri {OPENS:%H:%M}-{CLOSES:%H:%M} {TIMEZONE}, "
+            f"  data: {CHAIRS} chairs, Mon-Fri {OPENS:%H:%M}-{CLOSES:%H:%M} "
+            f"{self.clinic.timezone}, "
             f"{len(self.closures)} holiday closures; {self.protocol.code} lanes "
             f"{self.lanes_per_chair}/chair ({self.lanes_per_chair * CHAIRS} sessions per "
             f"open day)",
@@ -110,7 +111,7 @@ class Year:
         )
 
 
-def create_clinic(slug: str = "bench") -> tuple[Clinic, list[Chair], Any]:
+def create_clinic(slug: str = "bench", zone: str = TIMEZONE) -> tuple[Clinic, list[Chair], Any]:
     """The clinic, its opening hours, 10 chairs and a psychiatrist."""
     from django.contrib.auth import get_user_model
 
@@ -119,7 +120,7 @@ def create_clinic(slug: str = "bench") -> tuple[Clinic, list[Chair], Any]:
     clinic = Clinic.objects.create(
         name="Bench",
         slug=slug,
-        timezone=TIMEZONE,
+        timezone=zone,
         display_name="Bench Wellness",
         phone="+17185550100",
     )
@@ -151,8 +152,10 @@ def build_year(
     weeks_back: int = 39,
     weeks_ahead: int = 13,
     seed: int = 1,
+    zone: str = TIMEZONE,
 ) -> Year:
-    """Create the clinic and fill it with a year of sessions of ``protocol_code``."""
+    """Create the clinic (in time zone ``zone``) and fill it with a year of sessions of
+    ``protocol_code``."""
     from django.db import connection
     from django.utils import timezone
 
@@ -163,7 +166,7 @@ def build_year(
 
     started = time.perf_counter()
     rng = random.Random(seed)
-    clinic, chairs, psychiatrist = create_clinic()
+    clinic, chairs, psychiatrist = create_clinic(zone=zone)
     tz = clinic.tz
     now = timezone.now()
     today = timezone.localdate(timezone=tz)

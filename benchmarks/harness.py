@@ -32,11 +32,16 @@ def setup_django() -> None:
 
 @contextlib.contextmanager
 def throwaway_database() -> Iterator[None]:
-    """Create a fresh database (test_<name>), migrate it, and drop it afterwards."""
+    """Create a fresh database, migrate it, and drop it afterwards. Its name is
+    test_<name of DATABASE_URL's database>, or BENCH_DATABASE_NAME when set (so people
+    sharing one PostgreSQL server can run benchmarks at the same time: an existing
+    database of that name is dropped first)."""
     from django.db import connection
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     setup_test_environment()
+    if os.environ.get("BENCH_DATABASE_NAME"):
+        connection.settings_dict["TEST"]["NAME"] = os.environ["BENCH_DATABASE_NAME"]
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:

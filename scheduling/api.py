@@ -151,13 +151,20 @@ def _visible_clinic_query(request: Request, serializer_class: type) -> dict[str,
 
 
 class AvailabilityView(APIView):
-    """Free time per chair for a clinic-local day and a slot length."""
+    """Free time per chair for a clinic-local day (or up to a month of days) and a slot
+    length."""
 
     @extend_schema(
         parameters=[
             OpenApiParameter("clinic", int, required=True),
             OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
             OpenApiParameter("minutes", int, description="Slot length (default 30)"),
+            OpenApiParameter(
+                "until",
+                str,
+                description="Last clinic-local date to cover, YYYY-MM-DD (default: date; "
+                "at most 30 days after it)",
+            ),
             OpenApiParameter(
                 "coil", str, enum=Coil.values, description="Only chairs fitted with this coil"
             ),
@@ -167,7 +174,11 @@ class AvailabilityView(APIView):
     def get(self, request: Request) -> Response:
         query = _visible_clinic_query(request, AvailabilityQuerySerializer)
         body = selectors.availability(
-            query["clinic"], query["date"], query["minutes"], query.get("coil")
+            query["clinic"],
+            query["date"],
+            query["minutes"],
+            query.get("coil"),
+            until=query.get("until"),
         )
         return Response(AvailabilitySerializer(body).data)
 

@@ -9,6 +9,7 @@ Intervals are half-open [start, end).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,13 @@ class _Busy:
     # Longest interval seen, so overlap checks can look back far enough.
     longest: dt.timedelta = dt.timedelta(0)
 
+    @classmethod
+    def of(cls, intervals: list[Interval]) -> _Busy:
+        """Busy time from intervals in any order: one sort rather than an insort each."""
+        intervals.sort()
+        longest = max((end - start for start, end in intervals), default=dt.timedelta(0))
+        return cls(intervals, max(longest, dt.timedelta(0)))
+
     def add(self, start: dt.datetime, end: dt.datetime) -> None:
         bisect.insort(self.intervals, (start, end))
         self.longest = max(self.longest, end - start)
@@ -60,6 +68,10 @@ class _Busy:
         low = bisect.bisect_left(self.intervals, (start - self.longest,))
         high = bisect.bisect_left(self.intervals, (end,))
         return [(s, e) for s, e in self.intervals[low:high] if s < end and start < e]
+
+    def copy(self) -> _Busy:
+        # The intervals are tuples of datetimes (immutable): a new list is enough.
+        return _Busy(list(self.intervals), self.longest)
 
 
 @dataclass
@@ -96,6 +108,16 @@ class ClinicCalendar:
 
     def patient_sessions_on(self, day: dt.date) -> list[Interval]:
         return self.patient_busy.between(*day_bounds(day, self.tz))
+
+    def copy(self) -> ClinicCalendar:
+        """A calendar whose holds leave this one untouched (to plan several tries on
+        one read). Only the busy time changes when planning, so only it is copied:
+        much cheaper than ``copy.deepcopy`` of the chairs and thousands of datetimes."""
+        chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+        chair_busy.update((chair_id, busy.copy()) for chair_id, busy in self.chair_busy.items())
+        return dataclasses.replace(
+            self, chair_busy=chair_busy, patient_busy=self.patient_busy.copy()
+        )
 
     def hold(self, chair_id: int, start: dt.datetime, end: dt.datetime) -> None:
         """Mark time as taken by a session being planned."""
@@ -173,14 +195,12 @@ def load_calendar(
         patient_id,
         list(ignore_sessions),
     )
-    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
-    for chair in chairs:
-        chair_busy[chair.pk] = _Busy()
+    by_chair: dict[int, list[Interval]] = {chair.pk: [] for chair in chairs}
     for chair_id, busy_start, busy_end in [*busy.blocks, *busy.sessions]:
-        chair_busy[chair_id].add(busy_start, busy_end)
-    patient_busy = _Busy()
-    for busy_start, busy_end in busy.patient:
-        patient_busy.add(busy_start, busy_end)
+        by_chair.setdefault(chair_id, []).append((busy_start, busy_end))
+    chair_busy: dict[int, _Busy] = defaultdict(_Busy)
+    chair_busy.update((chair_id, _Busy.of(intervals)) for chair_id, intervals in by_chair.items())
+    patient_busy = _Busy.of(busy.patient)
     return ClinicCalendar(clinic, hours, busy.closures, chairs, chair_busy, patient_busy)
 
 
@@ -215,19 +235,17 @@ class Busy(NamedTuple):
 _EPOCH_DAY = dt.date(1970, 1, 1)
 
 # One statement. The chairs' sessions come through the GiST exclusion index with one
-# multirange of the day windows, so the cost follows the sessions near the wanted
-# times, not the table's size; the patient's part uses its own index. Instants travel
-# as integer microseconds since the epoch (days, for closures): exact, and much cheaper
-# to turn into Python values than timestamptz text.
+# multirange of the day windows (a literal: see _multirange), so the cost follows the
+# sessions near the wanted times, not the table's size; the patient's part uses its own
+# index. Instants travel as integer microseconds since the epoch (days, for closures):
+# exact, and much cheaper to turn into Python values than timestamptz text.
 _BUSY_SQL = """
     SELECT 'session', chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
            (extract(epoch FROM ends_at) * 1000000)::bigint
     FROM scheduling_session
     WHERE status = ANY(%(occupying)s)
       AND chair_id = ANY(%(chairs)s)
-      AND tstzrange(starts_at, ends_at, '[)') && (
-          SELECT range_agg(tstzrange(w.s, w.e, '[)'))
-          FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS w(s, e))
+      AND tstzrange(starts_at, ends_at, '[)') && %(windows)s::tstzmultirange
       AND NOT id = ANY(%(ignore)s)
     UNION ALL
     SELECT 'patient', chair_id, (extract(epoch FROM starts_at) * 1000000)::bigint,
@@ -261,8 +279,7 @@ def _busy_postgresql(
             {
                 "occupying": [str(status) for status in OCCUPYING],
                 "chairs": chair_ids,
-                "starts": [window[0] for window in windows],
-                "ends": [window[1] for window in windows],
+                "windows": _multirange(windows),
                 "ignore": ignore,
                 "patient": patient_id,
                 "span_start": span.start,
@@ -274,15 +291,34 @@ def _busy_postgresql(
         )
         rows = cursor.fetchall()
     busy = Busy([], [], [], set())
+    # Sessions at the same times on several chairs and days repeat the same instants.
+    instants: dict[int, dt.datetime] = {}
+
+    def at(microseconds: int) -> dt.datetime:
+        found = instants.get(microseconds)
+        if found is None:
+            found = instants[microseconds] = instant(microseconds)
+        return found
+
     for kind, chair_id, start, end in rows:
         if kind == "closure":
             busy.closures.add(_EPOCH_DAY + dt.timedelta(days=start))
         elif kind == "patient":
-            busy.patient.append((instant(start), instant(end)))
+            busy.patient.append((at(start), at(end)))
         else:
             target = busy.sessions if kind == "session" else busy.blocks
-            target.append((chair_id, instant(start), instant(end)))
+            target.append((chair_id, at(start), at(end)))
     return busy
+
+
+def _multirange(windows: list[Interval]) -> str:
+    """The windows as one tstzmultirange literal: one text parameter, which costs far
+    less to send than two arrays of timestamps (psycopg dumps an array's elements one
+    by one in Python)."""
+    ranges = ",".join(
+        f'["{start.isoformat()}","{end.isoformat()}")' for start, end in windows if start < end
+    )
+    return "{" + ranges + "}"
 
 
 def _busy_portable(

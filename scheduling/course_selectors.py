@@ -5,7 +5,6 @@ sessions, scores or courses."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from scheduling.planner import Planner
 from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, load_facts, progress
 from scheduling.selectors import availability
 from scheduling.services import course_shape
+from scheduling.services.booking import time_of_day_span
 
 
 @dataclass(frozen=True)
@@ -136,15 +136,23 @@ def booking_alternatives(
         + clinic.course_window_grace_weeks
     )
     latest_start = max([start, *(c["start_date"] for _, c in candidates if "start_date" in c)])
-    calendar = load_calendar(
-        clinic, start, latest_start + 2 * window, coil=protocol.coil, patient_id=patient.pk
-    )
     shape = course_shape(protocol)
+    # Only the stretch of each day some candidate can touch, as course_schedule reads.
+    times = [preferred, *(c["preferred_time"] for _, c in candidates if "preferred_time" in c)]
+    widest_flex = max([time_flex_minutes, *(c.get("time_flex_minutes", 0) for _, c in candidates)])
+    calendar = load_calendar(
+        clinic,
+        start,
+        latest_start + 2 * window,
+        coil=protocol.coil,
+        patient_id=patient.pk,
+        time_of_day=time_of_day_span(times, shape, widest_flex),
+    )
     found: list[BookingAlternative] = []
     for label, changes in candidates:
         begin = changes.get("start_date", start)
         planner = Planner(
-            copy.deepcopy(calendar),
+            calendar.copy(),
             preferred_time=changes.get("preferred_time", preferred),
             preferred_chair_id=chair.pk if chair is not None else None,
             time_flex_minutes=changes.get("time_flex_minutes", time_flex_minutes),

@@ -196,13 +196,37 @@ class DayQuerySerializer(serializers.Serializer):
     date = dates.DateField(help_text="Clinic-local date, YYYY-MM-DD.")
 
 
+AVAILABILITY_MAX_DAYS = 31
+
+
 class AvailabilityQuerySerializer(DayQuerySerializer):
     minutes = serializers.IntegerField(min_value=5, max_value=720, default=30, required=False)
+    until = dates.DateField(
+        required=False,
+        help_text=(
+            "Last clinic-local date (inclusive) to cover, YYYY-MM-DD: a stretch of up to "
+            f"{AVAILABILITY_MAX_DAYS} days from date in one request (default: date only)."
+        ),
+    )
     coil = serializers.ChoiceField(
         choices=Coil.choices,
         required=False,
         help_text="Only chairs fitted with this coil (a protocol's coil).",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        until = attrs.get("until")
+        if until is not None:
+            days = (until - attrs["date"]).days + 1
+            if not 1 <= days <= AVAILABILITY_MAX_DAYS:
+                raise serializers.ValidationError(
+                    {
+                        "until": [
+                            f"Choose a date from date to {AVAILABILITY_MAX_DAYS - 1} days after it."
+                        ]
+                    }
+                )
+        return attrs
 
 
 class IntervalSerializer(serializers.Serializer):
@@ -219,6 +243,7 @@ class ChairAvailabilitySerializer(serializers.Serializer):
 
 class AvailabilitySerializer(serializers.Serializer):
     date = dates.DateField()
+    until = dates.DateField(help_text="The last date covered (date when not asked for).")
     minutes = serializers.IntegerField()
     chairs = ChairAvailabilitySerializer(many=True)
 

@@ -290,6 +290,52 @@ def test_availability(desk: Any, make_course: Any, chairs: list[Any], clinic: An
     assert bad.status_code == 400 and "date" in bad.json()
 
 
+def test_availability_over_several_days(
+    desk: Any, make_course: Any, chairs: list[Any], clinic: Any
+) -> None:
+    _book(desk, make_course(), chair=chairs[0].pk)
+    body = desk.get(
+        "/api/v1/availability/",
+        # Saturday and Sunday have no opening hours: nothing free on them.
+        {"clinic": clinic.pk, "date": "2026-11-28", "until": "2026-12-01", "minutes": 40},
+    ).json()
+    assert (body["date"], body["until"]) == ("2026-11-28", "2026-12-01")
+    first = next(chair for chair in body["chairs"] if chair["chair"] == chairs[0].pk)
+    assert [(f["starts_at"], f["ends_at"]) for f in first["free"]] == [
+        ("2026-11-30T12:30:00Z", "2026-11-30T15:00:00Z"),
+        ("2026-11-30T15:40:00Z", "2026-12-01T00:00:00Z"),
+        ("2026-12-01T12:30:00Z", "2026-12-02T00:00:00Z"),
+    ]
+    one_day = desk.get("/api/v1/availability/", {"clinic": clinic.pk, "date": "2026-11-30"})
+    assert one_day.json()["until"] == "2026-11-30"
+
+
+@pytest.mark.parametrize("until", ["2026-11-29", "2026-12-31", "later"])
+def test_availability_refuses_a_bad_until(desk: Any, clinic: Any, until: str) -> None:
+    response = desk.get(
+        "/api/v1/availability/", {"clinic": clinic.pk, "date": "2026-11-30", "until": until}
+    )
+    assert response.status_code == 400 and "until" in response.json()
+
+
+def test_availability_query_count(
+    desk: Any, make_course: Any, chairs: list[Any], clinic: Any
+) -> None:
+    course_schedule(make_course())
+    course_schedule(make_course(at=dt.time(13, 0)))
+
+    def count(**extra: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = desk.get(
+                "/api/v1/availability/", {"clinic": clinic.pk, "date": "2026-11-30", **extra}
+            )
+        assert response.status_code == 200
+        return len(captured)
+
+    # A month costs the queries of a day: the calendar is read once.
+    assert count() == count(until="2026-12-30") <= 7
+
+
 def test_session_list_by_clinic_local_date(
     desk: Any, make_course: Any, chairs: list[Any], clinic: Any
 ) -> None:
