@@ -28,7 +28,7 @@ Environment: BENCH_DURATION_SECONDS (60), BENCH_CLIENTS (32), BENCH_WEB_WORKERS
 (2 x cores + 1), BENCH_THINK_MS (0: each client sends its next request as soon as the
 last is answered, so the server is saturated and latency is mostly queueing; N: a
 pause of 0 to 2N ms, N on average, between a client's requests, as people at a desk
-would), BENCH_REDIS_URL (redis://127.0.0.1:6379/14, the server's cache).
+would), BENCH_REDIS_URL (redis://127.0.0.1:6379/12, the server's cache).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ DURATION = float(os.environ.get("BENCH_DURATION_SECONDS", "60"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
 WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 THINK_MS = float(os.environ.get("BENCH_THINK_MS", "0"))
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 LANES_PER_CHAIR = 12
 MINUTES = 40
 MIX = {"board": 30, "availability": 25, "book": 20, "move": 15, "check-in": 10}

@@ -164,13 +164,17 @@ def insert_sessions(sessions: list[Session]) -> list[Session]:
     table = connection.ops.quote_name(Session._meta.db_table)
     sql = (
         f"INSERT INTO {table} ({quoted}) SELECT {quoted} "  # noqa: S608 - model names only
-        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) RETURNING id"
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) RETURNING starts_at, id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows)])
-        ids = [found for (found,) in cursor.fetchall()]
-    for session, pk in zip(sessions, ids, strict=True):  # RETURNING keeps the rows' order
-        session.pk = pk
+        # Matched by start (one patient's new sessions never overlap, so no two share
+        # one), not by position: SQL promises no order for INSERT ... SELECT's rows.
+        ids = dict(cursor.fetchall())
+    if len(ids) != len(sessions):
+        raise RuntimeError("new sessions must start at distinct times")
+    for session in sessions:
+        session.pk = ids[session.starts_at]
         session._state.adding = False
         session._state.db = connection.alias
     return sessions
