@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from notifications import services
+from notifications.services.dispatch import DUE_PER_TICK
 
 
 @shared_task(name="notifications.tasks.plan_reminders")
@@ -22,7 +23,7 @@ def plan_reminders() -> int:
 def dispatch_due() -> int:
     """Every minute: return leases of crashed workers, then queue what is due."""
     services.release_expired_leases()
-    ids = services.due_ids()
+    ids = services.due_ids(limit=DUE_PER_TICK)
     enqueue(ids)
     return len(ids)
 

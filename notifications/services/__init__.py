@@ -8,9 +8,9 @@
   the front desk's inbox.
 
 Nothing is lost or sent twice: rows are written in the same transaction as the change
-that causes them, each has a unique idempotency key, workers claim a batch of rows
-with one conditional update and a lease before sending, and a sweeper returns rows whose lease
-ran out (a crashed worker) to the queue. Only ids travel through the broker.
+that causes them, each has a unique idempotency key, workers claim a batch of rows with
+one conditional update and a lease before sending, and a sweeper returns rows whose
+lease ran out (a crashed worker) to the queue. Only ids travel through the broker.
 """
 
 from notifications.services.consent import consent_record

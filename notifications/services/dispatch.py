@@ -53,6 +53,12 @@ BATCH_MAX_SECONDS = 30
 NOT_CLAIMED = "not_claimed"
 
 
+# What one dispatcher tick queues at most: a large deployment's morning (20,000 texts in
+# a quarter of an hour) or a backlog after an outage, at once. Rows still pending at the
+# next tick are queued again; a batch of ids already sent claims nothing.
+DUE_PER_TICK = 20_000
+
+
 def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
     now = now or timezone.now()
     return list(
@@ -140,7 +146,7 @@ class BatchResult:
 
 def send_batch(notification_ids: Sequence[int]) -> BatchResult:
     """Claim the due rows among ``notification_ids`` at once, then check, render, send
-    and record each (``send_one``). Rows not claimed (another worker has them, they
+    and record each (``_send_one``). Rows not claimed (another worker has them, they
     are not due, or no longer pending) are left alone."""
     started = timezone.now()
     token = claim_batch(notification_ids, started)
@@ -162,7 +168,7 @@ def send_batch(notification_ids: Sequence[int]) -> BatchResult:
                 result.released = _give_back(rows[index:], token, now)
                 result.statuses.update(dict.fromkeys(result.released, Status.PENDING))
                 break
-            result.statuses[notification.pk] = send_one(notification, token, now, made_up)
+            result.statuses[notification.pk] = _send_one(notification, token, now, made_up)
     return result
 
 
@@ -197,11 +203,8 @@ def _sessions_made_up(rows: list[Notification]) -> set[int]:
     past = {n.session_id for n in rows if n.kind in PAST_SESSION_KINDS and n.session_id}
     if not past:
         return set()
-    return set(
-        Session.objects.filter(makeup_for__in=past, status__in=UPCOMING).values_list(
-            "makeup_for", flat=True
-        )
-    )
+    made_up = Session.objects.filter(makeup_for__in=past, status__in=UPCOMING)
+    return {pk for pk in made_up.values_list("makeup_for", flat=True) if pk is not None}
 
 
 def _give_back(rows: list[Notification], token: uuid.UUID, now: dt.datetime) -> list[int]:
@@ -213,7 +216,7 @@ def _give_back(rows: list[Notification], token: uuid.UUID, now: dt.datetime) -> 
     return ids
 
 
-def send_one(
+def _send_one(
     notification: Notification, token: uuid.UUID, now: dt.datetime, made_up: set[int]
 ) -> str:
     """Check (contact, session still upcoming, send window, caps), render, send and
