@@ -1,17 +1,20 @@
 """Dispatch throughput through Celery and the real Redis, with a fake SMS provider.
 
 2,000 due missed-session follow-ups by SMS (one per consenting patient with a phone of
-their own) go through ``send_notification`` on real ``celery worker`` processes (each
-prefork, concurrency 1, on a queue of this run's own) against Redis database 13, and a
-local HTTP server that answers like Twilio's Messages API (201, immediately). Timed from
-the first enqueue until the database shows every row "sent", for 1 and 2 worker
-processes. The machine running it may have few cores (2 here): the benchmark itself, the
-provider, PostgreSQL and Redis share them with the workers.
+their own) are queued as the dispatcher queues them (``tasks.enqueue``: ``send_batch``
+tasks of NOTIFICATION_BATCH_SIZE ids) for real ``celery worker`` processes (each
+prefork, concurrency 1, on a queue of this run's own) against Redis (database 13, or
+CADENCE_BENCH_REDIS_URL), and a local HTTP server that answers like Twilio's Messages
+API (201, immediately, keeping the connection open). Timed from the first enqueue until
+the database shows every row "sent", for 1 and 2 worker processes. The machine running
+it may have few cores (2 here): the benchmark itself, the provider, PostgreSQL and Redis
+share them with the workers.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -25,7 +28,8 @@ from benchmarks.harness import ROOT, setup_django, throwaway_database
 
 COUNT = 2_000
 WORKER_COUNTS = (1, 2)
-REDIS_URL = "redis://127.0.0.1:6379/13"
+# Another Redis database with CADENCE_BENCH_REDIS_URL (runs side by side stay apart).
+REDIS_URL = os.environ.get("CADENCE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = secrets.token_hex(16)
 FROM_NUMBER = "+15005550006"
@@ -110,6 +114,27 @@ def _wait_ready(nodes: list[str], workers: list[subprocess.Popen[bytes]]) -> Non
             waiting -= set(reply)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children still running (Linux /proc;
+    0 elsewhere): unlike the wall clock, barely moved by other load on the machine."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            total += sum(_cpu_seconds(int(child)) for child in children.read().split())
+    except OSError:
+        pass
+    return total
+
+
+def _own_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def _tasks_per_worker(nodes: list[str]) -> str:
     """How many tasks each worker process ran (from the workers' own stats)."""
     from clinic.celery import app
@@ -179,9 +204,10 @@ def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
         workers = [_start_worker(queue, node, env) for node in nodes]
         _wait_ready(nodes, workers)
         requests_before = provider.requests_total()
+        started_cpu_ms = sum(_cpu_seconds(process.pid) for process in workers) * 1000
+        started_own_ms = _own_cpu_ms()
         started = time.perf_counter()
-        for notification_id in ids:
-            tasks.send_notification.apply_async((notification_id,), queue=queue, ignore_result=True)
+        batches = tasks.enqueue(ids, queue=queue, ignore_result=True)
         enqueued = time.perf_counter() - started
         deadline = started + TIMEOUT_SECONDS
         while True:
@@ -195,6 +221,8 @@ def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
             time.sleep(POLL_SECONDS)
         elapsed = time.perf_counter() - started
         per_worker = _tasks_per_worker(nodes)
+        cpu_ms = sum(_cpu_seconds(process.pid) for process in workers) * 1000 - started_cpu_ms
+        own_ms = _own_cpu_ms() - started_own_ms
     finally:
         _stop_workers(workers)
         _forget_queue(queue)
@@ -202,8 +230,11 @@ def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
     rate = len(ids) / elapsed
     print(
         f"  {workers_wanted} worker process{'es' if workers_wanted > 1 else ''}: "
-        f"{len(ids):,} sent in {elapsed:.2f} s = {rate:,.0f} messages/s "
-        f"(enqueueing took {enqueued:.2f} s; tasks per worker {per_worker}; provider requests "
+        f"{len(ids):,} sent in {elapsed:.2f} s = {rate:,.0f} messages/s, "
+        f"CPU a message: workers {cpu_ms / len(ids):.2f} ms, fake provider and this process "
+        f"{own_ms / len(ids):.2f} ms "
+        f"(enqueueing {batches} tasks took {enqueued:.2f} s; tasks per worker {per_worker}; "
+        f"provider requests "
         f"{provider.requests_total() - requests_before:,}; statuses {statuses})",
         flush=True,
     )
@@ -216,6 +247,7 @@ def main() -> None:
     os.environ["CELERY_RESULT_BACKEND"] = REDIS_URL
     setup_django()
     import redis
+    from django.conf import settings
 
     from notifications.models import Notification
 
@@ -229,8 +261,9 @@ def main() -> None:
             _create_due_sms(COUNT)
             ids = list(Notification.objects.order_by("id").values_list("id", flat=True))
             print(
-                f"dispatch: {len(ids):,} due SMS through Celery (Redis db 13, prefork, "
-                f"concurrency 1 per process) to a fake Twilio; {os.cpu_count()} CPU cores"
+                f"dispatch: {len(ids):,} due SMS in batches of {settings.NOTIFICATION_BATCH_SIZE} "
+                f"through Celery (Redis {REDIS_URL}, prefork, concurrency 1 per process) to a "
+                f"fake Twilio; {os.cpu_count()} CPU cores"
             )
             rates = {n: _run(n, provider, ids) for n in WORKER_COUNTS}
             print(

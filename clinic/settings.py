@@ -393,6 +393,8 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local s
 # Public URL of /webhooks/sms/status/ for delivery callbacks (unset: none requested).
 SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
 NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
+# How many messages one send task claims and sends (docs/reminders.md, "Sending").
+NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", 100, minimum=1)
 REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
 # Where patients and staff reach Cadence (links in patient messages and invitations);
 # unset: patient messages carry no link. scripts/run sets its own address.

@@ -54,6 +54,12 @@ class FakeTwilio:
         expected_auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the real API: a worker's HTTP session reuses its connection.
+            # The headers and the body go in two writes: without TCP_NODELAY the body
+            # would wait for the client's delayed ACK (40 ms) on a kept-alive connection.
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())

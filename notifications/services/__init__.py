@@ -3,23 +3,26 @@
 - ``policy``: a clinic's reminder policy and who can be reached;
 - ``consent``: the consent ledger;
 - ``outbox``: the messages a change causes, and the periodic planning of reminders;
-- ``dispatch``: claiming, sending and delivery status;
+- ``dispatch``: claiming a batch, sending it and delivery status;
 - ``inbound``: STOP / START / HELP, YES confirming the next visit, other texts to
   the front desk's inbox.
 
 Nothing is lost or sent twice: rows are written in the same transaction as the change
-that causes them, each has a unique idempotency key, workers claim a row with a
-conditional update and a lease before sending, and a sweeper returns rows whose lease
-ran out (a crashed worker) to the queue. Only ids travel through the broker.
+that causes them, each has a unique idempotency key, workers claim a batch of rows with
+one conditional update and a lease before sending, and a sweeper returns rows whose
+lease ran out (a crashed worker) to the queue. Only ids travel through the broker.
 """
 
 from notifications.services.consent import consent_record
 from notifications.services.dispatch import (
+    BatchResult,
     claim,
+    claim_batch,
     due_ids,
     record_delivery_status,
     release_expired_leases,
     send,
+    send_batch,
 )
 from notifications.services.inbound import (
     handle_inbound_sms,
@@ -48,8 +51,10 @@ from notifications.services.policy import (
 )
 
 __all__ = [
+    "BatchResult",
     "cancel_pending",
     "claim",
+    "claim_batch",
     "consent_record",
     "due_ids",
     "handle_inbound_sms",
@@ -67,6 +72,7 @@ __all__ = [
     "reply_mark_handled",
     "reroute_pending",
     "send",
+    "send_batch",
     "sender_of",
     "session_changed",
     "session_reinstated",

@@ -1,17 +1,29 @@
-"""Sending the outbox: workers claim a due row with a conditional update and a lease,
-send it through its channel's transport and store the provider id; a sweeper returns
-rows whose lease ran out (a crashed worker) to the queue; delivery status callbacks
-never move a row back from a final state."""
+"""Sending the outbox: a worker claims a batch of due rows with one conditional update
+and a lease (one claim token for the batch), sends them one by one through their
+channel's transport and stores each provider id as it comes; a sweeper returns rows
+whose lease ran out (a crashed worker) to the queue; delivery status callbacks never
+move a row back from a final state.
+
+Per batch, not per message: the claim, reading the rows with their patient, clinic,
+policy and session, and whether missed sessions have a make-up booked. Per message:
+the send and the stored result (so a crash loses at most the one message in flight,
+which goes again under the same idempotency key), and for routine reminders the cap
+check under the patient's row lock. Why and what it costs: docs/reminders.md,
+"Sending".
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,9 +44,19 @@ from notifications.transports import Outgoing, PermanentError, TransientError, t
 from scheduling.models import UPCOMING, Session, SessionStatus
 
 MAX_ATTEMPTS = 6
-
-
 BACKOFF_BASE_SECONDS = 30
+# A batch starts no new message after this share of its lease (nor after
+# BATCH_MAX_SECONDS, well inside Celery's soft time limit of 60 s): what is left goes
+# back to the queue while the claim surely still holds.
+BATCH_LEASE_SHARE = 0.5
+BATCH_MAX_SECONDS = 30
+NOT_CLAIMED = "not_claimed"
+
+
+# What one dispatcher tick queues at most: a large deployment's morning (20,000 texts in
+# a quarter of an hour) or a backlog after an outage, at once. Rows still pending at the
+# next tick are queued again; a batch of ids already sent claims nothing.
+DUE_PER_TICK = 20_000
 
 
 def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
@@ -54,16 +76,29 @@ def release_expired_leases(now: dt.datetime | None = None) -> int:
     )
 
 
-def claim(notification_id: int, now: dt.datetime | None = None) -> uuid.UUID | None:
-    """Take the row for this worker: pending and due -> sending, with a lease. Returns
-    the claim's token (None when another worker has it, or it is not due)."""
+def claim_batch(notification_ids: Sequence[int], now: dt.datetime | None = None) -> uuid.UUID:
+    """Take the rows among ``notification_ids`` that are pending and due for this worker:
+    -> sending, with a lease and one claim token, in one conditional UPDATE. Rows
+    another worker is claiming at this instant are skipped (SKIP LOCKED), not waited
+    for. Returns the token; the rows claimed are those that carry it."""
     now = now or timezone.now()
     lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     token = uuid.uuid4()
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=Status.PENDING, scheduled_for__lte=now
-    ).update(status=Status.SENDING, lease_expires_at=lease, claim_token=token, updated_at=now)
-    return token if claimed else None
+    due = Notification.objects.filter(
+        pk__in=list(notification_ids), status=Status.PENDING, scheduled_for__lte=now
+    ).select_for_update(skip_locked=True)
+    with transaction.atomic():  # FOR UPDATE needs a transaction; it is this one statement
+        Notification.objects.filter(pk__in=due.values("pk")).update(
+            status=Status.SENDING, lease_expires_at=lease, claim_token=token, updated_at=now
+        )
+    return token
+
+
+def claim(notification_id: int, now: dt.datetime | None = None) -> uuid.UUID | None:
+    """Take one row (see ``claim_batch``): its claim's token, or None when another
+    worker has it or it is not due."""
+    token = claim_batch([notification_id], now)
+    return token if Notification.objects.filter(claim_token=token).exists() else None
 
 
 def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> bool:
@@ -99,16 +134,94 @@ def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.dateti
     return sent_today >= per_day or len(sent_times) >= per_week
 
 
-def send(notification_id: int) -> str:
-    """Claim, check (contact, session still upcoming, send window, caps), render, send
-    and record one notification; returns its status."""
-    now = timezone.now()
-    token = claim(notification_id, now)
-    if token is None:
-        return "not_claimed"
-    notification = Notification.objects.select_related("patient", "clinic", "session").get(
-        pk=notification_id
+@dataclass
+class BatchResult:
+    """Each id's outcome (a status, or ``not_claimed``), and the ids given back to the
+    queue unsent because the batch ran out of time (pending again: the next
+    dispatch_due queues them)."""
+
+    statuses: dict[int, str] = field(default_factory=dict)
+    released: list[int] = field(default_factory=list)
+
+
+def send_batch(notification_ids: Sequence[int]) -> BatchResult:
+    """Claim the due rows among ``notification_ids`` at once, then check, render, send
+    and record each (``_send_one``). Rows not claimed (another worker has them, they
+    are not due, or no longer pending) are left alone."""
+    started = timezone.now()
+    token = claim_batch(notification_ids, started)
+    result = BatchResult(dict.fromkeys(notification_ids, NOT_CLAIMED))
+    rows = list(
+        Notification.objects.filter(claim_token=token)
+        .select_related("patient", "clinic__reminder_policy", "session")
+        .order_by("scheduled_for", "id")
     )
+    if not rows:
+        return result
+    lease = dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    stop_at = started + min(lease * BATCH_LEASE_SHARE, dt.timedelta(seconds=BATCH_MAX_SECONDS))
+    made_up = _sessions_made_up(rows)
+    with _not_waiting_for_the_disk():
+        for index, notification in enumerate(rows):
+            now = timezone.now()
+            if index and now >= stop_at:  # the first always goes: every batch moves on
+                result.released = _give_back(rows[index:], token, now)
+                result.statuses.update(dict.fromkeys(result.released, Status.PENDING))
+                break
+            result.statuses[notification.pk] = _send_one(notification, token, now, made_up)
+    return result
+
+
+@contextlib.contextmanager
+def _not_waiting_for_the_disk() -> Iterator[None]:
+    """On PostgreSQL, the results of a batch commit without waiting for the WAL to reach
+    the disk (``synchronous_commit`` off for the batch): that wait, once a message, was
+    the largest part of a message's time. A crash of the database server can then lose
+    the last fraction of a second's results; those rows are back to "sending" after its
+    recovery, their leases run out, and they go again under their idempotency keys,
+    as after a worker's crash (docs/reminders.md, "Sending")."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def send(notification_id: int) -> str:
+    """Claim, check, render, send and record one notification; returns its status."""
+    return send_batch([notification_id]).statuses[notification_id]
+
+
+def _sessions_made_up(rows: list[Notification]) -> set[int]:
+    """The sessions (of the rows about past sessions) with an upcoming make-up booked:
+    one query for the batch."""
+    past = {n.session_id for n in rows if n.kind in PAST_SESSION_KINDS and n.session_id}
+    if not past:
+        return set()
+    made_up = Session.objects.filter(makeup_for__in=past, status__in=UPCOMING)
+    return {pk for pk in made_up.values_list("makeup_for", flat=True) if pk is not None}
+
+
+def _give_back(rows: list[Notification], token: uuid.UUID, now: dt.datetime) -> list[int]:
+    """Return claimed rows unsent to the queue (those this claim still holds)."""
+    ids = [n.pk for n in rows]
+    Notification.objects.filter(pk__in=ids, status=Status.SENDING, claim_token=token).update(
+        status=Status.PENDING, lease_expires_at=None, claim_token=None, updated_at=now
+    )
+    return ids
+
+
+def _send_one(
+    notification: Notification, token: uuid.UUID, now: dt.datetime, made_up: set[int]
+) -> str:
+    """Check (contact, session still upcoming, send window, caps), render, send and
+    record one claimed notification; returns its status. ``made_up``: the sessions with
+    a make-up booked (``_sessions_made_up``)."""
     patient, clinic, session = notification.patient, notification.clinic, notification.session
     policy = policy_for(clinic)
     if notification.channel not in reachable_channels(patient):
@@ -130,8 +243,9 @@ def send(notification_id: int) -> str:
             return Status.SUPPRESSED
         _finish(notification, token, status=Status.PENDING, scheduled_for=opens)
         return Status.PENDING
+    made_up_before = session is not None and session.pk in made_up
     if notification.kind in UNCAPPED_KINDS:  # changes and misses go, whatever the caps
-        return _deliver(notification, token, now)
+        return _deliver(notification, token, now, made_up_before)
     # Routine reminders to one patient queue on the patient's row from the cap check to
     # the stored result, so two sent at the same moment cannot both pass the cap.
     with transaction.atomic():
@@ -139,7 +253,7 @@ def send(notification_id: int) -> str:
         if _over_cap(notification, policy, now):
             _finish(notification, token, status=Status.SUPPRESSED, reason="frequency cap reached")
             return Status.SUPPRESSED
-        return _deliver(notification, token, now)
+        return _deliver(notification, token, now, made_up_before)
 
 
 def _session_link(notification: Notification) -> str:
@@ -153,7 +267,7 @@ def _session_link(notification: Notification) -> str:
     return links.session_link(session)
 
 
-def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> str:
+def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime, made_up: bool) -> str:
     patient, clinic, session = notification.patient, notification.clinic, notification.session
     message = content.render(
         notification.kind,
@@ -166,9 +280,7 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> 
         calendar_link=links.calendar_link(session.course)
         if session is not None and notification.kind == Kind.COURSE_BOOKED
         else "",
-        makeup_booked=notification.kind in PAST_SESSION_KINDS
-        and session is not None
-        and Session.objects.filter(makeup_for=session, status__in=UPCOMING).exists(),
+        makeup_booked=notification.kind in PAST_SESSION_KINDS and made_up,
     )
     outgoing = Outgoing(
         to=patient.phone if notification.channel == Channel.SMS else patient.email,

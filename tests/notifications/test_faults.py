@@ -54,7 +54,8 @@ ACCOUNT_SID = "AC" + uuid.uuid4().hex
 AUTH_TOKEN = uuid.uuid4().hex
 FROM_NUMBER = "+17185550199"
 LEASE_SECONDS = 5
-REAL_SEND = tasks.send_notification
+REAL_SEND = tasks.send_batch
+BATCH_SIZE = 10  # small batches: many tasks queued, several in one test
 FLUSHED_REDIS_DB = int(os.environ.get("CADENCE_TEST_FLUSHED_REDIS_DB", "14"))
 
 
@@ -102,23 +103,22 @@ def broker(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def queue(monkeypatch: Any, broker: str) -> Iterator[str]:
-    """A queue of this test's own on ``broker``; dispatch_due sends to it. Whatever
-    Redis still holds for it at the end is removed."""
+def queue(monkeypatch: Any, broker: str, settings: Any) -> Iterator[str]:
+    """A queue of this test's own on ``broker``; dispatch_due sends its batches (of
+    BATCH_SIZE ids) to it. Whatever Redis still holds for it at the end is removed."""
     name = unique_queue("outbox")
 
     class ToOurQueue:
         @staticmethod
-        def delay(notification_id: int) -> None:
-            # A connection per message: the two-dispatchers test sends from two threads,
+        def apply_async(args: tuple[Any, ...], **options: Any) -> None:
+            # A connection per task: the two-dispatchers test sends from two threads,
             # and an explicit URL because CELERY_BROKER_URL in the environment would win
             # over any app setting.
             with celery_app.connection_for_write(broker) as connection_:
-                REAL_SEND.apply_async(
-                    (notification_id,), queue=name, ignore_result=True, connection=connection_
-                )
+                REAL_SEND.apply_async(args, queue=name, ignore_result=True, connection=connection_)
 
-    monkeypatch.setattr(tasks, "send_notification", ToOurQueue)
+    monkeypatch.setattr(tasks, "send_batch", ToOurQueue)
+    settings.NOTIFICATION_BATCH_SIZE = BATCH_SIZE
     yield name
     _forget_queue(broker, name)
 
@@ -155,8 +155,8 @@ def _due_sms(count: int) -> list[Notification]:
 
 
 def _enqueue(rows: list[Notification]) -> None:
-    for row in rows:
-        tasks.send_notification.delay(row.pk)  # to this test's queue, see ``queue``
+    """Queue the rows as dispatch_due does: batches, to this test's queue (``queue``)."""
+    tasks.enqueue([row.pk for row in rows])
 
 
 def _wait_for(
@@ -276,7 +276,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 ) -> None:
     rows = _due_sms(500)
     # After a third, the provider accepts messages but does not answer yet: the worker
-    # dies between the provider's "accepted" and recording it.
+    # dies between the provider's "accepted" and recording it, in the middle of the
+    # batches its two pool processes hold.
     provider.hold_after = len(rows) // 3
     with celery_worker(queue, concurrency=2) as worker:
         _enqueue(rows)
@@ -284,9 +285,17 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         _kill_worker(worker)
     provider.release.set()
     assert len(rows) // 3 < provider.delivered() < len(rows)
+    held = {key for key, _, _ in provider.deliveries[provider.hold_after :]}
+    assert len(held) == 2  # accepted by the provider, never recorded
     stuck, latest = _stuck(rows)
-    assert len(stuck) == 2  # accepted by the provider, never recorded
     assert latest is not None
+    stuck_keys = set(
+        Notification.objects.filter(pk__in=stuck).values_list("idempotency_key", flat=True)
+    )
+    # Each batch in flight holds its message at the provider and the rows it had not
+    # reached yet (claimed with the batch, never sent).
+    assert held <= stuck_keys
+    assert len(stuck) <= 2 * BATCH_SIZE
 
     with celery_worker(queue, concurrency=2) as worker:
         _wait_for(lambda: timezone.now() > latest, "the leases to expire", LEASE_SECONDS + 5)
@@ -294,11 +303,41 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         _wait_for(_all_sent(rows), "every row to be sent", 60, worker, every=_dispatch)
 
     _assert_exactly_once(provider, rows)
-    replays = {key: n - 1 for key, n in provider.requests.items() if n > 1}
-    stuck_keys = set(
-        Notification.objects.filter(pk__in=stuck).values_list("idempotency_key", flat=True)
+    # Only the two messages in flight at the crash reached the provider twice, and the
+    # second time was recognised by the key; the rest of their batches went once.
+    assert {key for key, n in provider.requests.items() if n > 1} == held
+    assert set(provider.requests.values()) == {1, 2}
+
+
+def test_a_batch_cut_short_by_a_crash_sends_each_row_once(provider: FakeTwilio, queue: str) -> None:
+    """One pool process, batches in order: the crash comes at the sixth message of the
+    second batch. The first five of that batch are recorded and never go again; the
+    sixth reached the provider (held there), the last four were claimed and never sent:
+    all five come back when the lease runs out, and each goes once."""
+    rows = sorted(_due_sms(3 * BATCH_SIZE), key=lambda n: n.pk)
+    provider.hold_after = BATCH_SIZE + 5
+    with celery_worker(queue, concurrency=1) as worker:
+        _enqueue(rows)
+        _wait_for(lambda: provider.held >= 1, "the sixth message of the second batch", 60, worker)
+        _kill_worker(worker)
+    provider.release.set()
+    second = rows[BATCH_SIZE : 2 * BATCH_SIZE]
+    statuses = dict(
+        Notification.objects.filter(pk__in=[n.pk for n in rows]).values_list("pk", "status")
     )
-    assert stuck_keys <= set(replays)  # sent again after the crash, recognised by the key
+    assert [statuses[n.pk] for n in rows[:BATCH_SIZE]] == [Status.SENT] * BATCH_SIZE
+    assert [statuses[n.pk] for n in second] == [Status.SENT] * 5 + [Status.SENDING] * 5
+    assert [statuses[n.pk] for n in rows[2 * BATCH_SIZE :]] == [Status.PENDING] * BATCH_SIZE
+    assert [key for key, _, _ in provider.deliveries] == [n.idempotency_key for n in rows[:16]]
+    stuck, latest = _stuck(rows)
+    assert sorted(stuck) == [n.pk for n in second[5:]] and latest is not None
+
+    with celery_worker(queue, concurrency=1) as worker:
+        _wait_for(lambda: timezone.now() > latest, "the lease to expire", LEASE_SECONDS + 5)
+        _wait_for(_all_sent(rows), "every row to be sent", 60, worker, every=_dispatch)
+
+    _assert_exactly_once(provider, rows)
+    assert {key for key, n in provider.requests.items() if n > 1} == {second[5].idempotency_key}
 
 
 @pytest.mark.own_redis_db
@@ -353,7 +392,9 @@ def test_two_dispatchers_at_once_send_each_message_once(
         assert not errors, errors
         assert all(0 < count <= len(rows) for count in dispatched)
         assert sum(dispatched) > len(rows)  # ids were queued twice
-        _wait_for(_all_sent(rows), "every row to be sent", 60, worker)
+        # The beat's next ticks queue what a batch short of time gave back (on a busy
+        # machine a batch can run past half of LEASE_SECONDS).
+        _wait_for(_all_sent(rows), "every row to be sent", 60, worker, every=_dispatch)
         _wait_for(
             lambda: redis.Redis.from_url(broker).llen(queue) == 0,
             "the duplicates to drain",

@@ -931,8 +931,16 @@ def test_send_notification_takes_only_an_id(row: Notification) -> None:
     assert tasks.send_notification.apply(args=(row.pk,)).get() == Status.SENT
 
 
-def test_dispatch_due_enqueues_ids_only(
-    sessions: list[Session], frozen_now: Any, monkeypatch: Any
+def test_send_batch_takes_only_ids(row: Notification) -> None:
+    assert list(inspect.signature(tasks.send_batch.run).parameters) == ["notification_ids"]
+    assert tasks.send_batch.apply(args=([row.pk, row.pk + 1000],)).get() == {
+        Status.SENT: 1,
+        "not_claimed": 1,
+    }
+
+
+def test_dispatch_due_enqueues_batches_of_ids_only(
+    sessions: list[Session], frozen_now: Any, monkeypatch: Any, settings: Any
 ) -> None:
     Notification.objects.all().delete()
     due = [_notification(s, Kind.DAY_BEFORE) for s in sessions[1:4]]
@@ -944,13 +952,15 @@ def test_dispatch_due_enqueues_ids_only(
 
     class Recorder:
         @staticmethod
-        def delay(*args: Any, **kwargs: Any) -> None:
+        def apply_async(args: tuple[Any, ...], **kwargs: Any) -> None:
             calls.append((args, kwargs))
 
-    monkeypatch.setattr(tasks, "send_notification", Recorder)
+    monkeypatch.setattr(tasks, "send_batch", Recorder)
+    settings.NOTIFICATION_BATCH_SIZE = 3
     assert tasks.dispatch_due() == 4
-    assert sorted(calls) == sorted(((n.pk,), {}) for n in [stuck, *due])
-    assert all(type(args[0]) is int for args, _ in calls)
+    assert [len(ids) for (ids,), _ in calls] == [3, 1]  # batches of at most 3
+    assert sorted(pk for (ids,), _ in calls for pk in ids) == sorted(n.pk for n in [stuck, *due])
+    assert all(type(pk) is int for (ids,), _ in calls for pk in ids)
     patient = Patient.objects.get(pk=sessions[0].patient_id)
     wire = json.dumps(calls)
     for private in (patient.first_name, patient.last_name, patient.phone, patient.email):
