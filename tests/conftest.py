@@ -10,12 +10,22 @@ from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from clinic import mfa, tokens
 from clinic.models import Role
 from tests.factories import ClinicFactory, MembershipFactory, UserFactory
 from tests.second_factor import authenticator_of
+
+# No test is timed (the figures live in benchmarks/): Hypothesis's deadline per example and
+# its "generation is slow" check measure the machine's load, not the code. A test's own
+# @settings(suppress_health_check=...) replaces this list, so those name too_slow again.
+hypothesis_settings.register_profile(
+    "cadence", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("cadence")
 
 ROLES = [role.value for role in Role]
 

@@ -117,7 +117,10 @@ def test_a_text_needing_no_answer_has_no_link(
     assert BASE not in outbox[-1].body
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     first_name=st.text(min_size=1, max_size=40),
     display_name=st.text(st.sampled_from("ABCDEFGHIJ klmnop&'"), min_size=1, max_size=40),

@@ -68,7 +68,9 @@ def _sessions(clinic: Any, chairs: list[Any]) -> list[Session]:
 # Compares the PostgreSQL reader (tstzrange, the exclusion index) with the portable one.
 @pytest.mark.postgres
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     opens=st.integers(min_value=7 * 60, max_value=12 * 60),
