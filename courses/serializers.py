@@ -28,6 +28,7 @@ from courses.models import (
     TrialOutcome,
 )
 from courses.protocol_bounds import (
+    EVERY_WEEKS,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
@@ -41,6 +42,11 @@ class PhaseSerializer(WholeItemSerializer):
     sessions = serializers.IntegerField(min_value=1, max_value=MAX_SESSIONS_TOTAL)
     per_week = serializers.IntegerField(
         min_value=1, max_value=7, help_text="Treatment days a week."
+    )
+    every_weeks = serializers.ChoiceField(
+        choices=EVERY_WEEKS,
+        default=1,
+        help_text="The phase runs one week in this many: 1, 2 or 4 (maintenance).",
     )
     kind = serializers.ChoiceField(choices=PhaseKind.choices, required=False)
     kind_label = serializers.CharField(
