@@ -11,12 +11,13 @@ from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
-from courses import selectors
+from courses import course_plan, selectors
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     Adherence,
     Assessment,
     Authorization,
+    CourseType,
     FailedTrial,
     MotorThreshold,
     PhaseKind,
@@ -261,6 +262,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
         help_text="The most recent authorization; send one on create to record it.",
     )
     authorizations = AuthorizationSerializer(many=True, read_only=True)
+    type = serializers.ChoiceField(
+        choices=CourseType.choices,
+        default=CourseType.ACUTE,
+        help_text="Set on create. Continuation, maintenance and booster courses name "
+        "the course they follow.",
+    )
+    follows = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="patient__clinic",
+        queryset=TreatmentCourse.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The same patient's ended course this one follows (set on create).",
+    )
     sessions_total = serializers.SerializerMethodField()
     window_end_date = serializers.SerializerMethodField()
     tracked_instruments = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -272,6 +286,9 @@ class CourseSerializer(dates.BoundedModelSerializer):
             "patient",
             "psychiatrist",
             "protocol",
+            "type",
+            "follows",
+            "added_sessions",
             "indication",
             "primary_instrument",
             "tracked_instruments",
@@ -291,12 +308,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
             "authorizations",
             "created_at",
         ]
-        read_only_fields = ["status", "status_reason", "completed_on", "risk_level", "created_at"]
+        read_only_fields = [
+            "status",
+            "status_reason",
+            "completed_on",
+            "risk_level",
+            "added_sessions",
+            "created_at",
+        ]
         # One open course per patient is checked by the service (409 course_exists).
         validators: list[Any] = []
 
     def get_sessions_total(self, course: TreatmentCourse) -> int:
-        return selectors.course_sessions_total(course.protocol)
+        return course_plan.course_sessions_total(course)
 
     def get_window_end_date(self, course: TreatmentCourse) -> Any:
         return selectors.window_end_date(course)
@@ -316,6 +340,12 @@ class CourseSerializer(dates.BoundedModelSerializer):
             raise serializers.ValidationError(
                 {"patient": ["A course cannot move to another patient."]}
             )
+        if self.instance is not None and {"type", "follows"} & set(self.initial_data):
+            raise serializers.ValidationError(
+                {"type": ["A course's type and the course it follows are set when it is created."]}
+            )
+        if self.instance is not None:
+            attrs.pop("type", None)  # the create-only default, on a PUT
         if self.instance is not None and "authorization" in attrs:
             raise serializers.ValidationError(
                 {"authorization": ["Add authorizations with POST .../authorizations/."]}
