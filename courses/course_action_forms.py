@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from clinic import dates
 from courses.forms import DateInput
+from courses.models import Protocol
 
 KEEP, RELEASE = "keep", "release"
 
@@ -91,7 +92,9 @@ class LengthenForm(ReplanForm):
 
 
 class SwitchProtocolForm(ReplanForm):
-    protocol = forms.ModelChoiceField(queryset=None, empty_label="Choose the new protocol")
+    protocol: forms.ModelChoiceField[Protocol] = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose the new protocol"
+    )
     field_order = ["protocol", "from_date", "reason"]
 
     def __init__(self, *args: Any, protocols: Any, **kwargs: Any) -> None:

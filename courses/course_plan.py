@@ -46,7 +46,8 @@ def _invalid(field: str, message: str, code: str) -> ValidationError:
 def extended_phase(phases: Sequence[ProtocolPhase]) -> ProtocolPhase | None:
     """The phase added sessions go to: the last that is not a taper."""
     untapered = [phase for phase in phases if phase.kind != PhaseKind.TAPER]
-    return (untapered or list(phases) or [None])[-1]
+    candidates = untapered or list(phases)
+    return candidates[-1] if candidates else None
 
 
 def course_phases(

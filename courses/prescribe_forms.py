@@ -13,7 +13,7 @@ from courses.instruments import InstrumentCode
 from courses.models import OPEN_STATUSES, CourseType, TreatmentCourse
 
 
-class FollowedCourseField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class FollowedCourseField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         ended = obj.completed_on or (
             obj.status_changed_at.date() if obj.status_changed_at else None
