@@ -28,6 +28,7 @@ class PrescribeForm(CourseBookingForm):
         label="Course type",
         choices=CourseType.choices,
         initial=CourseType.ACUTE,
+        required=False,  # empty: acute
         help_text="Continuation, maintenance and booster courses follow an ended course.",
     )
     follows = FollowedCourseField(
@@ -67,6 +68,6 @@ class PrescribeForm(CourseBookingForm):
         finally:
             self.cleaned_data = data
         fields["primary_instrument"] = data.get("primary_instrument") or None
-        fields["type"] = data["type"]
+        fields["type"] = data.get("type") or CourseType.ACUTE
         fields["follows"] = data.get("follows")
         return fields

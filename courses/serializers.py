@@ -35,6 +35,7 @@ from courses.protocol_bounds import (
     MAX_SESSIONS_TOTAL,
     MAX_SLOT_MINUTES,
 )
+from courses.protocol_field import ProtocolField
 
 User = get_user_model()
 
@@ -98,36 +99,6 @@ class ProtocolSerializer(dates.BoundedModelSerializer):
         data = super().to_representation(instance)
         data["sessions_total"] = selectors.sessions_total(instance)
         return data
-
-
-@extend_schema_field(
-    {"type": "string", "description": "Protocol code; an integer id is accepted on write."}
-)
-class ProtocolField(serializers.RelatedField):
-    """Accepts a protocol's code (or id) visible to the user; returns the code."""
-
-    default_error_messages = {
-        "does_not_exist": "No protocol with code {value} is available.",
-    }
-
-    def get_queryset(self) -> QuerySet[Protocol]:
-        return selectors.protocols_visible(self.context["request"].user)
-
-    def to_representation(self, value: Any) -> str:
-        return str(value.code)
-
-    def to_internal_value(self, data: Any) -> Protocol:
-        queryset = self.get_queryset()
-        if isinstance(data, int) and not isinstance(data, bool):
-            match = queryset.filter(pk=data)
-        elif isinstance(data, str):
-            match = queryset.filter(code=data)
-        else:
-            self.fail("does_not_exist", value=data)
-        protocol = match.first()
-        if protocol is None:
-            self.fail("does_not_exist", value=data)
-        return protocol
 
 
 class FailedTrialSerializer(WholeItemSerializer, dates.BoundedModelSerializer):

@@ -10,7 +10,7 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
-from courses.serializers import ProtocolField
+from courses.protocol_field import ProtocolField
 from scheduling.models import (
     AdverseEvent,
     ReviewDecision,
