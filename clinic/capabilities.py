@@ -199,7 +199,8 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.PRESCRIBE: _grant(
             {Role.PSYCHIATRIST},
             "Be named a course's psychiatrist; change a course's other fields "
-            "(protocol, indication, psychiatrist, ...)",
+            "(protocol, indication, psychiatrist, ...); lengthen a course or switch its "
+            "protocol mid-course (its remaining sessions re-planned)",
         ),
         Capability.CHANGE_COURSE_STATUS: _grant(
             {Role.PSYCHIATRIST},

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.audit_scope import note_loaded_patient
+from clinic.coils import Coil, default_coils, validate_coils  # noqa: F401 (Coil re-exported)
 from clinic.dates import validate_date_in_range
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
@@ -109,6 +110,14 @@ class Clinic(models.Model):
         validators=[MaxValueValidator(720)],
         help_text="A patient may be checked in at most this many minutes before the session.",
     )
+    motor_threshold_valid_days = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=(
+            "A continuation, maintenance or booster course reuses a motor threshold "
+            "measured this many days before it starts, instead of a mapping session."
+        ),
+    )
     require_mfa_for_all_staff = models.BooleanField(
         default=False,
         help_text=(
@@ -127,6 +136,10 @@ class Clinic(models.Model):
             models.CheckConstraint(
                 condition=Q(escalation_minutes__gte=1, escalation_minutes__lte=10080),
                 name="clinic_escalation_minutes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(motor_threshold_valid_days__gte=1, motor_threshold_valid_days__lte=365),
+                name="clinic_motor_threshold_valid_days_range",
             ),
         ]
 
@@ -178,35 +191,6 @@ class Closure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinic} closed {self.date}"
-
-
-class Coil(models.TextChoices):
-    """Coil types a chair can be fitted with and a protocol can need. H1, H4 and H7 are
-    the deep TMS coils (H1: depression; H4: smoking cessation; H7: OCD); they fit only
-    their maker's device, so a protocol for one never runs on a figure-8 chair."""
-
-    FIGURE_8 = "figure-8", "Figure-8"
-    H1 = "H1", "H1 (deep TMS, depression)"
-    H4 = "H4", "H4 (deep TMS, smoking cessation)"
-    H7 = "H7", "H7 (deep TMS, OCD)"
-
-
-def default_coils() -> list[str]:
-    return [Coil.FIGURE_8.value]
-
-
-def validate_coils(value: object) -> None:
-    if (
-        not isinstance(value, list)
-        or not value
-        or any(item not in Coil.values for item in value)
-        or len(set(value)) != len(value)
-    ):
-        raise ValidationError(
-            "List the chair's coils, each once, from: %(choices)s.",
-            code="unknown_coil",
-            params={"choices": ", ".join(Coil.values)},
-        )
 
 
 class Chair(models.Model):

@@ -383,6 +383,11 @@ PAGES: tuple[Page, ...] = (
         "prescribe a course, and book it at once after a preview",
     ),
     Page(
+        ("/courses/<id>/lengthen/", "/courses/<id>/switch-protocol/"),
+        Capability.PRESCRIBE,
+        "lengthen a course or switch its protocol (the re-planned sessions previewed)",
+    ),
+    Page(
         ("/courses/<id>/book/",),
         Capability.BOOK_SESSIONS,
         "book every session of a prescribed course (preview, confirm)",

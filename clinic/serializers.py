@@ -143,6 +143,7 @@ class ClinicSerializer(dates.BoundedModelSerializer):
             "book_beyond_authorization",
             "escalation_minutes",
             "check_in_early_minutes",
+            "motor_threshold_valid_days",
             "require_mfa_for_all_staff",
         ]
 

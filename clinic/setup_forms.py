@@ -48,12 +48,14 @@ class ClinicSettingsForm(forms.ModelForm):
             "book_beyond_authorization",
             "escalation_minutes",
             "check_in_early_minutes",
+            "motor_threshold_valid_days",
             "require_mfa_for_all_staff",
         ]
         labels = {
             "require_mfa_for_all_staff": "Second factor for all staff",
             "display_name": "Name in patient messages",
             "auto_makeup": "Book a make-up when a session is missed",
+            "motor_threshold_valid_days": "Days a motor threshold stays valid",
         }
 
     IDENTITY = ("name", "display_name", "phone", "timezone")

@@ -11,6 +11,7 @@ def register_audited_models() -> None:
     from courses.models import (
         Assessment,
         Authorization,
+        CourseChange,
         FailedTrial,
         MotorThreshold,
         SafetyFlag,
@@ -24,8 +25,18 @@ def register_audited_models() -> None:
         TreatmentCourse,
         patient="patient_id",
         clinic="patient.clinic_id",
-        non_clinical={"status", "start_date", "preferred_time", "preferred_chair", "psychiatrist"},
+        non_clinical={
+            "status",
+            "start_date",
+            "preferred_time",
+            "preferred_chair",
+            "psychiatrist",
+            "type",
+            "follows",
+            "added_sessions",
+        },
     )
+    register(CourseChange, **course_patient, non_clinical={"kind", "sessions_added", "by"})
     register(
         Authorization,
         **course_patient,

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from clinic import dates
 from courses.forms import DateInput
+from courses.models import Protocol
 
 KEEP, RELEASE = "keep", "release"
 
@@ -62,3 +63,41 @@ class AuthorizationForm(forms.Form):
     sessions_authorized = forms.IntegerField(min_value=1, max_value=200)
     valid_from = dates.DateFormField(widget=DateInput)
     valid_until = dates.DateFormField(widget=DateInput)
+
+
+class ReplanForm(forms.Form):
+    """A change to the course's plan: why, and from which day the remaining sessions
+    are re-planned (each action previews first, as the resume page does)."""
+
+    from_date = dates.DateFormField(
+        widget=DateInput,
+        label="Re-plan from",
+        help_text="The sessions booked from this day on are replaced by the new plan.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        help_text="Required: why the plan changes (it goes on the course's timeline).",
+    )
+
+
+class LengthenForm(ReplanForm):
+    sessions = forms.IntegerField(
+        label="Sessions to add",
+        min_value=1,
+        max_value=100,
+        help_text="They extend the treatment (or continuation) phase; a taper stays at the end.",
+    )
+    field_order = ["sessions", "from_date", "reason"]
+
+
+class SwitchProtocolForm(ReplanForm):
+    protocol: forms.ModelChoiceField[Protocol] = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose the new protocol"
+    )
+    field_order = ["protocol", "from_date", "reason"]
+
+    def __init__(self, *args: Any, protocols: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["protocol"]
+        field.queryset = protocols

@@ -29,6 +29,8 @@ MAX_SESSIONS_TOTAL = 100
 MAX_PHASES = 8
 MAX_SESSIONS_PER_DAY = 10
 MAX_SLOT_MINUTES = 240
+# How often a phase's weeks come round (courses.models.ProtocolPhase.every_weeks).
+EVERY_WEEKS = (1, 2, 4)
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -56,6 +58,10 @@ def check_protocol(fields: Mapping[str, Any], phases: list[Mapping[str, Any]]) -
     for phase in phases:
         if not 1 <= phase["per_week"] <= 7:
             raise _invalid("phases", "Each phase's per_week must be between 1 and 7.")
+        if phase.get("every_weeks", 1) not in EVERY_WEEKS:
+            raise _invalid(
+                "phases", "A phase runs every week, every 2 weeks or every 4 weeks.", "every_weeks"
+            )
         if phase["sessions"] < 1:
             raise _invalid("phases", "Each phase needs at least one session.")
     check_schedule_size(phases)

@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from clinic import access
 from clinic.capabilities import Capability, roles_for
 from clinic.models import Patient, Role
+from courses import course_plan
 from courses.instruments import INSTRUMENTS, is_response
 from courses.models import (
     OPEN_STATUSES,
@@ -23,7 +24,6 @@ from courses.models import (
     ProtocolPhase,
     Screening,
     TreatmentCourse,
-    planned_weeks,
 )
 
 BASELINE_DAYS = 7
@@ -46,20 +46,19 @@ def sessions_total(protocol: Protocol) -> int:
 
 def course_sessions_total(protocol: Protocol) -> int:
     """The sessions a course of ``protocol`` books: its phases' sessions, and the
-    mapping session when that is one of its own (SNT: 1 + 50)."""
+    mapping session when that is one of its own (SNT: 1 + 50). A course's own total
+    (sessions added, a threshold reused) is courses.course_plan's."""
     return sessions_total(protocol) + int(protocol.separate_mapping)
 
 
 def window_end_date(
     course: TreatmentCourse, phases: Sequence[ProtocolPhase] | None = None
 ) -> dt.date:
-    """Planned weeks of every phase, plus the clinic's grace (``phases``: the
-    protocol's, when the caller already holds them)."""
-    protocol = course.protocol
-    phase_list = list(protocol.phases.all() if phases is None else phases)
-    weeks = planned_weeks(phase_list, protocol.sessions_per_day)
-    grace = course.patient.clinic.course_window_grace_weeks
-    return course.start_date + dt.timedelta(weeks=weeks + grace)
+    """Planned weeks of every phase (with the sessions added), plus the grace its
+    type allows (courses.course_plan; ``phases``: the protocol's, when the caller
+    already holds them)."""
+    phase_list = course_plan.course_phases(course, phases)
+    return course.start_date + dt.timedelta(weeks=course_plan.window_weeks(course, phase_list))
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
-from courses import selectors
+from courses import course_plan, selectors
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     Adherence,
     Assessment,
     Authorization,
+    CourseType,
     FailedTrial,
     MotorThreshold,
     PhaseKind,
@@ -28,11 +29,13 @@ from courses.models import (
     TrialOutcome,
 )
 from courses.protocol_bounds import (
+    EVERY_WEEKS,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
     MAX_SLOT_MINUTES,
 )
+from courses.protocol_field import ProtocolField
 
 User = get_user_model()
 
@@ -41,6 +44,11 @@ class PhaseSerializer(WholeItemSerializer):
     sessions = serializers.IntegerField(min_value=1, max_value=MAX_SESSIONS_TOTAL)
     per_week = serializers.IntegerField(
         min_value=1, max_value=7, help_text="Treatment days a week."
+    )
+    every_weeks = serializers.ChoiceField(
+        choices=EVERY_WEEKS,
+        default=1,
+        help_text="The phase runs one week in this many: 1, 2 or 4 (maintenance).",
     )
     kind = serializers.ChoiceField(choices=PhaseKind.choices, required=False)
     kind_label = serializers.CharField(
@@ -91,36 +99,6 @@ class ProtocolSerializer(dates.BoundedModelSerializer):
         data = super().to_representation(instance)
         data["sessions_total"] = selectors.sessions_total(instance)
         return data
-
-
-@extend_schema_field(
-    {"type": "string", "description": "Protocol code; an integer id is accepted on write."}
-)
-class ProtocolField(serializers.RelatedField):
-    """Accepts a protocol's code (or id) visible to the user; returns the code."""
-
-    default_error_messages = {
-        "does_not_exist": "No protocol with code {value} is available.",
-    }
-
-    def get_queryset(self) -> QuerySet[Protocol]:
-        return selectors.protocols_visible(self.context["request"].user)
-
-    def to_representation(self, value: Any) -> str:
-        return str(value.code)
-
-    def to_internal_value(self, data: Any) -> Protocol:
-        queryset = self.get_queryset()
-        if isinstance(data, int) and not isinstance(data, bool):
-            match = queryset.filter(pk=data)
-        elif isinstance(data, str):
-            match = queryset.filter(code=data)
-        else:
-            self.fail("does_not_exist", value=data)
-        protocol = match.first()
-        if protocol is None:
-            self.fail("does_not_exist", value=data)
-        return protocol
 
 
 class FailedTrialSerializer(WholeItemSerializer, dates.BoundedModelSerializer):
@@ -255,6 +233,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
         help_text="The most recent authorization; send one on create to record it.",
     )
     authorizations = AuthorizationSerializer(many=True, read_only=True)
+    type = serializers.ChoiceField(
+        choices=CourseType.choices,
+        default=CourseType.ACUTE,
+        help_text="Set on create. Continuation, maintenance and booster courses name "
+        "the course they follow.",
+    )
+    follows = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="patient__clinic",
+        queryset=TreatmentCourse.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The same patient's ended course this one follows (set on create).",
+    )
     sessions_total = serializers.SerializerMethodField()
     window_end_date = serializers.SerializerMethodField()
     tracked_instruments = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -266,6 +257,9 @@ class CourseSerializer(dates.BoundedModelSerializer):
             "patient",
             "psychiatrist",
             "protocol",
+            "type",
+            "follows",
+            "added_sessions",
             "indication",
             "primary_instrument",
             "tracked_instruments",
@@ -285,12 +279,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
             "authorizations",
             "created_at",
         ]
-        read_only_fields = ["status", "status_reason", "completed_on", "risk_level", "created_at"]
+        read_only_fields = [
+            "status",
+            "status_reason",
+            "completed_on",
+            "risk_level",
+            "added_sessions",
+            "created_at",
+        ]
         # One open course per patient is checked by the service (409 course_exists).
         validators: list[Any] = []
 
     def get_sessions_total(self, course: TreatmentCourse) -> int:
-        return selectors.course_sessions_total(course.protocol)
+        return course_plan.course_sessions_total(course)
 
     def get_window_end_date(self, course: TreatmentCourse) -> Any:
         return selectors.window_end_date(course)
@@ -310,6 +311,12 @@ class CourseSerializer(dates.BoundedModelSerializer):
             raise serializers.ValidationError(
                 {"patient": ["A course cannot move to another patient."]}
             )
+        if self.instance is not None and {"type", "follows"} & set(self.initial_data):
+            raise serializers.ValidationError(
+                {"type": ["A course's type and the course it follows are set when it is created."]}
+            )
+        if self.instance is not None:
+            attrs.pop("type", None)  # the create-only default, on a PUT
         if self.instance is not None and "authorization" in attrs:
             raise serializers.ValidationError(
                 {"authorization": ["Add authorizations with POST .../authorizations/."]}

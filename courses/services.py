@@ -13,7 +13,7 @@ from django.utils import timezone
 from clinic.capabilities import Capability, roles_for
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, StaffMembership
-from courses import alerts, protocol_bounds, selectors, signals
+from courses import alerts, course_plan, protocol_bounds, selectors, signals
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
@@ -21,6 +21,7 @@ from courses.models import (
     Assessment,
     Authorization,
     CourseStatus,
+    CourseType,
     FailedTrial,
     Indication,
     MotorThreshold,
@@ -61,7 +62,12 @@ def protocol_save(
         phases
         if phases is not None
         else [
-            {"sessions": p.sessions, "per_week": p.per_week, "kind": p.kind}
+            {
+                "sessions": p.sessions,
+                "per_week": p.per_week,
+                "every_weeks": p.every_weeks,
+                "kind": p.kind,
+            }
             for p in protocol.phases.all()
         ]
     )
@@ -86,6 +92,7 @@ def protocol_save(
                 kind=phase.get("kind") or ("treatment" if order == 1 else "taper"),
                 sessions=phase["sessions"],
                 per_week=phase["per_week"],
+                every_weeks=phase.get("every_weeks") or 1,
             )
             for order, phase in enumerate(phases, 1)
         )
@@ -251,9 +258,12 @@ def course_create(
     prescribed_pulses: int | None = None,
     prescribed_intensity_pct_mt: int | None = None,
     prescribed_coil_position: str = "",
+    type: str = CourseType.ACUTE,
+    follows: TreatmentCourse | None = None,
 ) -> TreatmentCourse:
     _check_course_refs(patient, psychiatrist, protocol, preferred_chair)
     _check_start_date(patient, start_date)
+    course_plan.check_follows(patient, type, follows, start_date)
     # Serialize course creation per patient so two requests cannot both pass the check.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
     _ensure_no_open_course(patient)
@@ -269,6 +279,8 @@ def course_create(
         prescribed_pulses=prescribed_pulses,
         prescribed_intensity_pct_mt=prescribed_intensity_pct_mt,
         prescribed_coil_position=prescribed_coil_position,
+        type=type,
+        follows=follows,
     )
     if authorization:
         authorization_add(course, **authorization)

@@ -403,21 +403,23 @@ def planning_read(course: TreatmentCourse) -> PlanningRead:
     sessions = (
         Session.objects.filter(course=course)
         .order_by()
-        .values_list(Value("session"), "phase", EpochMicroseconds("starts_at"), Value(0), "status")
+        .values_list(
+            Value("session"), "phase", EpochMicroseconds("starts_at"), Value(0), "status", Value(0)
+        )
     )
     session_sql, session_params = sessions.query.sql_with_params()
     screening_sql, screening_params = (
         screenings_latest_first(course.patient_id).values("status")[:1].query.sql_with_params()
     )
     sql = (
-        f"SELECT 'phase', \"order\", sessions, per_week, kind FROM {tables['phase']} "  # noqa: S608
-        "WHERE protocol_id = %s "
+        f"SELECT 'phase', \"order\", sessions, per_week, kind, every_weeks "  # noqa: S608
+        f"FROM {tables['phase']} WHERE protocol_id = %s "
         "UNION ALL "
-        f"SELECT 'hours', weekday, 0, 0, CAST(opens AS TEXT) || ' ' || CAST(closes AS TEXT) "
+        f"SELECT 'hours', weekday, 0, 0, CAST(opens AS TEXT) || ' ' || CAST(closes AS TEXT), 0 "
         f"FROM {tables['hours']} WHERE clinic_id = %s "
         "UNION ALL "
         f"SELECT 'facts', (SELECT COUNT(*) FROM {tables['flag']} "
-        f"WHERE course_id = %s AND acknowledged_at IS NULL), 0, 0, ({screening_sql}) "
+        f"WHERE course_id = %s AND acknowledged_at IS NULL), 0, 0, ({screening_sql}), 0 "
         f"UNION ALL {session_sql}"
     )
     params = [course.protocol_id, course.patient.clinic_id, course.pk]
@@ -429,7 +431,7 @@ def planning_read(course: TreatmentCourse) -> PlanningRead:
     status: str | None = None
     flags = 0
     facts: list[SessionFact] = []
-    for tag, number, amount, per_week, text in rows:
+    for tag, number, amount, per_week, text, every_weeks in rows:
         if tag == "phase":
             phases.append(
                 ProtocolPhase(
@@ -438,6 +440,7 @@ def planning_read(course: TreatmentCourse) -> PlanningRead:
                     kind=text,
                     sessions=amount,
                     per_week=per_week,
+                    every_weeks=every_weeks,
                 )
             )
         elif tag == "hours":

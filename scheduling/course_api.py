@@ -41,12 +41,15 @@ from scheduling.models import AdverseEvent, Session
 from scheduling.serializers import (
     AdverseEventReviewSerializer,
     AdverseEventSerializer,
+    LengthenSerializer,
     OutsideAuthorizationSerializer,
     PlannedSessionSerializer,
     ProgressSerializer,
+    ReplanSerializer,
     ScheduleSerializer,
     ScheduleWarningSerializer,
     SessionSerializer,
+    SwitchProtocolSerializer,
 )
 
 SCHEDULING_FIELDS = {"start_date", "preferred_time", "preferred_chair"}
@@ -95,6 +98,8 @@ class CourseViewSet(ClinicScopedViewSet):
         "progress": Capability.READ_CLINIC_RECORDS,
         "adverse_events": Capability.READ_CLINICAL_DETAIL,
         "adverse_event_review": Capability.REVIEW_ADVERSE_EVENTS,
+        "lengthen": Capability.PRESCRIBE,
+        "switch_protocol": Capability.PRESCRIBE,
     }
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -244,6 +249,48 @@ class CourseViewSet(ClinicScopedViewSet):
         )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
         return Response({"sessions": data, **summary}, status=status.HTTP_201_CREATED)
+
+    def _replanned(self, result: scheduling_services.Replan, dry_run: bool) -> Response:
+        if dry_run:  # the preview's rows were rolled back: they have no ids
+            for session in result.booked:
+                session.pk = None
+        data = ReplanSerializer(result).data
+        return Response(data, status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=LengthenSerializer,
+        responses={201: ReplanSerializer, 200: ReplanSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def lengthen(self, request: Request, pk: str | None = None) -> Response:
+        """Add sessions to the course (with a reason) and re-plan its remaining sessions
+        from ``from_date``, all or nothing: 409 with the dates that could not be placed
+        leaves every booking as it was. Added sessions extend the last phase that is not
+        a taper; the taper stays at the end. ``dry_run``: the preview (200)."""
+        course = self.get_object()
+        body = LengthenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = scheduling_services.course_lengthen(course, by=request.user, **body.validated_data)
+        return self._replanned(result, body.validated_data["dry_run"])
+
+    @extend_schema(
+        request=SwitchProtocolSerializer,
+        responses={201: ReplanSerializer, 200: ReplanSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="switch-protocol")
+    def switch_protocol(self, request: Request, pk: str | None = None) -> Response:
+        """Switch the course to another protocol (e.g. 10 Hz to iTBS) and re-plan its
+        remaining sessions on it, all or nothing (409 leaves everything as it was). The
+        sessions already held count against the new protocol's phases in order; the
+        prescribed pulses and intensity return to the new protocol's. ``dry_run``: the
+        preview (200)."""
+        course = self.get_object()
+        body = SwitchProtocolSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        result = scheduling_services.course_switch_protocol(
+            course, by=request.user, **body.validated_data
+        )
+        return self._replanned(result, body.validated_data["dry_run"])
 
     @extend_schema(responses=ProgressSerializer)
     @action(detail=True, methods=["get"])

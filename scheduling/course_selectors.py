@@ -14,6 +14,7 @@ from courses.instruments import INSTRUMENTS
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
+    CourseChange,
     MotorThreshold,
     Protocol,
     SafetyFlag,
@@ -27,6 +28,7 @@ from scheduling.calendar import load_calendar
 from scheduling.models import OCCUPYING, Session, SessionStatus, TreatmentRecord
 from scheduling.planner import Planner
 from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, load_facts, progress
+from scheduling.risk_rules import rules_in_words
 from scheduling.selectors import availability
 from scheduling.services import course_shape
 from scheduling.services.booking import time_of_day_span
@@ -319,8 +321,11 @@ class CoursePage:
     screening: Any | None  # courses.models.Screening
     adequate_trials: int | None
     authorizations: list[Any]
-    phases: list[Any]  # courses.models.ProtocolPhase, in order
+    phases: list[Any]  # courses.models.ProtocolPhase, in order (with sessions added)
     prescription: Prescription
+    changes: list[CourseChange]  # the plan's changes (lengthened, protocol switched)
+    followed_by: list[TreatmentCourse]  # the courses that follow this one
+    risk_rules: list[tuple[str, str]]  # how the course's type is judged, in words
 
     @property
     def percent_done(self) -> int:
@@ -429,6 +434,15 @@ def course_page(course: TreatmentCourse, *, clinical: bool, motor_thresholds: bo
         screening=screening,
         adequate_trials=adequate,
         authorizations=list(facts.course.authorizations.all()),
-        phases=facts.phase_list,
+        phases=facts.course_phase_list,
         prescription=prescription_for(course),
+        changes=list(
+            CourseChange.objects.filter(course_id=course.pk)
+            .select_related("by", "from_protocol", "to_protocol")
+            .order_by("at", "id")
+        ),
+        followed_by=list(
+            TreatmentCourse.objects.filter(follows_id=course.pk).order_by("start_date", "id")
+        ),
+        risk_rules=rules_in_words(course, facts.course_phase_list),
     )

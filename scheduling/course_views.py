@@ -38,6 +38,7 @@ from scheduling.accelerated import treatment_breaks
 from scheduling.adverse_event_views import adverse_event_context
 from scheduling.course_actions import course_status_actions
 from scheduling.models import SessionKind
+from scheduling.risk import UNDER_WAY
 from scheduling.services.booking import CourseBooking
 
 PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
@@ -45,7 +46,12 @@ PLANNING_CODES = {"slot_conflict", "outside_hours", "patient_conflict"}
 
 def _scoped_courses(place: Workplace) -> QuerySet[TreatmentCourse]:
     courses = TreatmentCourse.objects.select_related(
-        "patient__clinic", "protocol", "psychiatrist", "preferred_chair"
+        "patient__clinic",
+        "protocol",
+        "psychiatrist",
+        "preferred_chair",
+        "follows__protocol",
+        "mapping_reused_from",
     )
     # Superusers see every clinic's courses; staff only their current clinic's (404).
     return courses if place.role is None else courses.filter(patient__clinic=place.clinic)
@@ -395,6 +401,7 @@ def _course_page(
         "can_extend": place.can(Capability.EXTEND_AUTHORIZATION) and course.status in OPEN_STATUSES,
         "can_screen": place.can(Capability.RECORD_SCREENING),
         "can_book": place.can(Capability.BOOK_SESSIONS) and course.status == "planned",
+        "can_change_plan": place.can(Capability.PRESCRIBE) and course.status in UNDER_WAY,
         **adverse_event_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (

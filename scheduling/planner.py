@@ -12,8 +12,15 @@ Rules (documented for front desk in docs/scheduling.md):
   Thu, Fri, 3/week Mon/Wed/Fri, 2/week Tue/Thu, 1/week on the weekday the course
   started; 6 and 7 a week add Saturday and Sunday. A closed day (weekend, closure, no
   opening hours) moves its session to the phase's next weekday, so no session is lost.
+- Phases below weekly (every 2 or 4 weeks) run in their first week and every 2nd or
+  4th week after it, on the same weekdays; a closed day's session moves to the next
+  open day of any weekday (not a month later), and the rhythm stays anchored to the
+  phase's first week, so one closure does not shift the sessions after it. Wall-clock
+  times hold across DST changes (each day's time is local).
 - The first phase starts on the course's start date; each later phase starts in the
   week after the previous phase's last session.
+- A course that reuses a recent motor threshold, or is re-planned after its mapping,
+  has no mapping session (``needs_mapping``).
 - Protocols with several sessions a day place them from the preferred time, each
   starting the protocol's minimum gap after the previous one's stimulation ends (its
   treatment minutes; the slot's set-up time is not counted): SNT's 10-minute sessions
@@ -26,7 +33,8 @@ Rules (documented for front desk in docs/scheduling.md):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from scheduling.calendar import ClinicCalendar, local_datetime
@@ -48,6 +56,7 @@ class PhasePlan:
     kind: str  # "treatment" | "taper" | "continuation"
     sessions: int
     per_week: int
+    every_weeks: int = 1  # 2 or 4: the phase runs one week in that many
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class CourseShape:
     # None: the whole slot plus the gap.
     start_spacing_minutes: int | None = None
     mapping_schedule: str = MAPPING_WITH_FIRST_TREATMENT
+    # False: no mapping session (a motor threshold is reused, or the course re-planned
+    # after its mapping); the first session is an ordinary one of its phase.
+    needs_mapping: bool = True
 
     @property
     def spacing(self) -> dt.timedelta:
@@ -193,9 +205,9 @@ class Planner:
         placements: list[Placement] = []
         failures: list[Failure] = []
         day = start_date
-        first_session = shape.mapping_schedule != MAPPING_DAY_BEFORE
+        first_session = shape.needs_mapping and shape.mapping_schedule != MAPPING_DAY_BEFORE
         separate_mapping = shape.mapping_schedule == MAPPING_SAME_DAY
-        if shape.mapping_schedule == MAPPING_DAY_BEFORE:
+        if shape.needs_mapping and shape.mapping_schedule == MAPPING_DAY_BEFORE:
             mapping, failure, day = self.place_mapping_day(start_date, shape, until=until)
             if mapping is not None:
                 placements.append(mapping)
@@ -203,28 +215,61 @@ class Planner:
                 failures.append(failure)
         for phase in shape.phases:
             weekdays = cadence_weekdays(phase.per_week, start_date.weekday())
-            remaining = phase.sessions
+            days = self.phase_days(phase, day, weekdays, until)
+            remaining, last = phase.sessions, day
             while remaining > 0:
-                if day > until:
-                    failures.append(Failure(day, "outside_hours"))
+                last = next(days)
+                if last > until:
+                    failures.append(Failure(last, "outside_hours"))
                     return placements, failures
-                if day.weekday() in weekdays and self.calendar.is_open(day):
-                    count = min(shape.sessions_per_day, remaining)
-                    kinds = [phase.kind] * count
-                    if first_session and separate_mapping:
-                        kinds.insert(0, "mapping")  # before the day's treatments, not one
-                    elif first_session:
-                        kinds[0] = "mapping"
-                    first_session = False
-                    placed, failure = self.place_day(day, len(kinds), shape, kinds, phase.number)
-                    placements += placed
-                    if failure is not None:
-                        failures.append(failure)
-                    remaining -= count
-                day += dt.timedelta(days=1)
+                count = min(shape.sessions_per_day, remaining)
+                kinds = [phase.kind] * count
+                if first_session and separate_mapping:
+                    kinds.insert(0, "mapping")  # before the day's treatments, not one
+                elif first_session:
+                    kinds[0] = "mapping"
+                first_session = False
+                placed, failure = self.place_day(last, len(kinds), shape, kinds, phase.number)
+                placements += placed
+                if failure is not None:
+                    failures.append(failure)
+                remaining -= count
             # The next phase starts on the Monday after this phase's last session.
+            day = last + dt.timedelta(days=1)
             day = day + dt.timedelta(days=(7 - day.weekday()) % 7)
         return placements, failures
+
+    def phase_days(
+        self, phase: PhasePlan, start: dt.date, weekdays: tuple[int, ...], until: dt.date
+    ) -> Iterator[dt.date]:
+        """The days a phase's sessions go on, from ``start``; past ``until`` it yields
+        that day and stops (the caller's failure). Weekly: each open day of the
+        cadence's weekdays (a closed one's session moves to the next such weekday).
+        Every 2 or 4 weeks: the cadence's weekdays in the phase's first week and every
+        2nd or 4th week after it; a closed day's session moves to the next open day of
+        any weekday, and the rhythm stays anchored to the phase's first week."""
+        if phase.every_weeks == 1:
+            day = start
+            while day <= until:
+                if day.weekday() in weekdays and self.calendar.is_open(day):
+                    yield day
+                day += dt.timedelta(days=1)
+            yield day
+            return
+        monday = start - dt.timedelta(days=start.weekday())
+        taken: set[dt.date] = set()
+        for week in itertools.count():
+            week_start = monday + dt.timedelta(weeks=week * phase.every_weeks)
+            for weekday in weekdays:
+                day = week_start + dt.timedelta(days=weekday)
+                if day < start:
+                    continue
+                while day <= until and (not self.calendar.is_open(day) or day in taken):
+                    day += dt.timedelta(days=1)
+                yield day
+                if day > until:
+                    return
+                taken.add(day)
 
     def next_free_day(
         self,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clinic.db import EpochMicroseconds, instant
 from clinic.models import Closure, OpeningHours
+from courses.course_plan import course_phases, course_sessions_total
 from courses.instruments import InstrumentCode
 from courses.models import (
     OPEN_STATUSES,
@@ -34,6 +35,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
+from scheduling import risk_rules
 from scheduling.models import AdverseEvent, Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
@@ -95,6 +97,11 @@ class CourseFacts:
         if self.phases is not None:
             return self.phases
         return list(self.course.protocol.phases.all())
+
+    @cached_property
+    def course_phase_list(self) -> list[ProtocolPhase]:
+        """The course's own phases: the protocol's with the sessions added."""
+        return course_phases(self.course, self.phase_list)
 
     @cached_property
     def tz(self) -> Any:
@@ -229,7 +236,7 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     today = now.astimezone(facts.tz).date()
     protocol = course.protocol
     # A mapping session of its own (accelerated protocols) is a session of the course too.
-    total = sum(phase.sessions for phase in facts.phase_list) + int(protocol.separate_mapping)
+    total = course_sessions_total(course, facts.phase_list)
     by_status: dict[str, int] = defaultdict(int)
     for session in facts.sessions:
         by_status[session.status] += 1
@@ -328,35 +335,19 @@ def _reasons(
     if streak >= 2:
         add("missed_consecutive", AT_RISK, f"The last {streak} sessions were missed in a row.")
 
-    if total and missed / total > 0.10:
-        share = round(100 * missed / total)
-        level = AT_RISK if missed / total > 0.20 else WATCH
-        add("missed_share", level, f"{missed} of {total} planned sessions missed ({share}%).")
+    share = risk_rules.missed_share(course, missed, total)
+    if share is not None:
+        add("missed_share", *share)
 
-    acute = next(iter(facts.phase_list), None)
-    # A mapping session of its own is in the first phase but is not one of its sessions.
-    acute_done = acute is not None and (
-        sum(1 for s in facts.sessions if s.phase == acute.order and s.status == "completed")
-        >= acute.sessions + int(facts.course.protocol.separate_mapping)
-    )
     # Counted from the first session of any status: a patient who has missed or
     # cancelled everything so far is the most urgent gap of all (and their course is
     # still "planned": only a check-in starts it).
-    first_any = facts.local_date(facts.sessions[0].starts_at) if facts.sessions else None
-    if course.status in UNDER_WAY and not acute_done and first_any:
-        last_completed = next(
-            (s for s in reversed(facts.sessions) if s.status == "completed"), None
+    if course.status in UNDER_WAY:
+        gap = risk_rules.treatment_gap(
+            facts, facts.course_phase_list, today, _business_days_between
         )
-        since = (
-            facts.local_date(last_completed.starts_at)
-            if last_completed is not None
-            else first_any - dt.timedelta(days=1)
-        )
-        if since < today:
-            gap = _business_days_between(facts, since, today)
-            if gap >= 3:
-                level = AT_RISK if gap >= 5 else WATCH
-                add("treatment_gap", level, f"No completed session for {gap} clinic days.")
+        if gap is not None:
+            add("treatment_gap", *gap)
 
     if projected_end > window_end:
         add(

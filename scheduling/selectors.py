@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from clinic.models import Chair, Clinic, Closure, OpeningHours
@@ -37,11 +37,16 @@ def _with_course_totals(queryset: QuerySet[Session]) -> QuerySet[Session]:
         .annotate(total=Sum("sessions"))
         .values("total")
     )
+    # As courses.course_plan.course_sessions_total counts: the sessions added, and a
+    # mapping session of its own unless the course reuses a motor threshold.
     separate_mapping = Case(
         When(course__protocol__mapping_schedule=MappingSchedule.FIRST_TREATMENT, then=Value(0)),
+        When(course__mapping_reused_from__isnull=False, then=Value(0)),
         default=Value(1),
     )
-    return queryset.annotate(sessions_total=Subquery(total) + separate_mapping)
+    return queryset.annotate(
+        sessions_total=Subquery(total) + F("course__added_sessions") + separate_mapping
+    )
 
 
 def _board_entry(session: Session) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Coil
 from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from courses.models import TreatmentCourse
+from courses.protocol_field import ProtocolField
 from scheduling.models import (
     AdverseEvent,
     ReviewDecision,
@@ -367,3 +368,61 @@ class AdverseEventSerializer(dates.BoundedModelSerializer):
 class AdverseEventReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReviewDecision.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ReplanBodySerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="Why the plan changes.")
+    from_date = dates.DateField(
+        required=False,
+        help_text="Re-plan the remaining sessions from this clinic day (default: today, "
+        "or the course's start date if later).",
+    )
+    dry_run = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Preview: run the same rules, change nothing, answer 200 with the plan.",
+    )
+
+
+class LengthenSerializer(ReplanBodySerializer):
+    sessions = serializers.IntegerField(
+        min_value=1, max_value=100, help_text="Sessions to add (the course stays within 100)."
+    )
+
+
+class SwitchProtocolSerializer(ReplanBodySerializer):
+    protocol = ProtocolField(help_text="The new protocol's code (an id is accepted too).")
+
+
+class CourseChangeSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    sessions_added = serializers.IntegerField()
+    from_protocol = serializers.CharField(
+        source="from_protocol.code", allow_null=True, help_text="Switches: the old code."
+    )
+    to_protocol = serializers.CharField(
+        source="to_protocol.code", allow_null=True, help_text="Switches: the new code."
+    )
+    replanned_from = dates.DateField()
+    sessions_replanned = serializers.IntegerField()
+    reason = serializers.CharField()
+    by = serializers.IntegerField(source="by_id")
+    at = dates.DateTimeField()
+    in_words = serializers.CharField()
+
+
+class ReplannedSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="Null in a preview.")
+    starts_at = dates.DateTimeField()
+    ends_at = dates.DateTimeField()
+    chair = serializers.IntegerField(source="chair_id")
+    kind = serializers.CharField()
+    phase = serializers.IntegerField()
+
+
+class ReplanSerializer(serializers.Serializer):
+    """What a lengthening or protocol switch did (or, in a preview, would do)."""
+
+    change = CourseChangeSerializer()
+    released = ReplannedSessionSerializer(many=True, help_text="Bookings replaced.")
+    booked = ReplannedSessionSerializer(many=True, help_text="The remaining sessions.")

@@ -7,6 +7,7 @@ from django.urls import URLPattern, path
 from scheduling import (
     adverse_event_views,
     closure_views,
+    course_plan_views,
     course_schedule_views,
     course_status_views,
     course_views,
@@ -55,6 +56,16 @@ urlpatterns: list[URLPattern] = [
         "courses/<int:pk>/status/<str:action>/",
         course_status_views.course_action,
         name="course-action",
+    ),
+    path(
+        "courses/<int:pk>/lengthen/",
+        course_plan_views.course_lengthen_page,
+        name="course-lengthen",
+    ),
+    path(
+        "courses/<int:pk>/switch-protocol/",
+        course_plan_views.course_switch_protocol_page,
+        name="course-switch-protocol",
     ),
     path(
         "courses/<int:pk>/book/",

@@ -81,6 +81,9 @@ def _protocol_catalog(request: pytest.FixtureRequest) -> None:
     seed(django_apps, None)
     continuation = importlib.import_module("courses.migrations.0007_phase_kind_continuation")
     continuation.mark_continuation(django_apps, None)
+    importlib.import_module("courses.migrations.0013_seed_maintenance_and_booster_protocols").seed(
+        django_apps, None
+    )
 
 
 @pytest.fixture

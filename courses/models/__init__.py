@@ -8,6 +8,7 @@ from courses.models.alerts import (
     DigestSent,
     StaffAlert,
 )
+from courses.models.changes import CourseChange, CourseChangeKind
 from courses.models.clinical import (
     Assessment,
     MotorThreshold,
@@ -17,14 +18,17 @@ from courses.models.clinical import (
 from courses.models.course import (
     ANXIETY_INDICATIONS,
     COURSE_TRANSITIONS,
+    FOLLOWING_TYPES,
     OPEN_STATUSES,
     Authorization,
     CourseStatus,
+    CourseType,
     Indication,
     RiskLevel,
     TreatmentCourse,
 )
 from courses.models.protocols import (
+    EVERY_WEEKS,
     MappingSchedule,
     PhaseKind,
     Protocol,
@@ -45,12 +49,17 @@ __all__ = [
     "ANXIETY_INDICATIONS",
     "COURSE_TRANSITIONS",
     "ESCALATING_KINDS",
+    "EVERY_WEEKS",
+    "FOLLOWING_TYPES",
     "OPEN_STATUSES",
     "Adherence",
     "AlertKind",
     "Assessment",
     "Authorization",
+    "CourseChange",
+    "CourseChangeKind",
     "CourseStatus",
+    "CourseType",
     "DigestSent",
     "FailedTrial",
     "Indication",

@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from clinic.models import Chair, Patient
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models.protocols import Protocol
+from courses.protocol_bounds import MAX_SESSIONS_TOTAL
 
 
 class Indication(models.TextChoices):
@@ -19,6 +20,21 @@ class Indication(models.TextChoices):
 
 
 ANXIETY_INDICATIONS = {Indication.MDD_ANXIETY, Indication.GAD}
+
+
+class CourseType(models.TextChoices):
+    """Where a course stands in a patient's care. Acute: the first course (daily,
+    4-6 weeks); continuation and maintenance keep a response going at a lower cadence;
+    a booster is a short re-treatment after a relapse. All but acute follow a course."""
+
+    ACUTE = "acute", "Acute"
+    CONTINUATION = "continuation", "Continuation"
+    MAINTENANCE = "maintenance", "Maintenance"
+    BOOSTER = "booster", "Booster"
+
+
+# Course types that must name the course they follow (``TreatmentCourse.follows``).
+FOLLOWING_TYPES = (CourseType.CONTINUATION, CourseType.MAINTENANCE, CourseType.BOOSTER)
 
 
 class CourseStatus(models.TextChoices):
@@ -53,6 +69,23 @@ class TreatmentCourse(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="prescribed_courses"
     )
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
+    type = models.CharField(max_length=20, choices=CourseType.choices, default=CourseType.ACUTE)
+    # The course this one follows: the same patient's (courses.course_plan checks it; a
+    # row-to-row rule the database cannot hold without a composite key).
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="followed_by"
+    )
+    # Sessions a psychiatrist added to the protocol's (courses.course_plan: where they go).
+    added_sessions = models.PositiveSmallIntegerField(default=0)
+    # The motor threshold this course reuses instead of a mapping session, decided when
+    # its sessions are planned (scheduling.services.booking); None: it maps as usual.
+    mapping_reused_from = models.ForeignKey(
+        "courses.MotorThreshold",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     indication = models.CharField(max_length=20, choices=Indication.choices)
     primary_instrument = models.CharField(
         max_length=10, choices=InstrumentCode.choices, default=InstrumentCode.PHQ9
@@ -111,6 +144,18 @@ class TreatmentCourse(models.Model):
                 condition=Q(prescribed_intensity_pct_mt__isnull=True)
                 | Q(prescribed_intensity_pct_mt__gte=1, prescribed_intensity_pct_mt__lte=200),
                 name="course_prescribed_intensity_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=CourseType.values), name="course_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(type=CourseType.ACUTE) | Q(follows__isnull=False),
+                name="course_follows_required",
+            ),
+            models.CheckConstraint(condition=~Q(follows=F("id")), name="course_follows_another"),
+            models.CheckConstraint(
+                condition=Q(added_sessions__lte=MAX_SESSIONS_TOTAL),
+                name="course_added_sessions_bounded",
             ),
         ]
         indexes = [models.Index(fields=["status", "risk_level"])]

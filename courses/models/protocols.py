@@ -7,6 +7,7 @@ from django.db.models import F, Q
 
 from clinic.models import Clinic, Coil
 from courses.protocol_bounds import (
+    EVERY_WEEKS,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
@@ -135,13 +136,18 @@ class Protocol(models.Model):
 
 
 class ProtocolPhase(models.Model):
-    """``per_week`` counts treatment days a week; each day holds ``sessions_per_day``."""
+    """``per_week`` counts treatment days a week; each day holds ``sessions_per_day``.
+    ``every_weeks`` above 1 runs the phase in one week of every 2 or 4 (maintenance:
+    one session every 2 weeks, then monthly)."""
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
     order = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=20, choices=PhaseKind.choices, default=PhaseKind.TREATMENT)
     sessions = models.PositiveSmallIntegerField()
     per_week = models.PositiveSmallIntegerField()
+    every_weeks = models.PositiveSmallIntegerField(
+        default=1, help_text="The phase runs one week in this many (1, 2 or 4)."
+    )
 
     class Meta:
         ordering = ["protocol_id", "order"]
@@ -157,17 +163,36 @@ class ProtocolPhase(models.Model):
             models.CheckConstraint(
                 condition=Q(per_week__gte=1, per_week__lte=7), name="phase_per_week_range"
             ),
+            models.CheckConstraint(
+                condition=Q(every_weeks__in=EVERY_WEEKS), name="phase_every_weeks_known"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.sessions} at {self.per_week}/week"
+        every = f" every {self.every_weeks} weeks" if self.every_weeks > 1 else ""
+        return f"{self.sessions} at {self.per_week}/week{every}"
 
     @property
     def in_words(self) -> str:
-        """The phase as a person reads it: "24 continuation sessions, 2 a week"."""
+        """The phase as a person reads it: "24 continuation sessions, 2 a week" or
+        "3 continuation sessions, 1 every 4 weeks"."""
         kind = self.get_kind_display().lower()
-        return f"{self.sessions} {kind} sessions, {self.per_week} a week"
+        if self.every_weeks == 1:
+            return f"{self.sessions} {kind} sessions, {self.per_week} a week"
+        return f"{self.sessions} {kind} sessions, {self.per_week} every {self.every_weeks} weeks"
+
+    def weeks(self, sessions_per_day: int) -> int:
+        """Weeks from the phase's first week to the end of its last: the weeks it runs
+        and the weeks off between them."""
+        running = math.ceil(self.sessions / (self.per_week * sessions_per_day))
+        return (running - 1) * self.every_weeks + 1
+
+    @property
+    def interval_days(self) -> int:
+        """Days between two sessions at the phase's cadence, rounded up (5 a week: 2;
+        1 every 4 weeks: 28)."""
+        return math.ceil(7 * self.every_weeks / self.per_week)
 
 
 def planned_weeks(phases: list[ProtocolPhase], sessions_per_day: int) -> int:
-    return sum(math.ceil(p.sessions / (p.per_week * sessions_per_day)) for p in phases)
+    return sum(phase.weeks(sessions_per_day) for phase in phases)

@@ -9,6 +9,8 @@
 - ``authorization``: sessions beyond a course's payer authorization (booked marked
   pending, or left unbooked: the clinic's setting), and their marks kept up to date;
 - ``closures``: closures re-booked, chair blocks, an ended course's bookings released;
+- ``replan``: a course lengthened or switched to another protocol mid-course, its
+  remaining sessions re-planned all or nothing;
 - ``adverse_events``: an adverse event raised with a treatment record, the hold it puts
   on its course, and the psychiatrist's decision that lifts it.
 
@@ -47,9 +49,11 @@ from scheduling.services.makeups import (
     arrange_makeups_and_refresh,
     authorization_extend,
 )
+from scheduling.services.replan import Replan, course_lengthen, course_switch_protocol
 from scheduling.services.undo import session_undo, undo_offered
 
 __all__ = [
+    "Replan",
     "adverse_event_review",
     "arrange_makeups",
     "arrange_makeups_and_refresh",
@@ -59,9 +63,11 @@ __all__ = [
     "check_in_opens_at",
     "closure_rebook",
     "course_book",
+    "course_lengthen",
     "course_schedule",
     "course_schedule_booking",
     "course_shape",
+    "course_switch_protocol",
     "refresh_pending_authorization",
     "release_sessions_of_ended_course",
     "require_no_review_hold",

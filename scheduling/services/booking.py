@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic.errors import Conflict
+from courses import course_plan
 from courses.models import (
     Assessment,
     Authorization,
@@ -46,10 +47,16 @@ FAILURE_MESSAGES = {
 }
 
 
-def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = None) -> CourseShape:
-    """The planner's view of a protocol (``phases``: already loaded, else read)."""
+def course_shape(
+    protocol: Protocol,
+    phases: Sequence[ProtocolPhase] | None = None,
+    *,
+    needs_mapping: bool = True,
+) -> CourseShape:
+    """The planner's view of a protocol (``phases``: already loaded, else read; a
+    course's own are courses.course_plan.course_phases)."""
     plans = [
-        PhasePlan(phase.order, phase.kind, phase.sessions, phase.per_week)
+        PhasePlan(phase.order, phase.kind, phase.sessions, phase.per_week, phase.every_weeks)
         for phase in (protocol.phases.all() if phases is None else phases)
     ]
     return CourseShape(
@@ -60,6 +67,7 @@ def course_shape(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = No
         min_gap_minutes=protocol.min_gap_minutes,
         start_spacing_minutes=protocol.start_spacing,
         mapping_schedule=protocol.mapping_schedule,
+        needs_mapping=needs_mapping,
     )
 
 
@@ -246,7 +254,15 @@ def course_schedule_booking(
         raise ValidationError(
             {"start_date": "The course starts in the past; pick a new start date."}
         )
-    shape = course_shape(course.protocol, planning.phases)
+    reused = course_plan.reusable_motor_threshold(course)
+    if course.mapping_reused_from_id != (reused.pk if reused else None):
+        course.mapping_reused_from = reused
+        course.save(update_fields=["mapping_reused_from"])
+    shape = course_shape(
+        course.protocol,
+        course_plan.course_phases(course, planning.phases),
+        needs_mapping=reused is None,
+    )
     # A protocol saved before its bounds may still be larger: never plan past them.
     check_schedule_size([{"sessions": phase.sessions} for phase in shape.phases])
     # Read the calendar up to the course window first; only when closures push the

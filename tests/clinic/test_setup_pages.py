@@ -177,6 +177,7 @@ def _settings_data(clinic: Any, **changes: Any) -> dict[str, Any]:
         "book_beyond_authorization": "pending",
         "escalation_minutes": "120",
         "check_in_early_minutes": "60",
+        "motor_threshold_valid_days": "90",
         **_hours_data(),
     }
     data.update(changes)

@@ -98,8 +98,14 @@ def test_clinic_protocol_round_trip(clinic: Any, admin: Any) -> None:
     body = response.json()
     assert body["sessions_total"] == 25
     assert body["phases"] == [
-        {"sessions": 20, "per_week": 5, "kind": "treatment", "kind_label": "Treatment"},
-        {"sessions": 5, "per_week": 2, "kind": "taper", "kind_label": "Taper"},
+        {
+            "sessions": 20,
+            "per_week": 5,
+            "every_weeks": 1,
+            "kind": "treatment",
+            "kind_label": "Treatment",
+        },
+        {"sessions": 5, "per_week": 2, "every_weeks": 1, "kind": "taper", "kind_label": "Taper"},
     ]
 
 
@@ -211,5 +217,11 @@ def test_a_patch_still_needs_whole_phases(clinic: Any, admin: Any) -> None:
     )
     assert response.status_code == 200, response.content
     assert response.json()["phases"] == [
-        {"sessions": 25, "per_week": 5, "kind": "treatment", "kind_label": "Treatment"}
+        {
+            "sessions": 25,
+            "per_week": 5,
+            "every_weeks": 1,
+            "kind": "treatment",
+            "kind_label": "Treatment",
+        }
     ]

@@ -30,6 +30,7 @@ from tests.permissions import (
 )
 
 BOOKERS = frozenset({Role.FRONT_DESK, Role.CLINIC_ADMIN})
+PRESCRIBERS = frozenset({Role.PSYCHIATRIST})
 # A Monday far enough ahead that bookings are never in the past.
 FUTURE_MONDAY = dt.date(2027, 6, 7)
 
@@ -156,6 +157,22 @@ ACTIONS_MATRIX = {
     ),
     "schedule course": Action(
         "post", lambda c: f"/api/v1/courses/{c.pk}/schedule/", _schedulable, {}, BOOKERS, 201
+    ),
+    "lengthen course": Action(
+        "post",
+        lambda c: f"/api/v1/courses/{c.pk}/lengthen/",
+        _schedulable,
+        {"sessions": 2, "reason": "Late response"},
+        PRESCRIBERS,
+        201,
+    ),
+    "switch protocol": Action(
+        "post",
+        lambda c: f"/api/v1/courses/{c.pk}/switch-protocol/",
+        _schedulable,
+        {"protocol": "itbs", "reason": "Shorter visits"},
+        PRESCRIBERS,
+        201,
     ),
     "course progress": Action(
         "get", lambda c: f"/api/v1/courses/{c.pk}/progress/", _cleared_course, {}, ALL
