@@ -387,6 +387,18 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL")  # tests point the SDK at a local s
 SMS_STATUS_CALLBACK_URL = env.str("SMS_STATUS_CALLBACK_URL")
 NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
 REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
+
+# --- Outbound webhooks (docs/webhooks.md) -----------------------------------------------
+# The key each endpoint's signing secret is derived from (with the endpoint's salt);
+# unset: derived from SECRET_KEY. Changing it changes every endpoint's secret.
+WEBHOOK_KEY = env.secret("WEBHOOK_KEY")
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", 60, minimum=5)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# The first retry's delay; each next one doubles it (with jitter), up to 8 attempts.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+# Endpoints are https:// only; this lets http:// reach the loopback interface (tests, a
+# receiver on the same host). Never on in production.
+WEBHOOK_ALLOW_LOOPBACK_HTTP = env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", default=False)
 # Where patients and staff reach Cadence (links in patient messages and invitations);
 # unset: patient messages carry no link. scripts/run sets its own address.
 PUBLIC_BASE_URL = env.required_str("PUBLIC_BASE_URL", "")

@@ -1,12 +1,12 @@
-"""Sending the outbox: workers claim a due row with a conditional update and a lease,
-send it through its channel's transport and store the provider id; a sweeper returns
-rows whose lease ran out (a crashed worker) to the queue; delivery status callbacks
-never move a row back from a final state."""
+"""Sending the outbox: workers claim a due row with a conditional update and a lease
+(services/lease.py, shared with the webhook deliveries), send it through its channel's
+transport and store the provider id; a sweeper returns rows whose lease ran out (a
+crashed worker) to the queue; delivery status callbacks never move a row back from a
+final state."""
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 from typing import Any
 
@@ -26,6 +26,7 @@ from notifications.models import (
     ReminderPolicy,
     Status,
 )
+from notifications.services import lease
 from notifications.services.outbox import LINKED_KINDS, suppression
 from notifications.services.policy import policy_for, reachable_channels, within_window
 from notifications.transports import Outgoing, PermanentError, TransientError, transport_for
@@ -38,42 +39,27 @@ BACKOFF_BASE_SECONDS = 30
 
 
 def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        Notification.objects.filter(status=Status.PENDING, scheduled_for__lte=now)
-        .order_by("scheduled_for", "id")
-        .values_list("id", flat=True)[:limit]
-    )
+    return lease.due_ids(Notification, now or timezone.now(), limit)
 
 
 def release_expired_leases(now: dt.datetime | None = None) -> int:
     """Rows whose worker died mid-send go back to the queue."""
-    now = now or timezone.now()
-    return Notification.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
-        status=Status.PENDING, lease_expires_at=None, claim_token=None, updated_at=now
-    )
+    return lease.release_expired(Notification, now or timezone.now())
 
 
 def claim(notification_id: int, now: dt.datetime | None = None) -> uuid.UUID | None:
-    """Take the row for this worker: pending and due -> sending, with a lease. Returns
-    the claim's token (None when another worker has it, or it is not due)."""
-    now = now or timezone.now()
-    lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
-    token = uuid.uuid4()
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=Status.PENDING, scheduled_for__lte=now
-    ).update(status=Status.SENDING, lease_expires_at=lease, claim_token=token, updated_at=now)
-    return token if claimed else None
+    """Take the row for this worker (services/lease.py); None when another worker has
+    it, or it is not due."""
+    return lease.claim(
+        Notification,
+        notification_id,
+        now or timezone.now(),
+        settings.NOTIFICATION_LEASE_SECONDS,
+    )
 
 
 def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> bool:
-    """Store a result only while this claim still holds the row: a worker whose lease
-    ran out (and the row was claimed again) changes nothing."""
-    return bool(
-        Notification.objects.filter(
-            pk=notification.pk, status=Status.SENDING, claim_token=token
-        ).update(lease_expires_at=None, claim_token=None, updated_at=timezone.now(), **changes)
-    )
+    return lease.finish(Notification, notification.pk, token, timezone.now(), **changes)
 
 
 def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.datetime) -> bool:
@@ -186,14 +172,12 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime) -> 
                 notification, token, status=Status.FAILED, attempts=attempts, last_error=str(exc)
             )
             return Status.FAILED
-        delay = BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
-        retry_at = now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
         _finish(
             notification,
             token,
             status=Status.PENDING,
             attempts=attempts,
-            scheduled_for=retry_at,
+            scheduled_for=lease.retry_at(now, attempts, BACKOFF_BASE_SECONDS),
             last_error=str(exc),
         )
         return Status.PENDING
