@@ -25,6 +25,7 @@ class WebhookEndpointForm(forms.Form):
         label="URL",
         max_length=500,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"size": 60}),
         help_text="An https:// address of your receiver.",
     )
     description = forms.CharField(label="Description", max_length=200, required=False)
@@ -44,11 +45,6 @@ def _fields(form: forms.Form) -> dict[str, Any]:
     return {name: form.cleaned_data[name] for name in form.fields}
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_page(Capability.MANAGE_WEBHOOKS)
 def endpoints(request: HttpRequest, place: Workplace) -> HttpResponse:
@@ -66,7 +62,7 @@ def endpoints(request: HttpRequest, place: Workplace) -> HttpResponse:
             form = WebhookEndpointForm(initial={"events": WebhookEvent.values})
     listed = WebhookEndpoint.objects.filter(clinic=place.clinic).order_by("id")
     status = 201 if created else (400 if form.is_bound else 200)
-    response = render(
+    return render(
         request,
         "notifications/webhooks/endpoints.html",
         {
@@ -77,7 +73,6 @@ def endpoints(request: HttpRequest, place: Workplace) -> HttpResponse:
         },
         status=status,
     )
-    return _no_store(response)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -113,7 +108,7 @@ def endpoint_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpResp
             messages.success(request, "The endpoint is saved.")
             return redirect("setup-webhook", pk=endpoint.pk)
     log = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
-    response = render(
+    return render(
         request,
         "notifications/webhooks/endpoint.html",
         {
@@ -125,4 +120,3 @@ def endpoint_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpResp
         },
         status=400 if form.is_bound and form.errors else 200,
     )
-    return _no_store(response)
