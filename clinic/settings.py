@@ -326,6 +326,8 @@ SPECTACULAR_SETTINGS = {
         "PhaseKindEnum": "courses.models.PhaseKind",
         "CoilEnum": "clinic.models.Coil",
         "MappingScheduleEnum": "courses.models.MappingSchedule",
+        "WebhookEventEnum": "notifications.models.WebhookEvent",
+        "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
     },
 }
 
