@@ -68,6 +68,7 @@ class Capability(StrEnum):
     BLOCK_CHAIRS = "block_chairs"
     SET_UP_CLINIC = "set_up_clinic"
     MANAGE_STAFF = "manage_staff"
+    MANAGE_WEBHOOKS = "manage_webhooks"
     DELETE_KEPT_RECORDS = "delete_kept_records"
 
 
@@ -265,6 +266,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.MANAGE_STAFF: _grant(
             {Role.CLINIC_ADMIN},
             "Add, change and remove the clinic's staff memberships",
+        ),
+        Capability.MANAGE_WEBHOOKS: _grant(
+            {Role.CLINIC_ADMIN},
+            "Register, change, disable and remove the clinic's webhook endpoints (their "
+            "signing secret is shown once) and read their delivery logs",
         ),
         Capability.DELETE_KEPT_RECORDS: _grant(
             set(),

@@ -39,6 +39,10 @@ app.conf.update(
             "task": "notifications.tasks.dispatch_due",
             "schedule": crontab(minute="*"),
         },
+        "dispatch-due-webhooks": {
+            "task": "notifications.tasks.dispatch_webhooks",
+            "schedule": crontab(minute="*"),
+        },
         "sweep-missed-sessions": {
             "task": "scheduling.tasks.sweep_missed_sessions",
             "schedule": crontab(minute="*/5"),

@@ -191,6 +191,14 @@ RESOURCES: tuple[Resource, ...] = (
         note=" (never the token itself)",
     ),
     Resource(
+        ("/api/v1/webhook-endpoints/",),
+        Capability.MANAGE_WEBHOOKS,
+        Capability.MANAGE_WEBHOOKS,
+        Capability.MANAGE_WEBHOOKS,
+        Capability.MANAGE_WEBHOOKS,
+        note=" (the signing secret is in the create's answer only; docs/webhooks.md)",
+    ),
+    Resource(
         ("/api/v1/audit-events/",),
         Capability.READ_AUDIT_TRAIL,
         NONE,
@@ -208,6 +216,18 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 ACTIONS: tuple[Action, ...] = (
+    Action(
+        "GET",
+        ("/webhook-endpoints/{id}/deliveries/",),
+        Capability.MANAGE_WEBHOOKS,
+        " (the delivery log)",
+    ),
+    Action(
+        "POST",
+        ("/webhook-endpoints/{id}/rotate-secret/",),
+        Capability.MANAGE_WEBHOOKS,
+        " (a new secret, in this answer only)",
+    ),
     Action(
         "POST",
         ("/screenings/{id}/clear/", "/screenings/{id}/decline/"),
@@ -326,6 +346,14 @@ PAGES: tuple[Page, ...] = (
         ("/setup/reminders/",),
         (Capability.SET_UP_CLINIC, "; with a preview of a typical week's messages"),
         "set-up: the reminder policy",
+    ),
+    Page(
+        ("/setup/webhooks/", "/setup/webhooks/<id>/"),
+        (
+            Capability.MANAGE_WEBHOOKS,
+            "; the secret is shown once, on registering or renewing it",
+        ),
+        "set-up: webhooks and their delivery logs",
     ),
     Page(
         ("/courses/book/", "/courses/book/patients/", "/courses/book/patient-status/"),

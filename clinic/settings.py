@@ -327,6 +327,8 @@ SPECTACULAR_SETTINGS = {
         "PhaseKindEnum": "courses.models.PhaseKind",
         "CoilEnum": "clinic.models.Coil",
         "MappingScheduleEnum": "courses.models.MappingSchedule",
+        "WebhookEventEnum": "notifications.models.WebhookEvent",
+        "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
     },
 }
 
@@ -396,6 +398,18 @@ NOTIFICATION_LEASE_SECONDS = env.int("NOTIFICATION_LEASE_SECONDS", 120, minimum=
 # How many messages one send task claims and sends (docs/reminders.md, "Sending").
 NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", 100, minimum=1)
 REMINDER_HORIZON_HOURS = env.int("REMINDER_HORIZON_HOURS", 48, minimum=1)
+
+# --- Outbound webhooks (docs/webhooks.md) -----------------------------------------------
+# The key each endpoint's signing secret is derived from (with the endpoint's salt);
+# unset: derived from SECRET_KEY. Changing it changes every endpoint's secret.
+WEBHOOK_KEY = env.secret("WEBHOOK_KEY")
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", 60, minimum=5)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# The first retry's delay; each next one doubles it (with jitter), up to 8 attempts.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+# Endpoints are https:// only; this lets http:// reach the loopback interface (tests, a
+# receiver on the same host). Never on in production.
+WEBHOOK_ALLOW_LOOPBACK_HTTP = env.bool("WEBHOOK_ALLOW_LOOPBACK_HTTP", default=False)
 # Where patients and staff reach Cadence (links in patient messages and invitations);
 # unset: patient messages carry no link. scripts/run sets its own address.
 PUBLIC_BASE_URL = env.required_str("PUBLIC_BASE_URL", "")

@@ -9,7 +9,15 @@ from clinic import api, api_docs, audit_api, audit_views, patient_pages, token_a
 from courses import api as courses_api
 from courses import patient_list
 from notifications import api as notifications_api
-from notifications import inbox_views, patient_record, patient_views, policy_views, webhooks
+from notifications import (
+    inbox_views,
+    patient_record,
+    patient_views,
+    policy_views,
+    webhook_api,
+    webhook_views,
+    webhooks,
+)
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
 from scheduling import course_api, patient_booking, report_views
@@ -37,6 +45,9 @@ router.register("audit-events", audit_api.AuditEventViewSet, basename="audit-eve
 router.register(
     "reminder-policies", notifications_api.ReminderPolicyViewSet, basename="reminder-policy"
 )
+router.register(
+    "webhook-endpoints", webhook_api.WebhookEndpointViewSet, basename="webhook-endpoint"
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -54,6 +65,8 @@ urlpatterns = [
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
     path("setup/reminders/", policy_views.reminder_policy, name="setup-reminders"),
+    path("setup/webhooks/", webhook_views.endpoints, name="setup-webhooks"),
+    path("setup/webhooks/<int:pk>/", webhook_views.endpoint_detail, name="setup-webhook"),
     path("setup/", include("clinic.setup_urls")),
     path("outbox/", notification_views.outbox, name="outbox"),
     path("audit/", audit_views.audit_page, name="audit-page"),

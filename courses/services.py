@@ -339,9 +339,7 @@ def course_transition(
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
     if target not in OPEN_STATUSES:
         alerts.settle_risk_alerts([course.pk], f"Settled: the course was {target}.")
-    signals.course_status_changed.send(
-        sender=TreatmentCourse, course=course, previous=previous, target=target
-    )
+    signals.announce_course_status_changed(course, previous, target)
     signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return course
 
@@ -454,6 +452,7 @@ def assessment_record(
             raised_by=by,
         )
         alerts.raise_for_safety_flag(flag)
+    signals.announce_assessment_recorded(assessment)
     signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return assessment
 

@@ -241,3 +241,110 @@ class PatientReply(models.Model):
 
     def __str__(self) -> str:
         return f"Reply from patient {self.patient_id}"
+
+
+# --- Signed outbound webhooks (docs/webhooks.md) ------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    SESSION_BOOKED = "session.booked", "A session was booked"
+    SESSION_MOVED = "session.moved", "A session moved to another time"
+    SESSION_CANCELLED = "session.cancelled", "A session was cancelled"
+    SESSION_COMPLETED = "session.completed", "A session was completed"
+    SESSION_MISSED = "session.missed", "A session was missed"
+    COURSE_RISK_CHANGED = "course.risk_changed", "A course's risk level changed"
+    COURSE_STATUS_CHANGED = "course.status_changed", "A course's status changed"
+    ASSESSMENT_RECORDED = "assessment.recorded", "A rating-scale score was recorded"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the clinic's that receives signed events (clinic admins register it).
+
+    The signing secret is not stored: it is derived from ``secret_salt`` and the
+    server's ``WEBHOOK_KEY`` (notifications/services/webhooks.py), so the database alone
+    does not give it away; it is shown once, when the endpoint is registered.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="The event types sent to it.")
+    active = models.BooleanField(default=True)
+    secret_salt = models.CharField(max_length=64)
+    secret_hint = models.CharField(max_length=16, help_text="The secret's first characters.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["clinic", "active"], name="webhook_endpoint_clinic_idx")]
+
+    def __str__(self) -> str:
+        return f"Webhook endpoint {self.pk} of clinic {self.clinic_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: the webhook outbox row, written in the transaction of
+    the change. ``event_id`` is the event's idempotency id (the same for every endpoint
+    that receives it); ``body`` is the JSON sent, byte for byte, on every attempt."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_id = models.UUIDField()
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    scheduled_for = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["scheduled_for"], condition=Q(status="pending"), name="webhook_due_idx"
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="webhook_lease_idx",
+            ),
+            # An endpoint's delivery log, newest first.
+            models.Index(fields=["endpoint", "-created_at", "-id"], name="webhook_log_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="webhook_delivery_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_expires_at__isnull=False),
+                name="webhook_delivery_sending_has_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} to endpoint {self.endpoint_id} ({self.status})"

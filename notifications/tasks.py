@@ -49,3 +49,18 @@ def send_batch(notification_ids: list[int]) -> dict[str, int]:
 def send_notification(notification_id: int) -> str:
     """One message (tasks queued by releases before batches existed still name it)."""
     return services.send(notification_id)
+
+
+@shared_task(name="notifications.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> int:
+    """Every minute: return leases of crashed workers, then queue the due deliveries."""
+    services.release_expired_webhook_leases()
+    ids = services.due_webhook_ids()
+    for delivery_id in ids:
+        send_webhook.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(name="notifications.tasks.send_webhook", acks_late=True)
+def send_webhook(delivery_id: int) -> str:
+    return services.webhook_send(delivery_id)

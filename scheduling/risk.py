@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
-from scheduling import risk_rules
+from scheduling import risk_rules, signals
 from scheduling.models import AdverseEvent, Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
@@ -440,10 +440,18 @@ def store_risk(all_facts: Iterable[CourseFacts], now: dt.datetime | None = None)
         if facts.course.risk_level != level:
             changed.append((facts.course, facts.course.risk_level))
             facts.course.risk_level = level
-    TreatmentCourse.objects.bulk_update(
-        [course for course, _ in changed], ["risk_level"], batch_size=500
-    )
-    alerts.raise_for_risk_changes(changed)
+    if not changed:
+        return 0
+    # The levels, their alerts and what the apps above write for them commit together
+    # (the nightly pass runs outside any other transaction).
+    with transaction.atomic():
+        TreatmentCourse.objects.bulk_update(
+            [course for course, _ in changed], ["risk_level"], batch_size=500
+        )
+        alerts.raise_for_risk_changes(changed)
+        signals.announce_course_risk_changed(
+            [(course.pk, previous, course.risk_level) for course, previous in changed]
+        )
     return len(changed)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.dispatch import Signal
 
+from courses.models import TreatmentCourse
 from scheduling.models import Session
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ makeups_booked = Signal()  # session_ids: make-up sessions just booked
 # checked in after a missed mark); withdrawn_makeup: the make-up it had booked, now
 # cancelled, or None
 session_reinstated = Signal()
+session_booked = Signal()  # session: one session booked on its own (not a whole course)
+session_completed = Signal()  # session: a checked-in session completed with its record
+# changes: list of (course id, previous level, new level): courses whose risk level changed
+course_risk_changed = Signal()
 
 
 def announce_sessions_booked(
@@ -73,3 +78,16 @@ def announce_makeups_booked(session_ids: Iterable[int]) -> None:
 
 def announce_session_reinstated(session: Session, *, withdrawn_makeup: Session | None) -> None:
     session_reinstated.send(sender=Session, session=session, withdrawn_makeup=withdrawn_makeup)
+
+
+def announce_session_booked(session: Session) -> None:
+    session_booked.send(sender=Session, session=session)
+
+
+def announce_session_completed(session: Session) -> None:
+    session_completed.send(sender=Session, session=session)
+
+
+def announce_course_risk_changed(changes: Sequence[tuple[int, str, str]]) -> None:
+    if changes:
+        course_risk_changed.send(sender=TreatmentCourse, changes=list(changes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -89,3 +90,21 @@ def celery_worker(
 
 def unique_queue(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def forget_queue(broker: str, name: str) -> None:
+    """Remove what Redis still holds for this test's queue (the shared database outlives
+    the test): its lists, its bindings and its unacknowledged messages."""
+    client = redis.Redis.from_url(broker)
+    lists = [key for key in client.scan_iter(match=f"{name}*") if client.type(key) == b"list"]
+    for tag, raw in client.hgetall("unacked").items():
+        try:
+            _, exchange, routing_key = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        if name in (exchange, routing_key):
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    bindings = [f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}"]
+    client.zrem("_kombu.binding_deadlines", *bindings)
+    client.delete(*lists, *bindings)

@@ -5,7 +5,10 @@
 - ``outbox``: the messages a change causes, and the periodic planning of reminders;
 - ``dispatch``: claiming a batch, sending it and delivery status;
 - ``inbound``: STOP / START / HELP, YES confirming the next visit, other texts to
-  the front desk's inbox.
+  the front desk's inbox;
+- ``lease``: the claim and lease of an outbox row, shared by messages and webhooks;
+- ``webhooks``: a clinic's webhook endpoints and the deliveries an event writes;
+- ``webhook_send``: signing and posting a delivery, retries with backoff.
 
 Nothing is lost or sent twice: rows are written in the same transaction as the change
 that causes them, each has a unique idempotency key, workers claim a batch of rows with
@@ -49,6 +52,19 @@ from notifications.services.policy import (
     reminder_time,
     within_window,
 )
+from notifications.services.webhook_send import (
+    due_webhook_ids,
+    release_expired_webhook_leases,
+    signature,
+    webhook_send,
+)
+from notifications.services.webhooks import (
+    endpoint_secret,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
+)
 
 __all__ = [
     "BatchResult",
@@ -57,6 +73,8 @@ __all__ = [
     "claim_batch",
     "consent_record",
     "due_ids",
+    "due_webhook_ids",
+    "endpoint_secret",
     "handle_inbound_sms",
     "keyword_of",
     "notify_course_booked",
@@ -68,6 +86,7 @@ __all__ = [
     "reachable_channels",
     "record_delivery_status",
     "release_expired_leases",
+    "release_expired_webhook_leases",
     "reminder_time",
     "reply_mark_handled",
     "reroute_pending",
@@ -78,5 +97,11 @@ __all__ = [
     "session_reinstated",
     "sessions_released",
     "sessions_withdrawn",
+    "signature",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_update",
+    "webhook_secret_rotate",
+    "webhook_send",
     "within_window",
 ]

@@ -9,14 +9,14 @@ policy and session, and whether missed sessions have a make-up booked. Per messa
 the send and the stored result (so a crash loses at most the one message in flight,
 which goes again under the same idempotency key), and for routine reminders the cap
 check under the patient's row lock. Why and what it costs: docs/reminders.md,
-"Sending".
+"Sending". The lease's sweeper, result guard and backoff are shared with the webhook
+deliveries (services/lease.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import random
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from notifications.models import (
     ReminderPolicy,
     Status,
 )
+from notifications.services import lease
 from notifications.services.outbox import LINKED_KINDS, suppression
 from notifications.services.policy import policy_for, reachable_channels, within_window
 from notifications.transports import Outgoing, PermanentError, TransientError, transport_for
@@ -60,20 +61,12 @@ DUE_PER_TICK = 20_000
 
 
 def due_ids(now: dt.datetime | None = None, limit: int = 1000) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        Notification.objects.filter(status=Status.PENDING, scheduled_for__lte=now)
-        .order_by("scheduled_for", "id")
-        .values_list("id", flat=True)[:limit]
-    )
+    return lease.due_ids(Notification, now or timezone.now(), limit)
 
 
 def release_expired_leases(now: dt.datetime | None = None) -> int:
     """Rows whose worker died mid-send go back to the queue."""
-    now = now or timezone.now()
-    return Notification.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
-        status=Status.PENDING, lease_expires_at=None, claim_token=None, updated_at=now
-    )
+    return lease.release_expired(Notification, now or timezone.now())
 
 
 def claim_batch(notification_ids: Sequence[int], now: dt.datetime | None = None) -> uuid.UUID:
@@ -82,14 +75,14 @@ def claim_batch(notification_ids: Sequence[int], now: dt.datetime | None = None)
     another worker is claiming at this instant are skipped (SKIP LOCKED), not waited
     for. Returns the token; the rows claimed are those that carry it."""
     now = now or timezone.now()
-    lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    expires = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     token = uuid.uuid4()
     due = Notification.objects.filter(
         pk__in=list(notification_ids), status=Status.PENDING, scheduled_for__lte=now
     ).select_for_update(skip_locked=True)
     with transaction.atomic():  # FOR UPDATE needs a transaction; it is this one statement
         Notification.objects.filter(pk__in=due.values("pk")).update(
-            status=Status.SENDING, lease_expires_at=lease, claim_token=token, updated_at=now
+            status=Status.SENDING, lease_expires_at=expires, claim_token=token, updated_at=now
         )
     return token
 
@@ -102,13 +95,7 @@ def claim(notification_id: int, now: dt.datetime | None = None) -> uuid.UUID | N
 
 
 def _finish(notification: Notification, token: uuid.UUID, **changes: Any) -> bool:
-    """Store a result only while this claim still holds the row: a worker whose lease
-    ran out (and the row was claimed again) changes nothing."""
-    return bool(
-        Notification.objects.filter(
-            pk=notification.pk, status=Status.SENDING, claim_token=token
-        ).update(lease_expires_at=None, claim_token=None, updated_at=timezone.now(), **changes)
-    )
+    return lease.finish(Notification, notification.pk, token, timezone.now(), **changes)
 
 
 def _over_cap(notification: Notification, policy: ReminderPolicy, now: dt.datetime) -> bool:
@@ -298,14 +285,12 @@ def _deliver(notification: Notification, token: uuid.UUID, now: dt.datetime, mad
                 notification, token, status=Status.FAILED, attempts=attempts, last_error=str(exc)
             )
             return Status.FAILED
-        delay = BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
-        retry_at = now + dt.timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
         _finish(
             notification,
             token,
             status=Status.PENDING,
             attempts=attempts,
-            scheduled_for=retry_at,
+            scheduled_for=lease.retry_at(now, attempts, BACKOFF_BASE_SECONDS),
             last_error=str(exc),
         )
         return Status.PENDING

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict, DomainError
 from clinic.models import Chair, Clinic, Coil
+from courses import signals as course_signals
 from courses.models import (
     CourseStatus,
     TreatmentCourse,
@@ -161,6 +162,7 @@ def session_book(
     )
     refresh_pending_authorization([course.pk])
     session.refresh_from_db()
+    signals.announce_session_booked(session)
     recompute_risk([course.pk])
     return session
 
@@ -307,9 +309,13 @@ def _check_in_late(session: Session, clinic: Clinic, *, by: Any) -> Session:
 
 def _activate_if_planned(course: TreatmentCourse) -> None:
     """The first check-in starts a planned course (its screening was checked at booking)."""
-    TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.PLANNED).update(
+    if TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.PLANNED).update(
         status=CourseStatus.ACTIVE, status_changed_at=timezone.now()
-    )
+    ):
+        course.status = CourseStatus.ACTIVE
+        course_signals.announce_course_status_changed(
+            course, CourseStatus.PLANNED, CourseStatus.ACTIVE
+        )
 
 
 @transaction.atomic
@@ -333,6 +339,7 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
         completed_at=timezone.now(),
     )
     save_record(session, entry, by=technician)
+    signals.announce_session_completed(session)
     recompute_risk([session.course_id])
     return session
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.errors import Conflict
+from courses import signals as course_signals
 from courses.models import CourseStatus, TreatmentCourse
 from scheduling.models import Session, SessionEvent, SessionEventAction, SessionStatus
 from scheduling.risk import recompute_risk
@@ -118,7 +119,12 @@ def _deactivate_if_unstarted(course: TreatmentCourse) -> None:
     begun = Session.objects.filter(
         course=course, status__in=[SessionStatus.CHECKED_IN, SessionStatus.COMPLETED]
     )
-    if not begun.exists():
-        TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.ACTIVE).update(
-            status=CourseStatus.PLANNED, status_changed_at=timezone.now()
+    if begun.exists():
+        return
+    if TreatmentCourse.objects.filter(pk=course.pk, status=CourseStatus.ACTIVE).update(
+        status=CourseStatus.PLANNED, status_changed_at=timezone.now()
+    ):
+        course.status = CourseStatus.PLANNED
+        course_signals.announce_course_status_changed(
+            course, CourseStatus.ACTIVE, CourseStatus.PLANNED
         )

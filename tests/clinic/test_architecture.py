@@ -11,7 +11,7 @@ from django.dispatch import Signal
 from clinic import signals as clinic_signals
 from clinic.models import Patient
 from courses import signals as course_signals
-from courses.models import TreatmentCourse
+from courses.models import Assessment, TreatmentCourse
 from scheduling import signals as scheduling_signals
 from scheduling.models import Session
 
@@ -24,6 +24,7 @@ SIGNALS = [
     (clinic_signals.patient_channels_changed, Patient),
     (course_signals.risk_inputs_changed, TreatmentCourse),
     (course_signals.course_status_changed, TreatmentCourse),
+    (course_signals.assessment_recorded, Assessment),
     (scheduling_signals.sessions_booked, Session),
     (scheduling_signals.session_changed, Session),
     (scheduling_signals.sessions_missed, Session),
@@ -31,6 +32,9 @@ SIGNALS = [
     (scheduling_signals.sessions_withdrawn, Session),
     (scheduling_signals.makeups_booked, Session),
     (scheduling_signals.session_reinstated, Session),
+    (scheduling_signals.session_booked, Session),
+    (scheduling_signals.session_completed, Session),
+    (scheduling_signals.course_risk_changed, TreatmentCourse),
 ]
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -41,7 +40,7 @@ from clinic.celery import app as celery_app
 from clinic.models import Role
 from notifications import tasks
 from notifications.models import Notification, Status
-from tests.celery_worker import celery_worker, require_redis, unique_queue
+from tests.celery_worker import celery_worker, forget_queue, require_redis, unique_queue
 from tests.factories import ChairFactory, ClinicFactory, MembershipFactory
 from tests.sms_fakes import FakeTwilio, create_due_sms, midday_timezone
 
@@ -120,28 +119,10 @@ def queue(monkeypatch: Any, broker: str, settings: Any) -> Iterator[str]:
     monkeypatch.setattr(tasks, "send_batch", ToOurQueue)
     settings.NOTIFICATION_BATCH_SIZE = BATCH_SIZE
     yield name
-    _forget_queue(broker, name)
+    forget_queue(broker, name)
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _forget_queue(broker: str, name: str) -> None:
-    """Remove what Redis still holds for this test's queue (the shared database outlives
-    the test): its lists, its bindings and its unacknowledged messages."""
-    client = redis.Redis.from_url(broker)
-    lists = [key for key in client.scan_iter(match=f"{name}*") if client.type(key) == b"list"]
-    for tag, raw in client.hgetall("unacked").items():
-        try:
-            _, exchange, routing_key = json.loads(raw)
-        except (ValueError, TypeError):
-            continue
-        if name in (exchange, routing_key):
-            client.hdel("unacked", tag)
-            client.zrem("unacked_index", tag)
-    bindings = [f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}"]
-    client.zrem("_kombu.binding_deadlines", *bindings)
-    client.delete(*lists, *bindings)
 
 
 def _due_sms(count: int) -> list[Notification]:
