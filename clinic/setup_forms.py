@@ -40,6 +40,8 @@ class ClinicSettingsForm(forms.ModelForm):
             "display_name",
             "phone",
             "timezone",
+            "npi",
+            "tax_id",
             "required_failed_trials",
             "course_window_grace_weeks",
             "missed_grace_minutes",
@@ -56,7 +58,7 @@ class ClinicSettingsForm(forms.ModelForm):
             "auto_makeup": "Book a make-up when a session is missed",
         }
 
-    IDENTITY = ("name", "display_name", "phone", "timezone")
+    IDENTITY = ("name", "display_name", "phone", "timezone", "npi", "tax_id")
 
     def identity_fields(self) -> list[Any]:
         return [self[name] for name in self.IDENTITY]

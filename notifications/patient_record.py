@@ -6,6 +6,7 @@ per-app reads; each part is shown only to the roles that may see it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -114,6 +115,9 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
     record = patient_record(patient, contact=contact)
     open_courses = [course for course in record.courses if course.status in OPEN_STATUSES]
     can_book = place.can(Capability.BOOK_SESSIONS)
+    can_remap = place.can(Capability.BOOK_REDETERMINATION)
+    today = place.clinic.today()
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
     return render(
         request,
         "notifications/patients/detail.html",
@@ -127,14 +131,18 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
             "channels": [CHANNEL_WORDS[channel] for channel in message_channels(patient)],
             "can_edit": place.can(Capability.EDIT_PATIENTS),
             "can_book": can_book,
+            "can_remap": can_remap,
+            "can_superbill": place.can(Capability.PRINT_SUPERBILL),
+            "superbill_from": last_month_end.replace(day=1),
+            "superbill_to": last_month_end,
             "can_cancel": place.can(Capability.CANCEL_SESSION),
             "can_read_detail": place.can(Capability.READ_CLINICAL_DETAIL),
             "screening_links": _links_if_present(place, patient),
             "open_courses": open_courses,
             "chairs": Chair.objects.filter(clinic=place.clinic, active=True)
-            if can_book and open_courses
+            if (can_book or can_remap) and open_courses
             else [],
-            "today": place.clinic.today(),
+            "today": today,
             "back": request.get_full_path(),
         },
     )
