@@ -175,7 +175,7 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
     ).values_list("authorization__course_id", "code", "units"):
         facts[course_id].authorization_codes.append((code, units))
     # Tens of thousands of rows: run the ORM's SQL on a plain cursor, without the
-    # per-row converters and iterators of values_list (all four columns need none).
+    # per-row converters and iterators of values_list (none of the columns needs one).
     sessions_sql, sessions_params = (
         Session.objects.filter(course_id__in=ids)
         .order_by("starts_at", "id")

@@ -344,3 +344,30 @@ def test_the_course_page_shows_the_per_code_lines(
     page = client.get(f"/courses/{course.pk}/")
     assert page.status_code == 200
     assert b"By procedure code" in page.content and b"90868" in page.content
+
+
+def test_the_authorization_page_takes_lines_by_code(make_course: Any, page_as: Any) -> None:
+    course = make_course()
+    client = page_as(Role.FRONT_DESK)
+    url = f"/courses/{course.pk}/authorizations/new/"
+    assert b"Of which 90868" in client.get(url).content
+    response = client.post(
+        url,
+        {
+            "payer": "Cigna",
+            "number": "C-9",
+            "sessions_authorized": "37",
+            "valid_from": "2026-11-01",
+            "valid_until": "2027-02-28",
+            "units_90867": "1",
+            "units_90868": "36",
+            "units_90869": "",
+        },
+    )
+    assert response.status_code == 302, response.content
+    authorization = course.authorizations.get()
+    assert authorization.sessions_authorized == 37
+    assert sorted(authorization.codes.values_list("code", "units")) == [
+        ("90867", 1),
+        ("90868", 36),
+    ]

@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from clinic.identifiers import validate_npi, validate_tax_id
@@ -340,3 +342,58 @@ def test_the_clinic_api_checks_the_npi(clinic: Any, api_as: Any) -> None:
     )
     assert good.status_code == 200, good.content
     assert (good.json()["npi"], good.json()["tax_id"]) == ("1234567893", "12-3456789")
+
+
+# --- the API's documentation and its answers to any input -----------------------------
+
+
+def test_the_openapi_document_describes_the_billing_parts(client: Any, db: None) -> None:
+    schema = client.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    superbill = paths["/api/v1/patients/{id}/superbill/"]["get"]
+    assert set(superbill["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(superbill["responses"]["200"]["content"]) == {"application/pdf", "text/csv"}
+    export = paths["/api/v1/billing/export/"]["get"]
+    assert set(export["responses"]) == {"200", "400", "401", "403"}
+    assert {p["name"] for p in export["parameters"]} == {"clinic", "date_from", "date_to"}
+    remap = paths["/api/v1/courses/{id}/redetermination/"]["post"]
+    assert {"201", "400", "401", "403", "404", "409"} <= set(remap["responses"])
+    components = schema["components"]["schemas"]
+    assert "codes" in components["Authorization"]["properties"]
+    assert {"npi", "tax_id"} <= set(components["Clinic"]["properties"])
+    assert "authorization_codes" in components["Progress"]["properties"]
+    assert "remap" in components["SessionKindEnum"]["enum"]
+
+
+QUERY_TEXT = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.dates(min_value=dt.date(1, 1, 1)).map(dt.date.isoformat),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(date_from=QUERY_TEXT, date_to=QUERY_TEXT, output=QUERY_TEXT, clinic=QUERY_TEXT)
+def test_any_query_is_answered_without_a_server_error(
+    billed: Any,
+    api_as: Any,
+    date_from: str | None,
+    date_to: str | None,
+    output: str | None,
+    clinic: str | None,
+) -> None:
+    client = api_as(Role.CLINIC_ADMIN)
+    query = {
+        name: value
+        for name, value in {
+            "date_from": date_from,
+            "date_to": date_to,
+            "output": output,
+            "clinic": clinic,
+        }.items()
+        if value is not None
+    }
+    for url in (f"/api/v1/patients/{billed.patient_id}/superbill/", "/api/v1/billing/export/"):
+        assert client.get(url, query).status_code in (200, 400)
