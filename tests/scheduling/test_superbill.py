@@ -11,6 +11,9 @@ import re
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
@@ -311,8 +314,6 @@ def test_npis_with_a_right_check_digit(npi: str) -> None:
     "npi", ["1234567890", "123456789", "12345678931", "3234567891", "12345a7893"]
 )
 def test_npis_refused(npi: str) -> None:
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         validate_npi(npi)
 
@@ -322,8 +323,6 @@ def test_npis_refused(npi: str) -> None:
     [("12-3456789", True), ("123456789", False), ("00-1234567", False), ("12-345678", False)],
 )
 def test_tax_ids(tax_id: str, valid: bool) -> None:
-    from django.core.exceptions import ValidationError
-
     if valid:
         validate_tax_id(tax_id)
     else:
@@ -397,3 +396,21 @@ def test_any_query_is_answered_without_a_server_error(
     }
     for url in (f"/api/v1/patients/{billed.patient_id}/superbill/", "/api/v1/billing/export/"):
         assert client.get(url, query).status_code in (200, 400)
+
+
+def test_the_export_costs_the_same_queries_for_one_patient_or_many(
+    billed: Any, clinic: Any, api_as: Any
+) -> None:
+    client = api_as(Role.CLINIC_ADMIN)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/v1/billing/export/", {"clinic": clinic.pk, **DECEMBER})
+        assert response.status_code == 200
+        return len(captured)
+
+    one = queries()
+    for n in range(5):
+        course = CourseFactory(patient=PatientFactory(clinic=clinic), indication="gad")
+        _delivered(course, dt.date(2026, 12, 4 + n), "90868")
+    assert queries() == one
