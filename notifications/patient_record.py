@@ -6,7 +6,6 @@ per-app reads; each part is shown only to the roles that may see it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -23,6 +22,7 @@ from courses.models import OPEN_STATUSES, Screening, TreatmentCourse
 from courses.selectors import latest_screening
 from notifications.models import FINAL_STATUSES, Channel, ConsentEvent, Notification, Status
 from notifications.services.policy import message_channels
+from scheduling import superbill
 from scheduling.models import UPCOMING, Session
 
 # The patient page lists this many of each; older ones are in the outbox and the
@@ -117,7 +117,7 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
     can_book = place.can(Capability.BOOK_SESSIONS)
     can_remap = place.can(Capability.BOOK_REDETERMINATION)
     today = place.clinic.today()
-    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    superbill_from, superbill_to = superbill.default_period(today)
     return render(
         request,
         "notifications/patients/detail.html",
@@ -133,8 +133,8 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
             "can_book": can_book,
             "can_remap": can_remap,
             "can_superbill": place.can(Capability.PRINT_SUPERBILL),
-            "superbill_from": last_month_end.replace(day=1),
-            "superbill_to": last_month_end,
+            "superbill_from": superbill_from,
+            "superbill_to": superbill_to,
             "can_cancel": place.can(Capability.CANCEL_SESSION),
             "can_read_detail": place.can(Capability.READ_CLINICAL_DETAIL),
             "screening_links": _links_if_present(place, patient),

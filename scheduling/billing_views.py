@@ -51,11 +51,6 @@ class PeriodForm(forms.Form):
         return cleaned
 
 
-def last_month(today: dt.date) -> dict[str, dt.date]:
-    end = today.replace(day=1) - dt.timedelta(days=1)
-    return {"date_from": end.replace(day=1), "date_to": end}
-
-
 def download(body: bytes | str, content_type: str, filename: str) -> HttpResponse:
     return HttpResponse(
         body,
@@ -104,7 +99,8 @@ def patient_superbill(request: HttpRequest, place: Workplace, pk: int) -> HttpRe
 @staff_page(Capability.EXPORT_BILLING)
 def billing_page(request: HttpRequest, place: Workplace) -> HttpResponse:
     """The period export's form (its CSV is :func:`billing_export`)."""
-    return _page(request, place, PeriodForm(initial=last_month(place.clinic.today())), 200)
+    first, last = superbill.default_period(place.clinic.today())
+    return _page(request, place, PeriodForm(initial={"date_from": first, "date_to": last}), 200)
 
 
 @require_GET

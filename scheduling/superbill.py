@@ -55,6 +55,12 @@ def range_problem(date_from: dt.date, date_to: dt.date) -> str | None:
     return None
 
 
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last full calendar month: what a superbill is usually asked for."""
+    end = today.replace(day=1) - dt.timedelta(days=1)
+    return end.replace(day=1), end
+
+
 @dataclass(frozen=True)
 class BilledCourse:
     course_id: int
