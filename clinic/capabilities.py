@@ -48,6 +48,7 @@ class Capability(StrEnum):
     UNDO_ATTENDANCE = "undo_attendance"
     RECORD_TREATMENT = "record_treatment"
     REBOOK_CLOSURE = "rebook_closure"
+    BOOK_REDETERMINATION = "book_redetermination"
     # Courses and their clinical records
     CREATE_COURSE = "create_course"
     EDIT_COURSE = "edit_course"
@@ -70,6 +71,9 @@ class Capability(StrEnum):
     MANAGE_STAFF = "manage_staff"
     MANAGE_WEBHOOKS = "manage_webhooks"
     DELETE_KEPT_RECORDS = "delete_kept_records"
+    # Billing
+    PRINT_SUPERBILL = "print_superbill"
+    EXPORT_BILLING = "export_billing"
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},
             "Re-book every session a closure hits",
         ),
+        Capability.BOOK_REDETERMINATION: _grant(
+            {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
+            "Book a motor threshold re-determination (CPT 90869) as one extra session of "
+            "a course: the psychiatrist who orders it may book it too",
+        ),
         # Courses and their clinical records
         Capability.CREATE_COURSE: _grant(
             {Role.FRONT_DESK, Role.PSYCHIATRIST, Role.CLINIC_ADMIN},
@@ -276,6 +285,17 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             set(),
             "Delete a clinic, a protocol, a screening or a course: no role (retire a "
             "protocol, decline a screening, discontinue a course instead)",
+        ),
+        # Billing
+        Capability.PRINT_SUPERBILL: _grant(
+            {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+            "Download a patient's superbill (PDF or CSV: codes, units, diagnosis code) "
+            "from the patient page or the API; the front desk hands them out at checkout",
+        ),
+        Capability.EXPORT_BILLING: _grant(
+            {Role.CLINIC_ADMIN},
+            "Export a period's billing lines of every patient as one CSV for the billing "
+            "service (the billing page, the API)",
         ),
     }
 )

@@ -12,21 +12,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clinic import identifiers
 from clinic.audit_scope import note_loaded_patient
 from clinic.coils import Coil, default_coils, validate_coils  # noqa: F401 (Coil re-exported)
 from clinic.dates import validate_date_in_range
+from clinic.identifiers import validate_timezone
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
-
-
-def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            "%(value)s is not an IANA time zone (for example America/New_York).",
-            code="invalid_timezone",
-            params={"value": value},
-        )
-
 
 MAX_ESCALATION_MINUTES = 10080  # a week of opening hours
 
@@ -118,6 +110,8 @@ class Clinic(models.Model):
             "measured this many days before it starts, instead of a mapping session."
         ),
     )
+    npi = identifiers.npi_field()
+    tax_id = identifiers.tax_id_field()
     require_mfa_for_all_staff = models.BooleanField(
         default=False,
         help_text=(

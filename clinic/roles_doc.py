@@ -252,6 +252,18 @@ ACTIONS: tuple[Action, ...] = (
     Action("POST", ("/safety-flags/{id}/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
     Action("GET", ("/outcomes/?clinic=&date_from=&date_to=",), Capability.READ_OUTCOMES),
     Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
+    Action(
+        "POST",
+        ("/courses/{id}/redetermination/",),
+        Capability.BOOK_REDETERMINATION,
+        note=" (CPT 90869, docs/billing.md)",
+    ),
+    Action(
+        "GET",
+        ("/patients/{id}/superbill/?date_from=&date_to=&output=",),
+        Capability.PRINT_SUPERBILL,
+    ),
+    Action("GET", ("/billing/export/?clinic=&date_from=&date_to=",), Capability.EXPORT_BILLING),
     Action("GET", ("/courses/{id}/progress/",), READ),
     Action("GET", ("/courses/{id}/adverse-events/",), Capability.READ_CLINICAL_DETAIL),
     Action(
@@ -307,6 +319,21 @@ PAGES: tuple[Page, ...] = (
         ("POST /patients/<id>/sessions/book/",),
         Capability.BOOK_SESSIONS,
         "one extra session from the patient page",
+    ),
+    Page(
+        ("POST /patients/<id>/sessions/remap/",),
+        Capability.BOOK_REDETERMINATION,
+        "a motor threshold re-determination from the patient page",
+    ),
+    Page(
+        ("/patients/<id>/superbill/",),
+        Capability.PRINT_SUPERBILL,
+        "a patient's superbill (PDF or CSV)",
+    ),
+    Page(
+        ("/billing/", "/billing/export.csv"),
+        Capability.EXPORT_BILLING,
+        "billing page and its period CSV",
     ),
     Page(("POST /today/sessions/<id>/complete/",), Capability.RECORD_TREATMENT),
     Page(

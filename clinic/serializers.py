@@ -139,6 +139,8 @@ class ClinicSerializer(dates.BoundedModelSerializer):
             "timezone",
             "display_name",
             "phone",
+            "npi",
+            "tax_id",
             "opening_hours",
             "book_beyond_authorization",
             "escalation_minutes",

@@ -40,6 +40,8 @@ class ClinicSettingsForm(forms.ModelForm):
             "display_name",
             "phone",
             "timezone",
+            "npi",
+            "tax_id",
             "required_failed_trials",
             "course_window_grace_weeks",
             "missed_grace_minutes",
@@ -58,7 +60,7 @@ class ClinicSettingsForm(forms.ModelForm):
             "motor_threshold_valid_days": "Days a motor threshold stays valid",
         }
 
-    IDENTITY = ("name", "display_name", "phone", "timezone")
+    IDENTITY = ("name", "display_name", "phone", "timezone", "npi", "tax_id")
 
     def identity_fields(self) -> list[Any]:
         return [self[name] for name in self.IDENTITY]

@@ -20,7 +20,7 @@ from notifications import (
 )
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
-from scheduling import course_api, patient_booking, report_views
+from scheduling import billing_api, billing_views, course_api, patient_booking, report_views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -61,6 +61,16 @@ urlpatterns = [
     path("api/v1/outcomes/", courses_api.OutcomeSummaryView.as_view(), name="outcomes"),
     path("reports/outcomes/", report_views.outcomes_report, name="outcomes-report"),
     path("reports/outcomes.csv", report_views.outcomes_report_csv, name="outcomes-report-csv"),
+    path("billing/", billing_views.billing_page, name="billing-page"),
+    path("billing/export.csv", billing_views.billing_export, name="billing-export"),
+    path(
+        "api/v1/billing/export/", billing_api.BillingExportView.as_view(), name="billing-export-api"
+    ),
+    path(
+        "api/v1/patients/<int:pk>/superbill/",
+        billing_api.SuperbillView.as_view(),
+        name="patient-superbill-api",
+    ),
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
     path("api/v1/", include(router.urls)),
@@ -77,6 +87,12 @@ urlpatterns = [
     path("patients/new/", patient_pages.patient_register, name="patient-register"),
     path("patients/<int:pk>/", patient_record.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/edit/", patient_pages.patient_edit, name="patient-edit"),
+    path("patients/<int:pk>/superbill/", billing_views.patient_superbill, name="patient-superbill"),
+    path(
+        "patients/<int:pk>/sessions/remap/",
+        patient_booking.patient_remap_book,
+        name="patient-remap-book",
+    ),
     path(
         "patients/<int:pk>/sessions/book/",
         patient_booking.patient_session_book,

@@ -194,6 +194,7 @@ NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Today's sessions", "technician-today", Capability.OPEN_TODAY),
     ("My courses", "psychiatrist-dashboard", Capability.OPEN_DASHBOARD),
     ("Outcomes", "outcomes-report", Capability.READ_OUTCOMES),
+    ("Billing", "billing-page", Capability.EXPORT_BILLING),
     ("Outbox", "outbox", Capability.READ_OUTBOX),
     ("Patient messages", "patient-messages", Capability.READ_PATIENT_MESSAGES),
     ("Set-up", "setup-clinic", Capability.SET_UP_CLINIC),

@@ -11,6 +11,7 @@ def register_audited_models() -> None:
     from courses.models import (
         Assessment,
         Authorization,
+        AuthorizationCode,
         CourseChange,
         FailedTrial,
         MotorThreshold,
@@ -41,6 +42,12 @@ def register_audited_models() -> None:
         Authorization,
         **course_patient,
         non_clinical={"payer", "number", "sessions_authorized", "valid_from", "valid_until"},
+    )
+    register(
+        AuthorizationCode,
+        patient="authorization.course.patient_id",
+        clinic="authorization.course.patient.clinic_id",
+        non_clinical={"code", "units"},
     )
     register(Screening, patient="patient_id", clinic="patient.clinic_id")
     register(FailedTrial, patient="screening.patient_id", clinic="screening.patient.clinic_id")

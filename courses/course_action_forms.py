@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from clinic import dates
+from courses.billing import BillingCode
 from courses.forms import DateInput
 from courses.models import Protocol
 
@@ -63,6 +64,26 @@ class AuthorizationForm(forms.Form):
     sessions_authorized = forms.IntegerField(min_value=1, max_value=200)
     valid_from = dates.DateFormField(widget=DateInput)
     valid_until = dates.DateFormField(widget=DateInput)
+    # Optional scope by procedure code (docs/billing.md), one field per code.
+    units_90867 = forms.IntegerField(
+        min_value=1, max_value=200, required=False, label="Of which 90867 (initial, mapping)"
+    )
+    units_90868 = forms.IntegerField(
+        min_value=1, max_value=200, required=False, label="Of which 90868 (treatment)"
+    )
+    units_90869 = forms.IntegerField(
+        min_value=1,
+        max_value=200,
+        required=False,
+        label="Of which 90869 (threshold re-determination)",
+    )
+
+    def terms(self) -> dict[str, Any]:
+        """The authorization as the service takes it, with its code lines."""
+        data = dict(self.cleaned_data)
+        units = {code: data.pop(f"units_{code}") for code in BillingCode.values}
+        codes = [{"code": code, "units": n} for code, n in units.items() if n is not None]
+        return {**data, "codes": codes}
 
 
 class ReplanForm(forms.Form):

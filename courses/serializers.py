@@ -12,6 +12,7 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
 from courses import course_plan, selectors
+from courses.billing import BillingCode
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     Adherence,
@@ -193,10 +194,25 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, default="", max_length=2000)
 
 
+class AuthorizationCodeSerializer(WholeItemSerializer):
+    code = serializers.ChoiceField(choices=BillingCode.values, help_text="CPT code.")
+    units = serializers.IntegerField(min_value=1, max_value=MAX_SESSIONS_TOTAL)
+
+
 class AuthorizationSerializer(WholeItemSerializer, dates.BoundedModelSerializer):
+    codes = AuthorizationCodeSerializer(
+        many=True,
+        required=False,
+        help_text="Optional scope by procedure code, e.g. 36 x 90868 and 1 x 90867; each "
+        "code's remaining units are counted on their own (docs/billing.md).",
+    )
+
     class Meta:
         model = Authorization
-        fields = ["id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"]
+        fields = [
+            *("id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"),
+            "codes",
+        ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["valid_until"] < attrs["valid_from"]:
@@ -261,6 +277,7 @@ class CourseSerializer(dates.BoundedModelSerializer):
             "follows",
             "added_sessions",
             "indication",
+            "diagnosis_code",
             "primary_instrument",
             "tracked_instruments",
             "start_date",

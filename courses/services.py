@@ -20,6 +20,7 @@ from courses.models import (
     OPEN_STATUSES,
     Assessment,
     Authorization,
+    AuthorizationCode,
     CourseStatus,
     CourseType,
     FailedTrial,
@@ -260,6 +261,7 @@ def course_create(
     prescribed_coil_position: str = "",
     type: str = CourseType.ACUTE,
     follows: TreatmentCourse | None = None,
+    diagnosis_code: str = "",
 ) -> TreatmentCourse:
     _check_course_refs(patient, psychiatrist, protocol, preferred_chair)
     _check_start_date(patient, start_date)
@@ -281,6 +283,7 @@ def course_create(
         prescribed_coil_position=prescribed_coil_position,
         type=type,
         follows=follows,
+        diagnosis_code=diagnosis_code,
     )
     if authorization:
         authorization_add(course, **authorization)
@@ -345,10 +348,19 @@ def course_transition(
 
 
 @transaction.atomic
-def authorization_add(course: TreatmentCourse, **fields: Any) -> Authorization:
+def authorization_add(
+    course: TreatmentCourse, *, codes: Iterable[Mapping[str, Any]] = (), **fields: Any
+) -> Authorization:
+    """Add an authorization, optionally scoped to procedure codes (``codes``: code and
+    units, each code once: 400 ``duplicate_code``)."""
     if fields["valid_until"] < fields["valid_from"]:
         raise _invalid("valid_until", "An authorization cannot end before it starts.")
+    lines = [(line["code"], line["units"]) for line in codes]
+    if len({code for code, _ in lines}) < len(lines):
+        raise _invalid("codes", "Give each code once.", "duplicate_code")
     authorization = Authorization.objects.create(course=course, **fields)
+    for code, units in lines:  # one by one: each line is an audit event (at most three)
+        AuthorizationCode.objects.create(authorization=authorization, code=code, units=units)
     # Sent as Authorization: scheduling also re-marks which sessions it covers.
     signals.announce_risk_inputs_changed(Authorization, [course.pk])
     return authorization

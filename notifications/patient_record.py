@@ -22,6 +22,7 @@ from courses.models import OPEN_STATUSES, Screening, TreatmentCourse
 from courses.selectors import latest_screening
 from notifications.models import FINAL_STATUSES, Channel, ConsentEvent, Notification, Status
 from notifications.services.policy import message_channels
+from scheduling import superbill
 from scheduling.models import UPCOMING, Session
 
 # The patient page lists this many of each; older ones are in the outbox and the
@@ -114,6 +115,9 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
     record = patient_record(patient, contact=contact)
     open_courses = [course for course in record.courses if course.status in OPEN_STATUSES]
     can_book = place.can(Capability.BOOK_SESSIONS)
+    can_remap = place.can(Capability.BOOK_REDETERMINATION)
+    today = place.clinic.today()
+    superbill_from, superbill_to = superbill.default_period(today)
     return render(
         request,
         "notifications/patients/detail.html",
@@ -127,14 +131,18 @@ def patient_detail(request: HttpRequest, place: Workplace, pk: int) -> HttpRespo
             "channels": [CHANNEL_WORDS[channel] for channel in message_channels(patient)],
             "can_edit": place.can(Capability.EDIT_PATIENTS),
             "can_book": can_book,
+            "can_remap": can_remap,
+            "can_superbill": place.can(Capability.PRINT_SUPERBILL),
+            "superbill_from": superbill_from,
+            "superbill_to": superbill_to,
             "can_cancel": place.can(Capability.CANCEL_SESSION),
             "can_read_detail": place.can(Capability.READ_CLINICAL_DETAIL),
             "screening_links": _links_if_present(place, patient),
             "open_courses": open_courses,
             "chairs": Chair.objects.filter(clinic=place.clinic, active=True)
-            if can_book and open_courses
+            if (can_book or can_remap) and open_courses
             else [],
-            "today": place.clinic.today(),
+            "today": today,
             "back": request.get_full_path(),
         },
     )

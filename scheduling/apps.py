@@ -29,6 +29,17 @@ class SchedulingConfig(AppConfig):
                 "deviation_reason",
             ),
         )
+        register_constraint(
+            "session_initial_code_once_per_course",
+            ConstraintError("initial_code_billed", "The course's 90867 is already billed."),
+        )
+        register_constraint(
+            "session_threshold_code_once_per_day",
+            ConstraintError(
+                "remap_same_day_as_mapping",
+                "A motor threshold (90867 or 90869) was already billed that day.",
+            ),
+        )
         # Before the risk receiver: risk is computed after the sessions are released.
         course_signals.course_status_changed.connect(
             receivers.release_sessions_if_ended, dispatch_uid="scheduling.release_sessions"

@@ -37,7 +37,7 @@ from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
 from scheduling.adverse_events import course_adverse_events
-from scheduling.models import AdverseEvent, Session
+from scheduling.models import AdverseEvent, Session, SessionKind
 from scheduling.serializers import (
     AdverseEventReviewSerializer,
     AdverseEventSerializer,
@@ -45,6 +45,7 @@ from scheduling.serializers import (
     OutsideAuthorizationSerializer,
     PlannedSessionSerializer,
     ProgressSerializer,
+    RedeterminationSerializer,
     ReplanSerializer,
     ScheduleSerializer,
     ScheduleWarningSerializer,
@@ -69,7 +70,10 @@ class CourseFilter(dates.BoundedFilterSet):
 def course_queryset() -> QuerySet[TreatmentCourse]:
     return TreatmentCourse.objects.select_related("patient__clinic", "protocol").prefetch_related(
         Prefetch("protocol__phases", queryset=ProtocolPhase.objects.order_by("order")),
-        Prefetch("authorizations", queryset=Authorization.objects.order_by("valid_from", "id")),
+        Prefetch(
+            "authorizations",
+            queryset=Authorization.objects.order_by("valid_from", "id").prefetch_related("codes"),
+        ),
     )
 
 
@@ -100,6 +104,7 @@ class CourseViewSet(ClinicScopedViewSet):
         "adverse_event_review": Capability.REVIEW_ADVERSE_EVENTS,
         "lengthen": Capability.PRESCRIBE,
         "switch_protocol": Capability.PRESCRIBE,
+        "redetermination": Capability.BOOK_REDETERMINATION,
     }
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -179,6 +184,22 @@ class CourseViewSet(ClinicScopedViewSet):
         body.is_valid(raise_exception=True)
         created = scheduling_services.authorization_extend(course, **body.validated_data)
         return Response(AuthorizationSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RedeterminationSerializer, responses={201: SessionSerializer})
+    @action(detail=True, methods=["post"])
+    def redetermination(self, request: Request, pk: str | None = None) -> Response:
+        """Book a motor threshold re-determination (CPT 90869, kind ``remap``) as one
+        extra session of the course: after its mapping session and not on that day
+        (409 ``remap_before_mapping``, ``remap_same_day_as_mapping``, ``remap_same_day``),
+        besides the rules of any booking."""
+        course = self.get_object()
+        body = RedeterminationSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        session = scheduling_services.session_book(
+            course, kind=SessionKind.REMAP, **body.validated_data
+        )
+        data = SessionSerializer(session, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CourseOutcomeSerializer)
     @action(detail=True, methods=["get"])

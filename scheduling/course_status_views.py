@@ -195,9 +195,7 @@ def authorization_add(request: HttpRequest, place: Workplace, pk: int) -> HttpRe
     sessions = Session.objects.filter(course=course)
     makeups_before = sessions.filter(kind=SessionKind.MAKEUP).count()
     pending_before = sessions.filter(pending_authorization=True).count()
-    _, refusal = attempt(
-        lambda: scheduling_services.authorization_extend(course, **form.cleaned_data)
-    )
+    _, refusal = attempt(lambda: scheduling_services.authorization_extend(course, **form.terms()))
     if refusal is not None:
         refusal_on_form(form, refusal)
         return _page(request, course, "authorization", form, status=refusal.status)

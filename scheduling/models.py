@@ -8,6 +8,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from clinic.models import Chair, Patient
+from courses.billing import BillingCode
 from courses.models import TreatmentCourse
 
 
@@ -30,6 +31,9 @@ class SessionKind(models.TextChoices):
     TAPER = "taper", "Taper"
     CONTINUATION = "continuation", "Continuation"
     MAKEUP = "makeup", "Make-up"
+    # A repeat motor threshold determination with that day's treatment (CPT 90869),
+    # booked as one extra session of a course after its mapping session.
+    REMAP = "remap", "Motor threshold re-determination"
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -83,6 +87,10 @@ class Session(models.Model):
     # Booked beyond the course's payer authorization (scheduling.coverage); kept up to
     # date by scheduling.services.authorization whenever sessions or authorizations change.
     pending_authorization = models.BooleanField(default=False)
+    # Stored when the session is completed (scheduling.billing), never changed after:
+    # the code and the clinic-local date of service are what a claim was made of.
+    billing_code = models.CharField(max_length=5, choices=BillingCode.choices, blank=True)
+    service_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,6 +117,28 @@ class Session(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=SessionKind.values), name="session_kind_valid"
+            ),
+            # Only a delivered session carries a code, with its date of service.
+            models.CheckConstraint(
+                condition=Q(billing_code="", service_date__isnull=True)
+                | Q(
+                    billing_code__in=BillingCode.values,
+                    service_date__isnull=False,
+                    status=SessionStatus.COMPLETED,
+                ),
+                name="session_billing_code_when_delivered",
+            ),
+            # 90867 once per course; 90867 and 90869 never on the same day (nor
+            # either twice): docs/billing.md.
+            models.UniqueConstraint(
+                fields=["course"],
+                condition=Q(billing_code=BillingCode.INITIAL),
+                name="session_initial_code_once_per_course",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "service_date"],
+                condition=Q(billing_code__in=[BillingCode.INITIAL, BillingCode.REDETERMINATION]),
+                name="session_threshold_code_once_per_day",
             ),
         ]
 

@@ -1,6 +1,7 @@
 """Book one extra session of a patient's open course from the patient's page (the
-whole course is booked on the booking page). The rules are session_book's, the same
-as ``POST /api/v1/sessions/``."""
+whole course is booked on the booking page), or a motor threshold re-determination.
+The rules are session_book's, the same as ``POST /api/v1/sessions/`` and
+``POST /api/v1/courses/{id}/redetermination/``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from clinic.models import Chair, Clinic, Patient
 from clinic.web import Workplace, attempt, staff_page
 from courses.models import OPEN_STATUSES, TreatmentCourse
 from scheduling import services
+from scheduling.models import SessionKind
 
 
 class ExtraSessionForm(forms.Form):
@@ -46,9 +48,7 @@ class ExtraSessionForm(forms.Form):
         return local.replace(tzinfo=self.clinic.tz)
 
 
-@require_POST
-@staff_page(Capability.BOOK_SESSIONS)
-def patient_session_book(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+def _book(request: HttpRequest, place: Workplace, pk: int, kind: str, what: str) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=pk, clinic=place.clinic)
     form = ExtraSessionForm(request.POST, patient=patient, clinic=place.clinic)
     back = reverse("patient-detail", args=[patient.pk])
@@ -62,7 +62,10 @@ def patient_session_book(request: HttpRequest, place: Workplace, pk: int) -> Htt
     starts_at = form.starts_at()
     session, refusal = attempt(
         lambda: services.session_book(
-            form.cleaned_data["course"], starts_at=starts_at, chair=form.cleaned_data["chair"]
+            form.cleaned_data["course"],
+            starts_at=starts_at,
+            chair=form.cleaned_data["chair"],
+            kind=kind,
         )
     )
     if refusal is not None:
@@ -70,6 +73,19 @@ def patient_session_book(request: HttpRequest, place: Workplace, pk: int) -> Htt
     elif session is not None:
         local = session.starts_at.astimezone(place.clinic.tz)
         messages.success(
-            request, f"Booked a session at {local:%H:%M} on {local:%a} {local.day} {local:%b}."
+            request, f"Booked {what} at {local:%H:%M} on {local:%a} {local.day} {local:%b}."
         )
     return redirect(back)
+
+
+@require_POST
+@staff_page(Capability.BOOK_SESSIONS)
+def patient_session_book(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    return _book(request, place, pk, SessionKind.TREATMENT, "a session")
+
+
+@require_POST
+@staff_page(Capability.BOOK_REDETERMINATION)
+def patient_remap_book(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    """A motor threshold re-determination (CPT 90869): the rules in scheduling.billing."""
+    return _book(request, place, pk, SessionKind.REMAP, "a motor threshold re-determination")

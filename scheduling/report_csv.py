@@ -66,7 +66,7 @@ def csv_rows(report: OutcomesReport) -> Iterator[list[str]]:
         unknown = set(cells) - set(CSV_HEADER)
         if unknown:
             raise ValueError(f"Not CSV columns: {sorted(unknown)}")
-        return [section, *(_text_cell(cells.get(name, "")) for name in CSV_HEADER[1:])]
+        return [section, *(text_cell(cells.get(name, "")) for name in CSV_HEADER[1:])]
 
     yield list(CSV_HEADER)
     for group in report.outcomes_by_protocol:
@@ -118,7 +118,7 @@ def csv_rows(report: OutcomesReport) -> Iterator[list[str]]:
     )
 
 
-def _text_cell(value: object) -> str:
+def text_cell(value: object) -> str:
     """A cell a spreadsheet will not run as a formula (protocol codes are clinic-edited)."""
     text = str(value)
     if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:

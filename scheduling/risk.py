@@ -27,6 +27,7 @@ from courses.models import (
     OPEN_STATUSES,
     Assessment,
     Authorization,
+    AuthorizationCode,
     CourseStatus,
     Protocol,
     ProtocolPhase,
@@ -36,6 +37,7 @@ from courses.models import (
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
 from scheduling import risk_rules, signals
+from scheduling.billing import CodeAllowance, allowances, code_warnings
 from scheduling.models import AdverseEvent, Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
@@ -57,6 +59,8 @@ REASON_TITLES = {
     "authorization_short": "Authorization covers fewer sessions than the course",
     "authorization_expiring": "Authorization expiring",
     "authorization_low": "Few authorized sessions left",
+    "authorization_code_exceeded": "More sessions of a code booked than authorized",
+    "authorization_code_low": "Few authorized units of a code left",
     "no_baseline": "No baseline score",
     "assessment_overdue": "Rating overdue",
     "safety_flag": "Safety flag",
@@ -77,6 +81,8 @@ class SessionFact(NamedTuple):
     status: str
     starts_at: dt.datetime
     phase: int
+    kind: str = ""  # "" where the reader needs no codes (a missed or cancelled session)
+    billing_code: str = ""
 
 
 @dataclass
@@ -85,6 +91,7 @@ class CourseFacts:
     sessions: list[SessionFact] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
     authorizations: list[Authorization] = field(default_factory=list)
+    authorization_codes: list[tuple[str, int]] = field(default_factory=list)
     # The protocol's phases in order; None: read them from the (prefetched) protocol.
     phases: list[ProtocolPhase] | None = None
     open_safety_flags: int = 0
@@ -129,10 +136,12 @@ class Progress:
     outcome: Outcome
     level: str
     reasons: list[Reason]
+    # Per code, for authorizations scoped to codes (scheduling.billing); else empty.
+    codes: dict[str, CodeAllowance] = field(default_factory=dict)
 
 
 def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
-    """Everything risk and progress need for these courses, in ten queries."""
+    """Everything risk and progress need for these courses, in eleven queries."""
     ids = list(course_ids)
     if not ids:
         return []
@@ -168,18 +177,26 @@ def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
         "valid_from", "id"
     ):
         facts[authorization.course_id].authorizations.append(authorization)
+    for course_id, code, units in AuthorizationCode.objects.filter(
+        authorization__course_id__in=ids
+    ).values_list("authorization__course_id", "code", "units"):
+        facts[course_id].authorization_codes.append((code, units))
     # Tens of thousands of rows: run the ORM's SQL on a plain cursor, without the
-    # per-row converters and iterators of values_list (all four columns need none).
+    # per-row converters and iterators of values_list (none of the columns needs one).
     sessions_sql, sessions_params = (
         Session.objects.filter(course_id__in=ids)
         .order_by("starts_at", "id")
-        .values_list("course_id", "status", EpochMicroseconds("starts_at"), "phase")
+        .values_list(
+            "course_id", "status", EpochMicroseconds("starts_at"), "phase", "kind", "billing_code"
+        )
         .query.sql_with_params()
     )
     with connection.cursor() as cursor:
         cursor.execute(sessions_sql, sessions_params)
-        for course_id, status, starts_us, phase in cursor.fetchall():
-            facts[course_id].sessions.append(SessionFact(status, instant(starts_us), phase))
+        for course_id, status, starts_us, phase, kind, code in cursor.fetchall():
+            facts[course_id].sessions.append(
+                SessionFact(status, instant(starts_us), phase, kind, code)
+            )
     for assessment in Assessment.objects.filter(course_id__in=ids).order_by(
         "administered_on", "id"
     ):
@@ -262,6 +279,10 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
     outcome = outcome_for(
         course.primary_instrument, facts.assessments, first_session_date or course.start_date
     )
+    codes = allowances(
+        facts.authorization_codes,
+        ((s.status, s.kind, s.billing_code, facts.local_date(s.starts_at)) for s in facts.sessions),
+    )
     reasons = _reasons(
         facts,
         now=now,
@@ -277,6 +298,9 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
         last_booked=facts.local_date(upcoming[-1].starts_at) if upcoming else None,
         outcome=outcome,
     )
+    if course.status in OPEN_STATUSES:
+        low = AUTHORIZATION_LOW
+        reasons += [Reason(c, WATCH, d) for c, d in code_warnings(codes, total - completed, low)]
     level = max(
         (reason.level for reason in reasons), key=LEVEL_ORDER.__getitem__, default=RiskLevel.OK
     )
@@ -297,6 +321,7 @@ def progress(facts: CourseFacts, now: dt.datetime | None = None) -> Progress:
         outcome=outcome,
         level=level,
         reasons=reasons,
+        codes=codes,
     )
 
 

@@ -198,6 +198,9 @@ def course_progress(course: TreatmentCourse) -> dict[str, Any]:
         "projected_end_date": result.projected_end_date,
         "window_end_date": result.window_end_date,
         "authorization_remaining": result.authorization_remaining,
+        "authorization_codes": [
+            {**vars(allowed), "remaining": allowed.remaining} for allowed in result.codes.values()
+        ],
         "instrument": outcome.instrument,
         "baseline": point(outcome.baseline),
         "latest": point(outcome.latest),

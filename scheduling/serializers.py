@@ -120,6 +120,13 @@ class SessionSerializer(dates.BoundedModelSerializer):
         return dict(TreatmentRecordSerializer(record).data)
 
 
+class RedeterminationSerializer(serializers.Serializer):
+    starts_at = dates.DateTimeField()
+    chair = ScopedPrimaryKeyRelatedField(
+        clinic_lookup="clinic", queryset=Chair.objects.all(), required=False
+    )
+
+
 class SessionMoveSerializer(serializers.Serializer):
     starts_at = dates.DateTimeField(required=False)
     chair = ScopedPrimaryKeyRelatedField(
@@ -308,6 +315,14 @@ class RiskSerializer(serializers.Serializer):
     details = RiskDetailSerializer(many=True)
 
 
+class CodeAllowanceSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="CPT code the authorization lines name.")
+    authorized = serializers.IntegerField(help_text="Units authorized, all lines together.")
+    used = serializers.IntegerField(help_text="Units billed for delivered sessions.")
+    booked = serializers.IntegerField(help_text="Sessions of the code still to come.")
+    remaining = serializers.IntegerField(help_text="Authorized less used, at least 0.")
+
+
 class ProgressSerializer(serializers.Serializer):
     sessions_total = serializers.IntegerField()
     completed = serializers.IntegerField()
@@ -321,6 +336,9 @@ class ProgressSerializer(serializers.Serializer):
     projected_end_date = dates.DateField()
     window_end_date = dates.DateField()
     authorization_remaining = serializers.IntegerField(allow_null=True)
+    authorization_codes = CodeAllowanceSerializer(
+        many=True, help_text="Per code, when an authorization is scoped to codes."
+    )
     instrument = serializers.CharField()
     baseline = ScorePointSerializer(allow_null=True)
     latest = ScorePointSerializer(allow_null=True)

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from clinic.models import Chair, Patient
+from courses.billing import BillingCode, validate_icd10
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models.protocols import Protocol
 from courses.protocol_bounds import MAX_SESSIONS_TOTAL
@@ -87,6 +88,12 @@ class TreatmentCourse(models.Model):
         related_name="+",
     )
     indication = models.CharField(max_length=20, choices=Indication.choices)
+    diagnosis_code = models.CharField(
+        max_length=8,
+        blank=True,
+        validators=[validate_icd10],
+        help_text="ICD-10-CM code billed, e.g. F33.2; empty: the indication's default.",
+    )
     primary_instrument = models.CharField(
         max_length=10, choices=InstrumentCode.choices, default=InstrumentCode.PHQ9
     )
@@ -198,3 +205,27 @@ class Authorization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payer} {self.number}"
+
+
+class AuthorizationCode(models.Model):
+    """What an authorization allows of one procedure code, e.g. 36 x 90868 or 1 x 90867.
+    An authorization without lines allows ``sessions_authorized`` sessions of any code."""
+
+    authorization = models.ForeignKey(Authorization, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=5, choices=BillingCode.choices)
+    units = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["authorization", "code"], name="authorization_code_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(code__in=BillingCode.values), name="authorization_code_valid"
+            ),
+            models.CheckConstraint(condition=Q(units__gte=1), name="authorization_code_units"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.units} x {self.code}"

@@ -20,7 +20,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.prescription import describe, deviations, needs_reason, prescription_for
-from scheduling import signals
+from scheduling import billing, signals
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.calendar import ClinicCalendar, keeps_gap, load_calendar
 from scheduling.models import (
@@ -46,7 +46,9 @@ from scheduling.services.reinstate import reinstate
 
 def _slot_minutes(course: TreatmentCourse, kind: str) -> int:
     protocol = course.protocol
-    return protocol.mapping_minutes if kind == SessionKind.MAPPING else protocol.slot_minutes
+    # A re-determination finds the threshold again before treating: the mapping slot.
+    threshold = kind in (SessionKind.MAPPING, SessionKind.REMAP)
+    return protocol.mapping_minutes if threshold else protocol.slot_minutes
 
 
 def _check_slot(
@@ -144,6 +146,7 @@ def session_book(
         ).exists()
     ):
         raise ValidationError({"kind": "The course already has a mapping session."})
+    billing.check_threshold_day(course, kind, starts_at, course.patient.clinic.tz)
     _check_authorization(course, starts_at)
     end = starts_at + dt.timedelta(minutes=_slot_minutes(course, kind))
     day = starts_at.astimezone(course.patient.clinic.tz).date()
@@ -199,6 +202,9 @@ def session_move(
     if starts_at is not None and starts_at < timezone.now():
         raise ValidationError({"starts_at": "Sessions cannot be moved into the past."})
     end = start + (session.ends_at - session.starts_at)
+    billing.check_threshold_day(
+        course, session.kind, start, course.patient.clinic.tz, ignore=session.pk
+    )
     if not books_beyond(course.patient.clinic):
         others = Session.objects.filter(course=course, status__in=OCCUPYING).exclude(pk=session.pk)
         check_move(
@@ -337,6 +343,7 @@ def session_complete(session: Session, *, technician: Any, **record: Any) -> Ses
         "completed",
         status=SessionStatus.COMPLETED,
         completed_at=timezone.now(),
+        **billing.delivered(session, session.course.patient.clinic.tz),
     )
     save_record(session, entry, by=technician)
     signals.announce_session_completed(session)

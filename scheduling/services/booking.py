@@ -18,6 +18,7 @@ from courses import course_plan
 from courses.models import (
     Assessment,
     Authorization,
+    AuthorizationCode,
     CourseStatus,
     Protocol,
     ProtocolPhase,
@@ -298,11 +299,19 @@ def course_schedule_booking(
             CourseFacts(
                 course,
                 sessions=sorted(
-                    [*existing, *(SessionFact(s.status, s.starts_at, s.phase) for s in sessions)],
+                    [
+                        *existing,
+                        *(SessionFact(s.status, s.starts_at, s.phase, s.kind) for s in sessions),
+                    ],
                     key=lambda fact: fact.starts_at,
                 ),
                 assessments=list(Assessment.objects.filter(course=course)),
                 authorizations=authorizations,
+                authorization_codes=list(
+                    AuthorizationCode.objects.filter(authorization__course=course).values_list(
+                        "code", "units"
+                    )
+                ),
                 open_safety_flags=planning.open_safety_flags,
                 closures=calendar.closures,
                 open_weekdays=set(calendar.hours),

@@ -363,19 +363,24 @@ def test_course_list_query_count_is_fixed(doctor: Any, clinic: Any) -> None:
             assert doctor.get("/api/v1/courses/").status_code == 200
         return len(captured)
 
-    CourseFactory(patient=PatientFactory(clinic=clinic))
-    few = count()
-    for _ in range(8):
+    def add_course() -> None:
         course = CourseFactory(patient=PatientFactory(clinic=clinic))
-        course.authorizations.create(
+        authorization = course.authorizations.create(
             payer="x",
             number="1",
             sessions_authorized=36,
             valid_from="2026-11-01",
             valid_until="2027-01-01",
         )
-    # auth, roles, count, page, phases, authorizations; the audit trail's one INSERT
-    assert count() == few == 7
+        authorization.codes.create(code="90868", units=36)
+
+    add_course()
+    few = count()
+    for _ in range(8):
+        add_course()
+    # auth, roles, count, page, phases, authorizations, their codes; the audit
+    # trail's one INSERT
+    assert count() == few == 8
 
 
 # --- assessments -----------------------------------------------------------------------

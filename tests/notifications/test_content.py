@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,9 @@ CLINIC_PHONE = "+13475550187"
 CLINIC_PHONE_NATIONAL = "(347) 555-0187"
 
 BANNED_WORDS = ["tms", "magnetic", "depression", "psychiatr", "diagnosis"]
+# Nothing billing-related reaches a patient's phone or inbox (docs/billing.md): no
+# procedure or diagnosis code, no payer, authorization or superbill.
+BILLING_WORDS = ["9086", "cpt", "icd", "f33.", "superbill", "authoriz", "billing", "npi", "payer"]
 # Kinds whose text names the day / the time of the session.
 WITHOUT_DATE = {Kind.SAME_DAY}  # "see you today at ..."
 WITHOUT_TIME = {Kind.MISSED_FOLLOWUP}  # "we missed you on <date>"
@@ -48,7 +52,24 @@ def protocol_terms(db: None) -> list[str]:
 
 def disclosures(text: str, protocol_terms: list[str]) -> list[str]:
     lowered = text.lower()
-    return [term for term in [*BANNED_WORDS, *protocol_terms] if term in lowered]
+    return [term for term in [*BANNED_WORDS, *BILLING_WORDS, *protocol_terms] if term in lowered]
+
+
+def test_patient_facing_templates_name_nothing_of_billing() -> None:
+    """The texts, emails and patient link pages as written, before rendering."""
+    root = Path(__file__).resolve().parents[2] / "notifications" / "templates" / "notifications"
+    templates = [
+        *root.glob("sms/**/*.*"),
+        *root.glob("email/**/*.*"),
+        *root.glob("patient_*.html"),
+    ]
+    assert len(templates) >= 5
+    found = {
+        str(path.relative_to(root)): [word for word in BILLING_WORDS if word in text]
+        for path in templates
+        if any(word in (text := path.read_text().lower()) for word in BILLING_WORDS)
+    }
+    assert found == {}
 
 
 def patient_named(clinic: Any, first_name: str) -> Any:
