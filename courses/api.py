@@ -27,12 +27,11 @@ from courses.models import (
     Screening,
     StaffAlert,
 )
+from courses.outcome_serializers import OutcomeQuerySerializer, OutcomeSummarySerializer
 from courses.serializers import (
     AssessmentSerializer,
     DecisionSerializer,
     MotorThresholdSerializer,
-    OutcomeQuerySerializer,
-    OutcomeSummarySerializer,
     ProtocolSerializer,
     SafetyFlagSerializer,
     ScreeningSerializer,

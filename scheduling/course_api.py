@@ -27,9 +27,9 @@ from courses.models import (
     RiskLevel,
     TreatmentCourse,
 )
+from courses.outcome_serializers import CourseOutcomeSerializer
 from courses.serializers import (
     AuthorizationSerializer,
-    CourseOutcomeSerializer,
     CourseSerializer,
     TransitionSerializer,
 )
