@@ -10,45 +10,11 @@ tests/clinic/test_capabilities.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from clinic.capabilities import Capability
+from clinic.roles_fhir import FHIR
+from clinic.roles_rows import NONE, Action, Cell, Page, Resource
 
-# A cell: a capability (its roles), a capability with a note after the roles, or text.
-Cell = Capability | tuple[Capability, str] | str
-NONE = "—"
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A row of the API's resource table; paths are full (``/api/v1/...``)."""
-
-    paths: tuple[str, ...]
-    read: Cell
-    create: Cell
-    update: Cell
-    delete: Cell
-    note: str = ""  # after the paths
-
-
-@dataclass(frozen=True)
-class Action:
-    """A row of the API's action table; paths follow ``/api/v1``."""
-
-    method: str
-    paths: tuple[str, ...]
-    who: Cell
-    note: str = ""  # after the paths
-
-
-@dataclass(frozen=True)
-class Page:
-    """A row of the staff page table; a path may start with its method (``POST /x/``)."""
-
-    paths: tuple[str, ...]
-    who: Cell
-    label: str = ""
-
+__all__ = ["ACTIONS", "FHIR", "NONE", "PAGES", "RESOURCES", "Action", "Cell", "Page", "Resource"]
 
 READ = Capability.READ_CLINIC_RECORDS
 
@@ -487,46 +453,5 @@ PAGES: tuple[Page, ...] = (
             Capability.READ_OUTBOX,
             " (the messages of every clinic where the viewer's role holds it)",
         ),
-    ),
-)
-
-# FHIR R4 (interop/, docs/fhir.md): read-only, Bearer tokens; another clinic's row is 404,
-# a role without the capability gets 403 (tests/interop/test_permissions.py).
-FHIR: tuple[Page, ...] = (
-    Page(("/fhir/R4/metadata",), "anyone, without a token", "the CapabilityStatement"),
-    Page(
-        ("/fhir/R4/Patient/<id>", "/fhir/R4/Patient?_id=&identifier="),
-        (READ, "; telecom (phone, email): {READ_PATIENT_CONTACT}"),
-    ),
-    Page(
-        ("/fhir/R4/Patient/<id>/$everything",),
-        (
-            READ,
-            "; its Observations: {READ_SCORES}; its Procedures: {READ_CLINICAL_DETAIL}",
-        ),
-        "one patient's whole record",
-    ),
-    Page(
-        ("/fhir/R4/Practitioner/<id>", "/fhir/R4/Practitioner"),
-        READ,
-        "psychiatrists and technicians",
-    ),
-    Page(("/fhir/R4/Location/<id>", "/fhir/R4/Location"), READ, "the clinic"),
-    Page(("/fhir/R4/Device/<id>", "/fhir/R4/Device"), READ, "a chair's device"),
-    Page(
-        ("/fhir/R4/Appointment/<id>", "/fhir/R4/Appointment?patient=&date="),
-        READ,
-        "each session",
-    ),
-    Page(("/fhir/R4/CarePlan/<id>", "/fhir/R4/CarePlan?patient="), READ, "each course"),
-    Page(
-        ("/fhir/R4/Observation/<id>", "/fhir/R4/Observation?patient=&date="),
-        (Capability.READ_SCORES, "; item answers (components): {READ_CLINICAL_DETAIL}"),
-        "each score",
-    ),
-    Page(
-        ("/fhir/R4/Procedure/<id>", "/fhir/R4/Procedure?patient=&date="),
-        Capability.READ_CLINICAL_DETAIL,
-        "each delivered session",
     ),
 )
