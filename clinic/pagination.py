@@ -1,6 +1,6 @@
 """Page-number pagination with the error answers the OpenAPI schema documents: a page
-that is not a whole number of at least 1 is a 400 (``invalid_page``, the
-``page`` field named in ``errors``), a page past the last one a 404 (``not_found``)."""
+that is not a whole number of at least 1 is a 400 (`invalid_page`, the
+`page` field named in `errors`), a page past the last one a 404 (`not_found`)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from clinic.api_common import ConflictSerializer, ErrorSerializer, ValidationErrorSerializer
 
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 
 
 class CadenceAutoSchema(AutoSchema):
@@ -85,3 +86,14 @@ class PhoneFieldExtension(OpenApiSerializerFieldExtension):
         if self.target.allow_blank:
             return {"oneOf": [e164, {"type": "string", "maxLength": 0}]}
         return e164
+
+
+class TimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A time of day as the API writes it ("08:00") and reads it (seconds optional):
+    OpenAPI's `format: time` is RFC 3339's full time, with seconds and a zone offset."""
+
+    target_class = "rest_framework.fields.TimeField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        return {"type": "string", "pattern": TIME_PATTERN, "example": "08:00"}

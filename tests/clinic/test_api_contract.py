@@ -26,7 +26,7 @@ from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as engine_events
 
 from clinic import tokens
-from tests.factories import UserFactory
+from tests.factories import ChairFactory, ClinicFactory, PatientFactory, UserFactory
 
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance")
 FULL = os.environ.get("CADENCE_SCHEMATHESIS_FULL") == "1"
@@ -81,6 +81,10 @@ def test_the_api_keeps_its_openapi_contract(
     # database can be dropped at the end.
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     superuser = UserFactory(is_superuser=True, is_staff=True)
+    # Something for the lists to answer with, so their links reach real objects.
+    clinic = ClinicFactory()
+    ChairFactory(clinic=clinic)
+    PatientFactory(clinic=clinic)
     pool = [tokens.new_token(superuser, f"schemathesis {n}")[1] for n in range(TOKEN_POOL)]
     config = schemathesis.Config.from_dict(
         {
