@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic import access
-from clinic.api_common import ErrorSerializer
+from clinic.api_common import ValidationErrorSerializer, summary, validation_body
 from clinic.audit_read import AuditFilterForm, audit_events
 from clinic.capabilities import Capability
 from clinic.models import AuditAction, AuditEvent, Clinic
@@ -63,7 +63,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
     def get_actor(self, event: AuditEvent) -> dict[str, Any]:
         return {"id": event.actor_id, "username": event.username, "role": event.actor_role}
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_patient(self, event: AuditEvent) -> int | None:
         return event.patient_ids[0] if len(event.patient_ids) == 1 else None
 
@@ -76,7 +76,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         OpenApiParameter("from", OpenApiTypes.DATE, description="From this day (clinic-local)."),
         OpenApiParameter("to", OpenApiTypes.DATE, description="To this day, included."),
     ],
-    responses={200: AuditEventSerializer(many=True), 400: ErrorSerializer},
+    responses={200: AuditEventSerializer(many=True), 400: ValidationErrorSerializer},
 )
 class AuditEventViewSet(mixins.ListModelMixin, ClinicScopedGenericViewSet):
     """The audit trail of the clinics where the caller is a clinic admin, newest first.
@@ -94,10 +94,8 @@ class AuditEventViewSet(mixins.ListModelMixin, ClinicScopedGenericViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         form = AuditFilterForm(request.query_params)
         if not form.is_valid():
-            return Response(
-                {"code": "invalid_filter", "detail": "Check the filters.", **form.problems()},
-                status=400,
-            )
+            problems = form.problems()
+            return Response(validation_body("invalid_filter", summary(problems), problems), 400)
         self.filters = form.cleaned_data
         return super().list(request, *args, **kwargs)
 

@@ -20,6 +20,8 @@ from django.http import (
     QueryDict,
 )
 
+from clinic.api_common import validation_body
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MESSAGE = "The request carries a NUL character, which no field accepts."
 
@@ -45,6 +47,6 @@ class NulCharacterMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if carries_nul(request):
             if request.path.startswith("/api/"):
-                return JsonResponse({"code": "nul_character", "detail": MESSAGE}, status=400)
+                return JsonResponse(validation_body("nul_character", MESSAGE), status=400)
             return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
 
-from clinic.api_common import VALIDATION_ERROR_SCHEMA, ConflictSerializer, ErrorSerializer
+from clinic.api_common import ConflictSerializer, ErrorSerializer, ValidationErrorSerializer
+
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 
 
 class CadenceAutoSchema(AutoSchema):
@@ -26,15 +32,68 @@ class CadenceAutoSchema(AutoSchema):
                 response["description"] = description
                 responses[code] = response
 
-        if self.method in self.write_methods or self.get_filter_backends():
-            add("400", VALIDATION_ERROR_SCHEMA, "Invalid request.")
+        paginated = self._is_list_view() and self._get_paginator() is not None
+        takes_query = any(parameter["in"] == "query" for parameter in self._get_parameters())
+        if self.method in self.write_methods or self.get_filter_backends() or takes_query:
+            add("400", ValidationErrorSerializer, "Invalid request: see `errors`.")
         if self.get_auth():
             add("401", ErrorSerializer, "Missing, invalid or expired credentials.")
             add("403", ErrorSerializer, "Your role may not do this.")
         if "{" in self.path:
             add("404", ErrorSerializer, "Not found, or not in your clinics.")
+        elif paginated:
+            add("404", ErrorSerializer, "A page past the last one (`not_found`).")
         if self.method in self.write_methods and getattr(self.view, "schema_conflicts", True):
             add("409", ConflictSerializer, "Conflicts with the current state.")
         if self.view.get_throttles():  # per method (the token view throttles POST only)
             add("429", ErrorSerializer, "Too many attempts; retry later.")
         return responses
+
+
+class StaffRoleFieldExtension(OpenApiSerializerFieldExtension):
+    """A staff member's role is null in answers when they have no role in a clinic the
+    caller sees (a superuser has none); a request still names one of the roles."""
+
+    target_class = "clinic.serializers.StaffRoleField"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        field = self.target
+        shown = serializers.ChoiceField(
+            choices=list(field.choices.items()),
+            allow_null=direction == "response",
+            help_text=field.help_text,
+        )
+        shown.field_name = field.field_name
+        return auto_schema._map_serializer_field(shown, direction)
+
+
+class TimezoneFieldExtension(OpenApiSerializerFieldExtension):
+    """The IANA zones the field accepts (clinic.models.validate_timezone), as an enum."""
+
+    target_class = "clinic.serializers.TimezoneField"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        return {"type": "string", "enum": sorted(zoneinfo.available_timezones())}
+
+
+class PhoneFieldExtension(OpenApiSerializerFieldExtension):
+    """E.164 in answers; requests may use any common format, E.164 is the documented one."""
+
+    target_class = "clinic.serializers.PhoneField"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        e164 = {"type": "string", "pattern": E164_PATTERN, "example": "+12125550123"}
+        if self.target.allow_blank:
+            return {"oneOf": [e164, {"type": "string", "maxLength": 0}]}
+        return e164
+
+
+class TimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A time of day as the API writes it ("08:00") and reads it (seconds optional):
+    OpenAPI's `format: time` is RFC 3339's full time, with seconds and a zone offset."""
+
+    target_class = "rest_framework.fields.TimeField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        return {"type": "string", "pattern": TIME_PATTERN, "example": "08:00"}

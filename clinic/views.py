@@ -10,6 +10,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from clinic import access
+from clinic.api_common import validation_body
 from clinic.capabilities import Capability
 from clinic.models import Clinic
 from clinic.web import workplace
@@ -56,7 +57,9 @@ def _json_error(status: int, code: str, detail: str) -> JsonResponse:
 
 def bad_request(request: HttpRequest, exception: Any, **kwargs: Any) -> HttpResponse:
     if _is_api(request):
-        return _json_error(400, "bad_request", "The request could not be understood.")
+        return JsonResponse(
+            validation_body("bad_request", "The request could not be understood."), status=400
+        )
     return defaults.bad_request(request, exception, **kwargs)
 
 

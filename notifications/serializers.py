@@ -30,6 +30,9 @@ class NotificationSerializer(dates.BoundedModelSerializer):
 
 
 class ReminderPolicySerializer(dates.BoundedModelSerializer):
+    id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Null while the clinic uses the defaults."
+    )
     window_start = serializers.TimeField(format="%H:%M")
     window_end = serializers.TimeField(format="%H:%M")
     day_before_at = serializers.TimeField(format="%H:%M")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from clinic import access, dates
 from clinic import services as clinic_services
 from clinic.capabilities import Capability
-from clinic.models import ChairBlock, Clinic, Closure, Coil
+from clinic.models import ChairBlock, Clinic, Closure
 from clinic.serializers import ChairBlockSerializer, ClosureSerializer
 from clinic.viewsets import ClinicScopedGenericViewSet, ClinicScopedViewSet
 from scheduling import selectors, services
@@ -154,23 +154,7 @@ class AvailabilityView(APIView):
     """Free time per chair for a clinic-local day (or up to a month of days) and a slot
     length."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("clinic", int, required=True),
-            OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
-            OpenApiParameter("minutes", int, description="Slot length (default 30)"),
-            OpenApiParameter(
-                "until",
-                str,
-                description="Last clinic-local date to cover, YYYY-MM-DD (default: date; "
-                "at most 30 days after it)",
-            ),
-            OpenApiParameter(
-                "coil", str, enum=Coil.values, description="Only chairs fitted with this coil"
-            ),
-        ],
-        responses=AvailabilitySerializer,
-    )
+    @extend_schema(parameters=[AvailabilityQuerySerializer], responses=AvailabilitySerializer)
     def get(self, request: Request) -> Response:
         query = _visible_clinic_query(request, AvailabilityQuerySerializer)
         body = selectors.availability(
@@ -186,13 +170,7 @@ class AvailabilityView(APIView):
 class BoardView(APIView):
     """The day board: chairs with their sessions for a clinic-local day."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("clinic", int, required=True),
-            OpenApiParameter("date", str, required=True, description="Clinic-local YYYY-MM-DD"),
-        ],
-        responses=BoardSerializer,
-    )
+    @extend_schema(parameters=[DayQuerySerializer], responses=BoardSerializer)
     def get(self, request: Request) -> Response:
         query = _visible_clinic_query(request, DayQuerySerializer)
         body = selectors.board_for_day(query["clinic"], query["date"])

@@ -103,7 +103,7 @@ def test_clinic_admin_manages_staff_only_in_their_clinics(
         format="json",
     )
     assert response.status_code == 400
-    assert "clinics" in response.json()
+    assert "clinics" in response.json()["errors"]
 
     # Removing from this clinic leaves the other membership (and the account) alone.
     assert client.delete(f"/api/v1/staff/{shared.pk}/").status_code == 204
@@ -160,4 +160,4 @@ def test_patient_cannot_be_moved_to_a_clinic_you_cannot_see(
         f"/api/v1/patients/{patient.pk}/", payload, format="json"
     )
     assert response.status_code == 400
-    assert "clinic" in response.json()
+    assert "clinic" in response.json()["errors"]

@@ -46,7 +46,7 @@ def test_inactive_user_cannot_log_in(frontdesk: Any) -> None:
 def test_missing_fields(db: None) -> None:
     response = APIClient().post("/api/v1/auth/token/", {}, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"username", "password"}
+    assert set(response.json()["errors"]) == {"username", "password"}
 
 
 def test_bad_token(db: None) -> None:

@@ -89,16 +89,18 @@ def test_an_admin_of_one_clinic_cannot_take_over_a_person_of_another(
         format="json",
     )
     assert response.status_code == 400
-    assert response.json()["password"][0].startswith("Nobody sets another person's password")
-    assert response.data["password"][0].code == "password_not_settable"
+    assert response.json()["errors"]["password"][0].startswith(
+        "Nobody sets another person's password"
+    )
+    assert response.data["errors"]["password"][0].code == "password_not_settable"
     for payload, field in (
         ({"email": "attacker@evil.test"}, "email"),
         ({"username": "dual2"}, "username"),
     ):
         response = client.patch(f"/api/v1/staff/{person.pk}/", payload, format="json")
         assert response.status_code == 400, payload
-        assert field in response.json()
-        assert response.data[field][0].code == f"{field}_not_settable"
+        assert field in response.json()["errors"]
+        assert response.data["errors"][field][0].code == f"{field}_not_settable"
 
     person.refresh_from_db()
     assert person.username == "dual" and person.email == "dual@example.com"
@@ -151,7 +153,7 @@ def test_a_new_person_needs_an_email(clinic: Any, staff: Any, api: Any) -> None:
         format="json",
     )
     assert response.status_code == 400
-    assert "email" in response.json()
+    assert "email" in response.json()["errors"]
 
 
 # --- the invitation -------------------------------------------------------------------------

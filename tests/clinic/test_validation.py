@@ -46,14 +46,14 @@ def test_phone_is_stored_in_e164(clinic: Any, desk_client: Any) -> None:
 def test_invalid_phone_names_the_field(clinic: Any, desk_client: Any, phone: str) -> None:
     response = desk_client.post("/api/v1/patients/", _patient(clinic, phone=phone), format="json")
     assert response.status_code == 400
-    assert "phone" in response.json()
+    assert "phone" in response.json()["errors"]
 
 
 def test_duplicate_mrn_in_same_clinic(clinic: Any, desk_client: Any) -> None:
     PatientFactory(clinic=clinic, mrn="A-1")
     response = desk_client.post("/api/v1/patients/", _patient(clinic), format="json")
     assert response.status_code == 400
-    assert "MRN" in response.json()["mrn"][0]
+    assert "MRN" in response.json()["errors"]["mrn"][0]
 
 
 def test_same_mrn_in_another_clinic_is_fine(
@@ -68,7 +68,7 @@ def test_consent_needs_contact(clinic: Any, desk_client: Any) -> None:
     payload = _patient(clinic, phone="", sms_consent=True, email_consent=True)
     response = desk_client.post("/api/v1/patients/", payload, format="json")
     assert response.status_code == 400
-    assert set(response.json()) == {"sms_consent", "email_consent"}
+    assert set(response.json()["errors"]) == {"sms_consent", "email_consent"}
 
 
 def test_invalid_timezone(clinic: Any, admin_client: Any) -> None:
@@ -76,7 +76,7 @@ def test_invalid_timezone(clinic: Any, admin_client: Any) -> None:
         f"/api/v1/clinics/{clinic.pk}/", {"timezone": "Mars/Olympus_Mons"}, format="json"
     )
     assert response.status_code == 400
-    assert "timezone" in response.json()
+    assert "timezone" in response.json()["errors"]
 
 
 def test_closing_before_opening(clinic: Any, admin_client: Any) -> None:
@@ -85,7 +85,7 @@ def test_closing_before_opening(clinic: Any, admin_client: Any) -> None:
         f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": hours}, format="json"
     )
     assert response.status_code == 400
-    assert "closes" in response.json()["opening_hours"]["0"]
+    assert "closes" in response.json()["errors"]["opening_hours"]["0"]
 
 
 def test_opening_hours_are_replaced_as_a_whole(clinic: Any, admin_client: Any) -> None:
@@ -106,7 +106,7 @@ def test_weekday_twice_is_rejected(clinic: Any, admin_client: Any) -> None:
         f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": hours}, format="json"
     )
     assert response.status_code == 400
-    assert "opening_hours" in response.json()
+    assert "opening_hours" in response.json()["errors"]
 
 
 def test_unknown_role(clinic: Any, admin_client: Any) -> None:
@@ -118,7 +118,7 @@ def test_unknown_role(clinic: Any, admin_client: Any) -> None:
     }
     response = admin_client.post("/api/v1/staff/", payload, format="json")
     assert response.status_code == 400
-    assert "role" in response.json()
+    assert "role" in response.json()["errors"]
 
 
 def test_staff_password_is_never_set_through_the_api(clinic: Any, admin_client: Any) -> None:
@@ -131,7 +131,7 @@ def test_staff_password_is_never_set_through_the_api(clinic: Any, admin_client: 
     }
     response = admin_client.post("/api/v1/staff/", payload, format="json")
     assert response.status_code == 400
-    assert "/accounts/password/reset/" in response.json()["password"][0]
+    assert "/accounts/password/reset/" in response.json()["errors"]["password"][0]
 
 
 def test_duplicate_chair_name(clinic: Any, admin_client: Any) -> None:
@@ -140,7 +140,7 @@ def test_duplicate_chair_name(clinic: Any, admin_client: Any) -> None:
         "/api/v1/chairs/", {"clinic": clinic.pk, "name": "Chair 1"}, format="json"
     )
     assert response.status_code == 400
-    assert "name" in response.json()
+    assert "name" in response.json()["errors"]
 
 
 def test_chair_block_must_end_after_start(clinic: Any, admin_client: Any) -> None:
@@ -152,7 +152,7 @@ def test_chair_block_must_end_after_start(clinic: Any, admin_client: Any) -> Non
     }
     response = admin_client.post("/api/v1/chair-blocks/", payload, format="json")
     assert response.status_code == 400
-    assert "ends_at" in response.json()
+    assert "ends_at" in response.json()["errors"]
 
 
 def test_malformed_json(desk_client: Any) -> None:
@@ -184,7 +184,7 @@ def test_wrong_media_type(desk_client: Any) -> None:
 def test_wrong_types_are_400(clinic: Any, desk_client: Any, overrides: dict[str, Any]) -> None:
     response = desk_client.post("/api/v1/patients/", _patient(clinic, **overrides), format="json")
     assert response.status_code == 400
-    assert set(overrides) <= set(response.json())
+    assert set(overrides) <= set(response.json()["errors"])
 
 
 def test_body_that_is_not_an_object(desk_client: Any) -> None:
@@ -248,7 +248,7 @@ def test_a_patch_still_needs_whole_opening_hours_rows(
         f"/api/v1/clinics/{clinic.pk}/", {"opening_hours": [item]}, format="json"
     )
     assert response.status_code == 400
-    errors = response.json()["opening_hours"]["0"]
+    errors = response.json()["errors"]["opening_hours"]["0"]
     assert set(errors) == missing
     assert all(error == ["This field is required."] for error in errors.values())
     assert list(clinic.opening_hours.values_list("weekday", "opens", "closes")) == before
@@ -281,7 +281,7 @@ def test_display_name_must_be_neutral_and_fit_a_text(
         f"/api/v1/clinics/{clinic.pk}/", {"display_name": display_name}, format="json"
     )
     assert response.status_code == 400
-    assert list(response.json()) == ["display_name"]
+    assert list(response.json()["errors"]) == ["display_name"]
     with pytest.raises(ValidationError) as refused:
         validate_display_name(display_name)
     assert refused.value.code == code

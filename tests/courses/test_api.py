@@ -70,7 +70,7 @@ def test_relative_contraindication_needs_a_reason(doctor: Any, patient: Any) -> 
     screening = ScreeningFactory(patient=patient, seizure_history=True)
     response = doctor.post(f"/api/v1/screenings/{screening.pk}/clear/", {}, format="json")
     assert response.status_code == 400
-    assert "reason" in response.json()
+    assert "reason" in response.json()["errors"]
     response = doctor.post(
         f"/api/v1/screenings/{screening.pk}/clear/",
         {"reason": "Single febrile seizure age 3; seizure-free since."},
@@ -119,7 +119,7 @@ def test_a_patch_still_needs_whole_failed_trials(doctor: Any, patient: Any) -> N
         f"/api/v1/screenings/{screening.pk}/", {"failed_trials": [{"drug": "x"}]}, format="json"
     )
     assert response.status_code == 400
-    assert set(response.json()["failed_trials"]["0"]) == {"dose", "weeks", "outcome"}
+    assert set(response.json()["errors"]["failed_trials"]["0"]) == {"dose", "weeks", "outcome"}
     # A whole trial is taken, its defaults included (adherence: full).
     trial = {"drug": "sertraline", "dose": "100 mg", "weeks": 8, "outcome": "no_response"}
     response = doctor.patch(
@@ -149,7 +149,7 @@ def test_a_course_patch_with_half_an_authorization_is_a_400(
             f"/api/v1/courses/{course.pk}/", {"authorization": authorization}, format="json"
         )
         assert response.status_code == 400
-        assert "authorization" in response.json()
+        assert "authorization" in response.json()["errors"]
     assert not course.authorizations.exists()
 
 
@@ -215,7 +215,7 @@ def test_front_desk_books_a_course_for_a_named_psychiatrist(
     del payload["psychiatrist"]
     missing = desk.post("/api/v1/courses/", payload, format="json")
     assert missing.status_code == 400
-    assert "psychiatrist" in missing.json()  # front desk never prescribes as themselves
+    assert "psychiatrist" in missing.json()["errors"]  # front desk never prescribes as themselves
     named = desk.post("/api/v1/courses/", _course_payload(patient, psychiatrist), format="json")
     assert named.status_code == 201, named.content
     assert named.json()["psychiatrist"] == psychiatrist.pk
@@ -316,7 +316,7 @@ def test_course_bad_input_names_the_field(
         "/api/v1/courses/", _course_payload(patient, psychiatrist, **{field: value}), format="json"
     )
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_psychiatrist_must_be_a_psychiatrist_of_the_clinic(
@@ -325,7 +325,7 @@ def test_psychiatrist_must_be_a_psychiatrist_of_the_clinic(
     technician = staff(Role.TECHNICIAN)
     response = doctor.post("/api/v1/courses/", _course_payload(patient, technician), format="json")
     assert response.status_code == 400
-    assert "psychiatrist" in response.json()
+    assert "psychiatrist" in response.json()["errors"]
 
 
 def test_chair_of_another_clinic_is_unknown(
@@ -340,7 +340,7 @@ def test_chair_of_another_clinic_is_unknown(
         format="json",
     )
     assert response.status_code == 400
-    assert "preferred_chair" in response.json()
+    assert "preferred_chair" in response.json()["errors"]
 
 
 def test_course_list_filters(doctor: Any, clinic: Any, psychiatrist: Any) -> None:
@@ -425,7 +425,7 @@ def test_bad_assessments_name_the_field(
 ) -> None:
     response = _assess(doctor, course, **fields)
     assert response.status_code == 400
-    assert error_field in response.json()
+    assert error_field in response.json()["errors"]
 
 
 def test_self_harm_answer_raises_a_safety_flag(doctor: Any, course: Any, psychiatrist: Any) -> None:

@@ -61,7 +61,7 @@ def test_a_score_dated_outside_the_patients_life_so_far_is_refused(
     }
     response = api_as(Role.PSYCHIATRIST).post("/api/v1/assessments/", body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"administered_on": [message]}
+    assert response.json()["errors"] == {"administered_on": [message]}
 
     form = {"instrument": "phq9", "score": "12", "suicide_item": "0", "administered_on": day}
     response = page_as(Role.PSYCHIATRIST).post(f"/courses/{course.pk}/assessments/", form)
@@ -89,7 +89,7 @@ def test_a_motor_threshold_dated_outside_the_patients_life_so_far_is_refused(
     body = {"course": course.pk, "measured_on": day, "machine_output_pct": 58, "method": "visual"}
     response = api_as(Role.TECHNICIAN).post("/api/v1/motor-thresholds/", body, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["measured_on"]
+    assert list(response.json()["errors"]) == ["measured_on"]
 
     form = {"measured_on": day, "machine_output_pct": "58", "method": "visual"}
     response = page_as(Role.TECHNICIAN).post(f"/courses/{course.pk}/motor-thresholds/", form)
@@ -111,7 +111,7 @@ def test_a_date_of_birth_lies_between_1900_and_today(
     }
     response = api_as(Role.FRONT_DESK).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == ["date_of_birth"]
+    assert list(response.json()["errors"]) == ["date_of_birth"]
     assert (
         api_as(Role.FRONT_DESK)
         .post("/api/v1/patients/", {**body, "date_of_birth": "1900-01-01"}, format="json")
@@ -139,7 +139,7 @@ def test_a_course_starts_within_a_year_of_today(
     response = api_as(Role.PSYCHIATRIST).post("/api/v1/courses/", body, format="json")
     assert response.status_code == 400
     rule = OUT_OF_RANGE if start == "9999-12-31" else "A course starts within a year of today."
-    assert response.json() == {"start_date": [rule]}
+    assert response.json()["errors"] == {"start_date": [rule]}
     moved = api_as(Role.PSYCHIATRIST).patch(
         f"/api/v1/courses/{course.pk}/", {"start_date": start}, format="json"
     )

@@ -130,7 +130,7 @@ def test_protocol_validation(
 ) -> None:
     response = admin.post("/api/v1/protocols/", _protocol(clinic, **overrides), format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_several_sessions_a_day_with_a_gap(clinic: Any, admin: Any) -> None:
@@ -205,7 +205,7 @@ def test_a_patch_still_needs_whole_phases(clinic: Any, admin: Any) -> None:
         f"/api/v1/protocols/{created['id']}/", {"phases": [{"sessions": 10}]}, format="json"
     )
     assert response.status_code == 400
-    assert response.json()["phases"]["0"] == {"per_week": ["This field is required."]}
+    assert response.json()["errors"]["phases"]["0"] == {"per_week": ["This field is required."]}
     kept = admin.get(f"/api/v1/protocols/{created['id']}/").json()
     assert kept["phases"] == created["phases"]
     # A whole phase list still replaces the old one in a PATCH.

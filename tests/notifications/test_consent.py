@@ -138,7 +138,7 @@ def test_written_consent_needs_the_form_and_a_sensible_day(
         format="json",
     )
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert _sms_consent(patient) is False
 
 

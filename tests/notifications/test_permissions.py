@@ -85,6 +85,6 @@ def test_policy_defaults_and_validation(clinic: Any, staff: Any, api: Any) -> No
         format="json",
     )
     assert bad.status_code == 400
-    assert "window_end" in bad.json()
+    assert "window_end" in bad.json()["errors"]
     listed = client.get("/api/v1/reminder-policies/").json()
     assert [row["clinic"] for row in listed] == [clinic.pk]

@@ -143,7 +143,7 @@ def test_the_api_reads_and_changes_the_preferred_channel(clinic: Any, staff: Any
     assert changed.status_code == 200, changed.json()
     assert Patient.objects.get(pk=patient.pk).preferred_channel == "email"
     bad = client.patch(url, {"preferred_channel": "pigeon"}, format="json")
-    assert bad.status_code == 400 and "preferred_channel" in bad.json()
+    assert bad.status_code == 400 and "preferred_channel" in bad.json()["errors"]
     assert Patient.objects.get(pk=patient.pk).preferred_channel == "email"
 
 

@@ -140,4 +140,4 @@ def test_the_front_desk_turns_daily_reminders_on_through_the_api(
     bad = client.patch(
         f"/api/v1/patients/{patient_id}/", {"daily_reminders": "often"}, format="json"
     )
-    assert bad.status_code == 400 and "daily_reminders" in bad.json()
+    assert bad.status_code == 400 and "daily_reminders" in bad.json()["errors"]

@@ -226,9 +226,9 @@ def test_the_decision_is_checked_and_recorded_once(
     event = AdverseEvent.objects.get(course=course)
     url = f"/api/v1/courses/{course.pk}/adverse-events/{event.pk}/review/"
     unknown = doctor.post(url, {"decision": "shrug"}, format="json")
-    assert unknown.status_code == 400 and "decision" in unknown.json()
+    assert unknown.status_code == 400 and "decision" in unknown.json()["errors"]
     no_note = doctor.post(url, {"decision": "continue_changed", "note": "  "}, format="json")
-    assert no_note.status_code == 400 and "note" in no_note.json()
+    assert no_note.status_code == 400 and "note" in no_note.json()["errors"]
     changed = doctor.post(
         url, {"decision": "continue_changed", "note": "Intensity 110% MT"}, format="json"
     )

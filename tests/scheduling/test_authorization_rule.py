@@ -304,7 +304,7 @@ def test_clinic_admin_sets_the_rule_through_the_api(clinic: Any, api_as: Any) ->
     clinic.refresh_from_db()
     assert clinic.book_beyond_authorization == LEAVE
     bad = client.patch(url, {"book_beyond_authorization": "sometimes"}, format="json")
-    assert bad.status_code == 400 and "book_beyond_authorization" in bad.json()
+    assert bad.status_code == 400 and "book_beyond_authorization" in bad.json()["errors"]
 
 
 # --- the pages ---------------------------------------------------------------------------

@@ -159,7 +159,7 @@ def test_api_course_with_an_incompatible_preferred_chair_is_refused(
         format="json",
     )
     assert response.status_code == 400
-    assert "preferred_chair" in response.json()
+    assert "preferred_chair" in response.json()["errors"]
 
 
 def test_api_availability_filters_by_coil(
@@ -175,7 +175,7 @@ def test_api_availability_filters_by_coil(
     figure_8 = client.get(f"{url}&coil=figure-8").json()["chairs"]
     assert h1_chair.pk not in {entry["chair"] for entry in figure_8}
     bad = client.get(f"{url}&coil=H9")
-    assert bad.status_code == 400 and "coil" in bad.json()
+    assert bad.status_code == 400 and "coil" in bad.json()["errors"]
 
 
 def test_api_chairs_carry_their_coils(api_as: Callable[..., APIClient], clinic: Any) -> None:
@@ -196,7 +196,7 @@ def test_api_chairs_carry_their_coils(api_as: Callable[..., APIClient], clinic: 
             format="json",
         )
         assert bad.status_code == 400, coils
-        assert "coils" in bad.json()
+        assert "coils" in bad.json()["errors"]
     changed = admin.patch(
         f"/api/v1/chairs/{plain.json()['id']}/", {"coils": ["figure-8", "H1"]}, format="json"
     )

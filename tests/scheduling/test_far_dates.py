@@ -41,7 +41,7 @@ def desk(api_as: Callable[..., Any]) -> Any:
 
 def _out_of_range(response: Any, field: str) -> None:
     assert response.status_code == 400, response.content
-    assert response.data[field][0].code == "out_of_range"
+    assert response.data["errors"][field][0].code == "out_of_range"
 
 
 @pytest.mark.parametrize("day", FAR)
@@ -78,7 +78,7 @@ def test_board_and_availability_refuse_far_dates(
 def test_the_sessions_list_refuses_far_dates(clinic: Any, desk: Any, day: str) -> None:
     response = desk.get("/api/v1/sessions/", {"clinic": clinic.pk, "date": day})
     assert response.status_code == 400
-    assert "date" in response.json()
+    assert "date" in response.json()["errors"]
 
 
 @pytest.mark.parametrize("day", FAR)
@@ -203,7 +203,7 @@ def test_a_far_date_is_answered_once(clinic: Any, api_as: Any) -> None:
     body = {"clinic": clinic.pk, "mrn": "F-2", "first_name": "A", "last_name": "B"}
     desk = api_as(Role.FRONT_DESK)
     response = desk.post("/api/v1/patients/", {**body, "date_of_birth": "0001-01-01"}, "json")
-    assert response.json() == {"date_of_birth": [dates.OUT_OF_RANGE]}
+    assert response.json()["errors"] == {"date_of_birth": [dates.OUT_OF_RANGE]}
 
 
 # --- one shared field everywhere -----------------------------------------------------------

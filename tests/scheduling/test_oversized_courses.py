@@ -68,7 +68,7 @@ def test_an_oversized_protocol_is_refused(
 ) -> None:
     response = admin.post("/api/v1/protocols/", _protocol(clinic, **overrides), format="json")
     assert response.status_code == 400, response.content
-    assert field in response.json()
+    assert field in response.json()["errors"]
     assert not Protocol.objects.filter(code="house").exists()
 
 
@@ -76,7 +76,7 @@ def test_phases_adding_up_past_the_total_are_refused(clinic: Any, admin: Any) ->
     phases = [{"sessions": 50, "per_week": 5}] * 3
     response = admin.post("/api/v1/protocols/", _protocol(clinic, phases=phases), format="json")
     assert response.status_code == 400
-    assert response.data["phases"][0].code == "too_many_sessions"
+    assert response.data["errors"]["phases"][0].code == "too_many_sessions"
     grown = admin.post("/api/v1/protocols/", _protocol(clinic), format="json")
     assert grown.status_code == 201
     patched = admin.patch(f"/api/v1/protocols/{grown.json()['id']}/", {"phases": phases}, "json")
@@ -134,7 +134,7 @@ def test_the_planner_refuses_a_protocol_saved_before_the_bounds(
     type(course).objects.filter(pk=course.pk).update(protocol=protocol)
     response = api_as(Role.FRONT_DESK).post(f"/api/v1/courses/{course.pk}/schedule/", {}, "json")
     assert response.status_code == 400, response.content
-    assert response.data["phases"][0].code == "too_many_sessions"
+    assert response.data["errors"]["phases"][0].code == "too_many_sessions"
     assert not Session.objects.filter(course=course).exists()
 
 

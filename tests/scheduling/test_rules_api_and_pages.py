@@ -57,7 +57,7 @@ def test_a_closure_in_the_past_is_refused_by_the_api_and_the_page(
         "/api/v1/closures/", {"clinic": clinic.pk, "date": "2026-11-24"}, format="json"
     )
     assert response.status_code == 400
-    assert response.json() == {"date": [message]}
+    assert response.json()["errors"] == {"date": [message]}
 
     response = page_as(Role.CLINIC_ADMIN).post("/closures/", {"date": "2026-11-24"})
     assert response.status_code == 400
@@ -82,7 +82,7 @@ def test_a_past_closure_may_not_move_to_another_past_day_but_keeps_its_reason_ed
     url = f"/api/v1/closures/{past.pk}/"
     moved = client.patch(url, {"date": "2026-11-19"}, format="json")
     assert moved.status_code == 400
-    assert moved.json() == {"date": ["A closure cannot be in the past."]}
+    assert moved.json()["errors"] == {"date": ["A closure cannot be in the past."]}
     renamed = client.patch(url, {"reason": "Snow storm"}, format="json")
     assert renamed.status_code == 200
     past.refresh_from_db()
@@ -148,7 +148,7 @@ def test_a_record_outside_its_limits_is_refused_by_the_api_and_the_page(
         f"/api/v1/sessions/{session.pk}/complete/", {**RECORD, **change}, format="json"
     )
     assert response.status_code == 400
-    assert message in " ".join(response.json()[field])
+    assert message in " ".join(response.json()["errors"][field])
 
     form = {f"s{session.pk}-{name}": value for name, value in {**RECORD, **change}.items()}
     for headers in (HTMX, {}):

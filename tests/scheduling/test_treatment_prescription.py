@@ -129,7 +129,7 @@ def test_a_deviation_without_a_reason_is_refused_by_the_api_and_the_page(
     assert response.json() == {
         "code": "deviation_reason_required",
         "detail": message,
-        "conflicts": [],
+        "errors": {},
     }
     blank = api_as(Role.TECHNICIAN).post(
         f"/api/v1/sessions/{session.pk}/complete/",
@@ -253,7 +253,7 @@ def test_the_psychiatrist_prescribes_through_the_course_api(
     assert response.json()["prescribed_pulses"] == 2400
     assert response.json()["prescribed_intensity_pct_mt"] is None  # the protocol's
     bad = api_as(Role.PSYCHIATRIST).patch(url, {"prescribed_intensity_pct_mt": 250}, format="json")
-    assert bad.status_code == 400 and "prescribed_intensity_pct_mt" in bad.json()
+    assert bad.status_code == 400 and "prescribed_intensity_pct_mt" in bad.json()["errors"]
 
 
 # --- check-in opens an hour before; completion waits for the start ------------------------

@@ -286,7 +286,7 @@ def test_api_undo_answers_with_the_session_and_codes(course: Any, api_as: Any) -
     client = api_as(Role.FRONT_DESK)
     url = f"/api/v1/sessions/{session.pk}/undo/"
     missing = client.post(url, {}, format="json")
-    assert missing.status_code == 400 and "reason" in missing.json()
+    assert missing.status_code == 400 and "reason" in missing.json()["errors"]
     response = client.post(url, {"reason": "Slip"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "scheduled"
     again = client.post(url, {"reason": "Slip"}, format="json")
