@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from notifications.services import lease
+from notifications.services import lease, webhook_address
 from notifications.services.webhooks import endpoint_secret
 
 logger = logging.getLogger(__name__)
@@ -54,12 +54,13 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST once (no redirects followed) and return the status code; the answer's body
     is read (at most 64 KiB) and dropped."""
     parts = urlsplit(url)
+    https = parts.scheme == "https"
+    host, port = parts.hostname or "", parts.port
+    addresses = webhook_address.checked_addresses(host, port or (443 if https else 80))
     connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        webhook_address.PinnedHTTPSConnection if https else webhook_address.PinnedHTTPConnection
     )
-    connection = connection_class(
-        parts.hostname or "", parts.port, timeout=settings.WEBHOOK_TIMEOUT_SECONDS
-    )
+    connection = connection_class(host, port, addresses, settings.WEBHOOK_TIMEOUT_SECONDS)
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
@@ -131,6 +132,18 @@ def webhook_send(delivery_id: int) -> str:
     }
     try:
         code = _post(endpoint.url, delivery.body.encode(), headers)
+    except webhook_address.RefusedAddress:
+        # Not retried: the URL names a private address (webhook_address says why).
+        lease.finish(
+            WebhookDelivery,
+            delivery.pk,
+            token,
+            now,
+            status=DeliveryStatus.FAILED,
+            attempts=delivery.attempts + 1,
+            last_error="refused: the endpoint's address is not a public one",
+        )
+        return DeliveryStatus.FAILED
     except (OSError, http.client.HTTPException) as exc:
         # The exception's class only: its text may repeat the URL's query string.
         logger.info("webhook delivery %s: no answer (%s)", delivery.pk, type(exc).__name__)

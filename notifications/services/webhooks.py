@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from clinic.models import Clinic
 from notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from notifications.services import webhook_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 HINT_LENGTH = len(SECRET_PREFIX) + 4
@@ -74,11 +75,15 @@ def check_url(url: str) -> None:
         raise _invalid("url", "Give the endpoint's full URL.", "invalid_url")
     if parts.username or parts.password:
         raise _invalid("url", "Put no credentials in the URL.", "invalid_url")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and settings.WEBHOOK_ALLOW_LOOPBACK_HTTP and _is_loopback(host):
-        return
-    raise _invalid("url", "Webhook endpoints must be https:// URLs.", "insecure_url")
+    loopback_http = (
+        parts.scheme == "http" and settings.WEBHOOK_ALLOW_LOOPBACK_HTTP and _is_loopback(host)
+    )
+    if parts.scheme != "https" and not loopback_http:
+        raise _invalid("url", "Webhook endpoints must be https:// URLs.", "insecure_url")
+    if webhook_address.literal_refused(host):
+        raise _invalid(
+            "url", "Webhooks go to public addresses only, not a private network.", "private_address"
+        )
 
 
 def _check_events(events: Iterable[str]) -> list[str]:

@@ -137,6 +137,23 @@ def test_no_answer_is_retried(clinic: Any, settings: Any) -> None:
     assert delivery.response_code is None and delivery.attempts == 1
 
 
+def test_a_name_that_resolves_to_a_private_address_is_never_posted_to(
+    clinic: Any, receiver: WebhookReceiver, settings: Any
+) -> None:
+    """The name is checked when the delivery goes: ``localhost`` is a name (so the URL
+    is accepted), and once loopback is not allowed it resolves to an address webhooks
+    may not reach. Nothing reaches the receiver listening there, and it is not retried."""
+    services.webhook_endpoint_create(
+        clinic, url=receiver.url.replace("127.0.0.1", "localhost"), events=[EVENT]
+    )
+    delivery = _emit(clinic)
+    settings.WEBHOOK_ALLOW_LOOPBACK_HTTP = False
+    assert services.webhook_send(delivery.pk) == DeliveryStatus.FAILED
+    assert receiver.received == []
+    delivery.refresh_from_db()
+    assert delivery.last_error == "refused: the endpoint's address is not a public one"
+
+
 def test_a_disabled_endpoint_is_sent_nothing(
     clinic: Any, registered: tuple[WebhookEndpoint, str], receiver: WebhookReceiver
 ) -> None:
@@ -200,6 +217,12 @@ def test_an_expired_lease_goes_back_to_the_queue(
         ("ftp://ehr.example.org/", True, "insecure_url"),
         ("https://user:pw@ehr.example.org/", False, "invalid_url"),
         ("https:///nothing", False, "invalid_url"),
+        # Not the deployment's own network (server-side request forgery).
+        ("https://10.0.0.5/hooks", False, "private_address"),
+        ("https://169.254.169.254/latest/meta-data/", False, "private_address"),
+        ("https://[fd00::1]/hooks", False, "private_address"),
+        ("https://127.0.0.1/hooks", False, "private_address"),
+        ("https://8.8.8.8/hooks", False, None),
     ],
 )
 def test_endpoint_urls(
