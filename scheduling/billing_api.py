@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from clinic import access, dates
+from clinic.api_common import ErrorSerializer, ValidationErrorSerializer
 from clinic.capabilities import Capability
 from clinic.models import Patient
 from clinic.serializers import clinic_field
@@ -29,10 +30,12 @@ PERIOD_PARAMETERS = [
     ),
 ]
 ERRORS = {
-    400: OpenApiResponse(description="Bad dates or parameters (a code names which)."),
-    401: OpenApiResponse(description="Not signed in."),
-    403: OpenApiResponse(description="The role may not download billing files."),
-    404: OpenApiResponse(description="No such patient in your clinics."),
+    400: OpenApiResponse(
+        ValidationErrorSerializer, description="Bad dates or parameters: see `errors`."
+    ),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(ErrorSerializer, description="The role may not download billing files."),
+    404: OpenApiResponse(ErrorSerializer, description="No such patient in your clinics."),
 }
 
 

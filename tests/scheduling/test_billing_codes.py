@@ -298,7 +298,7 @@ def test_bad_code_lines_are_refused(
 ) -> None:
     response = _authorize(api_as(Role.FRONT_DESK), make_course(), codes)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_remaining_is_per_code_and_the_risk_rules_read_it(

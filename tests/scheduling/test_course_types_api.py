@@ -62,7 +62,7 @@ def test_a_maintenance_course_without_the_course_it_follows_is_refused(
     }
     response = doctor.post("/api/v1/courses/", payload, format="json")
     assert response.status_code == 400
-    assert "follows another course" in response.json()["follows"][0]
+    assert "follows another course" in response.json()["errors"]["follows"][0]
 
 
 def test_another_clinics_course_cannot_be_followed(
@@ -83,7 +83,7 @@ def test_another_clinics_course_cannot_be_followed(
     }
     response = doctor.post("/api/v1/courses/", payload, format="json")
     assert response.status_code == 400
-    assert "does not exist" in response.json()["follows"][0]  # as if there were none
+    assert "does not exist" in response.json()["errors"]["follows"][0]  # as if there were none
 
 
 @pytest.fixture

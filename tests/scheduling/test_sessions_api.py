@@ -315,7 +315,7 @@ def test_availability_refuses_a_bad_until(desk: Any, clinic: Any, until: str) ->
     response = desk.get(
         "/api/v1/availability/", {"clinic": clinic.pk, "date": "2026-11-30", "until": until}
     )
-    assert response.status_code == 400 and "until" in response.json()
+    assert response.status_code == 400 and "until" in response.json()["errors"]
 
 
 def test_availability_query_count(
