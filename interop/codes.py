@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from courses.billing import BillingCode
 from courses.instruments import InstrumentCode
 from courses.models import CourseStatus
 from scheduling.models import SessionKind, SessionStatus
@@ -75,21 +76,28 @@ CAREPLAN_STATUS: dict[str, str] = {
     CourseStatus.DISCONTINUED: "revoked",
 }
 
-# A delivered session's CPT code: the first, mapping session includes the motor
-# threshold determination (90867); every other session is a treatment (90868).
-CPT_INITIAL = (
-    "90867",
-    "Therapeutic rTMS treatment; initial, including cortical mapping, "
+# A delivered session's CPT code: the one stored when it was completed
+# (scheduling/billing.py: 90867 for the mapping session with the motor threshold
+# determination, 90869 for a re-determination, 90868 for every other session); a
+# session completed before codes were stored is coded by its kind the same way.
+CPT_DISPLAY: dict[str, str] = {
+    BillingCode.INITIAL: "Therapeutic rTMS treatment; initial, including cortical mapping, "
     "motor threshold determination, delivery and management",
-)
-CPT_SUBSEQUENT = (
-    "90868",
-    "Therapeutic rTMS treatment; subsequent delivery and management, per session",
-)
+    BillingCode.SUBSEQUENT: "Therapeutic rTMS treatment; subsequent delivery and management, "
+    "per session",
+    BillingCode.REDETERMINATION: "Therapeutic rTMS treatment; subsequent motor threshold "
+    "re-determination with delivery and management",
+}
+CPT_SUBSEQUENT = (BillingCode.SUBSEQUENT.value, CPT_DISPLAY[BillingCode.SUBSEQUENT])
+_BY_KIND: dict[str, str] = {
+    SessionKind.MAPPING: BillingCode.INITIAL,
+    SessionKind.REMAP: BillingCode.REDETERMINATION,
+}
 
 
-def procedure_cpt(kind: str) -> tuple[str, str]:
-    return CPT_INITIAL if kind == SessionKind.MAPPING else CPT_SUBSEQUENT
+def procedure_cpt(billing_code: str, kind: str) -> tuple[str, str]:
+    code = billing_code or _BY_KIND.get(kind, BillingCode.SUBSEQUENT.value)
+    return code, CPT_DISPLAY[code]
 
 
 # Totals with a LOINC code (checked: docs/fhir.md names the sources).

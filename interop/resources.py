@@ -196,7 +196,7 @@ def appointment(session: Session) -> Resource:
 
 
 def procedure(session: Session, record: TreatmentRecord) -> Resource:
-    cpt, cpt_display = codes.procedure_cpt(session.kind)
+    cpt, cpt_display = codes.procedure_cpt(session.billing_code, session.kind)
     started = session.checked_in_at or session.starts_at
     ended = session.completed_at or session.ends_at
     found: Resource = {

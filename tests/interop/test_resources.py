@@ -101,9 +101,22 @@ def test_procedure(record: Record, api_as: Any) -> None:
 
 
 def test_a_mapping_session_is_coded_90867(record: Record, api_as: Any) -> None:
-    Session.objects.filter(pk=record.delivered.pk).update(kind="mapping")
+    Session.objects.filter(pk=record.delivered.pk).update(kind="mapping", billing_code="")
     body = fhir_json(api_as(Role.TECHNICIAN).get(f"/fhir/R4/Procedure/{record.delivered.pk}"))
     assert body["code"]["coding"][0]["code"] == "90867"
+
+
+def test_a_procedure_carries_the_code_its_session_was_billed_under(
+    record: Record, api_as: Any
+) -> None:
+    # A re-determination (90869), as stored when the session was completed.
+    Session.objects.filter(pk=record.delivered.pk).update(
+        kind="remap", billing_code="90869", service_date=dt.date(2026, 11, 30)
+    )
+    body = fhir_json(api_as(Role.TECHNICIAN).get(f"/fhir/R4/Procedure/{record.delivered.pk}"))
+    assert body["code"]["coding"] == [
+        {"system": codes.CPT, "code": "90869", "display": codes.CPT_DISPLAY["90869"]}
+    ]
 
 
 def test_a_session_not_delivered_is_no_procedure(record: Record, api_as: Any) -> None:
