@@ -38,6 +38,7 @@ SESSION_COLUMNS = (
     "phase",
     "cancel_reason",
     "pending_authorization",
+    "billing_code",
     "created_at",
     "updated_at",
 )
@@ -105,6 +106,7 @@ def main() -> None:
                 session.phase,
                 "",
                 session.pending_authorization,
+                session.billing_code,
                 now,
                 now,
             )
