@@ -31,6 +31,7 @@ from tests.factories import ChairFactory, ClinicFactory, PatientFactory, UserFac
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance")
 FULL = os.environ.get("CADENCE_SCHEMATHESIS_FULL") == "1"
 MAX_EXAMPLES = 25 if FULL else 5
+STATEFUL_EXAMPLES = 100 if FULL else 40
 SEED = 18  # a fixed seed: a red run is reproduced by running the test again
 # Tokens to hand out: an operation (DELETE /api/v1/auth/token/, or deleting a listed
 # token) may revoke the one in use; after a 401 the next request gets a fresh one.
@@ -92,7 +93,11 @@ def test_the_api_keeps_its_openapi_contract(
             "workers": 1,
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
-            "phases": {"coverage": {"enabled": FULL}},
+            "phases": {
+                "coverage": {"enabled": FULL},
+                # Enough scenarios that some create succeeds and its links are followed.
+                "stateful": {"generation": {"max-examples": STATEFUL_EXAMPLES}},
+            },
         }
     )
     schema = schemathesis.openapi.from_url(
