@@ -134,16 +134,7 @@ def webhook_send(delivery_id: int) -> str:
         code = _post(endpoint.url, delivery.body.encode(), headers)
     except webhook_address.RefusedAddress:
         # Not retried: the URL names a private address (webhook_address says why).
-        lease.finish(
-            WebhookDelivery,
-            delivery.pk,
-            token,
-            now,
-            status=DeliveryStatus.FAILED,
-            attempts=delivery.attempts + 1,
-            last_error="refused: the endpoint's address is not a public one",
-        )
-        return DeliveryStatus.FAILED
+        return _fail(delivery, token, now, "refused: the endpoint's address is not a public one")
     except (OSError, http.client.HTTPException) as exc:
         # The exception's class only: its text may repeat the URL's query string.
         logger.info("webhook delivery %s: no answer (%s)", delivery.pk, type(exc).__name__)
@@ -163,6 +154,17 @@ def webhook_send(delivery_id: int) -> str:
         return DeliveryStatus.SENT
     if code >= 500 or code in RETRIED_CLIENT_ERRORS:
         return _retry_or_fail(delivery, token, now, f"answered {code}", code)
+    return _fail(delivery, token, now, f"refused with {code}: not retried", code)
+
+
+def _fail(
+    delivery: WebhookDelivery,
+    token: uuid.UUID,
+    now: dt.datetime,
+    error: str,
+    code: int | None = None,
+) -> str:
+    """An attempt that is not retried."""
     lease.finish(
         WebhookDelivery,
         delivery.pk,
@@ -171,6 +173,6 @@ def webhook_send(delivery_id: int) -> str:
         status=DeliveryStatus.FAILED,
         attempts=delivery.attempts + 1,
         response_code=code,
-        last_error=f"refused with {code}: not retried",
+        last_error=error,
     )
     return DeliveryStatus.FAILED
