@@ -332,8 +332,9 @@ def test_availability_query_count(
         assert response.status_code == 200
         return len(captured)
 
-    # A month costs the queries of a day: the calendar is read once.
-    assert count() == count(until="2026-12-30") <= 7
+    # A month costs the queries of a day: the calendar is read once (SQLite's reader
+    # takes one query more than PostgreSQL's).
+    assert count() == count(until="2026-12-30") <= (7 if connection.vendor == "postgresql" else 8)
 
 
 def test_session_list_by_clinic_local_date(
