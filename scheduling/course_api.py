@@ -17,6 +17,7 @@ from rest_framework.serializers import BaseSerializer
 
 from clinic import access, dates
 from clinic.capabilities import Capability
+from clinic.errors import Conflict
 from clinic.viewsets import ClinicScopedViewSet
 from courses import selectors, services
 from courses.models import (
@@ -131,6 +132,18 @@ class CourseViewSet(ClinicScopedViewSet):
         if not prescribes and set(data) - SCHEDULING_FIELDS:
             raise exceptions.PermissionDenied(
                 "Front desk may change only the start date, preferred time and chair."
+            )
+        if (
+            "protocol" in data
+            and data["protocol"] != course.protocol
+            and Session.objects.filter(course=course).exists()
+        ):
+            # Booked or delivered sessions follow the old protocol's plan: only the
+            # switch re-plans them (all or nothing) and puts the change on the timeline.
+            raise Conflict(
+                "This course has sessions: switch its protocol with the switch-protocol "
+                "action, which re-plans the sessions left.",
+                code="protocol_switch_required",
             )
         services.course_update(course, **data)
         serializer.instance = self.get_queryset().get(pk=course.pk)

@@ -143,6 +143,26 @@ def test_switch_protocol_needs_a_known_protocol(doctor: Any, booked: Any) -> Non
     assert response.status_code == 400
 
 
+def test_patch_cannot_change_a_booked_courses_protocol(doctor: Any, booked: Any) -> None:
+    before = list(Session.objects.filter(course=booked).values_list("id", "starts_at"))
+    response = doctor.patch(f"/api/v1/courses/{booked.pk}/", {"protocol": "itbs"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "protocol_switch_required"
+    booked.refresh_from_db()
+    assert booked.protocol.code != "itbs"
+    assert list(Session.objects.filter(course=booked).values_list("id", "starts_at")) == before
+
+
+def test_patch_changes_the_protocol_of_a_course_not_yet_booked(
+    doctor: Any, make_course: Any
+) -> None:
+    course = make_course()
+    response = doctor.patch(f"/api/v1/courses/{course.pk}/", {"protocol": "itbs"}, format="json")
+    assert response.status_code == 200, response.content
+    course.refresh_from_db()
+    assert course.protocol.code == "itbs"
+
+
 def test_the_schema_documents_the_actions(client: Any) -> None:
     schema = client.get("/api/schema/?format=json")
     assert schema.status_code == 200
