@@ -220,6 +220,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
     Action(
         "POST",
+        ("/courses/{id}/booster/",),
+        Capability.BOOK_BOOSTER,
+        note=" (prescribe, plan and book a booster after the ended course; `dry_run` previews)",
+    ),
+    Action(
+        "POST",
         ("/courses/{id}/redetermination/",),
         Capability.BOOK_REDETERMINATION,
         note=" (CPT 90869, docs/billing.md)",
