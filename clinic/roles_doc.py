@@ -415,6 +415,11 @@ PAGES: tuple[Page, ...] = (
         "lengthen a course or switch its protocol (the re-planned sessions previewed)",
     ),
     Page(
+        ("/courses/<id>/booster/",),
+        Capability.BOOK_BOOSTER,
+        "book a booster course after an ended course (preview, confirm)",
+    ),
+    Page(
         ("/courses/<id>/book/",),
         Capability.BOOK_SESSIONS,
         "book every session of a prescribed course (preview, confirm)",
