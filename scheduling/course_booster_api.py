@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic import dates
+from clinic.api_common import ConflictSerializer, ValidationErrorSerializer
 from clinic.models import Chair
 from clinic.serializers import ScopedPrimaryKeyRelatedField
 from courses.models import TreatmentCourse
@@ -123,15 +124,17 @@ class BoosterActionMixin:
                 },
             ),
             400: OpenApiResponse(
+                ValidationErrorSerializer,
                 description="`not_booster_protocol` (protocol), `starts_before_followed_end` "
                 "or `out_of_range` (start_date), a start in the past, or a psychiatrist "
-                "field when the caller may not prescribe in the patient's clinic."
+                "field when the caller may not prescribe in the patient's clinic.",
             ),
             409: OpenApiResponse(
+                ConflictSerializer,
                 description="`course_not_ended` (the course is still open), `course_exists` "
                 "(the patient has another open course), `screening_required`, or the "
                 "planner's `slot_conflict` / `outside_hours` / `patient_conflict` with "
-                "the dates that could not be placed in `conflicts`: nothing is stored."
+                "the dates that could not be placed in `conflicts`: nothing is stored.",
             ),
         },
     )

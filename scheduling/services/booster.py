@@ -47,7 +47,7 @@ from scheduling.services.booking import CourseBooking, course_book
 @dataclass(frozen=True)
 class BoosterBooking:
     """The booster course and what booking it booked (in a preview: what it would,
-    nothing of it stored; ``course.pk`` is then None)."""
+    nothing of it stored; the course's and the sessions' ``pk`` are then None)."""
 
     course: TreatmentCourse
     booking: CourseBooking
@@ -101,5 +101,7 @@ def booster_book(
         booster.mapping_reused_from = reused
         if preview:
             transaction.set_rollback(True)
-            booster.pk = None
+            booster.pk = None  # the rows were rolled back: no ids
+            for session in booking.sessions:
+                session.pk = None
     return BoosterBooking(booster, booking, reused)

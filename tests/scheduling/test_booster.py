@@ -121,6 +121,7 @@ def test_the_preview_writes_nothing_and_is_what_confirming_books(
     preview = _book(acute, psychiatrist, preview=True)
     assert _stored() == before
     assert preview.course.pk is None
+    assert {session.pk for session in preview.booking.sessions} == {None}
     assert preview.reused_threshold is not None
     planned = [(s.starts_at, s.chair_id, s.kind) for s in preview.booking.sessions]
     assert len(planned) == 5

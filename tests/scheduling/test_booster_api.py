@@ -214,5 +214,7 @@ def test_the_schema_documents_the_action(client: Any) -> None:
     assert {"200", "201", "400", "409"} <= set(operation["responses"])
     assert "course_not_ended" in operation["responses"]["409"]["description"]
     assert "not_booster_protocol" in operation["responses"]["400"]["description"]
+    conflict = operation["responses"]["409"]["content"]["application/json"]["schema"]
+    assert conflict == {"$ref": "#/components/schemas/Conflict"}
     body = schema["components"]["schemas"]["BoosterRequest"]["properties"]
     assert {"protocol", "start_date", "preferred_time", "dry_run"} <= set(body)
