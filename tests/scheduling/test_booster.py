@@ -295,3 +295,17 @@ def test_the_next_open_day_skips_weekends_and_closures(clinic: Any) -> None:
     # Friday 27 Nov is open; from Saturday on, Monday 30 is closed: Tuesday 1 Dec.
     assert next_open_day(clinic, dt.date(2026, 11, 27)) == dt.date(2026, 11, 27)
     assert next_open_day(clinic, dt.date(2026, 11, 28)) == dt.date(2026, 12, 1)
+
+
+def test_a_discontinued_course_is_followed_from_the_day_it_stopped(
+    make_course: Any, chairs: list[Any], psychiatrist: Any, clinic: Any
+) -> None:
+    stopped = dt.datetime(2026, 11, 24, 15, tzinfo=clinic.tz)
+    discontinued = make_course(
+        status=CourseStatus.DISCONTINUED, start=dt.date(2026, 11, 2), status_changed_at=stopped
+    )
+    with pytest.raises(ValidationError) as refused:
+        _book(discontinued, psychiatrist, start_date=dt.date(2026, 11, 23))
+    assert _codes(refused.value) == {"start_date": ["starts_before_followed_end"]}
+    result = _book(discontinued, psychiatrist, start_date=dt.date(2026, 11, 30))
+    assert TreatmentCourse.objects.get(pk=result.course.pk).follows == discontinued
