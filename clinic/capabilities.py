@@ -53,6 +53,7 @@ class Capability(StrEnum):
     CREATE_COURSE = "create_course"
     EDIT_COURSE = "edit_course"
     PRESCRIBE = "prescribe"
+    BOOK_BOOSTER = "book_booster"
     CHANGE_COURSE_STATUS = "change_course_status"
     EXTEND_AUTHORIZATION = "extend_authorization"
     RECORD_SCREENING = "record_screening"
@@ -211,6 +212,12 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             "Be named a course's psychiatrist; change a course's other fields "
             "(protocol, indication, psychiatrist, ...); lengthen a course or switch its "
             "protocol mid-course (its remaining sessions re-planned)",
+        ),
+        Capability.BOOK_BOOSTER: _grant(
+            {Role.PSYCHIATRIST},
+            "Prescribe, plan and book a booster course after an ended course in one "
+            "action, previewed first (it prescribes, so the front desk books other "
+            "courses but not this one)",
         ),
         Capability.CHANGE_COURSE_STATUS: _grant(
             {Role.PSYCHIATRIST},

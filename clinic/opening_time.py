@@ -60,3 +60,15 @@ def opening_time_ends(
                 remaining -= available
         day += dt.timedelta(days=1)
     return None
+
+
+def next_open_day(clinic: Clinic, on_or_after: dt.date) -> dt.date | None:
+    """The first day from ``on_or_after`` on which the clinic opens (its weekly hours,
+    less closures); None when it opens on none within the horizon. Two queries."""
+    hours = clinic_hours(clinic)
+    closures = clinic_closures(clinic, on_or_after)
+    for offset in range(HORIZON_DAYS):
+        day = on_or_after + dt.timedelta(days=offset)
+        if day.weekday() in hours and day not in closures:
+            return day
+    return None

@@ -220,6 +220,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
     Action(
         "POST",
+        ("/courses/{id}/booster/",),
+        Capability.BOOK_BOOSTER,
+        note=" (prescribe, plan and book a booster after the ended course; `dry_run` previews)",
+    ),
+    Action(
+        "POST",
         ("/courses/{id}/redetermination/",),
         Capability.BOOK_REDETERMINATION,
         note=" (CPT 90869, docs/billing.md)",
@@ -407,6 +413,11 @@ PAGES: tuple[Page, ...] = (
         ("/courses/<id>/lengthen/", "/courses/<id>/switch-protocol/"),
         Capability.PRESCRIBE,
         "lengthen a course or switch its protocol (the re-planned sessions previewed)",
+    ),
+    Page(
+        ("/courses/<id>/booster/",),
+        Capability.BOOK_BOOSTER,
+        "book a booster course after an ended course (preview, confirm)",
     ),
     Page(
         ("/courses/<id>/book/",),

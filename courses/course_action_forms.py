@@ -1,18 +1,22 @@
 """Forms of the course actions on the course page: pause, resume, complete,
-discontinue (each confirmed with what it does to the bookings), and an authorization
-added to a course."""
+discontinue (each confirmed with what it does to the bookings), an authorization
+added to a course, its plan changed, and a booster course after it."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Case, Prefetch, Value, When
 
 from clinic import dates
+from clinic.models import Chair, Clinic
 from courses.billing import BillingCode
-from courses.forms import DateInput
-from courses.models import Protocol
+from courses.forms import TIME_FLEX_CHOICES, DateInput, ProtocolChoiceField, TimeInput
+from courses.models import Protocol, ProtocolPhase
 
 KEEP, RELEASE = "keep", "release"
 
@@ -122,3 +126,51 @@ class SwitchProtocolForm(ReplanForm):
         super().__init__(*args, **kwargs)
         field: Any = self.fields["protocol"]
         field.queryset = protocols
+
+
+class BoosterForm(forms.Form):
+    """A booster course after an ended course: its protocol (a booster protocol,
+    courses.course_plan), first day and time preferences; the rest of the prescription
+    is the course followed's (scheduling.services.booster_book)."""
+
+    protocol = ProtocolChoiceField(queryset=None, empty_label="Choose the booster's protocol")
+    start_date = dates.DateFormField(
+        widget=DateInput, label="First day", help_text="The day of the first session."
+    )
+    preferred_time = forms.TimeField(
+        widget=TimeInput(format="%H:%M"),
+        help_text="Clinic-local time; every session is booked at this time.",
+    )
+    preferred_chair: forms.ModelChoiceField[Chair] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Any free chair"
+    )
+    time_flex_minutes = forms.TypedChoiceField(
+        label="Time flexibility",
+        choices=TIME_FLEX_CHOICES,
+        coerce=int,
+        initial=0,
+        help_text="Lets a session move to find a free chair when the preferred time is taken.",
+    )
+
+    def __init__(
+        self, *args: Any, clinic: Clinic, protocols: Sequence[Protocol], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        fields: Any = self.fields
+        ids = [protocol.pk for protocol in protocols]
+        in_order = Case(*(When(pk=pk, then=Value(n)) for n, pk in enumerate(ids)), default=0)
+        fields["protocol"].queryset = (
+            Protocol.objects.filter(pk__in=ids)
+            .prefetch_related(Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order")))
+            .order_by(in_order, "id")  # as given (the seeded booster first)
+        )
+        fields["preferred_chair"].queryset = Chair.objects.filter(
+            clinic=clinic, active=True
+        ).order_by("name", "id")
+
+    def clean_start_date(self) -> dt.date:
+        start: dt.date = self.cleaned_data["start_date"]
+        if start < self.clinic.today():
+            raise ValidationError("The booster cannot start in the past.", code="past")
+        return start

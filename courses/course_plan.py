@@ -9,6 +9,12 @@ it follows, the sessions a psychiatrist added, and the window each type allows.
   treatment or continuation phase), at that phase's cadence; a taper always stays
   at the end of the course, re-planned after them. A course whose phases are all
   taper extends its last phase.
+- **A booster** (a short re-treatment after a relapse) is an acute-style cluster
+  (scheduling.risk_rules judges it so): its protocol begins with a treatment phase,
+  e.g. the catalog's five sessions over a week (``BOOSTER_PROTOCOL_CODE``) or a
+  repeated acute protocol, as the Clinical TMS Society's "Preservation TMS"
+  recommendations advise for a relapse. A protocol that begins with continuation
+  phases (maintenance) is prescribed as a maintenance course instead.
 - **The window**: the planned weeks of every phase (sparse phases count their weeks
   off) plus the clinic's grace; continuation and maintenance courses also get their
   longest phase interval (4 weeks for a monthly phase), so one session moved past a
@@ -30,6 +36,7 @@ from courses.models import (
     CourseType,
     MotorThreshold,
     PhaseKind,
+    Protocol,
     ProtocolPhase,
     TreatmentCourse,
     planned_weeks,
@@ -37,6 +44,8 @@ from courses.models import (
 from courses.protocol_bounds import MAX_SESSIONS_TOTAL
 
 SPARSE_TYPES = (CourseType.CONTINUATION, CourseType.MAINTENANCE)
+# The seeded booster (courses/migrations/0013): the booster page's default protocol.
+BOOSTER_PROTOCOL_CODE = "booster-10hz-week"
 
 
 def _invalid(field: str, message: str, code: str) -> ValidationError:
@@ -139,12 +148,38 @@ def check_follows(
             "The course it follows is still open; complete or discontinue it first.",
             "follows_open",
         )
-    ended = follows.completed_on or (
-        follows.status_changed_at.date() if follows.status_changed_at else None
-    )
+    ended = ended_on(follows)
     if ended is not None and start_date < ended:
         raise _invalid(
             "start_date",
             f"The course it follows ended {ended:%d %b %Y}; start on or after that day.",
             "starts_before_followed_end",
+        )
+
+
+def ended_on(course: TreatmentCourse) -> dt.date | None:
+    """The day an ended course ended: completed on, else the day its status last
+    changed (discontinued); None for a course still open or never dated."""
+    if course.status in OPEN_STATUSES:
+        return None
+    if course.completed_on is not None:
+        return course.completed_on
+    return course.status_changed_at.date() if course.status_changed_at else None
+
+
+def is_booster_protocol(protocol: Protocol, phases: Sequence[ProtocolPhase] | None = None) -> bool:
+    """An acute-style cluster: its first phase is a treatment phase (``phases``:
+    already read, in order; else read)."""
+    listed = list(protocol.phases.all() if phases is None else phases)
+    return bool(listed) and min(listed, key=lambda phase: phase.order).kind == PhaseKind.TREATMENT
+
+
+def check_booster_protocol(protocol: Protocol) -> None:
+    """A booster course's protocol is an acute-style cluster (``is_booster_protocol``)."""
+    if not is_booster_protocol(protocol):
+        raise _invalid(
+            "protocol",
+            f"{protocol.name} does not begin with a treatment phase: a booster is a short "
+            "acute-style course. Prescribe a maintenance course for a lower cadence.",
+            "not_booster_protocol",
         )

@@ -273,3 +273,21 @@ def bookable_protocols(clinic_id: int) -> QuerySet[Protocol]:
         .prefetch_related(Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order")))
         .order_by("name", "id")
     )
+
+
+def booster_protocols(clinic_id: int) -> list[Protocol]:
+    """The protocols a booster course in this clinic may use (courses.course_plan:
+    an acute-style cluster), the seeded booster first (the clinic's own copy of it
+    before the catalog's), then by name."""
+    protocols = [
+        protocol
+        for protocol in bookable_protocols(clinic_id)
+        if course_plan.is_booster_protocol(protocol, list(protocol.phases.all()))
+    ]
+
+    def rank(protocol: Protocol) -> tuple[int, int]:
+        if protocol.code != course_plan.BOOSTER_PROTOCOL_CODE:
+            return (1, 0)
+        return (0, 0 if protocol.clinic_id is not None else 1)
+
+    return sorted(protocols, key=rank)  # stable: by name within a rank

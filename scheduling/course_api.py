@@ -36,8 +36,8 @@ from courses.serializers import (
 )
 from scheduling import selectors as scheduling_selectors
 from scheduling import services as scheduling_services
-from scheduling.accelerated import treatment_breaks
 from scheduling.adverse_events import course_adverse_events
+from scheduling.course_booster_api import BoosterActionMixin, booking_summary, planned_sessions
 from scheduling.models import AdverseEvent, Session, SessionKind
 from scheduling.serializers import (
     AdverseEventReviewSerializer,
@@ -78,7 +78,7 @@ def course_queryset() -> QuerySet[TreatmentCourse]:
     )
 
 
-class CourseViewSet(ClinicScopedViewSet):
+class CourseViewSet(BoosterActionMixin, ClinicScopedViewSet):
     """Treatment courses. Psychiatrists prescribe and change status; front desk may
     change the scheduling details (start date, preferred time and chair)."""
 
@@ -105,6 +105,8 @@ class CourseViewSet(ClinicScopedViewSet):
         "adverse_event_review": Capability.REVIEW_ADVERSE_EVENTS,
         "lengthen": Capability.PRESCRIBE,
         "switch_protocol": Capability.PRESCRIBE,
+        # Prescribes as it books: the psychiatrist's (scheduling.course_booster_api).
+        "booster": Capability.BOOK_BOOSTER,
         "redetermination": Capability.BOOK_REDETERMINATION,
     }
 
@@ -259,23 +261,9 @@ class CourseViewSet(ClinicScopedViewSet):
         body = ScheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         booking = scheduling_services.course_schedule_booking(course, **body.validated_data)
-        summary = {
-            "outside_authorization": OutsideAuthorizationSerializer(
-                booking.outside_authorization, many=True
-            ).data,
-            "book_beyond_authorization": course.patient.clinic.book_beyond_authorization,
-            "warnings": [
-                entry.as_dict()
-                for entry in treatment_breaks(
-                    booking.sessions, course.patient.clinic.tz, course.protocol.sessions_per_day
-                )
-            ],
-        }
+        summary = booking_summary(course, booking)
         if body.validated_data["dry_run"]:
-            ordered = sorted(booking.sessions, key=lambda session: session.starts_at)
-            planned = [{"sequence": n, "session": s} for n, s in enumerate(ordered, 1)]
-            data = PlannedSessionSerializer(planned, many=True).data
-            return Response({"sessions": data, **summary})
+            return Response({"sessions": planned_sessions(booking), **summary})
         listed = (
             Session.objects.filter(pk__in=[s.pk for s in booking.sessions])
             .with_sequence()

@@ -101,7 +101,7 @@ def _preview_rows(booking: CourseBooking, chairs: dict[int, str], form: Any) -> 
     ]
 
 
-def _carried(form: CourseBookingForm, **changes: Any) -> list[tuple[str, str]]:
+def _carried(form: Any, **changes: Any) -> list[tuple[str, str]]:
     """The submitted fields as hidden inputs (for Confirm and the alternatives)."""
     values: dict[str, str] = {
         name: str(form.data.get(name, ""))
@@ -402,6 +402,8 @@ def _course_page(
         "can_screen": place.can(Capability.RECORD_SCREENING),
         "can_book": place.can(Capability.BOOK_SESSIONS) and course.status == "planned",
         "can_change_plan": place.can(Capability.PRESCRIBE) and course.status in UNDER_WAY,
+        "can_book_booster": place.can(Capability.BOOK_BOOSTER)
+        and course.status not in OPEN_STATUSES,
         **adverse_event_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (

@@ -6,6 +6,7 @@ from django.urls import URLPattern, path
 
 from scheduling import (
     adverse_event_views,
+    booster_views,
     closure_views,
     course_plan_views,
     course_schedule_views,
@@ -67,6 +68,7 @@ urlpatterns: list[URLPattern] = [
         course_plan_views.course_switch_protocol_page,
         name="course-switch-protocol",
     ),
+    path("courses/<int:pk>/booster/", booster_views.course_booster, name="course-booster"),
     path(
         "courses/<int:pk>/book/",
         course_schedule_views.course_schedule,

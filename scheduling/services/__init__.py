@@ -1,6 +1,8 @@
 """Every write in the scheduling app, one module per concern:
 
 - ``booking``: a whole course planned and booked at once;
+- ``booster``: a booster course after an ended one, prescribed, planned and booked in
+  one action (previewed first);
 - ``attendance``: single sessions (book, move, check in, complete, cancel, mark missed)
   and the sweep that marks overdue sessions missed;
 - ``undo`` and ``reinstate``: a mistaken check-in, missed mark or cancellation undone
@@ -37,6 +39,7 @@ from scheduling.services.booking import (
     course_schedule_booking,
     course_shape,
 )
+from scheduling.services.booster import BoosterBooking, booster_book
 from scheduling.services.closures import (
     chair_block_delete,
     chair_block_save,
@@ -53,11 +56,13 @@ from scheduling.services.replan import Replan, course_lengthen, course_switch_pr
 from scheduling.services.undo import session_undo, undo_offered
 
 __all__ = [
+    "BoosterBooking",
     "Replan",
     "adverse_event_review",
     "arrange_makeups",
     "arrange_makeups_and_refresh",
     "authorization_extend",
+    "booster_book",
     "chair_block_delete",
     "chair_block_save",
     "check_in_opens_at",

@@ -9,17 +9,19 @@ from typing import Any
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from clinic import tokens
 from clinic.models import Role
 from clinic.web import NAVIGATION
+from courses.models import CourseStatus
 from notifications.models import PatientReply
 from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.services import course_schedule
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_patient_pages import _next_monday
-from tests.factories import SessionFactory
+from tests.browser.test_screening_and_prescribing import _no_violations_at_both_widths
+from tests.factories import ChairBlockFactory, SessionFactory
 
 WEEKDAY_NOON = dt.datetime(2027, 1, 13, 17, 0, tzinfo=dt.UTC)  # Wednesday, noon in New York
 
@@ -154,3 +156,32 @@ def test_the_treatment_record_form_and_the_records_beside_the_prescription_pass(
         page.get_by_text("Change the prescription").click()
         screenshot(page, "course-records")
         assert axe_violations(page) == []
+
+
+def test_the_booster_page_and_its_refusals_pass_at_both_widths(
+    page: Page, login: Any, psychiatrist: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """The booster page (tests/browser/test_booster.py books one) with a conflict shown,
+    and as an open course's page answers: no form, and why."""
+    ended = timezone.localdate() - dt.timedelta(days=3)
+    acute = make_course(
+        start=ended - dt.timedelta(days=42), status=CourseStatus.COMPLETED, completed_on=ended
+    )
+    first, tz = _next_monday(), acute.patient.clinic.tz
+    tuesday = first + dt.timedelta(days=1)
+    for chair in chairs:  # every chair taken on the booster's second day
+        ChairBlockFactory(
+            chair=chair,
+            starts_at=dt.datetime.combine(tuesday, dt.time(7), tzinfo=tz),
+            ends_at=dt.datetime.combine(tuesday, dt.time(19), tzinfo=tz),
+        )
+    login(psychiatrist)
+    page.goto(reverse("course-booster", args=[acute.pk]))
+    page.get_by_label("First day").fill(first.isoformat())
+    page.get_by_role("button", name="Preview the sessions").click()
+    expect(page.locator("#booster-conflicts")).to_contain_text("no chair is free")
+    _no_violations_at_both_widths(page, "booster-conflict")
+    active = make_course(start=_next_monday(), status=CourseStatus.ACTIVE)
+    page.goto(reverse("course-booster", args=[active.pk]))
+    expect(page.get_by_role("alert")).to_contain_text("a booster follows a completed")
+    _no_violations_at_both_widths(page, "booster-open-course")
