@@ -10,6 +10,7 @@ from courses import api as courses_api
 from courses import patient_list
 from notifications import api as notifications_api
 from notifications import (
+    checkin_views,
     inbox_views,
     patient_record,
     patient_views,
@@ -101,6 +102,8 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
+    # The relapse watch's questionnaire, in texts and emails alike (short, no slash).
+    path("p/q/<str:token>", checkin_views.questionnaire, name="patient-questionnaire"),
     # In text messages: short, and no trailing slash to spend a character on.
     path("p/<str:token>", patient_views.short_session_page, name="patient-short"),
     path(
