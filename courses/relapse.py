@@ -63,6 +63,17 @@ def watch_enroll(course: TreatmentCourse) -> RelapseWatch | None:
     return watch
 
 
+def watches_stop(course: TreatmentCourse) -> int:
+    """A new course of the patient has started (a booster, a second acute course): the
+    watches of their earlier courses stop; links not yet sent are not sent (dispatch
+    cancels them), and links sent answer that nothing is needed now."""
+    return (
+        RelapseWatch.objects.filter(course__patient_id=course.patient_id, active=True)
+        .exclude(course=course)
+        .update(active=False, stopped_reason=f"Course {course.pk} started.")
+    )
+
+
 class PointState(StrEnum):
     OPEN = "open"
     ANSWERED = "answered"

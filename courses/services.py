@@ -345,6 +345,8 @@ def course_transition(
         alerts.settle_risk_alerts([course.pk], f"Settled: the course was {target}.")
     if target == CourseStatus.COMPLETED:
         relapse.watch_enroll(course)
+    elif target == CourseStatus.ACTIVE and previous == CourseStatus.PLANNED:
+        relapse.watches_stop(course)
     signals.announce_course_status_changed(course, previous, target)
     signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return course

@@ -256,3 +256,34 @@ def test_the_course_page_and_dashboard_queries_do_not_grow_with_entries(
     many = entries(6)
     assert _page_queries(client, f"/courses/{many[0].course_id}/") == course_few
     assert _page_queries(client, "/courses/mine/") == dashboard_few
+
+
+def test_the_assessments_api_names_the_source_and_keeps_it_the_clinics(
+    entries: Any, api: Any, staff: Any
+) -> None:
+    (entry,) = entries()
+    client = api(staff(Role.PSYCHIATRIST))
+    rows = client.get(f"/api/v1/assessments/?course={entry.course_id}").json()["results"]
+    assert sorted(row["source"] for row in rows) == ["clinic", "patient_reported"]
+    created = client.post(
+        "/api/v1/assessments/",
+        {
+            "course": entry.course_id,
+            "instrument": "phq9",
+            "items": answers(8),
+            "administered_on": "2026-12-02",
+            "source": "patient_reported",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["source"] == "clinic"
+
+
+def test_the_course_page_marks_the_patients_scores(
+    entries: Any, client: Any, psychiatrist: Any
+) -> None:
+    (entry,) = entries()
+    client.force_login(psychiatrist)
+    html = client.get(f"/courses/{entry.course_id}/").content.decode()
+    assert html.count("(reported by the patient)") == 1

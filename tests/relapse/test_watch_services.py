@@ -287,3 +287,41 @@ def test_the_watch_is_enrolled_at_the_clinic_local_end(
     course = complete_course(at=late)
     assert course.relapse_watch.started_on == ENDED_ON
     assert late > ENDED_AT
+
+
+def test_a_new_course_stops_the_watch(
+    complete_course: Callable[..., Any], psychiatrist: Any
+) -> None:
+    """The patient starts a booster: no more questionnaires about the course before."""
+    acute = complete_course()
+    booster = CourseFactory(
+        patient=acute.patient,
+        psychiatrist=psychiatrist,
+        type=CourseType.BOOSTER,
+        follows=acute,
+    )
+    other = complete_course()  # another patient's watch goes on
+    course_transition(booster, CourseStatus.ACTIVE, by=psychiatrist)
+    acute.relapse_watch.refresh_from_db()
+    assert not acute.relapse_watch.active
+    assert acute.relapse_watch.stopped_reason == f"Course {booster.pk} started."
+    assert RelapseWatch.objects.get(course=other).active
+    point = acute.relapse_watch.points.first()
+    with _due(point), pytest.raises(Conflict) as refused:
+        watch.watch_answer(point, answers(3))
+    assert refused.value.code == "link_stopped"
+
+
+def test_the_watchs_scores_are_not_the_courses_outcome(
+    complete_course: Callable[..., Any],
+) -> None:
+    """A relapse months later does not turn a remitted course into a non-remitted one
+    in its outcome (the outcomes report, the course page)."""
+    from courses.selectors import course_outcomes
+
+    course = complete_course(last_score=4)
+    before = course_outcomes(course)
+    point = course.relapse_watch.points.first()
+    with _due(point):
+        watch.watch_answer(point, answers(20))
+    assert course_outcomes(course) == before
