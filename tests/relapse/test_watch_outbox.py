@@ -83,7 +83,7 @@ def test_the_beat_task_plans_each_link_at_10_on_its_day_once(
     [
         (dt.date(2027, 2, 27), 15),  # week 2: Sat 13 March, still EST (UTC-5)
         (dt.date(2027, 2, 28), 14),  # week 2: Sun 14 March, the day DST starts (UTC-4)
-        (dt.date(2027, 10, 24), 14),  # week 2: Sun 7 November, DST ends at 02:00: EST
+        (dt.date(2027, 10, 24), 15),  # week 2: Sun 7 November, DST ended at 02:00: EST
     ],
 )
 def test_the_send_time_is_clinic_local_across_dst(
@@ -95,8 +95,6 @@ def test_the_send_time_is_clinic_local_across_dst(
     with _at(_local(point.due_on, 0, tz=clinic.tz)):
         services.plan_watch_checkins()
     row = _rows(channel=Channel.SMS).get()
-    if point.due_on == dt.date(2027, 11, 7):
-        utc_hour = 15
     assert row.scheduled_for.astimezone(dt.UTC).hour == utc_hour
     assert row.scheduled_for.astimezone(clinic.tz).time() == dt.time(10, 0)
 
