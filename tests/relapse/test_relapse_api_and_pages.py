@@ -287,3 +287,20 @@ def test_the_course_page_marks_the_patients_scores(
     client.force_login(psychiatrist)
     html = client.get(f"/courses/{entry.course_id}/").content.decode()
     assert html.count("(reported by the patient)") == 1
+
+
+def test_the_clinic_api_sets_the_watch_and_the_rule(clinic: Any, api: Any, staff: Any) -> None:
+    client = api(staff(Role.CLINIC_ADMIN))
+    path = f"/api/v1/clinics/{clinic.pk}/"
+    assert client.get(path).json()["relapse_watch_weeks"] == "2, 4, 8, 12"
+    changed = client.patch(path, {"relapse_watch_weeks": "3, 6", "relapse_rise": 4}, format="json")
+    assert changed.status_code == 200, changed.content
+    clinic.refresh_from_db()
+    assert (clinic.relapse_watch_weeks, clinic.relapse_rise) == ("3, 6", 4)
+    for body in (
+        {"relapse_watch_weeks": "6, 3"},
+        {"relapse_rise": 0},
+        {"relapse_watch_months": 25},
+    ):
+        refused = client.patch(path, body, format="json")
+        assert refused.status_code == 400 and set(refused.json()["errors"]) == set(body)
