@@ -60,6 +60,7 @@ class Capability(StrEnum):
     CLEAR_SCREENING = "clear_screening"
     RECORD_MEASUREMENTS = "record_measurements"
     REVIEW_SAFETY_FLAGS = "review_safety_flags"
+    CLOSE_RELAPSES = "close_relapses"
     REVIEW_ADVERSE_EVENTS = "review_adverse_events"
     RECEIVE_ESCALATIONS = "receive_escalations"
     RECEIVE_RISK_DIGEST = "receive_risk_digest"
@@ -242,6 +243,11 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
         Capability.REVIEW_SAFETY_FLAGS: _grant(
             {Role.PSYCHIATRIST},
             "Acknowledge a safety flag",
+        ),
+        Capability.CLOSE_RELAPSES: _grant(
+            {Role.PSYCHIATRIST},
+            "Close an entry of the relapse list (a patient-reported PHQ-9 that met the "
+            "clinic's relapse rule) with a note, on the course page or the API",
         ),
         Capability.REVIEW_ADVERSE_EVENTS: _grant(
             {Role.PSYCHIATRIST},

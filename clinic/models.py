@@ -19,6 +19,7 @@ from clinic.dates import validate_date_in_range
 from clinic.identifiers import validate_timezone
 from clinic.patient_text import validate_display_name
 from clinic.phones import validate_e164
+from clinic.relapse_settings import RELAPSE_SETTINGS_IN_RANGE, RelapseWatchSettings
 
 MAX_ESCALATION_MINUTES = 10080  # a week of opening hours
 
@@ -48,7 +49,7 @@ class BeyondAuthorization(models.TextChoices):
     LEAVE = "leave", "Leave them unbooked"
 
 
-class Clinic(models.Model):
+class Clinic(RelapseWatchSettings, models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
@@ -135,6 +136,7 @@ class Clinic(models.Model):
                 condition=Q(motor_threshold_valid_days__gte=1, motor_threshold_valid_days__lte=365),
                 name="clinic_motor_threshold_valid_days_range",
             ),
+            RELAPSE_SETTINGS_IN_RANGE,
         ]
 
     def __str__(self) -> str:

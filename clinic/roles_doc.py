@@ -111,6 +111,13 @@ RESOURCES: tuple[Resource, ...] = (
         NONE,
     ),
     Resource(
+        ("/api/v1/relapses/",),
+        Capability.READ_SCORES,
+        f"{NONE} (written by a patient-reported PHQ-9 that meets the relapse rule)",
+        f"{NONE} (close instead)",
+        NONE,
+    ),
+    Resource(
         ("/api/v1/sessions/",),
         (READ, "; the treatment record: {READ_CLINICAL_DETAIL}"),
         (Capability.BOOK_SESSIONS, " (book)"),
@@ -216,6 +223,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("GET", ("/courses/{id}/outcome/",), Capability.READ_COURSE_OUTCOME),
     Action("POST", ("/safety-flags/{id}/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
+    Action("GET", ("/courses/{id}/relapse-watch/",), Capability.READ_SCORES),
+    Action("POST", ("/relapses/{id}/close/",), Capability.CLOSE_RELAPSES),
     Action("GET", ("/outcomes/?clinic=&date_from=&date_to=",), Capability.READ_OUTCOMES),
     Action("POST", ("/courses/{id}/schedule/",), Capability.BOOK_SESSIONS),
     Action(
@@ -435,6 +444,7 @@ PAGES: tuple[Page, ...] = (
         "add an authorization (books the make-ups that now fit)",
     ),
     Page(("POST /courses/safety-flags/<id>/acknowledge/",), Capability.REVIEW_SAFETY_FLAGS),
+    Page(("POST /courses/<id>/relapses/<relapse_id>/close/",), Capability.CLOSE_RELAPSES),
     Page(
         ("POST /courses/alerts/<id>/acknowledge/", "POST /courses/alerts/acknowledge/"),
         (Capability.ACKNOWLEDGE_ALERTS, " (your own alerts only; several at once: the second)"),

@@ -147,6 +147,11 @@ class ClinicSerializer(dates.BoundedModelSerializer):
             "check_in_early_minutes",
             "motor_threshold_valid_days",
             "require_mfa_for_all_staff",
+            "relapse_watch",
+            "relapse_watch_weeks",
+            "relapse_watch_months",
+            "relapse_remitter_score",
+            "relapse_rise",
         ]
 
     def validate_opening_hours(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -52,12 +52,22 @@ class ClinicSettingsForm(forms.ModelForm):
             "check_in_early_minutes",
             "motor_threshold_valid_days",
             "require_mfa_for_all_staff",
+            "relapse_watch",
+            "relapse_watch_weeks",
+            "relapse_watch_months",
+            "relapse_remitter_score",
+            "relapse_rise",
         ]
         labels = {
             "require_mfa_for_all_staff": "Second factor for all staff",
             "display_name": "Name in patient messages",
             "auto_makeup": "Book a make-up when a session is missed",
             "motor_threshold_valid_days": "Days a motor threshold stays valid",
+            "relapse_watch": "Relapse watch after an acute course",
+            "relapse_watch_weeks": "Relapse watch: weeks after the end",
+            "relapse_watch_months": "Relapse watch: monthly until month",
+            "relapse_remitter_score": "Relapse: a remitter's PHQ-9 at or above",
+            "relapse_rise": "Relapse: a PHQ-9 rise of at least",
         }
 
     IDENTITY = ("name", "display_name", "phone", "timezone", "npi", "tax_id")

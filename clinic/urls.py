@@ -7,9 +7,10 @@ from rest_framework.routers import DefaultRouter
 
 from clinic import api, api_docs, audit_api, audit_views, patient_pages, token_api, views, web
 from courses import api as courses_api
-from courses import patient_list
+from courses import patient_list, relapse_api
 from notifications import api as notifications_api
 from notifications import (
+    checkin_views,
     inbox_views,
     patient_record,
     patient_views,
@@ -38,6 +39,7 @@ router.register("assessments", courses_api.AssessmentViewSet, basename="assessme
 router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename="motor-threshold")
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
 router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
+router.register("relapses", relapse_api.RelapseViewSet, basename="relapse")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 router.register("consents", notifications_api.ConsentEventViewSet, basename="consent")
@@ -101,6 +103,8 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("courses.urls")),
     path("p/session/<str:token>/", patient_views.session_page, name="patient-session"),
+    # The relapse watch's questionnaire, in texts and emails alike (short, no slash).
+    path("p/q/<str:token>", checkin_views.questionnaire, name="patient-questionnaire"),
     # In text messages: short, and no trailing slash to spend a character on.
     path("p/<str:token>", patient_views.short_session_page, name="patient-short"),
     path(

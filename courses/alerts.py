@@ -23,6 +23,7 @@ from courses.instruments import INSTRUMENTS
 from courses.models import (
     AlertKind,
     DigestSent,
+    Relapse,
     RiskLevel,
     SafetyFlag,
     StaffAlert,
@@ -61,6 +62,34 @@ def raise_for_safety_flag(flag: SafetyFlag) -> None:
     )
     if created:
         enqueue_email([alert.pk])
+
+
+def _relapse_key(relapse: Relapse) -> str:
+    return f"relapse:{relapse.pk}"
+
+
+def raise_for_relapse(relapse: Relapse) -> None:
+    """A patient-reported score met the relapse rule: the psychiatrist hears at once."""
+    alert, created = StaffAlert.objects.get_or_create(
+        key=_relapse_key(relapse),
+        defaults={
+            "recipient_id": relapse.course.psychiatrist_id,
+            "course": relapse.course,
+            "kind": AlertKind.RELAPSE,
+            "detail": (
+                f"Possible relapse: PHQ-9 of {relapse.score} reported by the patient on "
+                f"{relapse.assessment.administered_on:%d %b %Y} (the course ended at "
+                f"{relapse.baseline}). The course page offers a booster course."
+            ),
+        },
+    )
+    if created:
+        enqueue_email([alert.pk])
+
+
+def settle_relapse(relapse: Relapse) -> int:
+    """A closed relapse entry's alert needs no second acknowledgement."""
+    return _acknowledge(StaffAlert.objects.filter(key=_relapse_key(relapse)))
 
 
 def _adverse_event_key(event_id: int) -> str:

@@ -15,10 +15,13 @@ def register_audited_models() -> None:
         CourseChange,
         FailedTrial,
         MotorThreshold,
+        Relapse,
+        RelapseWatch,
         SafetyFlag,
         Screening,
         StaffAlert,
         TreatmentCourse,
+        WatchPoint,
     )
 
     course_patient = {"patient": "course.patient_id", "clinic": "course.patient.clinic_id"}
@@ -51,6 +54,14 @@ def register_audited_models() -> None:
     )
     register(Screening, patient="patient_id", clinic="patient.clinic_id")
     register(FailedTrial, patient="screening.patient_id", clinic="screening.patient.clinic_id")
+    register(RelapseWatch, **course_patient, non_clinical={"started_on", "active"})
+    register(
+        WatchPoint,
+        patient="watch.course.patient_id",
+        clinic="watch.course.patient.clinic_id",
+        non_clinical={"number", "due_on", "expires_on", "answered_at"},
+    )
+    register(Relapse, **course_patient, non_clinical={"detected_at", "closed_at", "closed_by"})
     for model in (MotorThreshold, Assessment, SafetyFlag):
         register(model, **course_patient)
     register(StaffAlert, **course_patient, non_clinical={"kind", "recipient", "escalates"})

@@ -19,6 +19,7 @@ from courses.instruments import INSTRUMENTS, is_response
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
+    AssessmentSource,
     CourseStatus,
     Protocol,
     ProtocolPhase,
@@ -88,11 +89,16 @@ def outcome_for(instrument: str, assessments: Sequence[Assessment], first_day: d
     Baseline: the last score in the 7 days up to and including ``first_day`` (the
     course's first session, or its start date while nothing is booked). Remission is
     judged on the latest score taken after ``first_day``, i.e. during or after
-    treatment; response also needs a baseline to fall from.
+    treatment; response also needs a baseline to fall from. The relapse watch's
+    patient-reported scores, months after the end, are not the course's outcome.
     """
     scale = INSTRUMENTS[instrument]
     ordered = sorted(
-        (a for a in assessments if a.instrument == instrument),
+        (
+            a
+            for a in assessments
+            if a.instrument == instrument and a.source != AssessmentSource.PATIENT_REPORTED
+        ),
         key=lambda a: (a.administered_on, a.pk),
     )
     window_start = first_day - dt.timedelta(days=BASELINE_DAYS)

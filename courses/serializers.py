@@ -404,10 +404,13 @@ class AssessmentSerializer(dates.BoundedModelSerializer):
             "severity",
             "safety_flag",
             "administered_on",
+            "source",
             "recorded_by",
             "created_at",
         ]
-        read_only_fields = ["recorded_by", "created_at"]
+        # The API records the clinic's scores; patients report theirs from the relapse
+        # watch's page (docs/relapse-watch.md).
+        read_only_fields = ["source", "recorded_by", "created_at"]
 
     def to_representation(self, instance: Assessment) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -13,12 +13,13 @@ from django.utils import timezone
 from clinic.capabilities import Capability, roles_for
 from clinic.errors import Conflict
 from clinic.models import Chair, Patient, StaffMembership
-from courses import alerts, course_plan, protocol_bounds, selectors, signals
+from courses import alerts, course_plan, protocol_bounds, relapse, selectors, signals
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     COURSE_TRANSITIONS,
     OPEN_STATUSES,
     Assessment,
+    AssessmentSource,
     Authorization,
     AuthorizationCode,
     CourseStatus,
@@ -342,6 +343,10 @@ def course_transition(
     course.save(update_fields=["status", "status_changed_at", "status_reason", "completed_on"])
     if target not in OPEN_STATUSES:
         alerts.settle_risk_alerts([course.pk], f"Settled: the course was {target}.")
+    if target == CourseStatus.COMPLETED:
+        relapse.watch_enroll(course)
+    elif target == CourseStatus.ACTIVE and previous == CourseStatus.PLANNED:
+        relapse.watches_stop(course)
     signals.announce_course_status_changed(course, previous, target)
     signals.announce_risk_inputs_changed(TreatmentCourse, [course.pk])
     return course
@@ -440,6 +445,7 @@ def assessment_record(
     score: int | None = None,
     items: list[int] | None = None,
     suicide_item: int | None = None,
+    source: str = AssessmentSource.CLINIC,
 ) -> Assessment:
     """Record a score. A suicide item answered at or above its scale's cut-off raises a
     safety flag and alerts the psychiatrist at once."""
@@ -453,6 +459,7 @@ def assessment_record(
         items=items,
         suicide_item=answer,
         administered_on=administered_on,
+        source=source,
         recorded_by=by,
     )
     if answer is not None and INSTRUMENTS[instrument].raises_safety_flag(answer):

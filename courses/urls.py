@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from courses import screening_views, views
+from courses import relapse_views, screening_views, views
 
 urlpatterns: list[URLPattern] = [
     path(
@@ -22,6 +22,11 @@ urlpatterns: list[URLPattern] = [
         "courses/alerts/<int:pk>/acknowledge/",
         views.staff_alert_acknowledge,
         name="staff-alert-acknowledge",
+    ),
+    path(
+        "courses/<int:pk>/relapses/<int:relapse_id>/close/",
+        relapse_views.relapse_close,
+        name="relapse-close",
     ),
 ]
 

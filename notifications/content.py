@@ -27,6 +27,7 @@ SUBJECTS = {
     Kind.MISSED_FOLLOWUP: "We missed you",
     Kind.MAKEUP_BOOKED: "An extra appointment for you",
     Kind.SESSION_CANCELLED: "Your appointment is cancelled",
+    Kind.WATCH_CHECKIN: "How have you been?",
 }
 
 # Day-before reminders ask for a reply: YES confirms the patient's next visit.
@@ -84,16 +85,25 @@ def render(
     }
     template = f"notifications/{channel}/{kind}.txt"
     if channel == Channel.SMS:
-        body = _sms_body(template, context, link, reply_yes=kind in CONFIRM_BY_REPLY)
+        body = _sms_body(
+            template,
+            context,
+            link,
+            reply_yes=kind in CONFIRM_BY_REPLY,
+            link_first=kind == Kind.WATCH_CHECKIN,
+        )
         return Message(subject=SUBJECTS[Kind(kind)], body=body)
     body = render_to_string(template, context).strip()
     return Message(subject=SUBJECTS[Kind(kind)], body=body)
 
 
-def _sms_body(template: str, context: dict[str, Any], link: str, *, reply_yes: bool) -> str:
+def _sms_body(
+    template: str, context: dict[str, Any], link: str, *, reply_yes: bool, link_first: bool
+) -> str:
     """One GSM-7 segment. Names lose the accents a phone could not show as they are.
     What does not fit goes, least needed first: the "reply YES" hint, the link, then a
-    first name too long to fit ("Hi, ...")."""
+    first name too long to fit ("Hi, ..."); a message that is its link (``link_first``:
+    the questionnaire) gives up the first name before the link."""
     context = {
         **context,
         "first_name": to_gsm7(context["first_name"]).strip(),
@@ -106,6 +116,13 @@ def _sms_body(template: str, context: dict[str, Any], link: str, *, reply_yes: b
         {},
         {"first_name": ""},
     ]
+    if link_first:
+        variants = [
+            {"sms_link": link},
+            {"sms_link": link, "first_name": ""},
+            {},
+            {"first_name": ""},
+        ]
     body = ""
     for variant in variants:
         body = render_to_string(template, {**context, **variant}).strip()

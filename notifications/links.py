@@ -1,6 +1,8 @@
 """Signed, expiring links for patients (no account): confirm or cancel one session,
-or download the course's calendar. The token names the session and its start time, so
-a link dies when the session moves.
+download the course's calendar, or answer a relapse watch's questionnaire (its point's
+own dates say how long it works, and it works once: courses.relapse.point_state). A
+session's token names the session and its start time, so its link dies when the
+session moves.
 
 A text message has room for a short link only (``/p/<token>``, a dozen characters):
 the session's id in base 36 and a truncated HMAC of the id and the start time. It
@@ -19,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from clinic.models import Clinic
-from courses.models import TreatmentCourse
+from courses.models import TreatmentCourse, WatchPoint
 from scheduling.models import Session
 
 SALT = "cadence.patient-link"
@@ -146,3 +148,40 @@ def short_session_link(session: Session) -> str:
 
 def calendar_link(course: TreatmentCourse) -> str:
     return absolute(reverse("patient-calendar", args=[calendar_token(course)]))
+
+
+# --- The relapse watch's questionnaire ---------------------------------------------------
+
+WATCH_SALT = "cadence.watch-link"
+
+
+def _point_signature(point_id: int, due_on: dt.date) -> str:
+    digest = salted_hmac(WATCH_SALT, f"{point_id}:{due_on.isoformat()}", algorithm="sha256")
+    return base64.urlsafe_b64encode(digest.digest()).decode()[:SHORT_SIGNATURE_CHARS]
+
+
+def watch_token(point: WatchPoint) -> str:
+    """The short token (texts and emails alike): the point's id in base 36 and a
+    truncated HMAC of the id and the point's day. It names no patient."""
+    return _base36(point.pk) + _point_signature(point.pk, point.due_on)
+
+
+def point_from_token(token: str) -> WatchPoint | None:
+    """The point an authentic token names (answered, expired or not: the page says
+    which), or None for a forged or mangled one."""
+    head, signature = token[:-SHORT_SIGNATURE_CHARS], token[-SHORT_SIGNATURE_CHARS:]
+    if not head or len(head) > 12 or not head.isalnum() or not head.isascii():
+        return None
+    point = (
+        WatchPoint.objects.select_related("watch__course__patient__clinic")
+        .filter(pk=int(head, 36))
+        .first()
+    )
+    if point is None:
+        return None
+    expected = _point_signature(point.pk, point.due_on)
+    return point if constant_time_compare(signature, expected) else None
+
+
+def watch_link(point: WatchPoint) -> str:
+    return absolute(reverse("patient-questionnaire", args=[watch_token(point)]))

@@ -24,6 +24,7 @@ class Kind(models.TextChoices):
     MISSED_FOLLOWUP = "missed_followup", "Missed-session follow-up"
     MAKEUP_BOOKED = "makeup_booked", "Make-up booked"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled by staff"
+    WATCH_CHECKIN = "watch_checkin", "Questionnaire link (relapse watch)"
 
 
 # Changes always go out; routine reminders give way when a frequency cap is reached.
@@ -116,6 +117,14 @@ class Notification(models.Model):
     )
     session = models.ForeignKey(
         Session, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    # The relapse watch's questionnaire this message links to (Kind.WATCH_CHECKIN).
+    watch_point = models.ForeignKey(
+        "courses.WatchPoint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)

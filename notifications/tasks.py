@@ -16,7 +16,8 @@ from notifications.services.dispatch import DUE_PER_TICK
 
 @shared_task(name="notifications.tasks.plan_reminders")
 def plan_reminders() -> int:
-    return services.plan_reminders()
+    """The sessions' reminders, and the relapse watch's questionnaire links."""
+    return services.plan_reminders() + services.plan_watch_checkins()
 
 
 @shared_task(name="notifications.tasks.dispatch_due")

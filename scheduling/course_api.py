@@ -19,7 +19,7 @@ from clinic import access, dates
 from clinic.capabilities import Capability
 from clinic.errors import Conflict
 from clinic.viewsets import ClinicScopedViewSet
-from courses import selectors, services
+from courses import relapse_selectors, selectors, services
 from courses.models import (
     Authorization,
     CourseStatus,
@@ -29,6 +29,7 @@ from courses.models import (
     TreatmentCourse,
 )
 from courses.outcome_serializers import CourseOutcomeSerializer
+from courses.relapse_serializers import RelapseWatchSerializer
 from courses.serializers import (
     AuthorizationSerializer,
     CourseSerializer,
@@ -108,6 +109,7 @@ class CourseViewSet(BoosterActionMixin, ClinicScopedViewSet):
         # Prescribes as it books: the psychiatrist's (scheduling.course_booster_api).
         "booster": Capability.BOOK_BOOSTER,
         "redetermination": Capability.BOOK_REDETERMINATION,
+        "relapse_watch": Capability.READ_SCORES,
     }
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -320,6 +322,16 @@ class CourseViewSet(BoosterActionMixin, ClinicScopedViewSet):
         """Sessions done, missed and to come, outcome so far, and risk with reasons."""
         body = scheduling_selectors.course_progress(self.get_object())
         return Response(ProgressSerializer(body).data)
+
+    @extend_schema(responses=RelapseWatchSerializer)
+    @action(detail=True, methods=["get"], url_path="relapse-watch")
+    def relapse_watch(self, request: Request, pk: str | None = None) -> Response:
+        """The relapse watch of a completed acute course and its points (404 when the
+        course has none: not acute, not completed, or the clinic's watch is off)."""
+        watch = relapse_selectors.watch_of(self.get_object())
+        if watch is None:
+            raise exceptions.NotFound("This course has no relapse watch.")
+        return Response(RelapseWatchSerializer(watch).data)
 
     @extend_schema(responses=AdverseEventSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="adverse-events")

@@ -32,6 +32,7 @@ from courses.forms import AssessmentForm, CourseBookingForm, MotorThresholdForm,
 from courses.instruments import INSTRUMENTS
 from courses.models import OPEN_STATUSES, Screening, TreatmentCourse
 from courses.prescription import Prescription
+from courses.relapse_views import relapse_context, relapse_dashboard_context
 from scheduling import course_selectors
 from scheduling import services as scheduling_services
 from scheduling.accelerated import treatment_breaks
@@ -300,6 +301,7 @@ def psychiatrist_dashboard(request: HttpRequest, place: Workplace) -> HttpRespon
             "own_only": own_only,
             "clinic": place.clinic,
             "can_review_flags": place.can(Capability.REVIEW_SAFETY_FLAGS),
+            **relapse_dashboard_context(place, request.user, own_only=own_only),
         },
     )
 
@@ -405,6 +407,7 @@ def _course_page(
         "can_book_booster": place.can(Capability.BOOK_BOOSTER)
         and course.status not in OPEN_STATUSES,
         **adverse_event_context(place, course),
+        **relapse_context(place, course),
         "assessment_form": (assessment_form or AssessmentForm(clinic=clinic) if records else None),
         "threshold_form": (
             threshold_form or MotorThresholdForm(clinic=clinic) if records else None

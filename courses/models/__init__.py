@@ -11,6 +11,7 @@ from courses.models.alerts import (
 from courses.models.changes import CourseChange, CourseChangeKind
 from courses.models.clinical import (
     Assessment,
+    AssessmentSource,
     MotorThreshold,
     MotorThresholdMethod,
     SafetyFlag,
@@ -36,6 +37,7 @@ from courses.models.protocols import (
     ProtocolPhase,
     planned_weeks,
 )
+from courses.models.relapse import Relapse, RelapseRule, RelapseWatch, WatchPoint
 from courses.models.screening import (
     ADEQUATE_TRIAL_WEEKS,
     Adherence,
@@ -56,6 +58,7 @@ __all__ = [
     "Adherence",
     "AlertKind",
     "Assessment",
+    "AssessmentSource",
     "Authorization",
     "AuthorizationCode",
     "CourseChange",
@@ -71,6 +74,9 @@ __all__ = [
     "PhaseKind",
     "Protocol",
     "ProtocolPhase",
+    "Relapse",
+    "RelapseRule",
+    "RelapseWatch",
     "RiskLevel",
     "SafetyFlag",
     "Screening",
@@ -78,5 +84,6 @@ __all__ = [
     "StaffAlert",
     "TreatmentCourse",
     "TrialOutcome",
+    "WatchPoint",
     "planned_weeks",
 ]

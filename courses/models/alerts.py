@@ -13,6 +13,7 @@ class AlertKind(models.TextChoices):
     AT_RISK = "at_risk", "Course at risk"
     ADVERSE_EVENT = "adverse_event", "Adverse event"
     ESCALATION = "escalation", "Unacknowledged alert"
+    RELAPSE = "relapse", "Possible relapse"
 
 
 # Alerts that must be seen within the clinic's escalation time (courses.escalation).

@@ -40,6 +40,11 @@ class MotorThreshold(models.Model):
         return f"MT {self.machine_output_pct}% on {self.measured_on}"
 
 
+class AssessmentSource(models.TextChoices):
+    CLINIC = "clinic", "Entered by the clinic"
+    PATIENT_REPORTED = "patient_reported", "Reported by the patient (relapse watch)"
+
+
 class Assessment(models.Model):
     course = models.ForeignKey(
         TreatmentCourse, on_delete=models.CASCADE, related_name="assessments"
@@ -50,6 +55,9 @@ class Assessment(models.Model):
     # The answer to the scale's suicide item, kept even when only the total was entered.
     suicide_item = models.PositiveSmallIntegerField(null=True, blank=True)
     administered_on = models.DateField()
+    source = models.CharField(
+        max_length=20, choices=AssessmentSource.choices, default=AssessmentSource.CLINIC
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -72,6 +80,9 @@ class Assessment(models.Model):
                     | (Q(instrument="bdi2") & Q(score__lte=63))
                 ),
                 name="assessment_score_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=AssessmentSource.values), name="assessment_source_valid"
             ),
         ]
 

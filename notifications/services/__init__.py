@@ -3,6 +3,7 @@
 - ``policy``: a clinic's reminder policy and who can be reached;
 - ``consent``: the consent ledger;
 - ``outbox``: the messages a change causes, and the periodic planning of reminders;
+- ``watch_checkins``: the periodic planning of the relapse watch's questionnaire links;
 - ``dispatch``: claiming a batch, sending it and delivery status;
 - ``inbound``: STOP / START / HELP, YES confirming the next visit, other texts to
   the front desk's inbox;
@@ -52,6 +53,7 @@ from notifications.services.policy import (
     reminder_time,
     within_window,
 )
+from notifications.services.watch_checkins import plan_watch_checkins
 from notifications.services.webhook_send import (
     due_webhook_ids,
     release_expired_webhook_leases,
@@ -81,6 +83,7 @@ __all__ = [
     "notify_makeups",
     "notify_missed",
     "plan_reminders",
+    "plan_watch_checkins",
     "policy_for",
     "policy_update",
     "reachable_channels",

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Patient
+from courses.relapse import PointState, point_state
 from notifications import content, links
 from notifications.models import (
     PAST_SESSION_KINDS,
@@ -140,7 +141,7 @@ def send_batch(notification_ids: Sequence[int]) -> BatchResult:
     result = BatchResult(dict.fromkeys(notification_ids, NOT_CLAIMED))
     rows = list(
         Notification.objects.filter(claim_token=token)
-        .select_related("patient", "clinic__reminder_policy", "session")
+        .select_related("patient", "clinic__reminder_policy", "session", "watch_point__watch")
         .order_by("scheduled_for", "id")
     )
     if not rows:
@@ -221,6 +222,10 @@ def _send_one(
     ):
         _finish(notification, token, status=Status.CANCELLED, reason="session no longer upcoming")
         return Status.CANCELLED
+    point = notification.watch_point
+    if point is not None and point_state(point, clinic.today()) != PointState.OPEN:
+        _finish(notification, token, status=Status.CANCELLED, reason="questionnaire not open")
+        return Status.CANCELLED
     # Due, but at night: a backlog after an outage, or a retry that ran past the window.
     opens = within_window(now, clinic, policy)
     if opens > now:
@@ -245,7 +250,10 @@ def _send_one(
 
 def _session_link(notification: Notification) -> str:
     """The session's page for the patient: the short link in a text, the full one in an
-    email; none for messages that need no answer."""
+    email; none for messages that need no answer. A questionnaire's link is short in
+    both."""
+    if notification.watch_point is not None:
+        return links.watch_link(notification.watch_point)
     session = notification.session
     if session is None or notification.kind not in LINKED_KINDS:
         return ""

@@ -134,6 +134,7 @@ def reroute_pending(patient: Patient, reason: str) -> int:
             clinic_id=row.clinic_id,
             patient=patient,
             session_id=row.session_id,
+            watch_point_id=row.watch_point_id,
             channel=channel,
             kind=row.kind,
             idempotency_key=row.idempotency_key.replace(

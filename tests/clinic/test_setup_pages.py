@@ -178,6 +178,11 @@ def _settings_data(clinic: Any, **changes: Any) -> dict[str, Any]:
         "escalation_minutes": "120",
         "check_in_early_minutes": "60",
         "motor_threshold_valid_days": "90",
+        "relapse_watch": "on",
+        "relapse_watch_weeks": "2, 4, 8, 12",
+        "relapse_watch_months": "12",
+        "relapse_remitter_score": "10",
+        "relapse_rise": "5",
         **_hours_data(),
     }
     data.update(changes)
