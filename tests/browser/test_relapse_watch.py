@@ -8,7 +8,8 @@ sends the text and the email → the patient follows the text's link on a phone-
 screen and answers the PHQ-9 (the page passes axe-core at 390 and 1440 px) → the
 answer is a patient-reported assessment that meets the relapse rule → the worker emails
 the psychiatrist's relapse alert → the course page shows the patient on the relapse
-list with its booster link.
+list → its booster link previews a booster course, and confirming prescribes and books
+it in one action.
 
 The course ends two weeks ago on the test's clock, so its first point is today on the
 worker's real clock; the clinic's time zone is one where it is now about noon, so the
@@ -27,24 +28,29 @@ from typing import Any
 import pytest
 import time_machine
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from clinic.celery import app as celery_app
 from clinic.models import Role
+from courses import course_plan
 from courses import services as course_services
 from courses.models import (
     AlertKind,
     Assessment,
     AssessmentSource,
     CourseStatus,
+    CourseType,
     Relapse,
     StaffAlert,
+    TreatmentCourse,
 )
 from notifications import tasks
 from notifications.models import Channel, Kind, Notification, Status
+from scheduling.models import Session, SessionStatus
 from tests.browser.conftest import axe_violations, screenshot
 from tests.celery_worker import celery_worker, forget_queue, require_redis, unique_queue
 from tests.factories import (
+    ChairFactory,
     ClinicFactory,
     CourseFactory,
     MembershipFactory,
@@ -151,6 +157,7 @@ def test_a_relapse_watch_end_to_end(
     psychiatrist.email = "dr@example.com"
     psychiatrist.save()
     patient = PatientFactory(clinic=clinic, first_name="Avery", email="avery@example.com")
+    ChairFactory(clinic=clinic)  # for the booster at the end
     course = CourseFactory(patient=patient, psychiatrist=psychiatrist, status=CourseStatus.ACTIVE)
     cleared_screening(patient, by=psychiatrist)
 
@@ -237,3 +244,19 @@ def test_a_relapse_watch_end_to_end(
     page.set_viewport_size({"width": 390, "height": 900})
     assert axe_violations(page) == []
     screenshot(page, "relapse-watch/course-page-390")
+
+    # The entry's one action: the booster previewed, then prescribed and booked at once.
+    page.set_viewport_size({"width": 1440, "height": 900})
+    booster.click()
+    page.wait_for_url(f"**/courses/{course.pk}/booster/")
+    page.locator("#booster-form button[value=preview]").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Preview: \d+ sessions$"))).to_be_visible()
+    assert not TreatmentCourse.objects.filter(type=CourseType.BOOSTER).exists()
+    page.locator("#booster-confirm button[value=confirm]").click()
+    expect(page.get_by_role("status")).to_contain_text("Booster course prescribed")
+    boost = TreatmentCourse.objects.get(type=CourseType.BOOSTER)
+    page.wait_for_url(f"**/courses/{boost.pk}/")
+    assert (boost.follows_id, boost.patient_id) == (course.pk, patient.pk)
+    booked = Session.objects.filter(course=boost, status=SessionStatus.SCHEDULED).count()
+    assert booked == course_plan.course_sessions_total(boost) > 0
+    screenshot(page, "relapse-watch/booster-booked")
