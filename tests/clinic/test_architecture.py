@@ -35,6 +35,7 @@ SIGNALS = [
     (scheduling_signals.session_booked, Session),
     (scheduling_signals.session_completed, Session),
     (scheduling_signals.course_risk_changed, TreatmentCourse),
+    (scheduling_signals.waitlist_offers_made, Session),
 ]
 
 
