@@ -57,9 +57,6 @@ CONSTRAINT_ERRORS: dict[str, ConstraintError] = {
     "patient_mrn_unique_in_clinic": ConstraintError(
         "duplicate_mrn", "A patient with this MRN already exists in this clinic.", "mrn"
     ),
-    "waitlist_one_waiting_entry_per_course": ConstraintError(
-        "already_waiting", "This course is already on the waitlist."
-    ),
     "closure_one_per_day": ConstraintError(
         "duplicate_closure", "The clinic is already closed on that date.", "date"
     ),

@@ -27,6 +27,7 @@ SUBJECTS = {
     Kind.MISSED_FOLLOWUP: "We missed you",
     Kind.MAKEUP_BOOKED: "An extra appointment for you",
     Kind.SESSION_CANCELLED: "Your appointment is cancelled",
+    Kind.WAITLIST_OFFER: "An earlier start is free",
 }
 
 # Day-before reminders ask for a reply: YES confirms the patient's next visit.

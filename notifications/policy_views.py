@@ -27,6 +27,7 @@ KIND_FIELDS = (
     "makeup_booked",
     "session_cancelled",
     "missed_followup",
+    "waitlist_offer",
 )
 TIME_FIELDS = (
     "every_day",

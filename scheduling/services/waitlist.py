@@ -126,6 +126,19 @@ def waitlist_remove(entry: WaitlistEntry) -> WaitlistEntry:
     return entry
 
 
+def waitlist_course_left(course: TreatmentCourse) -> int:
+    """A waiting course that is no longer planned (started, or ended) leaves the
+    waitlist: its entry is marked removed (in the transaction of its change)."""
+    if course.status == CourseStatus.PLANNED:
+        return 0
+    return WaitlistEntry.objects.filter(course=course, status=WaitlistStatus.WAITING).update(
+        status=WaitlistStatus.REMOVED,
+        offer_start=None,
+        offered_at=None,
+        closed_at=timezone.now(),
+    )
+
+
 def refresh_on_commit(clinic_id: int) -> None:
     """Work the clinic's waiting courses' earliest starts out again once the change
     that may have moved them commits (a Celery task; only the clinic's id travels)."""

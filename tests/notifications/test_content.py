@@ -33,8 +33,9 @@ BANNED_WORDS = ["tms", "magnetic", "depression", "psychiatr", "diagnosis"]
 # procedure or diagnosis code, no payer, authorization or superbill.
 BILLING_WORDS = ["9086", "cpt", "icd", "f33.", "superbill", "authoriz", "billing", "npi", "payer"]
 # Kinds whose text names the day / the time of the session.
-WITHOUT_DATE = {Kind.SAME_DAY}  # "see you today at ..."
-WITHOUT_TIME = {Kind.MISSED_FOLLOWUP}  # "we missed you on <date>"
+# "see you today at ..."; a waitlist offer asks the patient to call (no visit exists yet)
+WITHOUT_DATE = {Kind.SAME_DAY, Kind.WAITLIST_OFFER}
+WITHOUT_TIME = {Kind.MISSED_FOLLOWUP, Kind.WAITLIST_OFFER}  # "we missed you on <date>"
 
 
 @pytest.fixture
