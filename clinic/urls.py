@@ -20,7 +20,14 @@ from notifications import (
 )
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
-from scheduling import billing_api, billing_views, course_api, patient_booking, report_views
+from scheduling import (
+    billing_api,
+    billing_views,
+    course_api,
+    patient_booking,
+    report_views,
+    waitlist_api,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -39,6 +46,7 @@ router.register("motor-thresholds", courses_api.MotorThresholdViewSet, basename=
 router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-flag")
 router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
+router.register("waitlist", waitlist_api.WaitlistViewSet, basename="waitlist-entry")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 router.register("consents", notifications_api.ConsentEventViewSet, basename="consent")
 router.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
