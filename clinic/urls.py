@@ -81,6 +81,11 @@ urlpatterns = [
     ),
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
+    path(
+        "api/v1/capacity-forecast/",
+        waitlist_api.CapacityForecastView.as_view(),
+        name="capacity-forecast",
+    ),
     path("api/v1/", include(router.urls)),
     path("setup/reminders/", policy_views.reminder_policy, name="setup-reminders"),
     path("setup/webhooks/", webhook_views.endpoints, name="setup-webhooks"),

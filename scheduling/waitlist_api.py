@@ -1,26 +1,30 @@
 """The waitlist API (``/api/v1/waitlist/``): prescribed courses waiting for room,
 each with its earliest start (worked out after every change of capacity) and the offer
-front desk books from in one action (``book-offer``)."""
+front desk books from in one action (``book-offer``); and the capacity forecast
+(``/api/v1/capacity-forecast/``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
-from clinic import dates
+from clinic import access, dates
 from clinic.capabilities import Capability
-from clinic.serializers import ScopedPrimaryKeyRelatedField
+from clinic.serializers import ScopedPrimaryKeyRelatedField, clinic_field
 from clinic.viewsets import ClinicScopedViewSet
 from courses.models import TreatmentCourse
 from scheduling import services
+from scheduling.capacity_forecast import FORECAST_WEEKS, capacity_forecast
 from scheduling.models import Session, WaitlistEntry, WaitlistStatus
 from scheduling.serializers import SessionSerializer
 
@@ -147,3 +151,55 @@ class WaitlistViewSet(ClinicScopedViewSet):
         )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ForecastQuerySerializer(serializers.Serializer):
+    clinic = clinic_field()
+    week_of = dates.DateField(
+        required=False,
+        help_text="A day of the first week (clinic-local, YYYY-MM-DD); default: today.",
+    )
+    weeks = serializers.IntegerField(
+        min_value=1, max_value=26, default=FORECAST_WEEKS, required=False
+    )
+
+
+class ChairWeekSerializer(serializers.Serializer):
+    chair = serializers.CharField()
+    open_hours = serializers.FloatField()
+    booked_hours = serializers.FloatField()
+
+
+class ForecastWeekSerializer(serializers.Serializer):
+    monday = serializers.DateField()
+    open_hours = serializers.FloatField()
+    booked_hours = serializers.FloatField()
+    free_hours = serializers.FloatField()
+    waitlist_hours = serializers.FloatField()
+    chairs = ChairWeekSerializer(many=True)
+
+
+class ForecastSerializer(serializers.Serializer):
+    waiting = serializers.IntegerField()
+    without_start = serializers.IntegerField(
+        help_text="Waiting courses with no start within the waitlist's horizon (not counted)."
+    )
+    weeks = ForecastWeekSerializer(many=True)
+
+
+class CapacityForecastView(APIView):
+    """Chair-hours open and booked per week (Monday to Sunday, clinic-local) for the next
+    weeks, by chair and in total, with the hours the waiting courses would take from
+    their earliest start. Front desk and clinic admins."""
+
+    @extend_schema(parameters=[ForecastQuerySerializer], responses=ForecastSerializer)
+    def get(self, request: Request) -> Response:
+        query = ForecastQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        clinic = query.validated_data["clinic"]
+        if not access.has_capability(request.user, clinic.pk, Capability.READ_CAPACITY_FORECAST):
+            raise exceptions.PermissionDenied("Your role in this clinic may not do this.")
+        day = query.validated_data.get("week_of") or clinic.today()
+        monday = day - dt.timedelta(days=day.weekday())
+        forecast = capacity_forecast(clinic, monday, query.validated_data["weeks"])
+        return Response(ForecastSerializer(forecast).data)

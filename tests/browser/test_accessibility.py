@@ -19,6 +19,7 @@ from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.services import course_schedule
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_patient_pages import _next_monday
+from tests.browser.test_phone_width import OVERFLOW
 from tests.factories import SessionFactory
 
 WEEKDAY_NOON = dt.datetime(2027, 1, 13, 17, 0, tzinfo=dt.UTC)  # Wednesday, noon in New York
@@ -154,3 +155,39 @@ def test_the_treatment_record_form_and_the_records_beside_the_prescription_pass(
         page.get_by_text("Change the prescription").click()
         screenshot(page, "course-records")
         assert axe_violations(page) == []
+
+
+def test_the_waitlist_and_the_capacity_forecast_pass_at_desk_and_phone_widths(
+    page: Page, login: Any, staff: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """The waitlist with an entry and its offer, and the forecast with its chart and
+    tables: axe-clean at 1440 and 390 px, and nothing scrolls the page sideways."""
+    from scheduling.models import WaitlistEntry
+    from scheduling.services import waitlist_add, waitlist_refresh
+
+    start = _next_monday()
+    course_schedule(make_course(start=start))
+    entry = waitlist_add(make_course(start=start), by=None, preferred_time=dt.time(10))
+    waitlist_refresh(entry.clinic_id)
+    WaitlistEntry.objects.filter(pk=entry.pk).update(offer_start=start)
+    make_course(start=start)  # one more course that could wait: the form lists it
+    login(staff(Role.FRONT_DESK))
+    found = {}
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name in ("waitlist-page", "capacity-forecast-page", "board-page"):
+            response = page.goto(reverse(name))
+            assert response is not None and response.status == 200, name
+            if name == "waitlist-page":  # the entry, its offer and its one-action booking
+                assert (
+                    page.get_by_role("button", name=f"Book from {start.day} {start:%b}").count()
+                    == 1
+                )
+            violations = axe_violations(page)
+            if violations:
+                found[f"{name}@{width}"] = violations
+            wide = page.evaluate(OVERFLOW)
+            if wide["scroll"] > wide["client"]:
+                found[f"{name}@{width} scrolls sideways"] = wide
+            screenshot(page, f"{name}-{width}")
+    assert found == {}
