@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -229,9 +229,10 @@ def test_earliest_start_matches_brute_force(db: None, data: dict[str, Any]) -> N
 
 @pytest.mark.django_db
 def test_the_search_reads_the_calendar_once_for_many_entries(
-    django_assert_max_num_queries: Any,
+    django_assert_num_queries: Any,
 ) -> None:
-    """Fitting ten waiting courses costs the queries of fitting one."""
+    """Fitting ten waiting courses costs the queries of fitting one: the entries and
+    their phases, the motor thresholds, the chairs, the calendar, the patients' sessions."""
     with time_machine.travel(NOW, tick=False):
         clinic = ClinicFactory()
         ChairFactory(clinic=clinic)
@@ -243,7 +244,8 @@ def test_the_search_reads_the_calendar_once_for_many_entries(
                 clinic=clinic, course=course, preferred_time=dt.time(9), not_before=TODAY
             )
         clinic = type(clinic).objects.prefetch_related("opening_hours").get(pk=clinic.pk)
-        with django_assert_max_num_queries(7):
+        # The calendar is one statement on PostgreSQL, three on SQLite (no patient read).
+        with django_assert_num_queries(6 if connection.vendor == "postgresql" else 8):
             entries = list(waiting_entries(clinic.pk))
             fits = earliest_starts(clinic, entries)
     assert len(fits) == 10
