@@ -20,6 +20,7 @@ from courses import services as course_services
 from courses.models import CourseStatus
 from notifications.models import Kind, Notification, ReminderPolicy
 from scheduling import services
+from scheduling.calendar import local_datetime
 from scheduling.models import Session, SessionStatus, WaitlistEntry, WaitlistStatus
 from tests.factories import ChairFactory, MembershipFactory
 
@@ -223,3 +224,36 @@ def test_one_waiting_entry_a_course(
     with pytest.raises(Conflict) as refused:
         services.waitlist_add(entry.course, by=None, preferred_time=dt.time(9))
     assert refused.value.code == "already_waiting"
+
+
+def test_a_new_chair_and_a_lifted_block_refit_the_waitlist(
+    full_chair: Any,
+    make_course: Callable[..., Any],
+    eager_tasks: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The one chair is full at 09:30: a second chair makes room tomorrow (an offer);
+    a block over tomorrow morning on it pushes the start back, and lifting it brings
+    the offer back."""
+    clinic = full_chair.patient.clinic
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = _waiting(make_course)
+    entry.refresh_from_db()
+    assert entry.fit_start is not None and entry.fit_start > TOMORROW
+    with django_capture_on_commit_callbacks(execute=True):
+        chair = clinic_services.chair_save(clinic=clinic, name="Chair 2", device="MagPro")
+    entry.refresh_from_db()
+    assert (entry.fit_start, entry.offer_start) == (TOMORROW, TOMORROW)
+    with django_capture_on_commit_callbacks(execute=True):
+        block = services.chair_block_save(
+            chair=chair,
+            starts_at=local_datetime(TOMORROW, dt.time(8), clinic.tz),
+            ends_at=local_datetime(TOMORROW, dt.time(12), clinic.tz),
+            reason="Coil service",
+        )
+    entry.refresh_from_db()
+    assert entry.fit_start == dt.date(2026, 11, 27)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.chair_block_delete(block)
+    entry.refresh_from_db()
+    assert (entry.fit_start, entry.offer_start) == (TOMORROW, TOMORROW)
