@@ -171,7 +171,7 @@ class ChairWeekSerializer(serializers.Serializer):
 
 
 class ForecastWeekSerializer(serializers.Serializer):
-    monday = serializers.DateField()
+    monday = dates.DateField()
     open_hours = serializers.FloatField()
     booked_hours = serializers.FloatField()
     free_hours = serializers.FloatField()
