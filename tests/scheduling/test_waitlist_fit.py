@@ -56,7 +56,10 @@ calendars = st.fixed_dictionaries(
         "sessions": st.lists(
             st.tuples(st.integers(0, 2), st.integers(0, 12), st.integers(0, 5)), max_size=100
         ),
-        "own_sessions": st.lists(st.tuples(st.integers(0, 6), st.integers(0, 5)), max_size=10),
+        # (day, minutes from the wished time): near it, so the patient's own time matters
+        "own_sessions": st.lists(
+            st.tuples(st.integers(0, 6), st.sampled_from([-30, 0, 15])), max_size=6
+        ),
         "blocks": st.lists(
             st.tuples(st.integers(0, 2), st.integers(0, 30), st.integers(1, 4)), max_size=3
         ),
@@ -136,6 +139,8 @@ def _build(data: dict[str, Any]) -> WaitlistEntry:
             measured_on=TODAY - dt.timedelta(days=data["maintenance_threshold_days_ago"]),
         )
         fields = {"type": CourseType.MAINTENANCE, "follows": acute}
+    preferred = dt.time(8 + data["preferred"] // 2, 30 * (data["preferred"] % 2))
+    wished = preferred.hour * 60 + preferred.minute
     # The waiting patient's own sessions (of another course), on a chair without the
     # protocol's coil: they keep the patient busy without adding room.
     elsewhere = ChairFactory(clinic=clinic, name="Deep TMS", coils=["H1"])
@@ -145,14 +150,13 @@ def _build(data: dict[str, Any]) -> WaitlistEntry:
             course=earlier,
             patient_id=patient.pk,
             chair=elsewhere,
-            starts_at=(start := _at(clinic, first + dt.timedelta(days=day), 8 * 60 + 45 * slot)),
-            ends_at=start + dt.timedelta(minutes=40),
+            starts_at=(start := _at(clinic, first + dt.timedelta(days=day), wished + shift)),
+            ends_at=start + dt.timedelta(minutes=20),
             kind="treatment",
             phase=1,
         )
-        for day, slot in set(data["own_sessions"])
+        for day, shift in dict(data["own_sessions"]).items()  # one a day
     )
-    preferred = dt.time(8 + data["preferred"] // 2, 30 * (data["preferred"] % 2))
     course = CourseFactory(
         patient=patient,
         psychiatrist=psychiatrist,
@@ -264,7 +268,7 @@ def test_the_patients_own_sessions_push_the_start() -> None:
             "saturday": False,
             "closures": [],
             "sessions": [],
-            "own_sessions": [(0, 2)],  # Thursday 25 February, 09:30
+            "own_sessions": [(0, 0)],  # Thursday 25 February, 09:30
             "blocks": [],
             "phases": [(1, 1, 1)],
             "slot_minutes": 30,
