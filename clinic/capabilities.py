@@ -40,6 +40,7 @@ class Capability(StrEnum):
     OPEN_DASHBOARD = "open_dashboard"
     OVERSEE_ALL_COURSES = "oversee_all_courses"
     OPEN_CLOSURES = "open_closures"
+    READ_CAPACITY_FORECAST = "read_capacity_forecast"
     # Sessions
     BOOK_SESSIONS = "book_sessions"
     CANCEL_SESSION = "cancel_session"
@@ -163,11 +164,17 @@ CAPABILITIES: Mapping[Capability, Grant] = MappingProxyType(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},
             "Open the closures page and see the sessions each closure hits",
         ),
+        Capability.READ_CAPACITY_FORECAST: _grant(
+            {Role.FRONT_DESK, Role.CLINIC_ADMIN},
+            "See the capacity forecast: chair-hours open and booked per week for the next "
+            "12 weeks, by chair, with the waitlist's demand (the page and the API)",
+        ),
         # Sessions
         Capability.BOOK_SESSIONS: _grant(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},
             "Book sessions and move them; book a whole course at once (the booking "
-            "page, `POST /courses/{id}/schedule/`)",
+            "page, `POST /courses/{id}/schedule/`); keep the waitlist and book from its "
+            "offers (the waitlist page, `/waitlist/`)",
         ),
         Capability.CANCEL_SESSION: _grant(
             {Role.FRONT_DESK, Role.CLINIC_ADMIN},

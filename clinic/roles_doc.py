@@ -180,6 +180,14 @@ RESOURCES: tuple[Resource, ...] = (
         note=" (the clinics where the caller holds it; append-only)",
     ),
     Resource(
+        ("/api/v1/waitlist/",),
+        READ,
+        Capability.BOOK_SESSIONS,
+        Capability.BOOK_SESSIONS,
+        (Capability.BOOK_SESSIONS, " (the entry is kept, marked removed)"),
+    ),
+    Resource(("/api/v1/capacity-forecast/",), Capability.READ_CAPACITY_FORECAST, NONE, NONE, NONE),
+    Resource(
         ("/webhooks/sms/inbound/", "/webhooks/sms/status/"),
         "no staff login: Twilio's signature (403 without it)",
         "",
@@ -260,6 +268,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("POST", ("/sessions/{id}/undo/",), Capability.UNDO_ATTENDANCE),
     Action("GET", ("/closures/{id}/affected-sessions/",), READ),
     Action("POST", ("/closures/{id}/rebook/",), Capability.REBOOK_CLOSURE),
+    Action("POST", ("/waitlist/{id}/book-offer/",), Capability.BOOK_SESSIONS),
 )
 
 PAGES: tuple[Page, ...] = (
@@ -273,6 +282,16 @@ PAGES: tuple[Page, ...] = (
     Page(("POST /board/sessions/<id>/cancel/",), Capability.CANCEL_SESSION),
     Page(("POST /board/sessions/<id>/undo/",), Capability.UNDO_ATTENDANCE),
     Page(("/board/sessions/<id>/move/",), Capability.BOOK_SESSIONS),
+    Page(
+        ("/waitlist/",),
+        (Capability.BOOK_SESSIONS, "; the day board names the patients with an offer"),
+        "waitlist",
+    ),
+    Page(
+        ("POST /waitlist/<id>/book-offer/", "POST /waitlist/<id>/remove/"),
+        Capability.BOOK_SESSIONS,
+    ),
+    Page(("/capacity/",), Capability.READ_CAPACITY_FORECAST, "capacity forecast"),
     Page(("/today/",), Capability.OPEN_TODAY, "technician's list"),
     Page(
         ("/patients/",),

@@ -99,6 +99,7 @@ def closure_save(closure: Closure | None = None, **fields: Any) -> Closure:
     closure = closure or Closure()
     _ensure_unique_in_clinic(closure, fields, "date", "closure_one_per_day")
     _apply(closure, fields)
+    signals.announce_capacity_changed(closure.clinic_id)
     return closure
 
 
@@ -109,13 +110,19 @@ def closure_delete(closure: Closure) -> None:
         raise Conflict(
             f"{closure.date:%A %d %B %Y} has passed: its closure is kept.", code="closure_past"
         )
+    clinic_id = closure.clinic_id
     closure.delete()
+    signals.announce_capacity_changed(clinic_id)
 
 
 def chair_save(chair: Chair | None = None, **fields: Any) -> Chair:
+    added = chair is None
     chair = chair or Chair()
+    before = (chair.active, list(chair.coils))
     _ensure_unique_in_clinic(chair, fields, "name", "chair_name_unique_in_clinic")
     _apply(chair, fields)
+    if added or before != (chair.active, list(chair.coils)):
+        signals.announce_capacity_changed(chair.clinic_id)
     return chair
 
 

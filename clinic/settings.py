@@ -334,6 +334,8 @@ SPECTACULAR_SETTINGS = {
         "MappingScheduleEnum": "courses.models.MappingSchedule",
         "WebhookEventEnum": "notifications.models.WebhookEvent",
         "WebhookDeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "WaitlistStatusEnum": "scheduling.models.WaitlistStatus",
+        "TimePreferenceEnum": "scheduling.models.TimePreference",
     },
 }
 

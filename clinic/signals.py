@@ -12,7 +12,7 @@ from typing import Any
 
 from django.dispatch import Signal
 
-from clinic.models import Patient
+from clinic.models import Clinic, Patient
 
 # patient, channel ("sms" | "email"), granted, source, by, document, given_on: staff
 # changed a patient's consent to be contacted on a channel (a written consent names the
@@ -26,6 +26,15 @@ CONSENT_FIELDS = (("sms", "sms_consent"), ("email", "email_consent"))
 patient_channels_changed = Signal()
 
 CHANNEL_FIELDS = ("phone", "email", "preferred_channel")
+
+
+# clinic_id: a closure was added, moved or removed, or a chair added, retired or put
+# back in service: the room on the chairs changed (scheduling re-fits its waitlist).
+capacity_changed = Signal()
+
+
+def announce_capacity_changed(clinic_id: int) -> None:
+    capacity_changed.send(sender=Clinic, clinic_id=clinic_id)
 
 
 def announce_channel_changes(patient: Patient, before: dict[str, Any]) -> None:

@@ -21,7 +21,14 @@ from notifications import (
 )
 from notifications import views as notification_views
 from scheduling import api as scheduling_api
-from scheduling import billing_api, billing_views, course_api, patient_booking, report_views
+from scheduling import (
+    billing_api,
+    billing_views,
+    course_api,
+    patient_booking,
+    report_views,
+    waitlist_api,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -41,6 +48,7 @@ router.register("safety-flags", courses_api.SafetyFlagViewSet, basename="safety-
 router.register("alerts", courses_api.StaffAlertViewSet, basename="alert")
 router.register("relapses", relapse_api.RelapseViewSet, basename="relapse")
 router.register("sessions", scheduling_api.SessionViewSet, basename="session")
+router.register("waitlist", waitlist_api.WaitlistViewSet, basename="waitlist-entry")
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
 router.register("consents", notifications_api.ConsentEventViewSet, basename="consent")
 router.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
@@ -75,6 +83,11 @@ urlpatterns = [
     ),
     path("api/v1/availability/", scheduling_api.AvailabilityView.as_view(), name="availability"),
     path("api/v1/board/", scheduling_api.BoardView.as_view(), name="board"),
+    path(
+        "api/v1/capacity-forecast/",
+        waitlist_api.CapacityForecastView.as_view(),
+        name="capacity-forecast",
+    ),
     path("api/v1/", include(router.urls)),
     path("setup/reminders/", policy_views.reminder_policy, name="setup-reminders"),
     path("setup/webhooks/", webhook_views.endpoints, name="setup-webhooks"),

@@ -190,6 +190,8 @@ NAVIGATION: tuple[tuple[str, str, Capability], ...] = (
     ("Day board", "board-page", Capability.OPEN_BOARD),
     ("Patients", "patient-list", Capability.READ_CLINIC_RECORDS),
     ("Book a course", "course-book", Capability.BOOK_SESSIONS),
+    ("Waitlist", "waitlist-page", Capability.BOOK_SESSIONS),
+    ("Capacity", "capacity-forecast-page", Capability.READ_CAPACITY_FORECAST),
     ("Closures", "closures-page", Capability.OPEN_CLOSURES),
     ("Today's sessions", "technician-today", Capability.OPEN_TODAY),
     ("My courses", "psychiatrist-dashboard", Capability.OPEN_DASHBOARD),

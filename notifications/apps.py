@@ -27,6 +27,7 @@ class NotificationsConfig(AppConfig):
             (scheduling_signals.sessions_withdrawn, receivers.sessions_withdrawn),
             (scheduling_signals.makeups_booked, receivers.makeups_booked),
             (scheduling_signals.session_reinstated, receivers.session_reinstated),
+            (scheduling_signals.waitlist_offers_made, receivers.waitlist_offers_made),
         )
         for signal, receiver in connections:
             signal.connect(receiver, dispatch_uid=f"notifications.{receiver.__name__}")

@@ -28,6 +28,7 @@ SUBJECTS = {
     Kind.MAKEUP_BOOKED: "An extra appointment for you",
     Kind.SESSION_CANCELLED: "Your appointment is cancelled",
     Kind.WATCH_CHECKIN: "How have you been?",
+    Kind.WAITLIST_OFFER: "An earlier start is free",
 }
 
 # Day-before reminders ask for a reply: YES confirms the patient's next visit.

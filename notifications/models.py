@@ -25,6 +25,7 @@ class Kind(models.TextChoices):
     MAKEUP_BOOKED = "makeup_booked", "Make-up booked"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled by staff"
     WATCH_CHECKIN = "watch_checkin", "Questionnaire link (relapse watch)"
+    WAITLIST_OFFER = "waitlist_offer", "Waitlist: an earlier start came up"
 
 
 # Changes always go out; routine reminders give way when a frequency cap is reached.
@@ -67,6 +68,11 @@ class ReminderPolicy(models.Model):
     makeup_booked = models.BooleanField(default=True)
     session_cancelled = models.BooleanField(
         default=True, help_text="Tell the patient when staff cancel a visit."
+    )
+    waitlist_offer = models.BooleanField(
+        default=False,
+        help_text="Text a waiting patient asking them to call when an earlier start "
+        "comes up (the front desk sees the offer on the board either way).",
     )
     every_day = models.BooleanField(
         default=False,

@@ -27,6 +27,7 @@ KIND_FIELDS = (
     "makeup_booked",
     "session_cancelled",
     "missed_followup",
+    "waitlist_offer",
 )
 TIME_FIELDS = (
     "every_day",
@@ -53,6 +54,8 @@ class ReminderPolicyForm(forms.ModelForm):
             "makeup_booked": "Make-up booked",
             "session_cancelled": "Visit cancelled by staff",
             "missed_followup": "After a missed visit",
+            "waitlist_offer": "Waitlist: ask a waiting patient to call when an earlier "
+            "start comes up (texts only)",
             "every_day": "Remind before every visit",
             "day_before_at": "Day-before reminder at",
             "same_day_minutes_before": "Same-day reminder, minutes before the visit",

@@ -79,3 +79,7 @@ def sessions_withdrawn(sender: Any, *, session_ids: list[int], **_: Any) -> None
 
 def makeups_booked(sender: Any, *, session_ids: list[int], **_: Any) -> None:
     services.notify_makeups(session_ids)
+
+
+def waitlist_offers_made(sender: Any, *, entry_ids: list[int], **_: Any) -> None:
+    services.notify_waitlist_offers(entry_ids)

@@ -8,10 +8,12 @@ class SchedulingConfig(AppConfig):
         from scheduling.audit import register_audited_models
 
         register_audited_models()
+        from clinic import signals as clinic_signals
         from clinic.errors import ConstraintError, register_constraint
         from courses import signals as course_signals
         from courses.models import Authorization
         from scheduling import receivers
+        from scheduling import signals as scheduling_signals
 
         register_constraint(
             "session_chair_no_overlap",
@@ -52,4 +54,18 @@ class SchedulingConfig(AppConfig):
         )
         course_signals.risk_inputs_changed.connect(
             receivers.recompute_risk, dispatch_uid="scheduling.recompute_risk"
+        )
+        # The waitlist's earliest starts are fitted again after a change of capacity.
+        course_signals.course_status_changed.connect(
+            receivers.waitlist_after_status_change, dispatch_uid="scheduling.waitlist_status"
+        )
+        clinic_signals.capacity_changed.connect(
+            receivers.waitlist_after_capacity_change, dispatch_uid="scheduling.waitlist_capacity"
+        )
+        scheduling_signals.session_changed.connect(
+            receivers.waitlist_after_session_change, dispatch_uid="scheduling.waitlist_session"
+        )
+        register_constraint(
+            "waitlist_one_waiting_entry_per_course",
+            ConstraintError("already_waiting", "This course is already on the waitlist."),
         )

@@ -8,7 +8,7 @@ from clinic.audit_trail import register
 
 
 def register_audited_models() -> None:
-    from scheduling.models import AdverseEvent, Session, TreatmentRecord
+    from scheduling.models import AdverseEvent, Session, TreatmentRecord, WaitlistEntry
 
     register(
         Session,
@@ -22,3 +22,18 @@ def register_audited_models() -> None:
         clinic="session.patient.clinic_id",
     )
     register(AdverseEvent, patient="course.patient_id", clinic="course.patient.clinic_id")
+    register(
+        WaitlistEntry,
+        patient="course.patient_id",
+        clinic="clinic_id",
+        non_clinical={
+            "time_preference",
+            "preferred_time",
+            "time_flex_minutes",
+            "weekdays",
+            "not_before",
+            "status",
+            "fit_start",
+            "offer_start",
+        },
+    )

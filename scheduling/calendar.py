@@ -74,6 +74,36 @@ class _Busy:
         return _Busy(list(self.intervals), self.longest)
 
 
+class _Layered(_Busy):
+    """Busy time over a base that is never changed: what is added goes to a layer of
+    its own (``ClinicCalendar.layered``)."""
+
+    def __init__(self, base: _Busy) -> None:
+        super().__init__()
+        self.base = base
+
+    def overlaps(self, start: dt.datetime, end: dt.datetime) -> bool:
+        return super().overlaps(start, end) or self.base.overlaps(start, end)
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> list[Interval]:
+        return sorted([*self.base.between(start, end), *super().between(start, end)])
+
+    def copy(self) -> _Busy:
+        layered = _Layered(self.base)
+        layered.intervals, layered.longest = list(self.intervals), self.longest
+        return layered
+
+
+class _Layers(dict[int, _Busy]):
+    def __init__(self, base: dict[int, _Busy]) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, chair_id: int) -> _Busy:
+        found = self[chair_id] = _Layered(self.base.get(chair_id) or _Busy())
+        return found
+
+
 @dataclass
 class ClinicCalendar:
     clinic: Clinic
@@ -117,6 +147,18 @@ class ClinicCalendar:
         chair_busy.update((chair_id, busy.copy()) for chair_id, busy in self.chair_busy.items())
         return dataclasses.replace(
             self, chair_busy=chair_busy, patient_busy=self.patient_busy.copy()
+        )
+
+    def layered(self, chairs: list[Chair], patient: list[Interval]) -> ClinicCalendar:
+        """A calendar over this one's chairs' busy time whose holds go to a layer of
+        their own, with ``chairs`` (a coil's) and ``patient`` (that patient's busy
+        time): this one is neither changed nor copied, so trying many start dates on
+        one read costs only each try's holds."""
+        return dataclasses.replace(
+            self,
+            chairs=chairs,
+            chair_busy=_Layers(self.chair_busy),
+            patient_busy=_Busy.of(list(patient)),
         )
 
     def hold(self, chair_id: int, start: dt.datetime, end: dt.datetime) -> None:

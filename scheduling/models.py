@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -7,7 +9,7 @@ from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from clinic.models import Chair, Patient
+from clinic.models import Chair, Clinic, Patient
 from courses.billing import BillingCode
 from courses.models import TreatmentCourse
 
@@ -314,3 +316,99 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} on session {self.session_id}"
+
+
+class TimePreference(models.TextChoices):
+    AROUND = "around", "Around"
+    BEFORE = "before", "Before"
+    AFTER = "after", "After"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    BOOKED = "booked", "Booked"
+    REMOVED = "removed", "Removed"
+
+
+ALL_WEEKDAYS = 0b1111111
+MONDAY_TO_FRIDAY = 0b0011111
+
+
+class WaitlistEntry(models.Model):
+    """A cleared patient's prescribed, unbooked course waiting for room on the chairs.
+
+    ``fit_start``: the earliest day from which every session of the course fits
+    (scheduling.waitlist), with when it was worked out; ``offer_start`` is set when that
+    day moved earlier, until the course is booked from it or the entry leaves the list.
+    Times: the sessions start at ``preferred_time``, or up to ``time_flex_minutes``
+    before it (``before``), after it (``after``) or either side (``around``).
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        TreatmentCourse, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    time_preference = models.CharField(
+        max_length=10, choices=TimePreference.choices, default=TimePreference.AROUND
+    )
+    preferred_time = models.TimeField()
+    time_flex_minutes = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(240)]
+    )
+    # Days the course may start on: bit 0 Monday ... bit 6 Sunday.
+    weekdays = models.PositiveSmallIntegerField(default=MONDAY_TO_FRIDAY)
+    not_before = models.DateField(help_text="The earliest day the patient can start.")
+    status = models.CharField(
+        max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    fit_start = models.DateField(null=True, blank=True)
+    fit_computed_at = models.DateTimeField(null=True, blank=True)
+    offer_start = models.DateField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["clinic", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course"],
+                condition=Q(status="waiting"),
+                name="waitlist_one_waiting_entry_per_course",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekdays__gte=1, weekdays__lte=ALL_WEEKDAYS),
+                name="waitlist_weekdays_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_flex_minutes__lte=240), name="waitlist_flex_bounded"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="waitlist_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(time_preference__in=TimePreference.values),
+                name="waitlist_time_preference_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(offer_start__isnull=True) | Q(status="waiting"),
+                name="waitlist_offer_only_while_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist entry for course {self.course_id} ({self.status})"
+
+    def starts_on(self, day: dt.date) -> bool:
+        """Whether the course may start on ``day``'s weekday."""
+        return bool(self.weekdays >> day.weekday() & 1)
+
+    @property
+    def weekday_list(self) -> list[int]:
+        return [day for day in range(7) if self.weekdays >> day & 1]

@@ -107,10 +107,20 @@ def cadence_weekdays(per_week: int, start_weekday: int) -> tuple[int, ...]:
     return WEEKDAYS_BY_CADENCE[per_week]
 
 
-def flex_offsets(flex_minutes: int) -> list[int]:
+FLEX_BOTH = "around"
+FLEX_EARLIER = "before"  # "before 10:00": at the time or up to the flex earlier
+FLEX_LATER = "after"  # "after 16:30": at the time or up to the flex later
+
+
+def flex_offsets(flex_minutes: int, direction: str = FLEX_BOTH) -> list[int]:
+    """Minutes from the preferred time to try, nearest first; ``direction`` keeps
+    only the earlier (``before``) or later (``after``) side."""
     offsets = [0]
     for step in range(FLEX_STEP_MINUTES, flex_minutes + 1, FLEX_STEP_MINUTES):
-        offsets += [step, -step]
+        if direction != FLEX_EARLIER:
+            offsets.append(step)
+        if direction != FLEX_LATER:
+            offsets.append(-step)
     return offsets
 
 
@@ -122,12 +132,17 @@ class Planner:
         preferred_time: dt.time,
         preferred_chair_id: int | None,
         time_flex_minutes: int = 0,
+        flex_direction: str = FLEX_BOTH,
+        fail_fast: bool = False,
     ) -> None:
         self.calendar = calendar
         self.preferred_time = preferred_time
         self.preferred_chair_id = preferred_chair_id
-        self.offsets = flex_offsets(time_flex_minutes)
+        self.offsets = flex_offsets(time_flex_minutes, flex_direction)
         self.last_chair_id: int | None = None
+        # Stop at the first session that cannot be placed (a search for a start date
+        # that fits needs only whether one failed, not every failure).
+        self.fail_fast = fail_fast
 
     def chair_order(self) -> list[int]:
         active = [chair.pk for chair in self.calendar.chairs]
@@ -213,6 +228,8 @@ class Planner:
                 placements.append(mapping)
             if failure is not None:
                 failures.append(failure)
+                if self.fail_fast:
+                    return placements, failures
         for phase in shape.phases:
             weekdays = cadence_weekdays(phase.per_week, start_date.weekday())
             days = self.phase_days(phase, day, weekdays, until)
@@ -233,6 +250,8 @@ class Planner:
                 placements += placed
                 if failure is not None:
                     failures.append(failure)
+                    if self.fail_fast:
+                        return placements, failures
                 remaining -= count
             # The next phase starts on the Monday after this phase's last session.
             day = last + dt.timedelta(days=1)

@@ -34,6 +34,8 @@ makeups_booked = Signal()  # session_ids: make-up sessions just booked
 session_reinstated = Signal()
 session_booked = Signal()  # session: one session booked on its own (not a whole course)
 session_completed = Signal()  # session: a checked-in session completed with its record
+# entry_ids: waitlist entries whose earliest start just moved earlier (an offer)
+waitlist_offers_made = Signal()
 # changes: list of (course id, previous level, new level): courses whose risk level changed
 course_risk_changed = Signal()
 
@@ -91,3 +93,7 @@ def announce_session_completed(session: Session) -> None:
 def announce_course_risk_changed(changes: Sequence[tuple[int, str, str]]) -> None:
     if changes:
         course_risk_changed.send(sender=TreatmentCourse, changes=list(changes))
+
+
+def announce_waitlist_offers(entry_ids: Iterable[int]) -> None:
+    waitlist_offers_made.send(sender=Session, entry_ids=list(entry_ids))

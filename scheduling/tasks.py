@@ -31,3 +31,10 @@ def recompute_risk_nightly() -> int:
     """Nightly: time passing alone (a treatment gap, an expiring authorization) changes
     risk, so every open course is re-evaluated."""
     return risk.recompute_open_courses()
+
+
+@shared_task(name="scheduling.tasks.refresh_waitlist")
+def refresh_waitlist(clinic_id: int) -> int:
+    """The clinic's capacity changed: work out its waiting courses' earliest starts
+    again (scheduling.services.waitlist_refresh); the number of new offers."""
+    return len(services.waitlist_refresh(clinic_id))

@@ -15,10 +15,19 @@ from scheduling import (
     move_views,
     prescribe_views,
     views,
+    waitlist_views,
 )
 
 urlpatterns: list[URLPattern] = [
     path("board/", views.board_page, name="board-page"),
+    path("waitlist/", waitlist_views.waitlist_page, name="waitlist-page"),
+    path(
+        "waitlist/<int:pk>/book-offer/",
+        waitlist_views.waitlist_book_offer,
+        name="waitlist-book-offer",
+    ),
+    path("waitlist/<int:pk>/remove/", waitlist_views.waitlist_remove, name="waitlist-remove"),
+    path("capacity/", waitlist_views.capacity_forecast_page, name="capacity-forecast-page"),
     path("board/sessions/<int:pk>/check-in/", views.session_check_in, name="session-check-in"),
     path(
         "board/sessions/<int:pk>/mark-missed/",

@@ -32,7 +32,7 @@ from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import closure_selectors, closure_views, selectors, services
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, UndoForm
-from scheduling.models import UPCOMING, Session, SessionStatus
+from scheduling.models import UPCOMING, Session, SessionStatus, WaitlistEntry, WaitlistStatus
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
 FRAGMENT_ROW = "row"  # a session row of the technician's list
@@ -133,6 +133,17 @@ def _with_offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> d
 # --- the day board ---------------------------------------------------------------------
 
 
+def waitlist_offers(clinic_id: int) -> Any:
+    """Waiting courses whose earliest start moved earlier: front desk calls them."""
+    return (
+        WaitlistEntry.objects.filter(
+            clinic_id=clinic_id, status=WaitlistStatus.WAITING, offer_start__isnull=False
+        )
+        .select_related("course__patient")
+        .order_by("offer_start", "id")
+    )
+
+
 @require_http_methods(["GET", "HEAD"])
 @staff_page(Capability.OPEN_BOARD)
 def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
@@ -159,6 +170,7 @@ def board_page(request: HttpRequest, place: Workplace) -> HttpResponse:
             "tz": place.clinic.tz,
             "back": request.get_full_path(),
             "refresh_seconds": settings.BOARD_REFRESH_SECONDS,
+            "offers": list(waitlist_offers(place.clinic.pk)),
         },
     )
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clinic.models import Clinic, Patient
 from notifications.models import (
+    Channel,
     Kind,
     Notification,
     ReminderPolicy,
@@ -457,3 +458,38 @@ def _insert_ignoring_existing(rows: list[PlannedRow]) -> None:
         )
         # Dropped here, not at commit: a caller's transaction may plan more than once.
         cursor.execute("DROP TABLE planned_reminder")
+
+
+def notify_waitlist_offers(entry_ids: Iterable[int]) -> int:
+    """A text to each waiting patient whose earliest start moved earlier, asking them
+    to call, when the clinic turned it on (``ReminderPolicy.waitlist_offer``, off by
+    default): SMS only, to patients who consented to it, in the send window; counted
+    against the caps at sending. One per offered day (the key names it)."""
+    from scheduling.models import WaitlistEntry
+
+    entries = WaitlistEntry.objects.filter(pk__in=list(entry_ids)).select_related(
+        "course__patient", "clinic__reminder_policy"
+    )
+    now = timezone.now()
+    rows = []
+    for entry in entries:
+        policy = policy_for(entry.clinic)
+        patient = entry.course.patient
+        if not policy.waitlist_offer or entry.offer_start is None:
+            continue
+        if Channel.SMS not in message_channels(patient):
+            continue
+        key = _key(Kind.WAITLIST_OFFER, Channel.SMS, None, f"e{entry.pk}:{entry.offer_start}")
+        rows.append(
+            _row(
+                Kind.WAITLIST_OFFER,
+                Channel.SMS,
+                patient,
+                entry.clinic,
+                policy,
+                session=None,
+                due=now,
+                key=key,
+            )
+        )
+    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))

@@ -13,6 +13,8 @@
 - ``closures``: closures re-booked, chair blocks, an ended course's bookings released;
 - ``replan``: a course lengthened or switched to another protocol mid-course, its
   remaining sessions re-planned all or nothing;
+- ``waitlist``: prescribed courses waiting for room, their earliest start kept up
+  to date, offers, and booking from one;
 - ``adverse_events``: an adverse event raised with a treatment record, the hold it puts
   on its course, and the psychiatrist's decision that lifts it.
 
@@ -54,6 +56,16 @@ from scheduling.services.makeups import (
 )
 from scheduling.services.replan import Replan, course_lengthen, course_switch_protocol
 from scheduling.services.undo import session_undo, undo_offered
+from scheduling.services.waitlist import (
+    refresh_on_commit,
+    waitlist_add,
+    waitlist_book_offer,
+    waitlist_course_left,
+    waitlist_dismiss_offer,
+    waitlist_refresh,
+    waitlist_remove,
+    waitlist_update,
+)
 
 __all__ = [
     "BoosterBooking",
@@ -73,6 +85,7 @@ __all__ = [
     "course_schedule_booking",
     "course_shape",
     "course_switch_protocol",
+    "refresh_on_commit",
     "refresh_pending_authorization",
     "release_sessions_of_ended_course",
     "require_no_review_hold",
@@ -88,4 +101,11 @@ __all__ = [
     "sessions_hit_by_closure",
     "sweep_missed_sessions",
     "undo_offered",
+    "waitlist_add",
+    "waitlist_book_offer",
+    "waitlist_course_left",
+    "waitlist_dismiss_offer",
+    "waitlist_refresh",
+    "waitlist_remove",
+    "waitlist_update",
 ]

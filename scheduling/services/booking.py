@@ -32,6 +32,7 @@ from scheduling import signals
 from scheduling.calendar import load_calendar, planning_read
 from scheduling.models import OCCUPYING, Session
 from scheduling.planner import (
+    FLEX_BOTH,
     CourseShape,
     Failure,
     PhasePlan,
@@ -227,11 +228,14 @@ def course_schedule_booking(
     time_flex_minutes: int = 0,
     allow_past: bool = False,
     dry_run: bool = False,
+    flex_direction: str = FLEX_BOTH,
 ) -> CourseBooking:
     """Book every session of a course in one go: all of them, or none (409). Sessions
     beyond the course's authorization are booked marked pending, or left unbooked,
     as the clinic chose (``services.authorization``). ``dry_run`` runs exactly the
-    same rules and rolls everything back (the preview).
+    same rules and rolls everything back (the preview). ``flex_direction``: the time
+    flex on both sides of the preferred time, or only before or after it (a waitlist
+    entry's "before 10:00").
 
     A fixed number of queries whatever the course's length: the locked course, what
     planning needs (one), the calendar (four), one INSERT, and the risk facts not
@@ -284,6 +288,7 @@ def course_schedule_booking(
             preferred_time=course.preferred_time,
             preferred_chair_id=course.preferred_chair_id,
             time_flex_minutes=time_flex_minutes,
+            flex_direction=flex_direction,
         )
         placements, failures = planner.plan(shape, course.start_date, until=until)
         ran_past = bool(failures) and failures[-1].date > until

@@ -32,6 +32,7 @@ from scheduling.services.booking import (
     lock_course,
     planning_limit,
 )
+from scheduling.services.waitlist import refresh_on_commit
 
 
 @transaction.atomic
@@ -64,12 +65,15 @@ def chair_block_save(block: ChairBlock | None = None, **fields: Any) -> ChairBlo
                 for s in clashing
             ],
         )
+    refresh_on_commit(saved.chair.clinic_id)
     return saved
 
 
 def chair_block_delete(block: ChairBlock) -> None:
     """Lift a hold on a chair: the chair is bookable again in that time."""
+    clinic_id = block.chair.clinic_id
     block.delete()
+    refresh_on_commit(clinic_id)
 
 
 def release_sessions_of_ended_course(course: TreatmentCourse) -> list[int]:

@@ -20,6 +20,7 @@ from scheduling.models import Session, SessionStatus, TreatmentRecord
 from scheduling.services import course_schedule
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_patient_pages import _next_monday
+from tests.browser.test_phone_width import OVERFLOW
 from tests.browser.test_screening_and_prescribing import _no_violations_at_both_widths
 from tests.factories import ChairBlockFactory, SessionFactory
 
@@ -185,3 +186,39 @@ def test_the_booster_page_and_its_refusals_pass_at_both_widths(
     page.goto(reverse("course-booster", args=[active.pk]))
     expect(page.get_by_role("alert")).to_contain_text("a booster follows a completed")
     _no_violations_at_both_widths(page, "booster-open-course")
+
+
+def test_the_waitlist_and_the_capacity_forecast_pass_at_desk_and_phone_widths(
+    page: Page, login: Any, staff: Any, make_course: Any, chairs: list[Any]
+) -> None:
+    """The waitlist with an entry and its offer, and the forecast with its chart and
+    tables: axe-clean at 1440 and 390 px, and nothing scrolls the page sideways."""
+    from scheduling.models import WaitlistEntry
+    from scheduling.services import waitlist_add, waitlist_refresh
+
+    start = _next_monday()
+    course_schedule(make_course(start=start))
+    entry = waitlist_add(make_course(start=start), by=None, preferred_time=dt.time(10))
+    waitlist_refresh(entry.clinic_id)
+    WaitlistEntry.objects.filter(pk=entry.pk).update(offer_start=start)
+    make_course(start=start)  # one more course that could wait: the form lists it
+    login(staff(Role.FRONT_DESK))
+    found = {}
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name in ("waitlist-page", "capacity-forecast-page", "board-page"):
+            response = page.goto(reverse(name))
+            assert response is not None and response.status == 200, name
+            if name == "waitlist-page":  # the entry, its offer and its one-action booking
+                assert (
+                    page.get_by_role("button", name=f"Book from {start.day} {start:%b}").count()
+                    == 1
+                )
+            violations = axe_violations(page)
+            if violations:
+                found[f"{name}@{width}"] = violations
+            wide = page.evaluate(OVERFLOW)
+            if wide["scroll"] > wide["client"]:
+                found[f"{name}@{width} scrolls sideways"] = wide
+            screenshot(page, f"{name}-{width}")
+    assert found == {}

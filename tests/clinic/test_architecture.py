@@ -9,7 +9,7 @@ import pytest
 from django.dispatch import Signal
 
 from clinic import signals as clinic_signals
-from clinic.models import Patient
+from clinic.models import Clinic, Patient
 from courses import signals as course_signals
 from courses.models import Assessment, TreatmentCourse
 from scheduling import signals as scheduling_signals
@@ -22,6 +22,7 @@ LONGEST_MODULE = 500
 SIGNALS = [
     (clinic_signals.patient_consent_changed, Patient),
     (clinic_signals.patient_channels_changed, Patient),
+    (clinic_signals.capacity_changed, Clinic),
     (course_signals.risk_inputs_changed, TreatmentCourse),
     (course_signals.course_status_changed, TreatmentCourse),
     (course_signals.assessment_recorded, Assessment),
@@ -35,6 +36,7 @@ SIGNALS = [
     (scheduling_signals.session_booked, Session),
     (scheduling_signals.session_completed, Session),
     (scheduling_signals.course_risk_changed, TreatmentCourse),
+    (scheduling_signals.waitlist_offers_made, Session),
 ]
 
 

@@ -30,7 +30,16 @@ def _nav_labels(client: Client) -> list[str]:
     [
         (
             Role.FRONT_DESK,
-            ["Day board", "Patients", "Book a course", "Closures", "Outbox", "Patient messages"],
+            [
+                "Day board",
+                "Patients",
+                "Book a course",
+                "Waitlist",
+                "Capacity",
+                "Closures",
+                "Outbox",
+                "Patient messages",
+            ],
         ),
         (Role.TECHNICIAN, ["Patients", "Today's sessions"]),
         (Role.PSYCHIATRIST, ["Patients", "My courses", "Outcomes", "Outbox"]),

@@ -33,9 +33,10 @@ BANNED_WORDS = ["tms", "magnetic", "depression", "psychiatr", "diagnosis"]
 # procedure or diagnosis code, no payer, authorization or superbill.
 BILLING_WORDS = ["9086", "cpt", "icd", "f33.", "superbill", "authoriz", "billing", "npi", "payer"]
 # Kinds whose text names the day / the time of the session.
-# The relapse watch's questionnaire link names no session.
-WITHOUT_DATE = {Kind.SAME_DAY, Kind.WATCH_CHECKIN}  # "see you today at ..."
-WITHOUT_TIME = {Kind.MISSED_FOLLOWUP, Kind.WATCH_CHECKIN}  # "we missed you on <date>"
+# "see you today at ..." / "we missed you on <date>"; the relapse watch's questionnaire
+# link names no session, and a waitlist offer asks the patient to call (nothing is booked).
+WITHOUT_DATE = {Kind.SAME_DAY, Kind.WATCH_CHECKIN, Kind.WAITLIST_OFFER}
+WITHOUT_TIME = {Kind.MISSED_FOLLOWUP, Kind.WATCH_CHECKIN, Kind.WAITLIST_OFFER}
 
 
 @pytest.fixture

@@ -431,9 +431,9 @@ def _fill_board(clinic: Any, make_course: Any, chairs: int, per_chair: int) -> N
 
 # Login session, user, memberships, clinics; the day's sessions, chairs (board_for_day);
 # opening hours, closure; the idle-timeout session save (savepoint, update, release);
-# the patient messages still to handle, counted in the navigation; the audit trail's
-# one INSERT (a view of the board's patients).
-BOARD_QUERIES = 13
+# the patient messages still to handle, counted in the navigation; the waitlist's
+# offers; the audit trail's one INSERT (a view of the board's patients).
+BOARD_QUERIES = 14
 
 
 @pytest.mark.parametrize(("chairs", "per_chair"), [(1, 1), (6, 10)])
