@@ -26,6 +26,11 @@ urlpatterns: list[URLPattern] = [
         waitlist_views.waitlist_book_offer,
         name="waitlist-book-offer",
     ),
+    path(
+        "waitlist/<int:pk>/dismiss-offer/",
+        waitlist_views.waitlist_dismiss_offer,
+        name="waitlist-dismiss-offer",
+    ),
     path("waitlist/<int:pk>/remove/", waitlist_views.waitlist_remove, name="waitlist-remove"),
     path("capacity/", waitlist_views.capacity_forecast_page, name="capacity-forecast-page"),
     path("board/sessions/<int:pk>/check-in/", views.session_check_in, name="session-check-in"),

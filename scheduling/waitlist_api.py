@@ -108,7 +108,10 @@ class WaitlistViewSet(ClinicScopedViewSet):
     serializer_class = WaitlistEntrySerializer
     filterset_class = WaitlistFilter
     write_capability = Capability.BOOK_SESSIONS
-    action_capabilities = {"book_offer": Capability.BOOK_SESSIONS}
+    action_capabilities = {
+        "book_offer": Capability.BOOK_SESSIONS,
+        "dismiss_offer": Capability.BOOK_SESSIONS,
+    }
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.scope(
@@ -151,6 +154,15 @@ class WaitlistViewSet(ClinicScopedViewSet):
         )
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+    @extend_schema(request=None, responses=WaitlistEntrySerializer)
+    @action(detail=True, methods=["post"], url_path="dismiss-offer")
+    def dismiss_offer(self, request: Request, pk: str | None = None) -> Response:
+        """The patient declined the offer: it goes and the entry keeps waiting; a new
+        offer comes only when the earliest start moves earlier again. 409 ``no_offer``."""
+        entry = services.waitlist_dismiss_offer(self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=entry.pk)).data)
 
 
 class ForecastQuerySerializer(serializers.Serializer):

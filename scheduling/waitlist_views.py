@@ -152,6 +152,18 @@ def waitlist_book_offer(request: HttpRequest, place: Workplace, pk: int) -> Http
 
 @require_POST
 @staff_page(Capability.BOOK_SESSIONS)
+def waitlist_dismiss_offer(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
+    entry = get_object_or_404(WaitlistEntry, pk=pk, clinic=place.clinic)
+    _, refusal = attempt(lambda: services.waitlist_dismiss_offer(entry))
+    if refusal is not None:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "Offer dismissed; the patient keeps waiting.")
+    return redirect("waitlist-page")
+
+
+@require_POST
+@staff_page(Capability.BOOK_SESSIONS)
 def waitlist_remove(request: HttpRequest, place: Workplace, pk: int) -> HttpResponse:
     entry = get_object_or_404(WaitlistEntry, pk=pk, clinic=place.clinic)
     _, refusal = attempt(lambda: services.waitlist_remove(entry))

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from clinic.models import Role
+from scheduling import services
 from scheduling.models import Session, WaitlistEntry
 from tests.factories import ChairFactory, CourseFactory, PatientFactory, cleared_screening
 from tests.permissions import ACTIONS, ACTORS, ALL, Action, Resource, run_action, run_cell
@@ -76,6 +77,39 @@ def test_waitlist_role_matrix(
 BOOK_OFFER = Action(
     "post", lambda e: f"/api/v1/waitlist/{e.pk}/book-offer/", _offered, {}, BOOKERS, 201
 )
+
+
+DISMISS_OFFER = Action(
+    "post", lambda e: f"/api/v1/waitlist/{e.pk}/dismiss-offer/", _offered, {}, BOOKERS, 200
+)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_dismiss_offer_role_matrix(
+    actor: str, clinic: Any, other_clinic: Any, staff: Any, superuser: Any, api: Any
+) -> None:
+    fixtures = _fixtures(
+        clinic=clinic, other_clinic=other_clinic, staff=staff, superuser=superuser, api=api
+    )
+    run_action(DISMISS_OFFER, actor, fixtures)
+
+
+def test_a_dismissed_offer_keeps_the_entry_waiting_until_the_start_moves_earlier(
+    clinic: Any, staff: Any, api: Any
+) -> None:
+    entry = _offered(clinic)
+    desk = api(staff(Role.FRONT_DESK))
+    response = desk.post(f"/api/v1/waitlist/{entry.pk}/dismiss-offer/")
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["offer_start"]) == ("waiting", None)
+    again = desk.post(f"/api/v1/waitlist/{entry.pk}/dismiss-offer/")
+    assert (again.status_code, again.json()["code"]) == (409, "no_offer")
+    # Worked out again with nothing changed: the same start is no new offer.
+    entry.refresh_from_db()
+    WaitlistEntry.objects.filter(pk=entry.pk).update(fit_start=entry.fit_start)
+    services.waitlist_refresh(clinic.pk)
+    entry.refresh_from_db()
+    assert entry.offer_start is None
 
 
 @pytest.mark.parametrize("actor", ACTORS)

@@ -52,7 +52,14 @@ def test_page_roles(
 
 
 @pytest.mark.parametrize(
-    "path", ["/waitlist/", "/capacity/", "/waitlist/1/book-offer/", "/waitlist/1/remove/"]
+    "path",
+    [
+        "/waitlist/",
+        "/capacity/",
+        "/waitlist/1/book-offer/",
+        "/waitlist/1/dismiss-offer/",
+        "/waitlist/1/remove/",
+    ],
 )
 def test_anonymous_visitors_are_sent_to_log_in(client: Client, path: str) -> None:
     response = client.get(path) if "/1/" not in path else client.post(path)
@@ -60,7 +67,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client: Client, path: str) -> Non
     assert response["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize("action", ["book-offer", "remove"])
+@pytest.mark.parametrize("action", ["book-offer", "dismiss-offer", "remove"])
 @pytest.mark.parametrize("role", ROLES)
 def test_action_roles(
     frozen_now: Any,
@@ -76,10 +83,14 @@ def test_action_roles(
     entry.refresh_from_db()
     if role in BOOKERS:
         assert response.status_code == 302
-        assert entry.status == ("booked" if action == "book-offer" else "removed")
+        after = {"book-offer": "booked", "dismiss-offer": "waiting", "remove": "removed"}
+        assert entry.status == after[action]
+        if action == "dismiss-offer":
+            assert entry.offer_start is None
     else:
         assert response.status_code == 403
         assert entry.status == WaitlistStatus.WAITING
+        assert entry.offer_start == TOMORROW
 
 
 def test_another_clinics_entry_is_not_found(
@@ -93,6 +104,7 @@ def test_another_clinics_entry_is_not_found(
     client = login(Role.CLINIC_ADMIN, in_clinic=other_clinic)
     assert client.post(f"/waitlist/{entry.pk}/book-offer/").status_code == 404
     assert client.post(f"/waitlist/{entry.pk}/remove/").status_code == 404
+    assert client.post(f"/waitlist/{entry.pk}/dismiss-offer/").status_code == 404
     assert entry.course.patient.last_name not in client.get("/waitlist/").content.decode()
 
 
