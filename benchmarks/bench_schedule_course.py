@@ -27,21 +27,6 @@ MAX_RATIO = 4  # issue 18 (was 5)
 REPEAT = 40
 LANES_PER_CHAIR = 12  # 40-minute slots: 120 sessions on every open day
 PREFERRED_TIME = dt.time(9, 45)  # a time some chairs keep free, with room for mapping
-SESSION_COLUMNS = (
-    "course_id",
-    "patient_id",
-    "chair_id",
-    "starts_at",
-    "ends_at",
-    "status",
-    "kind",
-    "phase",
-    "cancel_reason",
-    "pending_authorization",
-    "billing_code",
-    "created_at",
-    "updated_at",
-)
 
 
 def main() -> None:
@@ -92,29 +77,19 @@ def main() -> None:
             f"{booked[-1].starts_at:%Y-%m-%d}"
         )
 
-        # The floor: the same rows in one multi-row INSERT (RETURNING id, as bulk_create).
+        # The floor: the same rows in one multi-row INSERT (RETURNING id, as bulk_create),
+        # every column the model has (course_schedule writes them all).
+        fields = [field for field in Session._meta.concrete_fields if not field.primary_key]
         now = timezone.now()
+        stamped = {"created_at": now, "updated_at": now}
         rows = [
-            (
-                session.course_id,
-                session.patient_id,
-                session.chair_id,
-                session.starts_at,
-                session.ends_at,
-                session.status,
-                session.kind,
-                session.phase,
-                "",
-                session.pending_authorization,
-                session.billing_code,
-                now,
-                now,
-            )
+            tuple(stamped.get(field.attname, getattr(session, field.attname)) for field in fields)
             for session in booked
         ]
-        placeholders = "(" + ", ".join(["%s"] * len(SESSION_COLUMNS)) + ")"
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
         insert_sql = (
-            f"INSERT INTO {Session._meta.db_table} ({', '.join(SESSION_COLUMNS)}) "
+            f"INSERT INTO {Session._meta.db_table} ({columns}) "
             f"VALUES {', '.join([placeholders] * len(rows))} RETURNING id"
         )
         params = [value for row in rows for value in row]

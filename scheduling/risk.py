@@ -475,7 +475,8 @@ def store_risk(all_facts: Iterable[CourseFacts], now: dt.datetime | None = None)
         )
         alerts.raise_for_risk_changes(changed)
         signals.announce_course_risk_changed(
-            [(course.pk, previous, course.risk_level) for course, previous in changed]
+            [(course.pk, previous, course.risk_level) for course, previous in changed],
+            [course for course, _ in changed],
         )
     return len(changed)
 

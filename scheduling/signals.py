@@ -34,7 +34,8 @@ makeups_booked = Signal()  # session_ids: make-up sessions just booked
 session_reinstated = Signal()
 session_booked = Signal()  # session: one session booked on its own (not a whole course)
 session_completed = Signal()  # session: a checked-in session completed with its record
-# changes: list of (course id, previous level, new level): courses whose risk level changed
+# changes: list of (course id, previous level, new level): courses whose risk level
+# changed; courses: those courses, as the caller loaded them
 course_risk_changed = Signal()
 
 
@@ -88,6 +89,10 @@ def announce_session_completed(session: Session) -> None:
     session_completed.send(sender=Session, session=session)
 
 
-def announce_course_risk_changed(changes: Sequence[tuple[int, str, str]]) -> None:
+def announce_course_risk_changed(
+    changes: Sequence[tuple[int, str, str]], courses: Sequence[TreatmentCourse] = ()
+) -> None:
     if changes:
-        course_risk_changed.send(sender=TreatmentCourse, changes=list(changes))
+        course_risk_changed.send(
+            sender=TreatmentCourse, changes=list(changes), courses=list(courses)
+        )
