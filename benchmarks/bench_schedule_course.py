@@ -87,7 +87,7 @@ def main() -> None:
             for session in booked
         ]
         placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
         insert_sql = (
             f"INSERT INTO {Session._meta.db_table} ({columns}) "
             f"VALUES {', '.join([placeholders] * len(rows))} RETURNING id"
