@@ -17,7 +17,8 @@ from scheduling.board_names import disambiguate, patient_board_name
 from scheduling.board_read import board_for_day, with_course_totals
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import UPCOMING, Session, SessionKind, SessionStatus
-from scheduling.risk import load_facts, progress
+from scheduling.risk import progress
+from scheduling.risk_facts import load_facts
 
 
 def sessions_on_day(
