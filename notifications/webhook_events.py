@@ -96,8 +96,23 @@ def sessions_booked(sender: Any, *, sessions: list[Session], clinic: Clinic, **_
         _sessions(WebhookEvent.SESSION_BOOKED, (session.pk for session in sessions))
 
 
+def _session_without_endpoints(session: Session) -> bool:
+    """Whether the session's clinic, loaded with it (through its patient or its
+    course's), says it has no active endpoint; False when it is not loaded."""
+    for path in (("patient", "clinic"), ("course", "patient", "clinic")):
+        row: Any = session
+        for hop in path:
+            if not row._meta.get_field(hop).is_cached(row):
+                break
+            row = getattr(row, hop)
+        else:
+            return not row.has_webhooks
+    return False
+
+
 def session_booked(sender: Any, *, session: Session, **_: Any) -> None:
-    _sessions(WebhookEvent.SESSION_BOOKED, [session.pk])
+    if not _session_without_endpoints(session):
+        _sessions(WebhookEvent.SESSION_BOOKED, [session.pk])
 
 
 def makeups_booked(sender: Any, *, session_ids: list[int], **_: Any) -> None:
@@ -113,6 +128,8 @@ def session_changed(
     by_patient: bool = False,
     **_: Any,
 ) -> None:
+    if _session_without_endpoints(session):
+        return
     if moved:
         _sessions(WebhookEvent.SESSION_MOVED, [session.pk], previous_starts_at=iso(previous_start))
     else:
