@@ -1,4 +1,4 @@
-"""The day board (scheduling.selectors.board_for_day) for a day with 120 sessions on 10
+"""The day board (scheduling.board_read.board_for_day) for a day with 120 sessions on 10
 chairs, in a clinic with a year of sessions, against the floor of one SQL query that
 returns the same rows; and the board endpoint through the API.
 
@@ -51,8 +51,8 @@ def main() -> None:
 
     from clinic.models import Role, StaffMembership
     from clinic.tokens import new_token
+    from scheduling.board_read import board_for_day
     from scheduling.calendar import day_bounds
-    from scheduling.selectors import board_for_day
 
     with throwaway_database():
         year = build_year(protocol_code="10hz-standard", lanes_per_chair=LANES_PER_CHAIR)

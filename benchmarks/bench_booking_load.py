@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.clinic_year import OCCUPYING_SQL, build_year, cleared_patient
-from benchmarks.harness import ROOT, setup_django, throwaway_database
+from benchmarks.harness import ROOT, process_cpu_seconds, setup_django, throwaway_database
 
 DURATION = float(os.environ.get("BENCH_DURATION_SECONDS", "60"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
@@ -277,6 +277,21 @@ def _stop_server(server: subprocess.Popen[bytes]) -> None:
         server.wait()
 
 
+def _database_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL backends serving this run's database, other than this
+    process's own (a backend closed during the run, DB_CONN_MAX_AGE, is not counted)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    connection.close()
+    return sum(process_cpu_seconds(pid) for pid in pids)
+
+
 def _percentile(values: list[float], share: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[share - 1]
 
@@ -406,6 +421,7 @@ def main() -> None:
             f"  load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True
         )
         threads = [threading.Thread(target=run, args=(client,)) for client in clients]
+        server_cpu = process_cpu_seconds(server.pid)
         started = time.monotonic()
         try:
             for thread in threads:
@@ -413,11 +429,19 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             elapsed = time.monotonic() - started
+            server_cpu = process_cpu_seconds(server.pid) - server_cpu
+            database_cpu = _database_cpu_seconds()
             print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
             _stop_server(server)
             log.close()
         _report(results, elapsed)
+        answered = sum(len(times) for times in results.timings.values())
+        print(
+            f"  CPU a request (barely moved by other load): gunicorn workers "
+            f"{server_cpu * 1000 / answered:.1f} ms, PostgreSQL's backends of this run "
+            f"{database_cpu * 1000 / answered:.1f} ms (those still connected at the end)"
+        )
         logged = log_path.read_text(errors="replace").splitlines()
         print(
             f"  server log {log_path}: {sum(' ERROR ' in line for line in logged)} errors, "

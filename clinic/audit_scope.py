@@ -4,6 +4,7 @@ so that clinic.models can note each ``Patient`` row it loads without importing t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,3 +45,11 @@ def note_loaded_patient(instance: Any) -> None:
     if scope is not None:
         values = instance.__dict__  # no descriptors: this runs for every row
         scope.patients[values["id"]] = values.get("clinic_id")
+
+
+def note_loaded_patients(patients: Iterable[tuple[int, int | None]]) -> None:
+    """Patients read as plain rows (``values()``; ``(patient id, clinic id)`` pairs): a
+    read the audit trail records as it records loaded ``Patient`` rows."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.patients.update(patients)

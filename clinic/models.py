@@ -120,6 +120,10 @@ class Clinic(RelapseWatchSettings, models.Model):
             "and clinic admins always do)."
         ),
     )
+    # Kept by the webhook services (notifications): whether the clinic has an active
+    # endpoint. A booking reads it with the clinic it already loads, so a clinic with
+    # none writes no deliveries without looking endpoints up (docs/webhooks.md).
+    has_webhooks = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name", "id"]

@@ -8,6 +8,7 @@ diagnosis or a protocol: a text on a lock screen must not disclose psychiatric c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,11 @@ def human_time(moment: dt.time) -> str:
     return f"{(moment.hour - 1) % 12 + 1}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
 
 
+@functools.lru_cache(maxsize=1024)
 def display_phone(e164: str) -> str:
+    """A clinic's number as its patients dial it. Cached: a batch of a clinic's texts
+    formats the same number each time (phonenumbers' parse and format cost more than
+    the rest of a text's rendering)."""
     number = phonenumbers.parse(e164)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 

@@ -4,18 +4,20 @@ the change. Connected in NotificationsConfig.ready(), beside the patient message
 receivers (notifications/receivers.py).
 
 Each receiver asks first which endpoints take the event (one query, usually none) and
-loads the rows only when some do. The data is ids and states: never a name, a phone
-number, an email address, a score or anything billed.
+loads the rows only when some do; a whole course's booking asks only when its clinic
+(already read) has an active endpoint (``Clinic.has_webhooks``). The data is ids and
+states: never a name, a phone number, an email address, a score or anything billed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import F, QuerySet
 
+from clinic.models import Clinic, Patient
 from courses.models import Assessment, TreatmentCourse
 from notifications.models import WebhookEvent
 from notifications.services.webhooks import iso, subscribed_endpoints, webhook_emit
@@ -87,12 +89,30 @@ def _courses(course_ids: Iterable[int]) -> QuerySet[Any, dict[str, Any]]:
 # --- the receivers -----------------------------------------------------------------------
 
 
-def sessions_booked(sender: Any, *, sessions: list[Session], **_: Any) -> None:
-    _sessions(WebhookEvent.SESSION_BOOKED, (session.pk for session in sessions))
+def sessions_booked(sender: Any, *, sessions: list[Session], clinic: Clinic, **_: Any) -> None:
+    # A whole course: its clinic was read in the booking's transaction, and says
+    # whether the clinic has an active endpoint at all (kept by services.webhooks).
+    if clinic.has_webhooks:
+        _sessions(WebhookEvent.SESSION_BOOKED, (session.pk for session in sessions))
+
+
+def _session_without_endpoints(session: Session) -> bool:
+    """Whether the session's clinic, loaded with it (through its patient or its
+    course's), says it has no active endpoint; False when it is not loaded."""
+    for path in (("patient", "clinic"), ("course", "patient", "clinic")):
+        row: Any = session
+        for hop in path:
+            if not row._meta.get_field(hop).is_cached(row):
+                break
+            row = getattr(row, hop)
+        else:
+            return not row.has_webhooks
+    return False
 
 
 def session_booked(sender: Any, *, session: Session, **_: Any) -> None:
-    _sessions(WebhookEvent.SESSION_BOOKED, [session.pk])
+    if not _session_without_endpoints(session):
+        _sessions(WebhookEvent.SESSION_BOOKED, [session.pk])
 
 
 def makeups_booked(sender: Any, *, session_ids: list[int], **_: Any) -> None:
@@ -108,6 +128,8 @@ def session_changed(
     by_patient: bool = False,
     **_: Any,
 ) -> None:
+    if _session_without_endpoints(session):
+        return
     if moved:
         _sessions(WebhookEvent.SESSION_MOVED, [session.pk], previous_starts_at=iso(previous_start))
     else:
@@ -143,7 +165,26 @@ def course_status_changed(sender: Any, *, course: TreatmentCourse, previous: str
     )
 
 
-def course_risk_changed(sender: Any, *, changes: list[tuple[int, str, str]], **_: Any) -> None:
+def _without_endpoints(courses: Sequence[TreatmentCourse]) -> bool:
+    """Whether the courses' clinics, loaded with them in this transaction, all say they
+    have no active endpoint (``Clinic.has_webhooks``); False when one is not loaded."""
+    return bool(courses) and all(
+        TreatmentCourse.patient.is_cached(course)
+        and Patient.clinic.is_cached(course.patient)
+        and not course.patient.clinic.has_webhooks
+        for course in courses
+    )
+
+
+def course_risk_changed(
+    sender: Any,
+    *,
+    changes: list[tuple[int, str, str]],
+    courses: Sequence[TreatmentCourse] = (),
+    **_: Any,
+) -> None:
+    if _without_endpoints(courses):
+        return
     previous = {course_id: before for course_id, before, _ in changes}
     _emit(
         WebhookEvent.COURSE_RISK_CHANGED,

@@ -17,7 +17,7 @@ from clinic.capabilities import Capability
 from clinic.models import ChairBlock, Clinic, Closure
 from clinic.serializers import ChairBlockSerializer, ClosureSerializer
 from clinic.viewsets import ClinicScopedGenericViewSet, ClinicScopedViewSet
-from scheduling import selectors, services
+from scheduling import board_read, selectors, services
 from scheduling.models import Session, SessionStatus
 from scheduling.serializers import (
     AffectedSessionSerializer,
@@ -173,8 +173,9 @@ class BoardView(APIView):
     @extend_schema(parameters=[DayQuerySerializer], responses=BoardSerializer)
     def get(self, request: Request) -> Response:
         query = _visible_clinic_query(request, DayQuerySerializer)
-        body = selectors.board_for_day(query["clinic"], query["date"])
-        return Response(BoardSerializer(body).data, status=status.HTTP_200_OK)
+        body = board_read.board_for_day(query["clinic"], query["date"])
+        # BoardSerializer's JSON (the schema's), built without a serializer a session.
+        return Response(board_read.board_json(body), status=status.HTTP_200_OK)
 
 
 # --- closures and chair blocks: clinic rows whose writes move or refuse sessions ------

@@ -22,7 +22,7 @@ from django.db.models import Q, Value
 
 from clinic.db import EpochMicroseconds, instant
 from clinic.models import Chair, ChairBlock, Clinic, Closure, OpeningHours
-from courses.models import ProtocolPhase, SafetyFlag, TreatmentCourse
+from courses.models import Assessment, Authorization, ProtocolPhase, SafetyFlag, TreatmentCourse
 from courses.selectors import screenings_latest_first
 from scheduling.models import OCCUPYING, Session
 from scheduling.risk import SessionFact
@@ -429,18 +429,24 @@ class PlanningRead:
     screening_status: str | None
     open_safety_flags: int
     sessions: list[SessionFact]
+    # How many the course has: a new course has none, and then none is read.
+    assessments: int = 0
+    authorizations: int = 0
 
 
 def planning_read(course: TreatmentCourse) -> PlanningRead:
     """What booking a whole course needs besides its (locked) row: the protocol's
     phases, the clinic's opening hours, the patient's latest screening status, the open
-    safety flags and the course's sessions, in one plain UNION ALL (PostgreSQL and
+    safety flags, the course's sessions and how many assessments and authorizations it
+    has, in one plain UNION ALL (PostgreSQL and
     SQLite): the ORM's prefetches and subquery annotations cost several times the
     database's work here."""
     tables = {
         "phase": ProtocolPhase._meta.db_table,
         "hours": OpeningHours._meta.db_table,
         "flag": SafetyFlag._meta.db_table,
+        "assessment": Assessment._meta.db_table,
+        "authorization": Authorization._meta.db_table,
     }
     sessions = (
         Session.objects.filter(course=course)
@@ -461,17 +467,20 @@ def planning_read(course: TreatmentCourse) -> PlanningRead:
         f"FROM {tables['hours']} WHERE clinic_id = %s "
         "UNION ALL "
         f"SELECT 'facts', (SELECT COUNT(*) FROM {tables['flag']} "
-        f"WHERE course_id = %s AND acknowledged_at IS NULL), 0, 0, ({screening_sql}), 0 "
+        f"WHERE course_id = %s AND acknowledged_at IS NULL), "
+        f"(SELECT COUNT(*) FROM {tables['assessment']} WHERE course_id = %s), "
+        f"(SELECT COUNT(*) FROM {tables['authorization']} WHERE course_id = %s), "
+        f"({screening_sql}), 0 "
         f"UNION ALL {session_sql}"
     )
-    params = [course.protocol_id, course.patient.clinic_id, course.pk]
+    params = [course.protocol_id, course.patient.clinic_id, course.pk, course.pk, course.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *screening_params, *session_params])
         rows = cursor.fetchall()
     phases: list[ProtocolPhase] = []
     hours: dict[int, tuple[dt.time, dt.time]] = {}
     status: str | None = None
-    flags = 0
+    flags = assessments = authorizations = 0
     facts: list[SessionFact] = []
     for tag, number, amount, per_week, text, every_weeks in rows:
         if tag == "phase":
@@ -489,9 +498,9 @@ def planning_read(course: TreatmentCourse) -> PlanningRead:
             opens, closes = text.split(" ")
             hours[number] = (dt.time.fromisoformat(opens), dt.time.fromisoformat(closes))
         elif tag == "facts":
-            flags, status = number, text
+            flags, assessments, authorizations, status = number, amount, per_week, text
         else:
             facts.append(SessionFact(text, instant(amount), number))
     phases.sort(key=lambda phase: phase.order)
     facts.sort(key=lambda fact: fact.starts_at)
-    return PlanningRead(phases, hours, status, flags, facts)
+    return PlanningRead(phases, hours, status, flags, facts, assessments, authorizations)

@@ -27,7 +27,8 @@ from courses.selectors import Outcome, outcome_for, screenings_latest_first
 from scheduling.calendar import load_calendar
 from scheduling.models import OCCUPYING, Session, SessionStatus, TreatmentRecord
 from scheduling.planner import Planner
-from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, load_facts, progress
+from scheduling.risk import LEVEL_ORDER, REASON_TITLES, Progress, progress
+from scheduling.risk_facts import load_facts
 from scheduling.risk_rules import rules_in_words
 from scheduling.selectors import availability
 from scheduling.services import course_shape

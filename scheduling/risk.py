@@ -15,30 +15,23 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db import transaction
 from django.utils import timezone
 
-from clinic.db import EpochMicroseconds, instant
-from clinic.models import Closure, OpeningHours
 from courses.course_plan import course_phases, course_sessions_total
 from courses.instruments import InstrumentCode
 from courses.models import (
     OPEN_STATUSES,
     Assessment,
     Authorization,
-    AuthorizationCode,
     CourseStatus,
-    Protocol,
     ProtocolPhase,
     RiskLevel,
-    SafetyFlag,
     TreatmentCourse,
 )
 from courses.selectors import BASELINE_DAYS, Outcome, outcome_for, window_end_date
 from scheduling import risk_rules, signals
 from scheduling.billing import CodeAllowance, allowances, code_warnings
-from scheduling.models import AdverseEvent, Session
 
 WATCH, AT_RISK = RiskLevel.WATCH, RiskLevel.AT_RISK
 LEVEL_ORDER: dict[str, int] = {RiskLevel.OK: 0, RiskLevel.WATCH: 1, RiskLevel.AT_RISK: 2}
@@ -138,92 +131,6 @@ class Progress:
     reasons: list[Reason]
     # Per code, for authorizations scoped to codes (scheduling.billing); else empty.
     codes: dict[str, CodeAllowance] = field(default_factory=dict)
-
-
-def load_facts(course_ids: Iterable[int]) -> list[CourseFacts]:
-    """Everything risk and progress need for these courses, in eleven queries."""
-    ids = list(course_ids)
-    if not ids:
-        return []
-    # Protocols are few: prefetched once and shared, so their phases are read for each
-    # protocol, not for each course. Authorizations and assessments are read in one
-    # query each and grouped here (a per-course prefetch clones a queryset per course).
-    courses = list(
-        TreatmentCourse.objects.filter(id__in=ids)
-        .annotate(
-            adverse_event_pending=Exists(
-                AdverseEvent.objects.filter(course=OuterRef("pk"), reviewed_at__isnull=True)
-            )
-        )
-        .select_related("patient")
-        .prefetch_related(
-            "patient__clinic",  # one instance per clinic, shared: not one per course
-            Prefetch(
-                "protocol",
-                queryset=Protocol.objects.prefetch_related(
-                    Prefetch("phases", queryset=ProtocolPhase.objects.order_by("order"))
-                ),
-            ),
-        )
-    )
-    phases: dict[int, list[ProtocolPhase]] = {}
-    for course in courses:  # each protocol's phases listed once, shared by its courses
-        if course.protocol_id not in phases:
-            phases[course.protocol_id] = list(course.protocol.phases.all())
-    facts = {
-        course.pk: CourseFacts(course, phases=phases[course.protocol_id]) for course in courses
-    }
-    for authorization in Authorization.objects.filter(course_id__in=ids).order_by(
-        "valid_from", "id"
-    ):
-        facts[authorization.course_id].authorizations.append(authorization)
-    for course_id, code, units in AuthorizationCode.objects.filter(
-        authorization__course_id__in=ids
-    ).values_list("authorization__course_id", "code", "units"):
-        facts[course_id].authorization_codes.append((code, units))
-    # Tens of thousands of rows: run the ORM's SQL on a plain cursor, without the
-    # per-row converters and iterators of values_list (none of the columns needs one).
-    sessions_sql, sessions_params = (
-        Session.objects.filter(course_id__in=ids)
-        .order_by("starts_at", "id")
-        .values_list(
-            "course_id", "status", EpochMicroseconds("starts_at"), "phase", "kind", "billing_code"
-        )
-        .query.sql_with_params()
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sessions_sql, sessions_params)
-        for course_id, status, starts_us, phase, kind, code in cursor.fetchall():
-            facts[course_id].sessions.append(
-                SessionFact(status, instant(starts_us), phase, kind, code)
-            )
-    for assessment in Assessment.objects.filter(course_id__in=ids).order_by(
-        "administered_on", "id"
-    ):
-        facts[assessment.course_id].assessments.append(assessment)
-    flags: dict[int, int] = defaultdict(int)
-    for course_id in SafetyFlag.objects.filter(
-        course_id__in=ids, acknowledged_at__isnull=True
-    ).values_list("course_id", flat=True):
-        flags[course_id] += 1
-    clinic_ids = {course.patient.clinic_id for course in courses}
-    closures: dict[int, set[dt.date]] = defaultdict(set)
-    for clinic_id, day in Closure.objects.filter(clinic_id__in=clinic_ids).values_list(
-        "clinic_id", "date"
-    ):
-        closures[clinic_id].add(day)
-    weekdays: dict[int, set[int]] = defaultdict(set)
-    for clinic_id, weekday in OpeningHours.objects.filter(clinic_id__in=clinic_ids).values_list(
-        "clinic_id", "weekday"
-    ):
-        weekdays[clinic_id].add(weekday)
-    for fact in facts.values():
-        clinic_id = fact.course.patient.clinic_id
-        fact.open_safety_flags = flags[fact.course.pk]
-        fact.adverse_event_pending = fact.course.adverse_event_pending  # type: ignore[attr-defined]
-        fact.closures = closures[clinic_id]
-        fact.open_weekdays = weekdays[clinic_id]
-    return [facts[course_id] for course_id in ids if course_id in facts]
 
 
 def _business_days_between(facts: CourseFacts, after: dt.date, before: dt.date) -> int:
@@ -451,6 +358,8 @@ def _reasons(
 
 def recompute_risk(course_ids: Iterable[int], now: dt.datetime | None = None) -> int:
     """Store each course's current risk level; returns how many changed."""
+    from scheduling.risk_facts import load_facts  # it builds this module's CourseFacts
+
     return store_risk(load_facts(course_ids), now)
 
 
@@ -475,7 +384,8 @@ def store_risk(all_facts: Iterable[CourseFacts], now: dt.datetime | None = None)
         )
         alerts.raise_for_risk_changes(changed)
         signals.announce_course_risk_changed(
-            [(course.pk, previous, course.risk_level) for course, previous in changed]
+            [(course.pk, previous, course.risk_level) for course, previous in changed],
+            [course for course, _ in changed],
         )
     return len(changed)
 

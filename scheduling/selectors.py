@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from clinic.models import Chair, Clinic, Closure, OpeningHours
-from courses.models import MappingSchedule, ProtocolPhase, RiskLevel, TreatmentCourse
+from clinic.models import Clinic, Closure, OpeningHours
+from courses.models import RiskLevel, TreatmentCourse
 from courses.prescription import latest_threshold, prescription_for
 from scheduling.accelerated import sessions_allowed_on
 from scheduling.adverse_events import with_review_hold
 from scheduling.board_names import disambiguate, patient_board_name
+from scheduling.board_read import board_for_day, with_course_totals
 from scheduling.calendar import day_bounds, keeps_gap, load_calendar
 from scheduling.models import UPCOMING, Session, SessionKind, SessionStatus
-from scheduling.risk import load_facts, progress
+from scheduling.risk import progress
+from scheduling.risk_facts import load_facts
 
 
 def sessions_on_day(
@@ -30,28 +32,10 @@ def sessions_on_day(
     return queryset.filter(condition) if clinics else queryset.none()
 
 
-def _with_course_totals(queryset: QuerySet[Session]) -> QuerySet[Session]:
-    total = (
-        ProtocolPhase.objects.filter(protocol=OuterRef("course__protocol"))
-        .values("protocol")
-        .annotate(total=Sum("sessions"))
-        .values("total")
-    )
-    # As courses.course_plan.course_sessions_total counts: the sessions added, and a
-    # mapping session of its own unless the course reuses a motor threshold.
-    separate_mapping = Case(
-        When(course__protocol__mapping_schedule=MappingSchedule.FIRST_TREATMENT, then=Value(0)),
-        When(course__mapping_reused_from__isnull=False, then=Value(0)),
-        default=Value(1),
-    )
-    return queryset.annotate(
-        sessions_total=Subquery(total) + F("course__added_sessions") + separate_mapping
-    )
-
-
 def _board_entry(session: Session) -> dict[str, Any]:
-    """A session as the board (API and page) shows it; needs ``with_sequence``,
-    ``_with_course_totals`` and ``with_review_hold`` annotations, the patient and the
+    """A session as the board (API and page) shows it (the staff pages' cards; the board
+    itself reads rows: board_read._entry); needs ``with_sequence``,
+    ``with_course_totals`` and ``with_review_hold`` annotations, the patient and the
     course."""
     return {
         "id": session.pk,
@@ -79,63 +63,6 @@ def _board_entry(session: Session) -> dict[str, Any]:
             "needs_review": session.course_on_hold  # type: ignore[attr-defined]
             and session.status in UPCOMING,
         },
-    }
-
-
-def board_for_day(clinic: Clinic, day: dt.date) -> dict[str, Any]:
-    """Chairs with the day's sessions: two queries whatever the size of the day."""
-    start, end = day_bounds(day, clinic.tz)
-    sessions = list(
-        _with_course_totals(
-            with_review_hold(
-                Session.objects.filter(
-                    chair__clinic=clinic, starts_at__gte=start, starts_at__lt=end
-                ).with_sequence()
-            )
-        )
-        .select_related("patient", "course")
-        .only(
-            "id",
-            "chair_id",
-            "starts_at",
-            "ends_at",
-            "status",
-            "kind",
-            "pending_authorization",
-            "checked_in_at",
-            "missed_at",
-            "cancelled_at",
-            "patient__first_name",
-            "patient__last_name",
-            "patient__mrn",
-            "patient__mrn",
-            "course__risk_level",
-        )
-        .order_by("starts_at", "id")
-    )
-    entries = [_board_entry(session) for session in sessions]
-    disambiguate(entries, {session.patient_id: session.patient.mrn for session in sessions})
-    used_chairs = {session.chair_id for session in sessions}
-    chairs = list(
-        Chair.objects.filter(Q(active=True) | Q(id__in=used_chairs), clinic=clinic).order_by(
-            "name", "id"
-        )
-    )
-    by_chair: dict[int, list[dict[str, Any]]] = {chair.pk: [] for chair in chairs}
-    for session, entry in zip(sessions, entries, strict=True):
-        by_chair[session.chair_id].append(entry)
-    return {
-        "date": day,
-        "clinic": clinic.pk,
-        "chairs": [
-            {
-                "id": chair.pk,
-                "name": chair.name,
-                "active": chair.active,
-                "sessions": by_chair[chair.pk],
-            }
-            for chair in chairs
-        ],
     }
 
 
@@ -343,7 +270,7 @@ def _grid_rows(
 
 def _cards_query(clinic: Clinic) -> QuerySet[Session]:
     return (
-        _with_course_totals(
+        with_course_totals(
             with_review_hold(Session.objects.filter(chair__clinic=clinic).with_sequence())
         )
         .select_related("patient", "chair", "course__protocol")

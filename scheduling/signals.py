@@ -36,7 +36,8 @@ session_booked = Signal()  # session: one session booked on its own (not a whole
 session_completed = Signal()  # session: a checked-in session completed with its record
 # entry_ids: waitlist entries whose earliest start just moved earlier (an offer)
 waitlist_offers_made = Signal()
-# changes: list of (course id, previous level, new level): courses whose risk level changed
+# changes: list of (course id, previous level, new level): courses whose risk level
+# changed; courses: those courses, as the caller loaded them
 course_risk_changed = Signal()
 
 
@@ -90,9 +91,13 @@ def announce_session_completed(session: Session) -> None:
     session_completed.send(sender=Session, session=session)
 
 
-def announce_course_risk_changed(changes: Sequence[tuple[int, str, str]]) -> None:
+def announce_course_risk_changed(
+    changes: Sequence[tuple[int, str, str]], courses: Sequence[TreatmentCourse] = ()
+) -> None:
     if changes:
-        course_risk_changed.send(sender=TreatmentCourse, changes=list(changes))
+        course_risk_changed.send(
+            sender=TreatmentCourse, changes=list(changes), courses=list(courses)
+        )
 
 
 def announce_waitlist_offers(entry_ids: Iterable[int]) -> None:

@@ -155,7 +155,6 @@ class WaitlistViewSet(ClinicScopedViewSet):
         data = SessionSerializer(listed, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 
-
     @extend_schema(request=None, responses=WaitlistEntrySerializer)
     @action(detail=True, methods=["post"], url_path="dismiss-offer")
     def dismiss_offer(self, request: Request, pk: str | None = None) -> Response:

@@ -16,7 +16,8 @@ import random
 import uuid
 from typing import Any
 
-from django.db.models import Model
+from django.db import connections, router
+from django.db.models import Field, Model
 
 PENDING = "pending"
 SENDING = "sending"
@@ -52,12 +53,40 @@ def claim(model: type[Model], pk: int, now: dt.datetime, lease_seconds: int) -> 
 
 def finish(model: type[Model], pk: int, token: uuid.UUID, now: dt.datetime, **changes: Any) -> bool:
     """Store a result only while this claim still holds the row: a worker whose lease
-    ran out (and the row was claimed again) changes nothing."""
-    return bool(
-        model._default_manager.filter(pk=pk, status=SENDING, claim_token=token).update(
-            lease_expires_at=None, claim_token=None, updated_at=now, **changes
-        )
+    ran out (and the row was claimed again) changes nothing.
+
+    One UPDATE written here rather than by ``QuerySet.update``: it runs once a message,
+    and building it through the ORM (the query, its where-tree, compiling both) cost
+    a tenth of a text's CPU. The values still go through their fields'
+    ``get_db_prep_save``, as the ORM's would."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    values = {"lease_expires_at": None, "claim_token": None, "updated_at": now, **changes}
+    fields = [_field(model, name) for name in values]
+    pk_field, status_field, token_field = (
+        _field(model, name) for name in ("id", "status", "claim_token")
     )
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET "  # noqa: S608 - the model's own names
+        + ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+        + f" WHERE {quote(str(pk_field.column))} = %s AND {quote(str(status_field.column))} = %s"
+        + f" AND {quote(str(token_field.column))} = %s"
+    )
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    params += [pk, SENDING, token_field.get_db_prep_save(token, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount)
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
 
 
 def retry_at(now: dt.datetime, attempts: int, base_seconds: float) -> dt.datetime:

@@ -121,6 +121,7 @@ def webhook_endpoint_create(
     endpoint.secret_hint = secret[:HINT_LENGTH]
     endpoint.full_clean(exclude=["created_by"])
     endpoint.save()
+    _note_endpoints(endpoint)
     return endpoint, secret
 
 
@@ -138,6 +139,7 @@ def webhook_endpoint_update(endpoint: WebhookEndpoint, **fields: Any) -> Webhook
         setattr(endpoint, name, value)
     endpoint.full_clean(exclude=["created_by"])
     endpoint.save()
+    _note_endpoints(endpoint)
     pending = WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
     if not endpoint.active:
         _cancel(pending, "endpoint disabled")
@@ -157,7 +159,19 @@ def _cancel(deliveries: Any, reason: str) -> int:
 def webhook_endpoint_delete(endpoint: WebhookEndpoint) -> None:
     """Remove an endpoint and its delivery log; a worker holding one of its deliveries
     finds it gone and sends nothing."""
-    endpoint.delete()
+    with transaction.atomic():
+        endpoint.delete()
+        _note_endpoints(endpoint)
+
+
+def _note_endpoints(endpoint: WebhookEndpoint) -> None:
+    """Keep ``Clinic.has_webhooks`` (whether the clinic has an active endpoint), in the
+    transaction of the endpoint's change: a booking whose clinic says none skips looking
+    endpoints up (webhook_events.sessions_booked)."""
+    active = WebhookEndpoint.objects.filter(clinic_id=endpoint.clinic_id, active=True).exists()
+    Clinic.objects.filter(pk=endpoint.clinic_id).update(has_webhooks=active)
+    if WebhookEndpoint.clinic.is_cached(endpoint):
+        endpoint.clinic.has_webhooks = active
 
 
 def webhook_secret_rotate(endpoint: WebhookEndpoint) -> str:

@@ -156,7 +156,7 @@ def session_book(
     chair_id = _check_slot(calendar, course, chair, starts_at, end, placing=kind)
     session = Session.objects.create(
         course=course,
-        patient_id=course.patient_id,
+        patient=course.patient,  # loaded with the course: the audit trail names it as is
         chair_id=chair_id,
         starts_at=starts_at,
         ends_at=end,
@@ -164,7 +164,9 @@ def session_book(
         phase=_next_phase_for(course, starts_at),
     )
     refresh_pending_authorization([course.pk])
-    session.refresh_from_db()
+    # What that may have changed; the course, patient and clinic stay as loaded (the
+    # receivers and the response read them without a query).
+    session.refresh_from_db(fields=["pending_authorization", "updated_at"])
     signals.announce_session_booked(session)
     recompute_risk([course.pk])
     return session
@@ -238,7 +240,11 @@ def session_move(
     refresh_pending_authorization([course.pk])  # a new order may change what is covered
     recompute_risk([course.pk])
     previous_start = session.starts_at
-    session.refresh_from_db()
+    # What the update and the authorization rule changed; the course, patient and
+    # clinic stay as loaded.
+    session.refresh_from_db(
+        fields=["starts_at", "ends_at", "chair", "pending_authorization", "updated_at"]
+    )
     if session.starts_at != previous_start:  # a new chair alone changes nothing for them
         signals.announce_session_changed(session, moved=True, previous_start=previous_start)
     return session

@@ -142,7 +142,8 @@ def check_move(
 def refresh_pending_authorization(course_ids: Iterable[int]) -> int:
     """Mark exactly the occupying sessions of these courses that their authorizations
     do not cover (in time order), and unmark the rest; returns how many changed.
-    Four queries whatever the number of courses."""
+    At most four queries whatever the number of courses (two when none has an
+    authorization and no session is to be marked)."""
     ids = sorted(set(course_ids))
     if not ids:
         return 0
@@ -150,10 +151,14 @@ def refresh_pending_authorization(course_ids: Iterable[int]) -> int:
     for authorization in Authorization.objects.filter(course_id__in=ids):
         terms[authorization.course_id].append(authorization)
     rows: dict[int, list[tuple[int, dt.datetime, str]]] = defaultdict(list)
+    # Only the courses with an authorization have sessions to mark (the others' are
+    # all unmarked below): none, usually, and then no sessions are read.
     for pk, course_id, starts_at, zone in (
-        Session.objects.filter(course_id__in=ids, status__in=OCCUPYING)
+        Session.objects.filter(course_id__in=list(terms), status__in=OCCUPYING)
         .order_by("course_id", "starts_at", "id")
         .values_list("pk", "course_id", "starts_at", "patient__clinic__timezone")
+        if terms
+        else ()
     ):
         rows[course_id].append((pk, starts_at, zone))
     outside_ids: set[int] = set()

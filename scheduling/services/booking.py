@@ -238,8 +238,9 @@ def course_schedule_booking(
     entry's "before 10:00").
 
     A fixed number of queries whatever the course's length: the locked course, what
-    planning needs (one), the calendar (four), one INSERT, and the risk facts not
-    already at hand (two, plus an UPDATE if the level changed)."""
+    planning needs (one), the calendar (two), one INSERT, and the risk facts not
+    already at hand (the assessments and authorizations with their codes, when the
+    course has any: none for a new course; plus an UPDATE if the level changed)."""
     course = (
         TreatmentCourse.objects.select_for_update(of=("self",))
         .select_related("patient__clinic__reminder_policy", "protocol")
@@ -296,7 +297,11 @@ def course_schedule_booking(
             break
     if failures:
         raise failure_conflict(failures)
-    authorizations = list(Authorization.objects.filter(course=course))
+    # A new course usually has neither authorizations nor assessments (planning_read
+    # counted them): nothing to read then.
+    authorizations = (
+        list(Authorization.objects.filter(course=course)) if planning.authorizations else []
+    )
     booking = book_placements(course, placements, authorizations)
     sessions = booking.sessions
     store_risk(
@@ -310,13 +315,17 @@ def course_schedule_booking(
                     ],
                     key=lambda fact: fact.starts_at,
                 ),
-                assessments=list(Assessment.objects.filter(course=course)),
+                assessments=list(Assessment.objects.filter(course=course))
+                if planning.assessments
+                else [],
                 authorizations=authorizations,
                 authorization_codes=list(
                     AuthorizationCode.objects.filter(authorization__course=course).values_list(
                         "code", "units"
                     )
-                ),
+                )
+                if authorizations
+                else [],
                 open_safety_flags=planning.open_safety_flags,
                 closures=calendar.closures,
                 open_weekdays=set(calendar.hours),

@@ -290,6 +290,29 @@ def test_each_message_carries_its_own_idempotency_token(
     assert sids == [f"SM{1:032x}", f"SM{2:032x}"]
 
 
+def test_twilio_reads_proxies_and_ca_bundle_from_the_environment_once(
+    twilio_settings: Any, fake_twilio: FakeTwilio, patient: Any, monkeypatch: Any
+) -> None:
+    """What requests would read from the environment on every request (proxies, NO_PROXY,
+    a CA bundle) is read when the transport is made, and still applies."""
+    from notifications.transports import TwilioTransport
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/our-ca.pem")
+    monkeypatch.setenv("NO_PROXY", "")
+    session = TwilioTransport().client.http_client.session  # type: ignore[attr-defined]
+    assert session.trust_env is False
+    assert session.proxies["http"] == "http://proxy.invalid:3128"
+    assert session.verify == "/etc/ssl/our-ca.pem"
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the fake provider: no proxy, and it goes
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    reset_transports()
+    assert services.send(pending(patient).pk) == Status.SENT
+    assert len(fake_twilio.requests) == 1
+
+
 @pytest.mark.parametrize(
     ("status", "payload"),
     [

@@ -218,3 +218,36 @@ def test_deliveries_roll_back_with_the_change(booked: list[Session]) -> None:
         assert WebhookDelivery.objects.filter(event=WebhookEvent.SESSION_CANCELLED).exists()
         raise Abandoned
     assert WebhookDelivery.objects.count() == before
+
+
+def test_the_clinic_knows_whether_it_has_an_active_endpoint(
+    clinic: Any, make_course: Callable[..., Any], chairs: Any, frozen_now: Any
+) -> None:
+    """Clinic.has_webhooks follows the endpoints (a booking reads it instead of looking
+    endpoints up); a course booked while the clinic has none writes no delivery, one
+    booked after an endpoint is enabled again writes its events."""
+
+    def flag() -> bool:
+        return bool(type(clinic).objects.get(pk=clinic.pk).has_webhooks)
+
+    assert not flag()
+    first, _ = services.webhook_endpoint_create(
+        clinic, url="https://a.example.org/", events=WebhookEvent.values, active=False
+    )
+    assert not flag()
+    second, _ = services.webhook_endpoint_create(
+        clinic, url="https://b.example.org/", events=WebhookEvent.values
+    )
+    assert flag()
+    services.webhook_endpoint_update(second, active=False)
+    assert not flag()
+    scheduling.course_schedule(make_course())
+    assert not WebhookDelivery.objects.exists()
+    services.webhook_endpoint_update(first, active=True)
+    assert flag()
+    services.webhook_endpoint_delete(second)
+    assert flag()
+    booked = scheduling.course_schedule(make_course())
+    assert WebhookDelivery.objects.filter(event=WebhookEvent.SESSION_BOOKED).count() == len(booked)
+    services.webhook_endpoint_delete(first)
+    assert not flag()

@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from courses.models import CourseStatus, CourseType, TreatmentCourse
 from courses.services import course_create
 from scheduling.models import Session, SessionStatus
-from scheduling.risk import load_facts, progress
+from scheduling.risk import progress
+from scheduling.risk_facts import load_facts
 from scheduling.risk_rules import rules_in_words
 from scheduling.services import course_schedule
 from tests.factories import (
