@@ -24,7 +24,7 @@ import time
 import uuid
 from typing import Any
 
-from benchmarks.harness import ROOT, setup_django, throwaway_database
+from benchmarks.harness import ROOT, process_cpu_seconds, setup_django, throwaway_database
 
 COUNT = 2_000
 WORKER_COUNTS = (1, 2)
@@ -114,22 +114,6 @@ def _wait_ready(nodes: list[str], workers: list[subprocess.Popen[bytes]]) -> Non
             waiting -= set(reply)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children still running (Linux /proc;
-    0 elsewhere): unlike the wall clock, barely moved by other load on the machine."""
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            total += sum(_cpu_seconds(int(child)) for child in children.read().split())
-    except OSError:
-        pass
-    return total
-
-
 def _own_cpu_ms() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return (usage.ru_utime + usage.ru_stime) * 1000
@@ -204,7 +188,7 @@ def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
         workers = [_start_worker(queue, node, env) for node in nodes]
         _wait_ready(nodes, workers)
         requests_before = provider.requests_total()
-        started_cpu_ms = sum(_cpu_seconds(process.pid) for process in workers) * 1000
+        started_cpu_ms = sum(process_cpu_seconds(process.pid) for process in workers) * 1000
         started_own_ms = _own_cpu_ms()
         started = time.perf_counter()
         batches = tasks.enqueue(ids, queue=queue, ignore_result=True)
@@ -221,7 +205,9 @@ def _run(workers_wanted: int, provider: Any, ids: list[int]) -> float:
             time.sleep(POLL_SECONDS)
         elapsed = time.perf_counter() - started
         per_worker = _tasks_per_worker(nodes)
-        cpu_ms = sum(_cpu_seconds(process.pid) for process in workers) * 1000 - started_cpu_ms
+        cpu_ms = (
+            sum(process_cpu_seconds(process.pid) for process in workers) * 1000 - started_cpu_ms
+        )
         own_ms = _own_cpu_ms() - started_own_ms
     finally:
         _stop_workers(workers)

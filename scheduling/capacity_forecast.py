@@ -16,7 +16,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from clinic.models import ChairBlock, Clinic
-from scheduling.calendar import ClinicCalendar, Interval, load_calendar, local_datetime
+from scheduling.calendar import (
+    ClinicCalendar,
+    Interval,
+    load_calendar,
+    local_datetime,
+    merged_intervals,
+)
 from scheduling.models import OCCUPYING, Session, WaitlistEntry
 from scheduling.planner import Planner
 from scheduling.services.waitlist import waiting_entries
@@ -105,7 +111,7 @@ def capacity_forecast(
         monday = first_monday + dt.timedelta(weeks=week)
         rows = []
         for chair in chairs:
-            open_seconds = _open_seconds(calendar, _merged(blocks[chair.pk]), monday)
+            open_seconds = _open_seconds(calendar, merged_intervals(blocks[chair.pk]), monday)
             rows.append(
                 ChairWeek(chair.name, _hours(open_seconds), _hours(booked[(chair.pk, monday)]))
             )
@@ -125,16 +131,6 @@ def capacity_forecast(
         waiting=len(entries),
         without_start=sum(1 for entry in entries if entry.fit_start is None),
     )
-
-
-def _merged(intervals: list[Interval]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _open_seconds(calendar: ClinicCalendar, blocks: list[Interval], monday: dt.date) -> float:

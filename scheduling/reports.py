@@ -29,15 +29,13 @@ from django.db.models.functions import TruncWeek
 from clinic.models import Chair, ChairBlock, Clinic, Closure, OpeningHours
 from courses.models import Indication
 from courses.selectors import OutcomeRow, outcome_summary
-from scheduling.calendar import local_datetime
+from scheduling.calendar import Interval, local_datetime, merged_intervals
 from scheduling.models import OCCUPYING, Session, SessionStatus
 
 # A report may cover at most about three years, within dates a clinic can mean.
 EARLIEST_DATE = dt.date(2000, 1, 1)
 LATEST_DATE = dt.date(2099, 12, 31)
 MAX_SPAN_DAYS = 3 * 366
-
-Interval = tuple[dt.datetime, dt.datetime]
 
 
 def default_range(last_day: dt.date) -> tuple[dt.date, dt.date]:
@@ -352,16 +350,6 @@ def iso_weeks(date_from: dt.date, date_to: dt.date) -> Iterator[tuple[dt.date, d
         monday += dt.timedelta(days=7)
 
 
-def _merged(intervals: Iterable[Interval]) -> list[Interval]:
-    merged: list[Interval] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _overlap_seconds(blocks: list[Interval], ends: list[dt.datetime], window: Interval) -> float:
     """Seconds of ``window`` covered by ``blocks`` (disjoint, sorted; ``ends`` their ends)."""
     opens, closes = window
@@ -398,7 +386,7 @@ def open_chair_minutes(clinic: Clinic, date_from: dt.date, date_to: dt.date) -> 
         chair__clinic=clinic, chair__active=True, starts_at__lt=end, ends_at__gt=start
     ).values_list("chair_id", "starts_at", "ends_at"):
         raw_blocks[chair_id].append((block_start, block_end))
-    blocks = {chair_id: _merged(intervals) for chair_id, intervals in raw_blocks.items()}
+    blocks = {chair_id: merged_intervals(intervals) for chair_id, intervals in raw_blocks.items()}
     block_ends = {chair_id: [e for _, e in intervals] for chair_id, intervals in blocks.items()}
 
     seconds: dict[dt.date, float] = defaultdict(float)

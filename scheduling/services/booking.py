@@ -29,7 +29,7 @@ from courses.protocol_bounds import check_schedule_size
 from courses.selectors import latest_screening, window_end_date
 from courses.services import course_create
 from scheduling import signals
-from scheduling.calendar import load_calendar, planning_read
+from scheduling.calendar import load_calendar
 from scheduling.models import OCCUPYING, Session
 from scheduling.planner import (
     FLEX_BOTH,
@@ -39,6 +39,7 @@ from scheduling.planner import (
     Placement,
     Planner,
 )
+from scheduling.planning_read import planning_read
 from scheduling.risk import CourseFacts, SessionFact, store_risk
 from scheduling.services.authorization import OutsidePlacement, split_placements
 
