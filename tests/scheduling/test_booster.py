@@ -275,7 +275,7 @@ def test_the_preview_costs_the_same_queries_whatever_the_length(
 
 # The followed course, the protocol's phases, then prescribing and booking's own (the
 # prescribing page's preview costs the same less those two), and the threshold reused.
-QUERIES_PREVIEW = 43
+QUERIES_PREVIEW = 33
 
 
 def test_booster_protocols_put_the_seeded_booster_first(clinic: Any, other_clinic: Any) -> None:

@@ -205,7 +205,7 @@ def test_the_preview_makes_a_fixed_number_of_queries(
     assert response.status_code == 200, response.content
 
 
-API_PREVIEW_QUERIES = 50
+API_PREVIEW_QUERIES = 40
 
 
 def test_the_schema_documents_the_action(client: Any) -> None:

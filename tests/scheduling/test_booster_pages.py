@@ -220,4 +220,4 @@ def test_the_preview_page_makes_a_fixed_number_of_queries(
 # The session, user, second factor, roles and clinic; the course and the booster
 # protocols; the service's (as the API's); the chair names, the open-course notice, the
 # form's protocol choices, and the audit trail's read event and the session save.
-PAGE_PREVIEW_QUERIES = 61
+PAGE_PREVIEW_QUERIES = 51
