@@ -55,15 +55,27 @@ class DateTimeField(_Bounded, serializers.DateTimeField):
     pass
 
 
+class _InUtc:
+    """An aware time read by a form field in UTC: a form keeps the offset it was given,
+    and PostgreSQL refuses offsets beyond ±15:59 (a 500 for ``+23:42``, which ISO 8601
+    and Python allow)."""
+
+    def to_python(self, value: Any) -> Any:
+        result = super().to_python(value)  # type: ignore[misc]
+        if isinstance(result, dt.datetime) and result.utcoffset() is not None:
+            result = result.astimezone(dt.UTC)
+        return result
+
+
 class DateFormField(_Bounded, forms.DateField):
     pass
 
 
-class DateTimeFormField(_Bounded, forms.DateTimeField):
+class DateTimeFormField(_InUtc, _Bounded, forms.DateTimeField):
     pass
 
 
-class IsoDateTimeFormField(_Bounded, django_filters.fields.IsoDateTimeField):
+class IsoDateTimeFormField(_InUtc, _Bounded, django_filters.fields.IsoDateTimeField):
     pass
 
 

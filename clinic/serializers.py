@@ -29,6 +29,8 @@ from clinic.models import (
 from clinic.phones import normalize_phone
 
 User = get_user_model()
+# An id is a BigAutoField's: a positive bigint.
+ID_MAXIMUM = 2**63 - 1
 
 
 class WholeItemSerializer(serializers.Serializer):
@@ -271,7 +273,12 @@ class StaffSerializer(dates.BoundedModelSerializer):
     role = StaffRoleField(
         choices=Role.choices, help_text="The staff member's role in the listed clinics."
     )
-    clinics = StaffClinicsField(child=serializers.IntegerField(), help_text="Clinic ids.")
+    clinics = StaffClinicsField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAXIMUM),
+        allow_empty=False,
+        error_messages={"empty": "Name at least one clinic."},
+        help_text="Clinic ids.",
+    )
     memberships = serializers.SerializerMethodField()
 
     class Meta:

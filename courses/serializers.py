@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,7 +13,7 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
 from courses import course_plan, selectors
-from courses.billing import BillingCode
+from courses.billing import ICD10_ANCHORED, BillingCode
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     Adherence,
@@ -31,6 +32,7 @@ from courses.models import (
 )
 from courses.protocol_bounds import (
     EVERY_WEEKS,
+    MAX_INTENSITY_PCT_MT,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
@@ -60,9 +62,17 @@ class PhaseSerializer(WholeItemSerializer):
 class ProtocolSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
     # many=True hands max_length to the ListSerializer (the stubs do not know it).
-    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)  # type: ignore[call-arg]
+    phases = PhaseSerializer(  # type: ignore[call-arg]
+        many=True,
+        allow_empty=False,
+        max_length=MAX_PHASES,
+        error_messages={"empty": "A protocol needs at least one phase."},
+    )
     sessions_total = serializers.IntegerField(
-        required=False, help_text="Checked against the phases when sent."
+        required=False,
+        min_value=1,
+        max_value=MAX_SESSIONS_TOTAL,
+        help_text="Checked against the phases when sent.",
     )
     frequency_hz = serializers.DecimalField(max_digits=5, decimal_places=1, coerce_to_string=False)
 
@@ -94,6 +104,9 @@ class ProtocolSerializer(dates.BoundedModelSerializer):
         extra_kwargs = {
             "sessions_per_day": {"min_value": 1, "max_value": MAX_SESSIONS_PER_DAY},
             **{name: {"max_value": MAX_SLOT_MINUTES} for name in minutes},
+            # The database's protocol_slot_lengths and protocol_intensity_range, as 400s.
+            "slot_minutes": {"min_value": 1, "max_value": MAX_SLOT_MINUTES},
+            "intensity_pct_mt": {"min_value": 1, "max_value": MAX_INTENSITY_PCT_MT},
         }
 
     def to_representation(self, instance: Protocol) -> dict[str, Any]:
@@ -235,6 +248,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
     psychiatrist = PsychiatristField(help_text="A staff id (see /api/v1/staff/).")
     protocol = ProtocolField(help_text="Protocol code (an id is accepted too).")
     preferred_time = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
+    diagnosis_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        validators=[
+            RegexValidator(
+                ICD10_ANCHORED,
+                message="Enter an ICD-10-CM code such as F33.2.",
+                code="invalid_diagnosis_code",
+            )
+        ],
+        help_text="ICD-10-CM code billed, e.g. F33.2; empty: the indication's default.",
+    )
     preferred_chair = ScopedPrimaryKeyRelatedField(
         clinic_lookup="clinic", queryset=Chair.objects.all(), required=False, allow_null=True
     )
