@@ -190,6 +190,7 @@ class ChairBlockSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = ChairBlock
         fields = ["id", "chair", "starts_at", "ends_at", "reason"]
+        extra_kwargs = {"ends_at": {"help_text": "After starts_at."}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
@@ -215,6 +216,12 @@ class PatientSerializer(dates.BoundedModelSerializer):
         fields = ["id", "clinic", *PATIENT_DETAILS]
         # The (clinic, mrn) uniqueness is checked by the service with a clear message.
         validators: list[Any] = []
+        # Fields that depend on one another (validate below), said in the schema.
+        extra_kwargs = {
+            "sms_consent": {"help_text": "True needs a phone number."},
+            "email_consent": {"help_text": "True needs an email address."},
+            "date_of_birth": {"help_text": "Between 1900 and today."},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str) -> Any:

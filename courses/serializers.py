@@ -226,6 +226,7 @@ class AuthorizationSerializer(WholeItemSerializer, dates.BoundedModelSerializer)
             *("id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"),
             "codes",
         ]
+        extra_kwargs = {"valid_until": {"help_text": "On or after valid_from."}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["valid_until"] < attrs["valid_from"]:
@@ -392,19 +393,28 @@ class MotorThresholdSerializer(dates.BoundedModelSerializer):
         extra_kwargs = {"machine_output_pct": {"min_value": 1, "max_value": 100}}
 
 
+# What the instruments accept, for the schema's descriptions (the service checks them).
+INSTRUMENT_RANGES = ", ".join(f"{i.name} 0-{i.max_total}" for i in INSTRUMENTS.values())
+INSTRUMENT_ITEMS = ", ".join(f"{i.name} {len(i.item_maxima)}" for i in INSTRUMENTS.values())
+
+
 class AssessmentSerializer(dates.BoundedModelSerializer):
     course = ScopedPrimaryKeyRelatedField(
         clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
     )
     instrument = serializers.ChoiceField(choices=InstrumentCode.choices)
     score = serializers.IntegerField(
-        required=False, min_value=0, help_text="Computed from the items when they are sent."
+        required=False,
+        min_value=0,
+        help_text="Computed from the items when they are sent; send the score, the items "
+        f"or both. Within the instrument's range: {INSTRUMENT_RANGES}.",
     )
     items = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
         allow_null=True,
-        help_text="Item scores in the instrument's order.",
+        help_text="Item scores in the instrument's order, as many as it has items "
+        f"({INSTRUMENT_ITEMS}), each from 0 to the item's maximum.",
     )
     suicide_item = serializers.IntegerField(
         required=False,
