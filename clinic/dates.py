@@ -22,6 +22,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django_filters import rest_framework as rest_filters
 from rest_framework import serializers
 
@@ -55,15 +56,28 @@ class DateTimeField(_Bounded, serializers.DateTimeField):
     pass
 
 
+class _InCurrentZone:
+    """An aware time read by a form field in the current time zone, as DRF's fields
+    read one: a form keeps the offset it was given, and PostgreSQL refuses offsets
+    beyond ±15:59 (a 500 for ``+23:42``, which ISO 8601 and Python allow). A time
+    without an offset is already in the current zone; this leaves it as it is."""
+
+    def to_python(self, value: Any) -> Any:
+        result = super().to_python(value)  # type: ignore[misc]
+        if isinstance(result, dt.datetime) and result.utcoffset() is not None:
+            result = result.astimezone(timezone.get_current_timezone())
+        return result
+
+
 class DateFormField(_Bounded, forms.DateField):
     pass
 
 
-class DateTimeFormField(_Bounded, forms.DateTimeField):
+class DateTimeFormField(_InCurrentZone, _Bounded, forms.DateTimeField):
     pass
 
 
-class IsoDateTimeFormField(_Bounded, django_filters.fields.IsoDateTimeField):
+class IsoDateTimeFormField(_InCurrentZone, _Bounded, django_filters.fields.IsoDateTimeField):
     pass
 
 

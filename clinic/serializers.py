@@ -29,6 +29,8 @@ from clinic.models import (
 from clinic.phones import normalize_phone
 
 User = get_user_model()
+# An id is a BigAutoField's: a positive bigint.
+ID_MAXIMUM = 2**63 - 1
 
 
 class WholeItemSerializer(serializers.Serializer):
@@ -193,6 +195,7 @@ class ChairBlockSerializer(dates.BoundedModelSerializer):
     class Meta:
         model = ChairBlock
         fields = ["id", "chair", "starts_at", "ends_at", "reason"]
+        extra_kwargs = {"ends_at": {"help_text": "After starts_at."}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
@@ -218,6 +221,12 @@ class PatientSerializer(dates.BoundedModelSerializer):
         fields = ["id", "clinic", *PATIENT_DETAILS]
         # The (clinic, mrn) uniqueness is checked by the service with a clear message.
         validators: list[Any] = []
+        # Fields that depend on one another (validate below), said in the schema.
+        extra_kwargs = {
+            "sms_consent": {"help_text": "True needs a phone number."},
+            "email_consent": {"help_text": "True needs an email address."},
+            "date_of_birth": {"help_text": "Between 1900 and today."},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str) -> Any:
@@ -276,7 +285,12 @@ class StaffSerializer(dates.BoundedModelSerializer):
     role = StaffRoleField(
         choices=Role.choices, help_text="The staff member's role in the listed clinics."
     )
-    clinics = StaffClinicsField(child=serializers.IntegerField(), help_text="Clinic ids.")
+    clinics = StaffClinicsField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAXIMUM),
+        allow_empty=False,
+        error_messages={"empty": "Name at least one clinic."},
+        help_text="Clinic ids.",
+    )
     memberships = serializers.SerializerMethodField()
 
     class Meta:

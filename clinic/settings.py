@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.schema_links.add_links",
+        "clinic.schema.bound_query_dates",
     ],
     # Swagger UI assets are served by the app itself: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -32,6 +32,8 @@ ICD10_FOR_INDICATION: dict[str, str] = {
 
 # ICD-10-CM: a letter (not U, reserved), two characters, then up to four after a dot.
 ICD10_PATTERN = re.compile(r"[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?")
+# The same as the API's schema says it (drf-spectacular adds "or empty").
+ICD10_ANCHORED = rf"^{ICD10_PATTERN.pattern}$"
 
 
 def validate_icd10(value: str) -> None:

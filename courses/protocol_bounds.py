@@ -29,6 +29,8 @@ MAX_SESSIONS_TOTAL = 100
 MAX_PHASES = 8
 MAX_SESSIONS_PER_DAY = 10
 MAX_SLOT_MINUTES = 240
+# Intensity, % of motor threshold (the database's protocol_intensity_range).
+MAX_INTENSITY_PCT_MT = 200
 # How often a phase's weeks come round (courses.models.ProtocolPhase.every_weeks).
 EVERY_WEEKS = (1, 2, 4)
 

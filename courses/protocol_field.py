@@ -13,7 +13,14 @@ from courses.models import Protocol
 
 
 @extend_schema_field(
-    {"type": "string", "description": "Protocol code; an integer id is accepted on write."}
+    {
+        "type": "string",
+        # A protocol's code (a SlugField of 40); an empty one is "no protocol" (400).
+        "minLength": 1,
+        "maxLength": 40,
+        "pattern": "^[-a-zA-Z0-9_]+$",
+        "description": "Protocol code; an integer id is accepted on write.",
+    }
 )
 class ProtocolField(serializers.RelatedField):
     """Accepts a protocol's code (or id) visible to the user; returns the code."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -12,7 +13,7 @@ from clinic.capabilities import Capability
 from clinic.models import Chair, Patient
 from clinic.serializers import ScopedPrimaryKeyRelatedField, WholeItemSerializer, clinic_field
 from courses import course_plan, selectors
-from courses.billing import BillingCode
+from courses.billing import ICD10_ANCHORED, BillingCode
 from courses.instruments import INSTRUMENTS, InstrumentCode
 from courses.models import (
     Adherence,
@@ -31,6 +32,7 @@ from courses.models import (
 )
 from courses.protocol_bounds import (
     EVERY_WEEKS,
+    MAX_INTENSITY_PCT_MT,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
@@ -60,9 +62,17 @@ class PhaseSerializer(WholeItemSerializer):
 class ProtocolSerializer(dates.BoundedModelSerializer):
     clinic = clinic_field(required=False, allow_null=True, help_text="Null for the shared catalog.")
     # many=True hands max_length to the ListSerializer (the stubs do not know it).
-    phases = PhaseSerializer(many=True, max_length=MAX_PHASES)  # type: ignore[call-arg]
+    phases = PhaseSerializer(  # type: ignore[call-arg]
+        many=True,
+        allow_empty=False,
+        max_length=MAX_PHASES,
+        error_messages={"empty": "A protocol needs at least one phase."},
+    )
     sessions_total = serializers.IntegerField(
-        required=False, help_text="Checked against the phases when sent."
+        required=False,
+        min_value=1,
+        max_value=MAX_SESSIONS_TOTAL,
+        help_text="Checked against the phases when sent.",
     )
     frequency_hz = serializers.DecimalField(max_digits=5, decimal_places=1, coerce_to_string=False)
 
@@ -94,6 +104,9 @@ class ProtocolSerializer(dates.BoundedModelSerializer):
         extra_kwargs = {
             "sessions_per_day": {"min_value": 1, "max_value": MAX_SESSIONS_PER_DAY},
             **{name: {"max_value": MAX_SLOT_MINUTES} for name in minutes},
+            # The database's protocol_slot_lengths and protocol_intensity_range, as 400s.
+            "slot_minutes": {"min_value": 1, "max_value": MAX_SLOT_MINUTES},
+            "intensity_pct_mt": {"min_value": 1, "max_value": MAX_INTENSITY_PCT_MT},
         }
 
     def to_representation(self, instance: Protocol) -> dict[str, Any]:
@@ -213,6 +226,7 @@ class AuthorizationSerializer(WholeItemSerializer, dates.BoundedModelSerializer)
             *("id", "payer", "number", "sessions_authorized", "valid_from", "valid_until"),
             "codes",
         ]
+        extra_kwargs = {"valid_until": {"help_text": "On or after valid_from."}}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["valid_until"] < attrs["valid_from"]:
@@ -235,6 +249,19 @@ class CourseSerializer(dates.BoundedModelSerializer):
     psychiatrist = PsychiatristField(help_text="A staff id (see /api/v1/staff/).")
     protocol = ProtocolField(help_text="Protocol code (an id is accepted too).")
     preferred_time = serializers.TimeField(format="%H:%M", help_text="Clinic-local HH:MM.")
+    diagnosis_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=8,
+        validators=[
+            RegexValidator(
+                ICD10_ANCHORED,
+                message="Enter an ICD-10-CM code such as F33.2.",
+                code="invalid_diagnosis_code",
+            )
+        ],
+        help_text="ICD-10-CM code billed, e.g. F33.2; empty: the indication's default.",
+    )
     preferred_chair = ScopedPrimaryKeyRelatedField(
         clinic_lookup="clinic", queryset=Chair.objects.all(), required=False, allow_null=True
     )
@@ -366,19 +393,28 @@ class MotorThresholdSerializer(dates.BoundedModelSerializer):
         extra_kwargs = {"machine_output_pct": {"min_value": 1, "max_value": 100}}
 
 
+# What the instruments accept, for the schema's descriptions (the service checks them).
+INSTRUMENT_RANGES = ", ".join(f"{i.name} 0-{i.max_total}" for i in INSTRUMENTS.values())
+INSTRUMENT_ITEMS = ", ".join(f"{i.name} {len(i.item_maxima)}" for i in INSTRUMENTS.values())
+
+
 class AssessmentSerializer(dates.BoundedModelSerializer):
     course = ScopedPrimaryKeyRelatedField(
         clinic_lookup="patient__clinic", queryset=TreatmentCourse.objects.all()
     )
     instrument = serializers.ChoiceField(choices=InstrumentCode.choices)
     score = serializers.IntegerField(
-        required=False, min_value=0, help_text="Computed from the items when they are sent."
+        required=False,
+        min_value=0,
+        help_text="Computed from the items when they are sent; send the score, the items "
+        f"or both. Within the instrument's range: {INSTRUMENT_RANGES}.",
     )
     items = serializers.ListField(
         child=serializers.IntegerField(),
         required=False,
         allow_null=True,
-        help_text="Item scores in the instrument's order.",
+        help_text="Item scores in the instrument's order, as many as it has items "
+        f"({INSTRUMENT_ITEMS}), each from 0 to the item's maximum.",
     )
     suicide_item = serializers.IntegerField(
         required=False,

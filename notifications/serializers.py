@@ -2,12 +2,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from clinic import dates
 from clinic.models import Patient
+from clinic.schema import DATE_PATTERN
 from clinic.serializers import ScopedPrimaryKeyRelatedField
 from notifications.models import ConsentEvent, Notification, ReminderPolicy
+
+
+class SignedOnField(dates.DateField):
+    """The day a written consent was signed: required in a request, null in the answers
+    for a consent given another way (a text's STOP, the patient's page)."""
+
+
+class SignedOnFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "notifications.serializers.SignedOnField"
+    priority = 1  # before clinic.schema's, for every bounded date
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> Any:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = DATE_PATTERN
+        else:
+            schema["nullable"] = True
+        return schema
 
 
 class NotificationSerializer(dates.BoundedModelSerializer):
@@ -93,3 +114,23 @@ class ConsentEventSerializer(dates.BoundedModelSerializer):
             "at",
         ]
         read_only_fields = ["source", "text_version", "recorded_by", "at"]
+        # A written consent names its form and the day it was signed (the service's
+        # _check_written, whose words these are), so the schema says both are required.
+        extra_kwargs = {
+            "document": {
+                "required": True,
+                "allow_blank": False,
+                "error_messages": {
+                    "required": "Name the form the patient signed.",
+                    "blank": "Name the form the patient signed.",
+                },
+            },
+        }
+
+    given_on = SignedOnField(
+        required=True,
+        error_messages={
+            "required": "Give the day it was signed.",
+            "null": "Give the day it was signed.",
+        },
+    )

@@ -200,7 +200,8 @@ class ClosureViewSet(ClinicScopedViewSet):
     action_capabilities = {"rebook": Capability.REBOOK_CLOSURE}
 
     @extend_schema(responses=AffectedSessionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="affected-sessions")
+    # A bare list, not a page: pagination_class=None says so in the schema.
+    @action(detail=True, methods=["get"], url_path="affected-sessions", pagination_class=None)
     def affected_sessions(self, request: Request, pk: str | None = None) -> Response:
         """Sessions still booked on the closed day."""
         closure = self.get_object()
@@ -208,7 +209,7 @@ class ClosureViewSet(ClinicScopedViewSet):
         return Response(AffectedSessionSerializer(hit, many=True).data)
 
     @extend_schema(request=None, responses=AffectedSessionSerializer(many=True))
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None)
     def rebook(self, request: Request, pk: str | None = None) -> Response:
         """Move every session on the closed day to the next free slot after its phase's
         last session (all or nothing; 409 lists what found no place)."""

@@ -191,7 +191,8 @@ class CourseViewSet(BoosterActionMixin, ClinicScopedViewSet):
         request=AuthorizationSerializer,
         responses={200: AuthorizationSerializer(many=True), 201: AuthorizationSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    # A bare list, not a page: pagination_class=None says so in the schema.
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def authorizations(self, request: Request, pk: str | None = None) -> Response:
         """The course's authorizations, oldest first; POST adds one (an extension)."""
         course = self.get_object()
@@ -334,7 +335,7 @@ class CourseViewSet(BoosterActionMixin, ClinicScopedViewSet):
         return Response(RelapseWatchSerializer(watch).data)
 
     @extend_schema(responses=AdverseEventSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="adverse-events")
+    @action(detail=True, methods=["get"], url_path="adverse-events", pagination_class=None)
     def adverse_events(self, request: Request, pk: str | None = None) -> Response:
         """The course's adverse events, newest first; one without a decision holds the
         course (its sessions answer 409 `needs_review` to check-in and complete)."""

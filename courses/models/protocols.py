@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from clinic.models import Clinic, Coil
 from courses.protocol_bounds import (
     EVERY_WEEKS,
+    MAX_INTENSITY_PCT_MT,
     MAX_PHASES,
     MAX_SESSIONS_PER_DAY,
     MAX_SESSIONS_TOTAL,
@@ -111,7 +112,7 @@ class Protocol(models.Model):
                 name="protocol_slot_lengths",
             ),
             models.CheckConstraint(
-                condition=Q(intensity_pct_mt__gt=0, intensity_pct_mt__lte=200),
+                condition=Q(intensity_pct_mt__gt=0, intensity_pct_mt__lte=MAX_INTENSITY_PCT_MT),
                 name="protocol_intensity_range",
             ),
             models.CheckConstraint(condition=Q(coil__in=Coil.values), name="protocol_coil_known"),

@@ -303,3 +303,17 @@ def test_neutral_display_names_pass(clinic: Any, admin_client: Any, display_name
     )
     assert response.status_code == 200, response.content
     assert response.json()["display_name"] == display_name
+
+
+@pytest.mark.parametrize("offset", ["%2B23:42", "-20:00", "%2B15:59"])
+def test_a_time_with_any_offset_python_reads_is_never_500(
+    clinic: Any, admin_client: Any, offset: str
+) -> None:
+    # A filter kept the offset it was given, and PostgreSQL refuses those past ±15:59
+    # (found by the contract test's stateful phase).
+    chair = ChairFactory(clinic=clinic)
+    response = admin_client.get(
+        f"/api/v1/chair-blocks/?chair={chair.pk}&starts_before=1980-02-29T21:29:26.7{offset}"
+        f"&ends_after=1980-02-27T21:14:41{offset}"
+    )
+    assert response.status_code == 200
