@@ -28,7 +28,10 @@ Environment: BENCH_DURATION_SECONDS (60), BENCH_CLIENTS (32), BENCH_WEB_WORKERS
 (2 x cores + 1), BENCH_THINK_MS (0: each client sends its next request as soon as the
 last is answered, so the server is saturated and latency is mostly queueing; N: a
 pause of 0 to 2N ms, N on average, between a client's requests, as people at a desk
-would), BENCH_REDIS_URL (redis://127.0.0.1:6379/12, the server's cache).
+would; each client also starts after such a pause), BENCH_WARMUP_SECONDS (10: the
+clients run this long before the timed window opens, so each server worker's first
+requests, which connect to PostgreSQL and load the code, are counted but not timed),
+BENCH_REDIS_URL (redis://127.0.0.1:6379/12, the server's cache).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ DURATION = float(os.environ.get("BENCH_DURATION_SECONDS", "60"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
 WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 THINK_MS = float(os.environ.get("BENCH_THINK_MS", "0"))
+WARMUP = float(os.environ.get("BENCH_WARMUP_SECONDS", "10"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 LANES_PER_CHAIR = 12
 MINUTES = 40
@@ -405,42 +409,62 @@ def main() -> None:
         server = _start_server(port, log)
         api = Api(port, clinic.pk, clinic.tz, weekdays)
         results = Results()
-        stop_at = time.monotonic() + DURATION
+        warming = Results()  # the warm-up's answers: counted, not timed
+        window: dict[str, float] = {}
+
+        def start_window() -> None:  # once, when every client has warmed up
+            window["server_cpu"] = process_cpu_seconds(server.pid)
+            window["started"] = time.monotonic()
+            window["stop_at"] = window["started"] + DURATION
+
+        barrier = threading.Barrier(len(clients), action=start_window)
+        warm_until = time.monotonic() + WARMUP
 
         def run(client: Client) -> None:
-            while time.monotonic() < stop_at:
-                try:
-                    api.step(client, results)
-                except OSError as exc:
-                    with results.lock:
-                        results.errors[type(exc).__name__] += 1
-                if THINK_MS:
-                    time.sleep(client.rng.uniform(0, 2 * THINK_MS) / 1000)
+            if THINK_MS:  # clients arrive spread out, as people do
+                time.sleep(client.rng.uniform(0, 2 * THINK_MS) / 1000)
+            for into, until in ((warming, lambda: warm_until), (results, None)):
+                if until is None:
+                    barrier.wait()
+                    until = lambda: window["stop_at"]  # noqa: E731
+                while time.monotonic() < until():
+                    try:
+                        api.step(client, into)
+                    except OSError as exc:
+                        with into.lock:
+                            into.errors[type(exc).__name__] += 1
+                    if THINK_MS:
+                        time.sleep(client.rng.uniform(0, 2 * THINK_MS) / 1000)
 
         print(
             f"  load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True
         )
         threads = [threading.Thread(target=run, args=(client,)) for client in clients]
-        server_cpu = process_cpu_seconds(server.pid)
-        started = time.monotonic()
         try:
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            elapsed = time.monotonic() - started
-            server_cpu = process_cpu_seconds(server.pid) - server_cpu
+            elapsed = time.monotonic() - window["started"]
+            server_cpu = process_cpu_seconds(server.pid) - window["server_cpu"]
             database_cpu = _database_cpu_seconds()
             print(f"  load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
             _stop_server(server)
             log.close()
+        warmed = sum(len(times) for times in warming.timings.values())
+        print(
+            f"  warm-up: {warmed:,} requests in the first {WARMUP:.0f} s, not timed "
+            f"(each server worker's first requests connect and load the code); "
+            f"5xx {sum(n for (_, code, _), n in warming.statuses.items() if code >= 500)}"
+        )
         _report(results, elapsed)
         answered = sum(len(times) for times in results.timings.values())
         print(
             f"  CPU a request (barely moved by other load): gunicorn workers "
             f"{server_cpu * 1000 / answered:.1f} ms, PostgreSQL's backends of this run "
-            f"{database_cpu * 1000 / answered:.1f} ms (those still connected at the end)"
+            f"{database_cpu * 1000 / (answered + warmed):.1f} ms "
+            "(those still connected at the end, warm-up included)"
         )
         logged = log_path.read_text(errors="replace").splitlines()
         print(
