@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Clinic, Closure, Patient
+from courses import relapse
 from courses import services as course_services
 from courses.demo import DEMO_COURSES, DemoCourse, phq9_items, this_monday
-from courses.models import CourseStatus, Protocol, TreatmentCourse
+from courses.models import CourseStatus, Protocol, RelapseWatch, TreatmentCourse
 from courses.prescription import deviations, prescription_for
 from courses.selectors import course_sessions_total
 from scheduling import services
@@ -195,3 +196,7 @@ def _move_to(course: TreatmentCourse, status: str, by: Any, today: dt.date) -> N
         )
         completed_on = last.starts_at.astimezone(course.patient.clinic.tz).date() if last else today
         TreatmentCourse.objects.filter(pk=course.pk).update(completed_on=completed_on)
+        # The relapse watch counts from the day the course really ended, not today.
+        course.completed_on = completed_on
+        RelapseWatch.objects.filter(course=course).delete()
+        relapse.watch_enroll(course)

@@ -85,6 +85,15 @@ def test_demo_courses_cover_every_status_and_outcome(
     dates = sorted(weekly.values_list("administered_on", flat=True))
     assert len(dates) >= 4
     assert all((later - earlier).days == 7 for earlier, later in itertools.pairwise(dates))
+    # A completed acute course's relapse watch counts from the day the course ended.
+    completed = courses.filter(status=CourseStatus.COMPLETED, type="acute")
+    assert completed.exists()
+    for course in completed:
+        watch = course.relapse_watch
+        first = watch.points.order_by("number").first()
+        assert course.completed_on is not None and first is not None
+        assert watch.started_on == course.completed_on
+        assert (first.due_on - course.completed_on).days == 14
 
 
 def test_demo_month_has_sessions_attendance_and_risk(
