@@ -32,7 +32,7 @@ from clinic.models import Closure
 from clinic.web import Workplace, attempt, is_htmx, refusal_on_form, staff_page
 from scheduling import closure_selectors, closure_views, selectors, services
 from scheduling.forms import CancelForm, ClosureForm, CompleteForm, DayForm, UndoForm
-from scheduling.models import UPCOMING, Session, SessionStatus, WaitlistEntry, WaitlistStatus
+from scheduling.models import UPCOMING, Session, SessionStatus
 
 FRAGMENT_BLOCK = "block"  # a session block of the day board
 FRAGMENT_ROW = "row"  # a session row of the technician's list
@@ -136,9 +136,8 @@ def _with_offers(entry: dict[str, Any], place: Workplace, now: dt.datetime) -> d
 def waitlist_offers(clinic_id: int) -> Any:
     """Waiting courses whose earliest start moved earlier: front desk calls them."""
     return (
-        WaitlistEntry.objects.filter(
-            clinic_id=clinic_id, status=WaitlistStatus.WAITING, offer_start__isnull=False
-        )
+        services.still_waiting(clinic_id)
+        .filter(offer_start__isnull=False)
         .select_related("course__patient")
         .order_by("offer_start", "id")
     )

@@ -99,7 +99,7 @@ def waitlist_rows(clinic_id: int) -> list[WaitlistEntry]:
     """The clinic's waiting entries, offers first, then by earliest start (two
     queries)."""
     entries = list(
-        WaitlistEntry.objects.filter(clinic_id=clinic_id, status=WaitlistStatus.WAITING)
+        services.still_waiting(clinic_id)
         .select_related("course__patient", "course__protocol")
         .order_by("created_at", "id")
     )

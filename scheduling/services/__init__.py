@@ -58,6 +58,7 @@ from scheduling.services.replan import Replan, course_lengthen, course_switch_pr
 from scheduling.services.undo import session_undo, undo_offered
 from scheduling.services.waitlist import (
     refresh_on_commit,
+    still_waiting,
     waitlist_add,
     waitlist_book_offer,
     waitlist_course_left,
@@ -99,6 +100,7 @@ __all__ = [
     "session_move",
     "session_undo",
     "sessions_hit_by_closure",
+    "still_waiting",
     "sweep_missed_sessions",
     "undo_offered",
     "waitlist_add",

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from clinic.errors import Conflict
@@ -22,13 +22,26 @@ from scheduling.models import OCCUPYING, Session, WaitlistEntry, WaitlistStatus
 from scheduling.services.booking import FAILURE_MESSAGES, CourseBooking, course_schedule_booking
 from scheduling.waitlist import HORIZON_WEEKS, earliest_starts
 
+OFFER_PASSED = "offer_passed"
+ALREADY_BOOKED = "already_scheduled"  # the booking's own code for a course with sessions
 ENTRY_FIELDS = ("time_preference", "preferred_time", "time_flex_minutes", "weekdays", "not_before")
+
+
+def still_waiting(clinic_id: int) -> QuerySet[WaitlistEntry]:
+    """A clinic's waiting entries whose course has no booked session. A course booked
+    another way than from its offer (the booking page, the ``schedule`` action) keeps
+    its entry until the entry is next touched; it is no longer waiting for room, so it
+    gets no offer, no text, and no place on the waitlist, the board or the forecast."""
+    booked = Session.objects.filter(course=OuterRef("course_id"), status__in=OCCUPYING)
+    return WaitlistEntry.objects.filter(clinic_id=clinic_id, status=WaitlistStatus.WAITING).exclude(
+        Exists(booked)
+    )
 
 
 def waiting_entries(clinic_id: int) -> QuerySet[WaitlistEntry]:
     """A clinic's waiting entries with what fitting their courses reads."""
     return (
-        WaitlistEntry.objects.filter(clinic_id=clinic_id, status=WaitlistStatus.WAITING)
+        still_waiting(clinic_id)
         .select_related("course__patient__clinic", "course__protocol")
         .prefetch_related(
             Prefetch("course__protocol__phases", queryset=ProtocolPhase.objects.order_by("order"))
@@ -211,7 +224,14 @@ def waitlist_book_offer(entry: WaitlistEntry) -> CourseBooking:
     try:
         return _book_offer(entry)
     except Conflict as refused:
-        if refused.code not in FAILURE_MESSAGES:
+        if refused.code == ALREADY_BOOKED:  # booked another way: the entry leaves
+            WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistStatus.WAITING).update(
+                status=WaitlistStatus.BOOKED,
+                offer_start=None,
+                offered_at=None,
+                closed_at=timezone.now(),
+            )
+        if refused.code not in FAILURE_MESSAGES and refused.code != OFFER_PASSED:
             raise
         waitlist_refresh(entry.clinic_id)
         entry.refresh_from_db()
@@ -243,6 +263,12 @@ def _book_offer(entry: WaitlistEntry) -> CourseBooking:
     course = TreatmentCourse.objects.select_related("patient__clinic", "protocol").get(
         pk=entry.course_id
     )
+    if Session.objects.filter(course=course, status__in=OCCUPYING).exists():
+        raise Conflict("This course has been booked already.", code=ALREADY_BOOKED)
+    if entry.offer_start <= course.patient.clinic.today():
+        # Offers start tomorrow at the earliest; one not booked in time has passed,
+        # and is worked out again (waitlist_book_offer).
+        raise Conflict("The offered start has passed.", code=OFFER_PASSED)
     course_services.course_update(
         course, start_date=entry.offer_start, preferred_time=entry.preferred_time
     )

@@ -257,3 +257,43 @@ def test_a_new_chair_and_a_lifted_block_refit_the_waitlist(
         services.chair_block_delete(block)
     entry.refresh_from_db()
     assert (entry.fit_start, entry.offer_start) == (TOMORROW, TOMORROW)
+
+
+def test_a_waiting_course_booked_another_way_gets_no_offer_and_leaves_at_its_offer(
+    full_chair: Any, make_course: Callable[..., Any]
+) -> None:
+    entry = _waiting(make_course)
+    services.waitlist_refresh(entry.clinic_id)
+    # The chair frees up, and front desk books the course from the booking page before
+    # any refit: it no longer waits for room, so the refit offers it nothing.
+    Session.objects.filter(course=full_chair).update(status=SessionStatus.CANCELLED)
+    services.course_schedule(entry.course)
+    assert services.waitlist_refresh(entry.clinic_id) == []
+    assert not services.still_waiting(entry.clinic_id).exists()
+    WaitlistEntry.objects.filter(pk=entry.pk).update(offer_start=TOMORROW)  # an older offer
+
+    with pytest.raises(Conflict) as refused:
+        services.waitlist_book_offer(entry)
+
+    assert refused.value.code == "already_scheduled"
+    entry.refresh_from_db()
+    assert (entry.status, entry.offer_start) == (WaitlistStatus.BOOKED, None)
+
+
+def test_an_offer_whose_day_has_passed_is_worked_out_again(
+    frozen_now: Any, one_chair: Any, make_course: Callable[..., Any]
+) -> None:
+    entry = _waiting(make_course)
+    services.waitlist_refresh(entry.clinic_id)
+    today = entry.course.patient.clinic.today()
+    WaitlistEntry.objects.filter(pk=entry.pk).update(offer_start=today - dt.timedelta(days=3))
+
+    with pytest.raises(Conflict) as refused:
+        services.waitlist_book_offer(entry)
+
+    assert refused.value.code == "offer_no_longer_fits"
+    entry.refresh_from_db()
+    assert entry.status == WaitlistStatus.WAITING
+    assert entry.fit_start is not None and entry.fit_start > today
+    assert entry.offer_start == entry.fit_start
+    assert not Session.objects.filter(course=entry.course).exists()
