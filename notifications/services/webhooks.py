@@ -167,7 +167,10 @@ def webhook_endpoint_delete(endpoint: WebhookEndpoint) -> None:
 def _note_endpoints(endpoint: WebhookEndpoint) -> None:
     """Keep ``Clinic.has_webhooks`` (whether the clinic has an active endpoint), in the
     transaction of the endpoint's change: a booking whose clinic says none skips looking
-    endpoints up (webhook_events.sessions_booked)."""
+    endpoints up (webhook_events.sessions_booked). The clinic's row is locked before
+    the endpoints are counted, so two changes at once cannot leave it saying none while
+    one is active (the second waits, then counts the first's endpoint)."""
+    list(Clinic.objects.select_for_update().filter(pk=endpoint.clinic_id).values_list("pk"))
     active = WebhookEndpoint.objects.filter(clinic_id=endpoint.clinic_id, active=True).exists()
     Clinic.objects.filter(pk=endpoint.clinic_id).update(has_webhooks=active)
     if WebhookEndpoint.clinic.is_cached(endpoint):
